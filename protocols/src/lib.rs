@@ -1,0 +1,40 @@
+//! # switchboard-protocols
+//!
+//! The vocabulary shared by the switchboard loop and user code: the event enums
+//! a protocol receives, the transport traits a protocol may call, the protocol
+//! traits, the errors for lost connections, the exception-handler context, and
+//! ready-made protocols.
+//!
+//! This crate is at the bottom of the dependency graph and knows nothing of
+//! sockets or polling:
+//!
+//! ```text
+//!   switchboard-protocols  <-  switchboard-actors  <-  switchboard
+//!   (events, traits)           (transports, sys/)      (the loop, public API)
+//!
+//!   socket ──readiness──► transport actor ──StreamEvent──► your StreamProtocol
+//!                               ▲                               │
+//!                               └──── write / close (direct) ───┘
+//! ```
+#![forbid(unsafe_code)]
+#![doc(test(attr(deny(warnings))))]
+
+mod address;
+mod error;
+mod exception;
+mod ids;
+mod limits;
+mod message;
+pub mod ready_made;
+mod stream;
+
+pub use address::Address;
+pub use error::{LimitsError, ProtocolError, TransportError, WriteError};
+pub use exception::{Exception, ExceptionContext};
+pub use ids::ActorId;
+pub use limits::WriteLimits;
+pub use message::NoMessage;
+pub use stream::{
+    AnyStreamProtocol, BufferedEvent, BufferedProtocol, StreamEvent, StreamProtocol,
+    StreamTransport,
+};
