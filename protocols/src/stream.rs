@@ -100,6 +100,7 @@ pub enum BufferedEvent<M = NoMessage> {
 ///         Ok(())
 ///     }
 /// }
+/// # let _ = Echo;
 /// ```
 pub trait StreamProtocol<M: 'static = NoMessage>: 'static {
     /// Handles one event. Returning `Err` (or panicking) is fatal for the
