@@ -1,1 +1,19 @@
-//! placeholder
+//! # switchboard-actors
+//!
+//! The actors a switchboard loop owns: stream transports, servers, datagram and
+//! pipe transports, subprocesses, signal and fd watchers. Every syscall lives in
+//! `sys/`.
+//!
+//! ```text
+//!   switchboard-protocols  <-  switchboard-actors  <-  switchboard
+//!
+//!   mio::Poll ─token─► loop ─Actor::ready─► TcpTransport ─StreamEvent─► protocol
+//!                       ▲                       │
+//!                       └──── LoopContext ──────┘ (register, timers, report)
+//! ```
+#![deny(unsafe_code)]
+#![doc(test(attr(deny(warnings))))]
+
+mod context;
+
+pub use context::{Actor, LoopContext, Readiness, Status};

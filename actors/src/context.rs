@@ -1,0 +1,108 @@
+//! What an actor needs from the loop that owns it.
+//!
+//! The loop (crate `switchboard`) implements [`LoopContext`]; actors never name
+//! the loop's own types, which keeps the dependency pointing one way.
+
+use std::any::Any;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use switchboard_protocols::{ActorId, ExceptionContext};
+
+/// Why the loop calls an actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Readiness {
+    /// The source can be read (or accepted from), or hit EOF or an error.
+    pub readable: bool,
+    /// The source can be written to.
+    pub writable: bool,
+    /// The peer hung up or the source is in error; reads will tell which.
+    pub closed: bool,
+}
+
+/// Whether an actor lives on after a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Keep the actor and its registration.
+    Alive,
+    /// The actor is finished: the loop drops it (closing what it owns) and frees
+    /// its id.
+    Done,
+}
+
+/// A thing the loop owns and drives: a transport, a server, a watcher, or an
+/// application actor.
+///
+/// The loop calls one method at a time, on its own thread, never re-entrantly.
+pub trait Actor: 'static {
+    /// The actor's mio source became ready (it registered with token
+    /// [`LoopContext::token_of`] of its id).
+    fn ready(&mut self, readiness: Readiness, cx: &mut dyn LoopContext) -> Status {
+        let _ = (readiness, cx);
+        Status::Alive
+    }
+
+    /// A timer the actor set with [`LoopContext::wake_after`] fired.
+    fn timer(&mut self, tag: u64, cx: &mut dyn LoopContext) -> Status {
+        let _ = (tag, cx);
+        Status::Alive
+    }
+
+    /// A message or command for this actor: an application message for its
+    /// protocol, or a command from a handle held outside the actor (close,
+    /// abort, write from `main`). The actor downcasts what it understands and
+    /// drops the rest.
+    fn deliver(&mut self, msg: Box<dyn Any>, cx: &mut dyn LoopContext) -> Status {
+        let _ = (msg, cx);
+        Status::Alive
+    }
+
+    /// The loop is closing: release everything now (no event will follow).
+    fn shutdown(&mut self, cx: &mut dyn LoopContext) {
+        let _ = cx;
+    }
+
+    /// A short description for exception contexts and introspection, like
+    /// `TcpTransport fd=7 peer=127.0.0.1:4000`.
+    fn describe(&self) -> String;
+}
+
+/// The loop services an actor may use while it is being called.
+pub trait LoopContext {
+    /// The id of the actor being called.
+    fn id(&self) -> ActorId;
+
+    /// The mio registry, to register, reregister and deregister sources.
+    fn registry(&self) -> &mio::Registry;
+
+    /// The mio token that routes readiness to actor `id`.
+    fn token_of(&self, id: ActorId) -> mio::Token;
+
+    /// Reserves an id for an actor about to be created (so it can register its
+    /// source with the right token); follow with [`insert`](Self::insert).
+    fn reserve(&mut self) -> ActorId;
+
+    /// Puts a new actor in the table under a reserved id.
+    fn insert(&mut self, id: ActorId, actor: Box<dyn Actor>);
+
+    /// Queues a message for another actor (or this one); delivered after the
+    /// current call returns, never re-entrantly.
+    fn send(&mut self, to: ActorId, msg: Box<dyn Any>);
+
+    /// Calls this actor's [`Actor::timer`] with `tag` after `delay`.
+    fn wake_after(&mut self, delay: Duration, tag: u64);
+
+    /// Reports to the loop's exception handler.
+    fn report(&mut self, context: ExceptionContext);
+
+    /// True in debug mode.
+    fn debug(&self) -> bool;
+
+    /// The loop's shared read buffer: read into it, then `split().freeze()` what
+    /// was read, so idle connections hold no read buffer of their own.
+    fn read_buffer(&mut self) -> &mut BytesMut;
+
+    /// Runs `f` on the loop's ready queue after this call returns (for
+    /// completions the loop's futures are waiting for).
+    fn call_soon(&mut self, f: Box<dyn FnOnce()>);
+}
