@@ -1,0 +1,106 @@
+//! The current and running loop of a thread: `get_running_loop`,
+//! `get_event_loop`, `set_event_loop`, `new_event_loop`.
+
+use std::cell::RefCell;
+use std::rc::Weak;
+use std::sync::atomic::Ordering;
+
+use crate::error::{LoopError, TaskError};
+use crate::event_loop::{EventLoop, LoopCore};
+use crate::task::Task;
+
+thread_local! {
+    static RUNNING: RefCell<Option<Weak<LoopCore>>> = const { RefCell::new(None) };
+}
+
+pub(crate) fn running_loop_exists() -> bool {
+    RUNNING.with(|r| r.borrow().as_ref().is_some_and(|w| w.strong_count() > 0))
+}
+
+/// Marks a loop running on this thread; undone on drop, also when a panic
+/// unwinds out of `run_forever`, so no stale state or stop request survives (L8).
+pub(crate) struct RunningGuard {
+    lp: EventLoop,
+}
+
+impl RunningGuard {
+    pub(crate) fn enter(lp: &EventLoop) -> Result<RunningGuard, LoopError> {
+        if running_loop_exists() {
+            return Err(LoopError::AnotherLoopRunning);
+        }
+        RUNNING.with(|r| *r.borrow_mut() = Some(lp.core.me.clone()));
+        lp.core.running.set(true);
+        Ok(RunningGuard { lp: lp.clone() })
+    }
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.lp.core.running.set(false);
+        self.lp.core.shared.stopping.store(false, Ordering::SeqCst);
+        RUNNING.with(|r| *r.borrow_mut() = None);
+    }
+}
+
+/// Takes the output of a task known to be done.
+pub(crate) fn take_ready<T>(task: Task<T>) -> Result<T, TaskError> {
+    let mut task = task;
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    match std::pin::Pin::new(&mut task).poll_inner(&mut cx) {
+        std::task::Poll::Ready(r) => r,
+        std::task::Poll::Pending => Err(TaskError::LoopClosed {
+            name: task.get_name(),
+        }),
+    }
+}
+
+impl<T> Task<T> {
+    fn poll_inner(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<T, TaskError>> {
+        std::future::Future::poll(self, cx)
+    }
+}
+
+/// The loop running on this thread (asyncio's `get_running_loop`), or
+/// [`LoopError::NoRunningLoop`].
+///
+/// ```
+/// let lp = switchboard::new_event_loop()?;
+/// assert!(switchboard::get_running_loop().is_err());
+/// let same = lp.run_until_complete(async { switchboard::get_running_loop().is_ok() })?;
+/// assert!(same);
+/// # Ok::<(), switchboard::LoopError>(())
+/// ```
+pub fn get_running_loop() -> Result<EventLoop, LoopError> {
+    RUNNING.with(|r| {
+        r.borrow()
+            .as_ref()
+            .and_then(Weak::upgrade)
+            .map(|core| EventLoop { core })
+            .ok_or(LoopError::NoRunningLoop)
+    })
+}
+
+/// The running loop if there is one, else the current policy's loop for this
+/// thread (asyncio's `get_event_loop`). With the default policy that is the loop
+/// given to [`set_event_loop`], or [`LoopError::NoCurrentLoop`] (asyncio 3.14
+/// no longer creates one implicitly).
+pub fn get_event_loop() -> Result<EventLoop, LoopError> {
+    if let Ok(lp) = get_running_loop() {
+        return Ok(lp);
+    }
+    crate::policy::get_event_loop_policy().get_event_loop()
+}
+
+/// Makes `lp` the current loop of this thread through the current policy.
+pub fn set_event_loop(lp: Option<EventLoop>) {
+    crate::policy::get_event_loop_policy().set_event_loop(lp);
+}
+
+/// A new loop from the current policy (asyncio's `new_event_loop`).
+pub fn new_event_loop() -> Result<EventLoop, LoopError> {
+    crate::policy::get_event_loop_policy().new_event_loop()
+}

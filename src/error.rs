@@ -1,0 +1,101 @@
+//! Errors of the loop itself (asyncio raises `RuntimeError` for these).
+
+/// A loop operation that was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoopError {
+    /// The loop was closed (`RuntimeError('Event loop is closed')`).
+    #[error("event loop is closed")]
+    Closed,
+    /// `run_forever`/`run_until_complete` on a loop that is already running.
+    #[error("this event loop is already running")]
+    AlreadyRunning,
+    /// Running a loop on a thread where another loop is running.
+    #[error("cannot run the event loop while another loop is running")]
+    AnotherLoopRunning,
+    /// `close()` on a running loop.
+    #[error("cannot close a running event loop")]
+    CloseRunning,
+    /// `run_until_complete` returned because the loop was stopped first.
+    #[error("event loop stopped before future completed")]
+    StoppedBeforeComplete,
+    /// `get_running_loop()` with no loop running on this thread.
+    #[error("no running event loop")]
+    NoRunningLoop,
+    /// `get_event_loop()` with no current loop set for this thread.
+    #[error("there is no current event loop in thread {thread}")]
+    NoCurrentLoop {
+        /// The thread's name.
+        thread: String,
+    },
+    /// A delay or deadline that is not a number.
+    #[error("invalid delay: {delay} is not a number")]
+    InvalidDelay {
+        /// The value given.
+        delay: f64,
+    },
+    /// The OS refused to create the poller or the waker.
+    #[error("cannot create the event loop's poller: {0}")]
+    Poller(String),
+    /// The task or future belongs to another loop.
+    #[error("the future belongs to a different loop than the one given")]
+    WrongLoop,
+    /// The task `run_until_complete` drove ended without an output.
+    #[error(transparent)]
+    Task(TaskError),
+    /// The loop thread's executor refused the job.
+    #[error(transparent)]
+    Executor(#[from] crate::executor::ExecutorError),
+}
+
+/// How an awaited [`LoopFuture`](crate::LoopFuture) ended without a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FutureError<E> {
+    /// The future was cancelled (`CancelledError`).
+    #[error("the future was cancelled")]
+    Cancelled,
+    /// The future was given an error with `set_exception`.
+    #[error("the future failed")]
+    Failed(E),
+    /// Another awaiter already took the value.
+    #[error("the future's result was already taken")]
+    Taken,
+}
+
+/// Setting a future that is already done (asyncio's `InvalidStateError`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("invalid state: the future is already done")]
+pub struct InvalidStateError;
+
+/// How an awaited [`Task`](crate::Task) ended without an output.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TaskError {
+    /// The task was cancelled; its future was dropped.
+    #[error("task {name} was cancelled")]
+    Cancelled {
+        /// The task's name.
+        name: String,
+    },
+    /// The task's future panicked.
+    #[error("task {name} panicked: {message}")]
+    Panicked {
+        /// The task's name.
+        name: String,
+        /// The panic message.
+        message: String,
+    },
+    /// The loop closed before the task finished.
+    #[error("task {name} was dropped when its loop closed")]
+    LoopClosed {
+        /// The task's name.
+        name: String,
+    },
+    /// Another awaiter already took the output.
+    #[error("the output of task {name} was already taken")]
+    Taken {
+        /// The task's name.
+        name: String,
+    },
+}

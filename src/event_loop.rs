@@ -1,0 +1,376 @@
+//! `EventLoop`: the loop's state and its asyncio-named methods for lifecycle and
+//! scheduling. The iteration itself is in `turn.rs`; actors in `routing.rs`.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::rc::{Rc, Weak};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use slab::Slab;
+use switchboard_protocols::ActorId;
+
+use crate::error::LoopError;
+use crate::exception::ExceptionHandler;
+use crate::executor::ThreadPool;
+use crate::handle::{Handle, HandleState, TimerHandle};
+use crate::routing::ActorSlot;
+use crate::shared::{Inbox, LoopHandle, Shared};
+use crate::task::{TaskKey, TaskSlot, TaskSpec};
+use crate::timers::TimerQueue;
+
+/// Mio token of the cross-thread waker.
+pub(crate) const WAKER_TOKEN: mio::Token = mio::Token(0);
+/// First mio token that belongs to an actor (token = actor id + this).
+pub(crate) const FIRST_ACTOR_TOKEN: usize = 2;
+
+/// A task factory: sees every task [`create_task`](EventLoop::create_task) makes
+/// and may rename it or wrap its future.
+pub type TaskFactory = Rc<dyn Fn(&EventLoop, TaskSpec) -> TaskSpec>;
+
+/// One entry of the ready queue.
+pub(crate) enum Ready {
+    Call {
+        state: Arc<HandleState>,
+        f: Box<dyn FnOnce()>,
+    },
+    Task(TaskKey),
+    Deliver(ActorId, Box<dyn Any>),
+}
+
+/// A delay for [`call_later`](EventLoop::call_later): seconds as `f64` (negative
+/// means "already due", infinity means "never") or a [`Duration`].
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Delay(pub f64);
+
+impl From<f64> for Delay {
+    fn from(secs: f64) -> Self {
+        Delay(secs)
+    }
+}
+
+impl From<Duration> for Delay {
+    fn from(d: Duration) -> Self {
+        Delay(d.as_secs_f64())
+    }
+}
+
+pub(crate) struct LoopCore {
+    pub(crate) me: Weak<LoopCore>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) inbox: flume::Receiver<Inbox>,
+    pub(crate) poll: RefCell<mio::Poll>,
+    pub(crate) registry: mio::Registry,
+    pub(crate) events: RefCell<mio::Events>,
+    pub(crate) ready: RefCell<VecDeque<Ready>>,
+    pub(crate) timers: RefCell<TimerQueue>,
+    pub(crate) tasks: RefCell<Slab<TaskSlot>>,
+    pub(crate) task_gen: Cell<u64>,
+    pub(crate) actors: RefCell<Slab<ActorSlot>>,
+    pub(crate) actor_gen: Cell<u64>,
+    pub(crate) read_buf: RefCell<BytesMut>,
+    epoch: Instant,
+    pub(crate) running: Cell<bool>,
+    pub(crate) closed: Cell<bool>,
+    pub(crate) debug: Cell<bool>,
+    pub(crate) slow_callback: Cell<Duration>,
+    pub(crate) handler: RefCell<Option<ExceptionHandler>>,
+    pub(crate) executor: RefCell<Option<ThreadPool>>,
+    pub(crate) task_factory: RefCell<Option<TaskFactory>>,
+}
+
+impl LoopCore {
+    /// Nanoseconds since the loop's epoch.
+    pub(crate) fn now_ns(&self) -> i64 {
+        i64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(i64::MAX)
+    }
+
+    pub(crate) fn check_open(&self) -> Result<(), LoopError> {
+        if self.closed.get() {
+            Err(LoopError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn call_soon_boxed(
+        &self,
+        f: Box<dyn FnOnce()>,
+        at: &'static Location<'static>,
+    ) -> Result<Handle, LoopError> {
+        self.check_open()?;
+        let state = HandleState::new(at, None);
+        self.ready.borrow_mut().push_back(Ready::Call {
+            state: state.clone(),
+            f,
+        });
+        Ok(Handle { state })
+    }
+
+    pub(crate) fn call_at_ns(
+        &self,
+        deadline: i64,
+        f: Box<dyn FnOnce()>,
+        at: &'static Location<'static>,
+    ) -> Result<Handle, LoopError> {
+        self.check_open()?;
+        let mut timers = self.timers.borrow_mut();
+        let state = HandleState::new(at, Some(timers.cancel_counter()));
+        timers.push(deadline, state.clone(), f);
+        Ok(Handle { state })
+    }
+}
+
+/// Converts loop-time seconds to the loop's nanosecond clock, saturating.
+fn secs_to_ns(secs: f64) -> Result<i64, LoopError> {
+    if secs.is_nan() {
+        return Err(LoopError::InvalidDelay { delay: secs });
+    }
+    // `as` saturates for floats: +inf and huge values become i64::MAX (never).
+    Ok((secs * 1e9) as i64)
+}
+
+fn ns_to_secs(ns: i64) -> f64 {
+    ns as f64 / 1e9
+}
+
+/// An event loop: asyncio's `AbstractEventLoop`, single-threaded.
+///
+/// An `EventLoop` is a cheap, cloneable handle that stays on the thread that made
+/// it (it is neither `Send` nor `Sync`, so asyncio's debug-mode check "non-thread-safe
+/// operation invoked from another thread" (X3) holds at compile time). Other
+/// threads use a [`LoopHandle`] from [`handle`](EventLoop::handle).
+///
+/// ```
+/// let lp = switchboard::new_event_loop()?;
+/// lp.call_soon(|| println!("Hello World"))?;
+/// lp.call_later(0.01, { let lp = lp.clone(); move || lp.stop() })?;
+/// lp.run_forever()?;
+/// lp.close()?;
+/// # Ok::<(), switchboard::LoopError>(())
+/// ```
+///
+/// ```compile_fail
+/// // X3: a loop cannot be used from another thread.
+/// let lp = switchboard::new_event_loop().unwrap();
+/// std::thread::spawn(move || { lp.call_soon(|| {}).ok(); });
+/// ```
+#[derive(Clone)]
+pub struct EventLoop {
+    pub(crate) core: Rc<LoopCore>,
+}
+
+impl EventLoop {
+    /// Makes a loop with its own poller. Prefer [`new_event_loop`](crate::new_event_loop),
+    /// which goes through the current policy. Debug mode starts on when the
+    /// environment variable `SWITCHBOARD_DEBUG` is set to a non-empty value
+    /// other than `0`.
+    pub fn new() -> Result<EventLoop, LoopError> {
+        let poll = mio::Poll::new().map_err(|e| LoopError::Poller(e.to_string()))?;
+        let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)
+            .map_err(|e| LoopError::Poller(e.to_string()))?;
+        let registry = poll
+            .registry()
+            .try_clone()
+            .map_err(|e| LoopError::Poller(e.to_string()))?;
+        let (tx, rx) = flume::unbounded();
+        let debug = std::env::var("SWITCHBOARD_DEBUG").is_ok_and(|v| !v.is_empty() && v != "0");
+        let core = Rc::new_cyclic(|me| LoopCore {
+            me: me.clone(),
+            shared: Arc::new(Shared::new(waker, tx)),
+            inbox: rx,
+            poll: RefCell::new(poll),
+            registry,
+            events: RefCell::new(mio::Events::with_capacity(1024)),
+            ready: RefCell::new(VecDeque::with_capacity(256)),
+            timers: RefCell::new(TimerQueue::new()),
+            tasks: RefCell::new(Slab::new()),
+            task_gen: Cell::new(0),
+            actors: RefCell::new(Slab::new()),
+            actor_gen: Cell::new(0),
+            read_buf: RefCell::new(BytesMut::new()),
+            epoch: Instant::now(),
+            running: Cell::new(false),
+            closed: Cell::new(false),
+            debug: Cell::new(debug),
+            slow_callback: Cell::new(Duration::from_millis(100)),
+            handler: RefCell::new(None),
+            executor: RefCell::new(None),
+            task_factory: RefCell::new(None),
+        });
+        Ok(EventLoop { core })
+    }
+
+    /// A `Send` handle for other threads.
+    pub fn handle(&self) -> LoopHandle {
+        LoopHandle {
+            shared: self.core.shared.clone(),
+        }
+    }
+
+    /// The loop's clock: seconds on a monotonic clock, as an `f64` (asyncio's
+    /// `loop.time()`). It keeps moving while a callback blocks.
+    pub fn time(&self) -> f64 {
+        ns_to_secs(self.core.now_ns())
+    }
+
+    /// Schedules `f` to run on the next iteration; callbacks run in the order
+    /// they were scheduled, each exactly once (L1).
+    #[track_caller]
+    pub fn call_soon(&self, f: impl FnOnce() + 'static) -> Result<Handle, LoopError> {
+        self.core.call_soon_boxed(Box::new(f), Location::caller())
+    }
+
+    /// [`LoopHandle::call_soon_threadsafe`], for convenience on the loop thread.
+    #[track_caller]
+    pub fn call_soon_threadsafe(
+        &self,
+        f: impl FnOnce() + Send + 'static,
+    ) -> Result<Handle, LoopError> {
+        self.core.check_open()?;
+        self.handle().call_soon_threadsafe(f)
+    }
+
+    /// Schedules `f` after `delay` (seconds as `f64`, or a `Duration`). A timer
+    /// never fires early; a negative delay is already due; infinite or huge
+    /// delays never fire but can be cancelled. Timers due at the same time fire
+    /// in the order they were scheduled.
+    #[track_caller]
+    pub fn call_later(
+        &self,
+        delay: impl Into<Delay>,
+        f: impl FnOnce() + 'static,
+    ) -> Result<TimerHandle, LoopError> {
+        let delay = delay.into().0;
+        let deadline = self.core.now_ns().saturating_add(secs_to_ns(delay)?);
+        self.schedule_at(deadline, Box::new(f), Location::caller())
+    }
+
+    /// Schedules `f` at loop time `when` (see [`time`](Self::time)).
+    #[track_caller]
+    pub fn call_at(&self, when: f64, f: impl FnOnce() + 'static) -> Result<TimerHandle, LoopError> {
+        let deadline = secs_to_ns(when)?;
+        self.schedule_at(deadline, Box::new(f), Location::caller())
+    }
+
+    fn schedule_at(
+        &self,
+        deadline: i64,
+        f: Box<dyn FnOnce()>,
+        at: &'static Location<'static>,
+    ) -> Result<TimerHandle, LoopError> {
+        let handle = self.core.call_at_ns(deadline, f, at)?;
+        Ok(TimerHandle {
+            handle,
+            when: ns_to_secs(deadline),
+        })
+    }
+
+    /// Runs until [`stop`](Self::stop). Refused on a closed loop, on a running
+    /// loop, and while another loop runs on this thread. If a callback panics
+    /// with [`Interrupt`](crate::Interrupt), the panic leaves through this call
+    /// and the loop is left stopped, not closed, and ready to run again.
+    pub fn run_forever(&self) -> Result<(), LoopError> {
+        let core = &self.core;
+        core.check_open()?;
+        if core.running.get() {
+            return Err(LoopError::AlreadyRunning);
+        }
+        let _running = crate::current::RunningGuard::enter(self)?;
+        loop {
+            crate::turn::run_once(core);
+            if core.shared.stopping.load(Ordering::SeqCst) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `future` to completion as a task and returns its output. If the loop
+    /// is stopped first, this is [`LoopError::StoppedBeforeComplete`] and the
+    /// task stays scheduled; a panic in the future is [`LoopError::Task`].
+    pub fn run_until_complete<F>(&self, future: F) -> Result<F::Output, LoopError>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        self.core.check_open()?;
+        if self.core.running.get() {
+            return Err(LoopError::AlreadyRunning);
+        }
+        if crate::current::running_loop_exists() {
+            return Err(LoopError::AnotherLoopRunning);
+        }
+        let task = self.create_task(future)?;
+        let shared = self.core.shared.clone();
+        task.add_done_callback(move || shared.stopping.store(true, Ordering::SeqCst));
+        self.run_forever()?;
+        if !task.done() {
+            return Err(LoopError::StoppedBeforeComplete);
+        }
+        crate::current::take_ready(task).map_err(LoopError::Task)
+    }
+
+    /// Stops the loop: the current iteration's batch of callbacks finishes, then
+    /// `run_forever` returns. Called before `run_forever`, the next run does one
+    /// iteration with a zero timeout and returns (L3).
+    pub fn stop(&self) {
+        self.core.shared.stopping.store(true, Ordering::SeqCst);
+    }
+
+    /// True while `run_forever`/`run_until_complete` runs.
+    pub fn is_running(&self) -> bool {
+        self.core.running.get()
+    }
+
+    /// True once [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.core.closed.get()
+    }
+
+    /// Closes the loop: drops every pending callback, timer and task, shuts down
+    /// every actor (closing its sockets), and shuts the default executor down
+    /// without waiting. Idempotent; refused while running.
+    pub fn close(&self) -> Result<(), LoopError> {
+        crate::routing::close_loop(&self.core)
+    }
+
+    /// Turns debug mode on or off.
+    pub fn set_debug(&self, enabled: bool) {
+        self.core.debug.set(enabled);
+    }
+
+    /// True in debug mode.
+    pub fn get_debug(&self) -> bool {
+        self.core.debug.get()
+    }
+
+    /// In debug mode, callbacks and task steps slower than this are reported
+    /// (default 100 ms).
+    pub fn slow_callback_duration(&self) -> Duration {
+        self.core.slow_callback.get()
+    }
+
+    /// Sets [`slow_callback_duration`](Self::slow_callback_duration).
+    pub fn set_slow_callback_duration(&self, d: Duration) {
+        self.core.slow_callback.set(d);
+    }
+}
+
+impl fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "<EventLoop running={} closed={} debug={}>",
+            self.is_running(),
+            self.is_closed(),
+            self.get_debug()
+        )
+    }
+}

@@ -1,0 +1,219 @@
+//! The actor table: routes readiness, timers and messages to the actors the
+//! loop owns, and gives them a [`LoopContext`].
+
+use std::any::Any;
+use std::cell::RefMut;
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::rc::Weak;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use switchboard_actors::{Actor, LoopContext, Readiness, Status};
+use switchboard_protocols::{ActorId, Exception, ExceptionContext};
+
+use crate::error::LoopError;
+use crate::event_loop::{LoopCore, Ready, FIRST_ACTOR_TOKEN};
+use crate::interrupt::is_interrupt;
+
+/// One row of the actor table. `actor` is `None` while the actor is being
+/// called (it is taken out, so it may use the loop freely) or only reserved.
+pub(crate) struct ActorSlot {
+    pub(crate) gen: u64,
+    pub(crate) actor: Option<Box<dyn Actor>>,
+}
+
+/// The [`LoopContext`] an actor sees while the loop calls it.
+pub(crate) struct LoopCx<'a> {
+    core: &'a LoopCore,
+    id: ActorId,
+    gen: u64,
+    buf: Option<RefMut<'a, BytesMut>>,
+}
+
+impl LoopContext for LoopCx<'_> {
+    fn id(&self) -> ActorId {
+        self.id
+    }
+
+    fn registry(&self) -> &mio::Registry {
+        &self.core.registry
+    }
+
+    fn token_of(&self, id: ActorId) -> mio::Token {
+        mio::Token(id.0 + FIRST_ACTOR_TOKEN)
+    }
+
+    fn reserve(&mut self) -> ActorId {
+        reserve(self.core)
+    }
+
+    fn insert(&mut self, id: ActorId, actor: Box<dyn Actor>) {
+        insert(self.core, id, actor);
+    }
+
+    fn send(&mut self, to: ActorId, msg: Box<dyn Any>) {
+        self.core
+            .ready
+            .borrow_mut()
+            .push_back(Ready::Deliver(to, msg));
+    }
+
+    fn wake_after(&mut self, delay: Duration, tag: u64) {
+        let me: Weak<LoopCore> = self.core.me.clone();
+        let (id, gen) = (self.id, self.gen);
+        let deadline = self
+            .core
+            .now_ns()
+            .saturating_add(i64::try_from(delay.as_nanos()).unwrap_or(i64::MAX));
+        let fire = move || {
+            if let Some(core) = me.upgrade() {
+                dispatch(&core, id, Some(gen), |a, cx| a.timer(tag, cx));
+            }
+        };
+        // Refused only on a closed loop, where no actor is called again anyway.
+        let _ = self
+            .core
+            .call_at_ns(deadline, Box::new(fire), Location::caller());
+    }
+
+    fn report(&mut self, context: ExceptionContext) {
+        crate::exception::report(self.core, context);
+    }
+
+    fn debug(&self) -> bool {
+        self.core.debug.get()
+    }
+
+    fn read_buffer(&mut self) -> &mut BytesMut {
+        let core = self.core;
+        self.buf.get_or_insert_with(|| core.read_buf.borrow_mut())
+    }
+
+    fn call_soon(&mut self, f: Box<dyn FnOnce()>) {
+        let _ = self.core.call_soon_boxed(f, Location::caller());
+    }
+}
+
+pub(crate) fn reserve(core: &LoopCore) -> ActorId {
+    let gen = core.actor_gen.get() + 1;
+    core.actor_gen.set(gen);
+    ActorId(core.actors.borrow_mut().insert(ActorSlot { gen, actor: None }))
+}
+
+pub(crate) fn insert(core: &LoopCore, id: ActorId, actor: Box<dyn Actor>) {
+    if let Some(slot) = core.actors.borrow_mut().get_mut(id.0) {
+        slot.actor = Some(actor);
+    }
+}
+
+/// Calls `f` on actor `id` with the actor taken out of the table, so that it may
+/// use the loop (spawn actors, send messages) while it runs. A panic stops the
+/// actor (dropping it closes what it owns) and is reported.
+pub(crate) fn dispatch(
+    core: &LoopCore,
+    id: ActorId,
+    gen: Option<u64>,
+    f: impl FnOnce(&mut dyn Actor, &mut dyn LoopContext) -> Status,
+) {
+    let (mut actor, slot_gen) = {
+        let mut actors = core.actors.borrow_mut();
+        let Some(slot) = actors.get_mut(id.0) else {
+            return;
+        };
+        if gen.is_some_and(|g| g != slot.gen) {
+            return;
+        }
+        let Some(actor) = slot.actor.take() else {
+            return;
+        };
+        (actor, slot.gen)
+    };
+    let result = {
+        let mut cx = LoopCx {
+            core,
+            id,
+            gen: slot_gen,
+            buf: None,
+        };
+        catch_unwind(AssertUnwindSafe(|| f(&mut *actor, &mut cx)))
+    };
+    match result {
+        Ok(Status::Alive) => {
+            if let Some(slot) = core.actors.borrow_mut().get_mut(id.0) {
+                slot.actor = Some(actor);
+            }
+        }
+        Ok(Status::Done) => {
+            core.actors.borrow_mut().try_remove(id.0);
+            drop(actor);
+        }
+        Err(payload) => {
+            let what = actor.describe();
+            core.actors.borrow_mut().try_remove(id.0);
+            drop(actor);
+            if is_interrupt(&*payload) {
+                std::panic::resume_unwind(payload);
+            }
+            let ctx = ExceptionContext::new(format!("Exception in actor {what}"))
+                .with_exception(Exception::from_panic(&*payload));
+            crate::exception::report(core, ctx);
+        }
+    }
+}
+
+pub(crate) fn dispatch_ready(core: &LoopCore, id: ActorId, readiness: Readiness) {
+    dispatch(core, id, None, |a, cx| a.ready(readiness, cx));
+}
+
+pub(crate) fn dispatch_message(core: &LoopCore, id: ActorId, msg: Box<dyn Any>) {
+    dispatch(core, id, None, |a, cx| a.deliver(msg, cx));
+}
+
+/// `EventLoop::close`: everything the loop holds is taken out first and dropped
+/// after, so destructors that touch the loop find it closed, not borrowed.
+pub(crate) fn close_loop(core: &LoopCore) -> Result<(), LoopError> {
+    if core.running.get() {
+        return Err(LoopError::CloseRunning);
+    }
+    if core.closed.get() {
+        return Ok(());
+    }
+    core.closed.set(true);
+    core.shared.closed.store(true, Ordering::SeqCst);
+
+    let ready = std::mem::take(&mut *core.ready.borrow_mut());
+    let timers = core.timers.borrow_mut().drain();
+    let tasks = std::mem::take(&mut *core.tasks.borrow_mut());
+    let actors = std::mem::take(&mut *core.actors.borrow_mut());
+    let inbox: Vec<_> = core.inbox.drain().collect();
+    core.shared
+        .woken
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clear();
+
+    for (index, slot) in actors {
+        if let Some(mut actor) = slot.actor {
+            let mut cx = LoopCx {
+                core,
+                id: ActorId(index),
+                gen: slot.gen,
+                buf: None,
+            };
+            actor.shutdown(&mut cx);
+        }
+    }
+    for (_, slot) in tasks {
+        let control = slot.control.clone();
+        drop(slot);
+        control.fail(crate::TaskError::LoopClosed {
+            name: control.name(),
+        });
+    }
+    drop((ready, timers, inbox));
+    if let Some(pool) = core.executor.borrow_mut().take() {
+        pool.shutdown(false);
+    }
+    Ok(())
+}

@@ -1,0 +1,225 @@
+//! One loop iteration, in asyncio's `_run_once` order.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use switchboard_protocols::{ActorId, Exception, ExceptionContext};
+
+use crate::event_loop::{LoopCore, Ready, FIRST_ACTOR_TOKEN, WAKER_TOKEN};
+use crate::interrupt::is_interrupt;
+use crate::shared::Inbox;
+use crate::task::TaskKey;
+
+/// Runs one iteration:
+///
+/// 1. **Timeout**: zero if callbacks are ready, tasks are woken, the inbox is
+///    non-empty or the loop is stopping; else until the nearest live timer;
+///    else block.
+/// 2. **Poll**, and hand each readiness event to the actor that owns its token.
+/// 3. **Inbox**: move callbacks and messages from other threads to the ready
+///    queue, and woken tasks after them.
+/// 4. **Timers**: move due timers to the ready queue, earliest first.
+/// 5. **Run** the callbacks that were ready when this phase began; anything
+///    scheduled while they run waits for the next iteration.
+pub(crate) fn run_once(core: &LoopCore) {
+    // 1. Timeout.
+    core.shared.arm();
+    let timeout = compute_timeout(core);
+
+    // 2. Poll and dispatch readiness.
+    {
+        let mut events = core.events.borrow_mut();
+        if let Err(e) = core.poll.borrow_mut().poll(&mut events, timeout) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                log::error!("poll failed: {e}");
+            }
+            events.clear();
+        }
+        core.shared.disarm();
+        for event in events.iter() {
+            let token = event.token();
+            if token == WAKER_TOKEN || token.0 < FIRST_ACTOR_TOKEN {
+                continue;
+            }
+            let readiness = switchboard_actors::Readiness {
+                readable: event.is_readable() || event.is_read_closed() || event.is_error(),
+                writable: event.is_writable() || event.is_write_closed(),
+                closed: event.is_read_closed() || event.is_error(),
+            };
+            crate::routing::dispatch_ready(core, ActorId(token.0 - FIRST_ACTOR_TOKEN), readiness);
+        }
+    }
+
+    // 3. Inbox and woken tasks.
+    drain_inbox(core);
+    drain_woken(core);
+
+    // 4. Due timers.
+    {
+        let now = core.now_ns();
+        let mut timers = core.timers.borrow_mut();
+        let mut ready = core.ready.borrow_mut();
+        while let Some(entry) = timers.pop_due(now) {
+            if !entry.state.is_cancelled() {
+                ready.push_back(Ready::Call {
+                    state: entry.state,
+                    f: entry.callback,
+                });
+            }
+        }
+        timers.maybe_purge();
+    }
+
+    // 5. Run the ready snapshot.
+    let n = core.ready.borrow().len();
+    for _ in 0..n {
+        let item = core.ready.borrow_mut().pop_front();
+        match item {
+            Some(Ready::Call { state, f }) => run_callback(core, &state, f),
+            Some(Ready::Task(key)) => run_task(core, key),
+            Some(Ready::Deliver(to, msg)) => crate::routing::dispatch_message(core, to, msg),
+            None => break,
+        }
+    }
+}
+
+fn compute_timeout(core: &LoopCore) -> Option<Duration> {
+    let busy = !core.ready.borrow().is_empty()
+        || core.shared.stopping.load(Ordering::SeqCst)
+        || !core.inbox.is_empty()
+        || !lock_woken(core).is_empty();
+    if busy {
+        return Some(Duration::ZERO);
+    }
+    let deadline = core.timers.borrow_mut().next_deadline()?;
+    let wait = deadline.saturating_sub(core.now_ns()).max(0);
+    Some(Duration::from_nanos(wait as u64))
+}
+
+fn lock_woken(core: &LoopCore) -> std::sync::MutexGuard<'_, Vec<TaskKey>> {
+    core.shared
+        .woken
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn drain_inbox(core: &LoopCore) {
+    let mut ready = core.ready.borrow_mut();
+    while let Ok(item) = core.inbox.try_recv() {
+        match item {
+            Inbox::Call(state, f) => ready.push_back(Ready::Call { state, f }),
+            Inbox::Deliver(to, msg) => ready.push_back(Ready::Deliver(to, msg)),
+        }
+    }
+}
+
+fn drain_woken(core: &LoopCore) {
+    let keys = std::mem::take(&mut *lock_woken(core));
+    if keys.is_empty() {
+        return;
+    }
+    let mut ready = core.ready.borrow_mut();
+    ready.extend(keys.into_iter().map(Ready::Task));
+}
+
+/// Runs one callback under `catch_unwind`; a panic goes to the exception
+/// handler, an [`Interrupt`](crate::Interrupt) leaves the loop.
+fn run_callback(core: &LoopCore, state: &std::sync::Arc<crate::handle::HandleState>, f: Box<dyn FnOnce()>) {
+    if !state.start() {
+        return;
+    }
+    let started = core.debug.get().then(Instant::now);
+    let result = catch_unwind(AssertUnwindSafe(f));
+    state.finish();
+    if let Some(t0) = started {
+        warn_if_slow(core, t0, || format!("<Handle created at {}>", state.created_at));
+    }
+    if let Err(payload) = result {
+        if is_interrupt(&*payload) {
+            std::panic::resume_unwind(payload);
+        }
+        let mut ctx = ExceptionContext::new(format!(
+            "Exception in callback <Handle created at {}>",
+            state.created_at
+        ))
+        .with_exception(Exception::from_panic(&*payload));
+        ctx.handle = Some(format!("<Handle created at {}>", state.created_at));
+        if core.debug.get() {
+            ctx.source_traceback = Some(state.created_at);
+        }
+        crate::exception::report(core, ctx);
+    }
+}
+
+pub(crate) fn warn_if_slow(core: &LoopCore, t0: Instant, what: impl FnOnce() -> String) {
+    let took = t0.elapsed();
+    if took >= core.slow_callback.get() {
+        log::warn!("Executing {} took {:.3} seconds", what(), took.as_secs_f64());
+    }
+}
+
+/// Polls one task once.
+fn run_task(core: &LoopCore, key: TaskKey) {
+    let taken = {
+        let mut tasks = core.tasks.borrow_mut();
+        match tasks.get_mut(key.index) {
+            Some(slot) if slot.waker.key == key => slot
+                .future
+                .take()
+                .map(|f| (f, slot.waker.clone(), slot.control.clone())),
+            _ => None,
+        }
+    };
+    let Some((mut fut, waker, control)) = taken else {
+        return;
+    };
+    if control.cancel_requested() {
+        core.tasks.borrow_mut().remove(key.index);
+        drop(fut);
+        control.fail(crate::TaskError::Cancelled {
+            name: control.name(),
+        });
+        return;
+    }
+    waker.scheduled.store(false, Ordering::Release);
+    let std_waker = std::task::Waker::from(waker);
+    let mut cx = Context::from_waker(&std_waker);
+    let started = core.debug.get().then(Instant::now);
+    let result = catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)));
+    if let Some(t0) = started {
+        warn_if_slow(core, t0, || format!("<Task {:?}>", control.name()));
+    }
+    match result {
+        Ok(Poll::Pending) => {
+            if let Some(slot) = core.tasks.borrow_mut().get_mut(key.index) {
+                slot.future = Some(fut);
+            }
+        }
+        Ok(Poll::Ready(())) => {
+            core.tasks.borrow_mut().remove(key.index);
+            drop(fut);
+        }
+        Err(payload) => {
+            core.tasks.borrow_mut().remove(key.index);
+            drop(fut);
+            let exception = Exception::from_panic(&*payload);
+            let message = match &exception {
+                Exception::Panic(m) => m.clone(),
+                other => other.to_string(),
+            };
+            control.fail(crate::TaskError::Panicked {
+                name: control.name(),
+                message,
+            });
+            if is_interrupt(&*payload) {
+                std::panic::resume_unwind(payload);
+            }
+            let mut ctx =
+                ExceptionContext::new(format!("Exception in task {:?}", control.name())).with_exception(exception);
+            ctx.task = Some(format!("<Task name={:?}>", control.name()));
+            crate::exception::report(core, ctx);
+        }
+    }
+}
