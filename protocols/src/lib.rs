@@ -27,6 +27,7 @@ mod limits;
 mod message;
 pub mod ready_made;
 mod stream;
+pub mod testing;
 
 pub use address::Address;
 pub use error::{LimitsError, ProtocolError, TransportError, WriteError};

@@ -1,1 +1,17 @@
 //! Ready-made protocols.
+//!
+//! ```text
+//!   Echo          every byte back                    (asyncio TCP echo example)
+//!   Lines         one handler call per '\n' line     (LineFramer: the framing alone)
+//!   LengthPrefixed  u32 big-endian length + payload  (LengthPrefixedFramer, encode)
+//!   HttpHello     "Hello, World!" to every request   (a wrk benchmark target)
+//! ```
+//!
+//! Each framer is a pure type (push bytes, pop frames) so it can be reused in a
+//! protocol of your own; the protocol types wrap a framer and a handler.
+
+mod echo;
+mod framing_error;
+
+pub use echo::Echo;
+pub use framing_error::FramingError;

@@ -1,0 +1,30 @@
+//! Errors of the ready-made framers.
+
+use crate::error::ProtocolError;
+
+/// A frame the ready-made framers refuse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FramingError {
+    /// A line (not counting its `\n`) is longer than the framer's maximum.
+    #[error("line longer than {max} bytes")]
+    LineTooLong {
+        /// The maximum line length.
+        max: usize,
+    },
+    /// A length header announces more than the framer's maximum.
+    #[error("frame of {len} bytes exceeds the maximum of {max} bytes")]
+    FrameTooLarge {
+        /// The announced length.
+        len: usize,
+        /// The maximum frame length.
+        max: usize,
+    },
+}
+
+/// A framing error ends the connection like any protocol failure.
+impl From<FramingError> for ProtocolError {
+    fn from(err: FramingError) -> Self {
+        ProtocolError::failed(err.to_string())
+    }
+}
