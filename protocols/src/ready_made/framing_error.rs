@@ -20,6 +20,12 @@ pub enum FramingError {
         /// The maximum frame length.
         max: usize,
     },
+    /// The stream ended inside a frame.
+    #[error("stream ended inside a frame ({buffered} bytes buffered)")]
+    Truncated {
+        /// Bytes of the unfinished frame that had arrived (after its header).
+        buffered: usize,
+    },
 }
 
 /// A framing error ends the connection like any protocol failure.

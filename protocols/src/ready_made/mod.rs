@@ -12,6 +12,10 @@
 
 mod echo;
 mod framing_error;
+mod length_prefixed;
+mod lines;
 
 pub use echo::Echo;
 pub use framing_error::FramingError;
+pub use length_prefixed::{encode, encode_into, LengthPrefixed, LengthPrefixedFramer};
+pub use lines::{LineFramer, Lines};

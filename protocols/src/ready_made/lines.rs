@@ -1,0 +1,202 @@
+//! Newline-delimited framing: [`LineFramer`] and the [`Lines`] protocol.
+
+use std::fmt;
+
+use bytes::{Bytes, BytesMut};
+
+use super::framing_error::FramingError;
+use crate::error::ProtocolError;
+use crate::stream::{StreamEvent, StreamProtocol, StreamTransport};
+
+/// Splits a byte stream into lines ending in `\n`, however it is chunked.
+///
+/// Lines come out without their `\n`; a `\r` before it is kept (strip it if
+/// you speak CRLF). A line is the bytes before its `\n`, and one longer than
+/// `max_line_length` is a [`FramingError::LineTooLong`], reported as soon as
+/// the buffered part exceeds the limit, so a peer cannot make the framer
+/// buffer without bound. After an error the framer keeps failing: end the
+/// connection.
+///
+/// Lines share the framer's buffer (`Bytes` slices), so popping a line does
+/// not allocate, and each byte is scanned for `\n` once.
+///
+/// ```
+/// use switchboard_protocols::ready_made::{FramingError, LineFramer};
+///
+/// let mut framer = LineFramer::new(16);
+/// framer.push(b"one\ntw");
+/// assert_eq!(framer.next_line()?.as_deref(), Some(&b"one"[..]));
+/// assert_eq!(framer.next_line()?, None); // "tw" waits for its '\n'
+/// framer.push(b"o\r\n");
+/// assert_eq!(framer.next_line()?.as_deref(), Some(&b"two\r"[..]));
+///
+/// framer.push(&[b'x'; 17]);
+/// assert_eq!(framer.next_line(), Err(FramingError::LineTooLong { max: 16 }));
+/// # Ok::<(), FramingError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct LineFramer {
+    buf: BytesMut,
+    /// How many bytes at the front of `buf` are known to hold no `\n`.
+    scanned: usize,
+    max_line_length: usize,
+}
+
+impl Default for LineFramer {
+    fn default() -> Self {
+        Self::new(Self::DEFAULT_MAX_LINE_LENGTH)
+    }
+}
+
+impl LineFramer {
+    /// The default longest line: 64 KiB, asyncio `StreamReader`'s limit.
+    pub const DEFAULT_MAX_LINE_LENGTH: usize = 64 * 1024;
+
+    /// A framer that accepts lines of at most `max_line_length` bytes
+    /// (not counting the `\n`).
+    pub fn new(max_line_length: usize) -> Self {
+        LineFramer {
+            buf: BytesMut::new(),
+            scanned: 0,
+            max_line_length,
+        }
+    }
+
+    /// Appends received bytes.
+    pub fn push(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    /// Pops the next complete line, without its `\n`; `Ok(None)` when no
+    /// complete line is buffered.
+    pub fn next_line(&mut self) -> Result<Option<Bytes>, FramingError> {
+        let max = self.max_line_length;
+        match self.buf[self.scanned..].iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                let end = self.scanned + i;
+                if end > max {
+                    return Err(FramingError::LineTooLong { max });
+                }
+                let mut line = self.buf.split_to(end + 1).freeze();
+                line.truncate(end);
+                self.scanned = 0;
+                Ok(Some(line))
+            }
+            None => {
+                self.scanned = self.buf.len();
+                if self.buf.len() > max {
+                    return Err(FramingError::LineTooLong { max });
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// At end of stream: pops the last line if it had no `\n` (empty input
+    /// gives `None`). Call after [`next_line`](Self::next_line) returned
+    /// `None`.
+    pub fn finish(&mut self) -> Result<Option<Bytes>, FramingError> {
+        if self.buf.len() > self.max_line_length {
+            return Err(FramingError::LineTooLong {
+                max: self.max_line_length,
+            });
+        }
+        self.scanned = 0;
+        Ok(Some(self.buf.split().freeze()).filter(|line| !line.is_empty()))
+    }
+
+    /// Bytes buffered that are not yet a complete line.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+}
+
+/// A line protocol: calls `handler(line, transport)` once per line.
+///
+/// `DataReceived` feeds a [`LineFramer`]; each complete line (without `\n`)
+/// goes to the handler. At `EofReceived` an unterminated last line is handed
+/// over too, then the transport closes as usual (the handler may call
+/// `keep_open()` in that call). Once the transport is closing no further line
+/// is handed over, even from the same read. A too-long line or a handler
+/// error fails the connection (see [`StreamProtocol::handle`]).
+///
+/// ```
+/// use switchboard_protocols::ready_made::Lines;
+/// use switchboard_protocols::testing::FakeConnection;
+///
+/// // Answers each line with its length; "quit" closes.
+/// let protocol = Lines::new(1024, |line, t| {
+///     if &line[..] == b"quit" {
+///         t.close();
+///     } else {
+///         t.write(format!("{}\n", line.len()).as_bytes())?;
+///     }
+///     Ok(())
+/// });
+/// let mut conn = FakeConnection::new(protocol);
+/// conn.connect()?;
+/// conn.receive(b"hello\nab")?;
+/// conn.receive(b"c\nquit\nignored\n")?;
+/// assert_eq!(conn.transport().written(), b"5\n3\n");
+/// assert!(conn.is_lost());
+/// # Ok::<(), switchboard_protocols::ProtocolError>(())
+/// ```
+pub struct Lines<H> {
+    framer: LineFramer,
+    handler: H,
+}
+
+impl<H> fmt::Debug for Lines<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lines")
+            .field("framer", &self.framer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H> Lines<H>
+where
+    H: FnMut(Bytes, &mut dyn StreamTransport) -> Result<(), ProtocolError> + 'static,
+{
+    /// A protocol that hands lines of at most `max_line_length` bytes to
+    /// `handler`.
+    pub fn new(max_line_length: usize, handler: H) -> Self {
+        Lines {
+            framer: LineFramer::new(max_line_length),
+            handler,
+        }
+    }
+}
+
+impl<H> StreamProtocol for Lines<H>
+where
+    H: FnMut(Bytes, &mut dyn StreamTransport) -> Result<(), ProtocolError> + 'static,
+{
+    fn handle(
+        &mut self,
+        event: StreamEvent,
+        transport: &mut dyn StreamTransport,
+    ) -> Result<(), ProtocolError> {
+        match event {
+            StreamEvent::DataReceived(data) => {
+                self.framer.push(&data);
+                while !transport.is_closing() {
+                    match self.framer.next_line()? {
+                        Some(line) => (self.handler)(line, transport)?,
+                        None => break,
+                    }
+                }
+            }
+            StreamEvent::EofReceived if !transport.is_closing() => {
+                if let Some(line) = self.framer.finish()? {
+                    (self.handler)(line, transport)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
