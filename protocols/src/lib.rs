@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
+mod addr;
 mod address;
 mod error;
 mod exception;
@@ -29,6 +30,7 @@ pub mod ready_made;
 mod stream;
 pub mod testing;
 
+pub use addr::{Addr, Mailer, SendError};
 pub use address::Address;
 pub use error::{LimitsError, ProtocolError, TransportError, WriteError};
 pub use exception::{Exception, ExceptionContext};

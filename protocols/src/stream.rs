@@ -20,6 +20,7 @@
 use bytes::Bytes;
 
 use crate::address::Address;
+use crate::addr::Addr;
 use crate::error::{LimitsError, ProtocolError, TransportError, WriteError};
 use crate::limits::WriteLimits;
 use crate::message::NoMessage;
@@ -224,4 +225,13 @@ pub trait StreamTransport<M: 'static = NoMessage> {
 
     /// `get_extra_info('socket')`: the raw descriptor, for socket options.
     fn fileno(&self) -> Option<i32>;
+
+    /// The address other actors can use to send this connection's protocol
+    /// `StreamEvent::Message`s (`None` for transports outside a loop).
+    fn addr(&self) -> Option<Addr<M>>
+    where
+        M: Send,
+    {
+        None
+    }
 }
