@@ -12,10 +12,12 @@
 
 mod echo;
 mod framing_error;
+mod http;
 mod length_prefixed;
 mod lines;
 
 pub use echo::Echo;
 pub use framing_error::FramingError;
+pub use http::{HttpHello, BAD_REQUEST_RESPONSE, HELLO_RESPONSE};
 pub use length_prefixed::{encode, encode_into, LengthPrefixed, LengthPrefixedFramer};
 pub use lines::{LineFramer, Lines};
