@@ -15,8 +15,8 @@
 /// assert!(!lp.is_running() && !lp.is_closed());
 /// # Ok::<(), switchboard::LoopError>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Interrupt;
+pub use switchboard_protocols::Interrupt;
+
 
 pub(crate) fn is_interrupt(payload: &(dyn std::any::Any + Send)) -> bool {
     payload.is::<Interrupt>()

@@ -15,5 +15,10 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod context;
+mod flow;
+pub mod server;
+pub mod stream;
+pub mod sys;
 
 pub use context::{Actor, LoopContext, Readiness, Status};
+pub use flow::{FlowControl, FlowSignal};

@@ -21,9 +21,11 @@
 
 mod addr;
 mod address;
+mod command;
 mod error;
 mod exception;
 mod ids;
+mod interrupt;
 mod limits;
 mod message;
 pub mod ready_made;
@@ -32,9 +34,11 @@ pub mod testing;
 
 pub use addr::{Addr, Mailer, SendError};
 pub use address::Address;
+pub use command::StreamCommand;
 pub use error::{LimitsError, ProtocolError, TransportError, WriteError};
 pub use exception::{Exception, ExceptionContext};
 pub use ids::ActorId;
+pub use interrupt::Interrupt;
 pub use limits::WriteLimits;
 pub use message::NoMessage;
 pub use stream::{

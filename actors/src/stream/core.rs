@@ -1,0 +1,413 @@
+//! The transport half a protocol calls: write buffer, flow control, close and
+//! abort, as a state machine. The actor in `transport.rs` drives it.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use switchboard_protocols::{
+    ActorId, Addr, Address, AnyStreamProtocol, LimitsError, Mailer, StreamTransport,
+    TransportError, WriteError, WriteLimits,
+};
+
+use crate::flow::{FlowControl, FlowSignal};
+use crate::stream::info::StreamInfo;
+use crate::stream::socket::StreamSocket;
+
+/// The most buffers one vectored write takes.
+const MAX_IOV: usize = 64;
+/// From this many dropped writes on, each one is logged (asyncio warns after 5).
+const WARN_DROPPED_WRITES: u32 = 5;
+
+/// Where a transport is in its life. It only moves forward.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Phase {
+    /// Made, `ConnectionMade` not yet delivered.
+    Pending,
+    /// Reading and writing.
+    Open,
+    /// `close()` was called: no more reading; flushing, then lost.
+    Closing,
+    /// The socket is closed; `ConnectionLost` is scheduled.
+    Dying,
+    /// `ConnectionLost` was delivered; nothing else ever is.
+    Gone,
+}
+
+/// The read side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadSide {
+    Active,
+    Paused,
+    /// After EOF or close: reads are over.
+    Done,
+}
+
+/// The write side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WriteSide {
+    Open,
+    /// `write_eof()` called with data buffered: shut down once flushed.
+    EofPending,
+    EofSent,
+}
+
+/// Events the transport raised for its protocol while the protocol was running;
+/// delivered when the handler returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Raised {
+    PauseWriting,
+    ResumeWriting,
+}
+
+/// The transport state a protocol reaches through `&mut dyn StreamTransport`.
+pub(crate) struct Core<S: StreamSocket, M: 'static> {
+    pub(crate) socket: Option<S>,
+    pub(crate) id: ActorId,
+    pub(crate) info: Rc<StreamInfo>,
+    pub(crate) phase: Phase,
+    pub(crate) read: ReadSide,
+    pub(crate) write: WriteSide,
+    buffer: VecDeque<Bytes>,
+    buffered: usize,
+    flow: FlowControl,
+    pub(crate) raised: VecDeque<Raised>,
+    /// The protocol's answer to `EofReceived`.
+    pub(crate) keep_open: bool,
+    /// Reading was resumed inside a handler; the actor reads once it returns.
+    pub(crate) read_again: bool,
+    pub(crate) new_protocol: Option<AnyStreamProtocol<M>>,
+    pub(crate) lost_reason: Option<TransportError>,
+    dropped_writes: u32,
+    mailer: Arc<dyn Mailer>,
+    /// Opt-in hard cap on the write buffer (asyncio has none).
+    pub(crate) max_buffer: Option<usize>,
+}
+
+impl<S: StreamSocket, M: 'static> Core<S, M> {
+    pub(crate) fn new(socket: S, id: ActorId, info: Rc<StreamInfo>, mailer: Arc<dyn Mailer>) -> Self {
+        Core {
+            socket: Some(socket),
+            id,
+            info,
+            phase: Phase::Pending,
+            read: ReadSide::Active,
+            write: WriteSide::Open,
+            buffer: VecDeque::new(),
+            buffered: 0,
+            flow: FlowControl::default(),
+            raised: VecDeque::new(),
+            keep_open: false,
+            read_again: false,
+            new_protocol: None,
+            lost_reason: None,
+            dropped_writes: 0,
+            mailer,
+            max_buffer: None,
+        }
+    }
+
+    pub(crate) fn buffered(&self) -> usize {
+        self.buffered
+    }
+
+    /// Closes the socket now and schedules `ConnectionLost(reason)`; the buffer
+    /// is dropped. Idempotent: the first reason wins.
+    pub(crate) fn die(&mut self, reason: Option<TransportError>) {
+        if self.phase >= Phase::Dying {
+            return;
+        }
+        self.phase = Phase::Dying;
+        self.read = ReadSide::Done;
+        self.lost_reason = reason;
+        self.buffer.clear();
+        self.buffered = 0;
+        // Closing the fd also removes it from the epoll set.
+        self.socket = None;
+        self.info.set_closing();
+        self.info.set_buffered(0);
+    }
+
+    /// Appends `rest` to the buffer and applies flow control and the cap.
+    fn enqueue(&mut self, rest: Bytes) {
+        self.buffered += rest.len();
+        self.buffer.push_back(rest);
+        self.info.set_buffered(self.buffered);
+        if let Some(cap) = self.max_buffer {
+            if self.buffered > cap {
+                self.die(Some(TransportError::BufferOverflow { cap }));
+                return;
+            }
+        }
+        if let Some(FlowSignal::Pause) = self.flow.after_grow(self.buffered) {
+            self.raised.push_back(Raised::PauseWriting);
+        }
+    }
+
+    /// Writes as much of `data` as the kernel takes; returns how much.
+    fn write_now(&mut self, data: &[u8]) -> Result<usize, io::Error> {
+        let Some(sock) = self.socket.as_mut() else {
+            return Ok(0);
+        };
+        let mut off = 0;
+        while off < data.len() {
+            match sock.write(&data[off..]) {
+                Ok(0) => break,
+                Ok(n) => off += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(off)
+    }
+
+    /// Checks whether a write may proceed: `Ok(true)` to write, `Ok(false)` to
+    /// drop silently (after close, abort or loss).
+    fn admit(&mut self, len: usize) -> Result<bool, WriteError> {
+        if self.write != WriteSide::Open {
+            return Err(WriteError::AfterWriteEof);
+        }
+        if self.phase >= Phase::Closing {
+            self.dropped_writes += 1;
+            if self.dropped_writes >= WARN_DROPPED_WRITES {
+                log::warn!("{}: write() after close; {len} bytes dropped", self.describe());
+            }
+            return Ok(false);
+        }
+        Ok(len > 0)
+    }
+
+    fn write_inner(&mut self, data: &[u8], owned: Option<Bytes>) -> Result<(), WriteError> {
+        if !self.admit(data.len())? {
+            return Ok(());
+        }
+        let mut off = 0;
+        if self.buffer.is_empty() {
+            match self.write_now(data) {
+                Ok(n) => off = n,
+                Err(e) => {
+                    self.die(Some(TransportError::from_io("write", e)));
+                    return Ok(());
+                }
+            }
+            if off == data.len() {
+                return Ok(());
+            }
+        }
+        let rest = match owned {
+            Some(b) => b.slice(off..),
+            None => Bytes::copy_from_slice(&data[off..]),
+        };
+        self.enqueue(rest);
+        Ok(())
+    }
+
+    /// Writes buffered data with vectored writes until the kernel pushes back.
+    /// Then applies resume, a pending EOF, or the end of a close.
+    pub(crate) fn flush(&mut self) {
+        while !self.buffer.is_empty() {
+            let Some(sock) = self.socket.as_mut() else {
+                return;
+            };
+            let mut slices = [IoSlice::new(&[]); MAX_IOV];
+            let mut n = 0;
+            for (slot, b) in slices.iter_mut().zip(self.buffer.iter()) {
+                *slot = IoSlice::new(b);
+                n += 1;
+            }
+            match sock.write_vectored(&slices[..n]) {
+                Ok(0) => break,
+                Ok(mut written) => {
+                    self.buffered -= written;
+                    while written > 0 {
+                        let Some(front) = self.buffer.front_mut() else {
+                            break;
+                        };
+                        if written >= front.len() {
+                            written -= front.len();
+                            self.buffer.pop_front();
+                        } else {
+                            let _ = front.split_to(written);
+                            written = 0;
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    self.die(Some(TransportError::from_io("write", e)));
+                    return;
+                }
+            }
+        }
+        self.info.set_buffered(self.buffered);
+        if let Some(FlowSignal::Resume) = self.flow.after_drain(self.buffered) {
+            self.raised.push_back(Raised::ResumeWriting);
+        }
+        if self.buffered == 0 {
+            self.after_drained();
+        }
+    }
+
+    /// The buffer is empty: send a pending EOF, or finish a close.
+    fn after_drained(&mut self) {
+        if self.write == WriteSide::EofPending {
+            self.shutdown_write();
+        }
+        if self.phase == Phase::Closing {
+            self.die(None);
+        }
+    }
+
+    fn shutdown_write(&mut self) {
+        self.write = WriteSide::EofSent;
+        if let Some(sock) = &self.socket {
+            if let Err(e) = crate::sys::unix::fd::shutdown_write(sock.as_raw_fd()) {
+                if e.kind() != io::ErrorKind::NotConnected {
+                    self.die(Some(TransportError::from_io("shutdown", e)));
+                }
+            }
+        }
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        let peer = self
+            .info
+            .peername
+            .as_ref()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "-".into());
+        format!("<{} {} fd={} peer={peer} {:?}>", S::KIND, self.id, self.info.fd, self.phase)
+    }
+}
+
+impl<S: StreamSocket, M: 'static> StreamTransport<M> for Core<S, M> {
+    fn write(&mut self, data: &[u8]) -> Result<(), WriteError> {
+        self.write_inner(data, None)
+    }
+
+    fn write_bytes(&mut self, data: Bytes) -> Result<(), WriteError> {
+        let view: &[u8] = &data;
+        // The slice borrows `data`; keep a cheap clone for the remainder.
+        let owned = data.clone();
+        self.write_inner(view, Some(owned))
+    }
+
+    fn writelines(&mut self, list: &[&[u8]]) -> Result<(), WriteError> {
+        let total: usize = list.iter().map(|b| b.len()).sum();
+        if !self.admit(total)? {
+            return Ok(());
+        }
+        for part in list {
+            self.write_inner(part, None)?;
+        }
+        Ok(())
+    }
+
+    fn write_eof(&mut self) -> Result<(), WriteError> {
+        if self.write != WriteSide::Open || self.phase >= Phase::Closing {
+            return Ok(());
+        }
+        if self.buffered == 0 {
+            self.shutdown_write();
+        } else {
+            self.write = WriteSide::EofPending;
+        }
+        Ok(())
+    }
+
+    fn can_write_eof(&self) -> bool {
+        true
+    }
+
+    fn close(&mut self) {
+        if self.phase >= Phase::Closing {
+            return;
+        }
+        self.phase = Phase::Closing;
+        self.read = ReadSide::Done;
+        self.info.set_closing();
+        if self.buffered == 0 {
+            self.die(None);
+        }
+    }
+
+    fn abort(&mut self) {
+        self.die(None);
+    }
+
+    fn is_closing(&self) -> bool {
+        self.phase >= Phase::Closing
+    }
+
+    fn pause_reading(&mut self) {
+        if self.read == ReadSide::Active {
+            self.read = ReadSide::Paused;
+            self.info.set_reading(false);
+        }
+    }
+
+    fn resume_reading(&mut self) {
+        if self.read == ReadSide::Paused {
+            self.read = ReadSide::Active;
+            self.info.set_reading(true);
+            // Edge-triggered polling will not repeat an edge we skipped.
+            self.read_again = true;
+        }
+    }
+
+    fn is_reading(&self) -> bool {
+        self.read == ReadSide::Active && self.phase <= Phase::Open
+    }
+
+    fn get_write_buffer_size(&self) -> usize {
+        self.buffered
+    }
+
+    fn get_write_buffer_limits(&self) -> WriteLimits {
+        self.flow.limits()
+    }
+
+    fn set_write_buffer_limits(
+        &mut self,
+        high: Option<usize>,
+        low: Option<usize>,
+    ) -> Result<(), LimitsError> {
+        match self.flow.set_limits(high, low, self.buffered)? {
+            Some(FlowSignal::Pause) => self.raised.push_back(Raised::PauseWriting),
+            Some(FlowSignal::Resume) => self.raised.push_back(Raised::ResumeWriting),
+            None => {}
+        }
+        Ok(())
+    }
+
+    fn keep_open(&mut self) {
+        self.keep_open = true;
+    }
+
+    fn set_protocol(&mut self, protocol: AnyStreamProtocol<M>) {
+        self.new_protocol = Some(protocol);
+    }
+
+    fn peername(&self) -> Option<Address> {
+        self.info.peername.clone()
+    }
+
+    fn sockname(&self) -> Option<Address> {
+        self.info.sockname.clone()
+    }
+
+    fn fileno(&self) -> Option<i32> {
+        self.socket.as_ref().map(|s| s.as_raw_fd())
+    }
+
+    fn addr(&self) -> Option<Addr<M>>
+    where
+        M: Send,
+    {
+        Some(Addr::new(self.id, self.mailer.clone()))
+    }
+}

@@ -1,0 +1,467 @@
+//! The stream transport actor: turns readiness into reads and writes, and reads
+//! into events for its protocol, delivered one at a time, never re-entrantly.
+
+use std::any::Any;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use switchboard_protocols::{
+    ActorId, AnyStreamProtocol, BufferedEvent, Exception, ExceptionContext, Mailer,
+    ProtocolError, StreamCommand, StreamEvent, StreamTransport, TransportError,
+};
+
+use crate::context::{Actor, LoopContext, Readiness, Status};
+use crate::stream::core::{Core, Phase, Raised, ReadSide};
+use crate::stream::info::StreamInfo;
+use crate::stream::socket::StreamSocket;
+
+/// How much one read asks the kernel for.
+const READ_SIZE: usize = 64 * 1024;
+/// Reads per readiness event before yielding to other actors.
+const READ_BUDGET: usize = 16;
+
+/// Sent by the loop (or a server) to start a transport: it delivers
+/// `ConnectionMade`, then runs the `on_made` hook.
+#[derive(Debug)]
+pub struct Start;
+
+/// Internal: deliver `ConnectionLost` (always on a later turn than the cause).
+#[derive(Debug)]
+struct Finish;
+
+/// Internal: keep reading after yielding for fairness, or after resume_reading.
+#[derive(Debug)]
+struct ReadMore;
+
+/// One event on its way to the protocol, whichever kind it is.
+enum Ev<M> {
+    Made,
+    Data(Bytes),
+    Updated(usize),
+    Eof,
+    Pause,
+    Resume,
+    Lost(Option<TransportError>),
+    Message(M),
+}
+
+impl<M> Ev<M> {
+    /// asyncio's callback name, for error reports.
+    fn callback(&self) -> &'static str {
+        match self {
+            Ev::Made => "connection_made",
+            Ev::Data(_) => "data_received",
+            Ev::Updated(_) => "buffer_updated",
+            Ev::Eof => "eof_received",
+            Ev::Pause => "pause_writing",
+            Ev::Resume => "resume_writing",
+            Ev::Lost(_) => "connection_lost",
+            Ev::Message(_) => "message",
+        }
+    }
+}
+
+/// Hooks the owner of a transport (a server, `create_connection`) sets.
+#[allow(missing_debug_implementations)]
+#[derive(Default)]
+pub struct Hooks {
+    /// Runs once `ConnectionMade` was delivered.
+    pub on_made: Option<Box<dyn FnOnce()>>,
+    /// Runs once `ConnectionLost` was delivered.
+    pub on_lost: Option<Box<dyn FnOnce()>>,
+}
+
+/// A connected stream transport (TCP or Unix) and the protocol it owns.
+pub struct SocketTransport<S: StreamSocket, M: 'static> {
+    core: Core<S, M>,
+    protocol: AnyStreamProtocol<M>,
+    hooks: Hooks,
+    finish_sent: bool,
+}
+
+/// A TCP transport: asyncio's `_SelectorSocketTransport` for TCP.
+pub type TcpTransport<M> = SocketTransport<mio::net::TcpStream, M>;
+/// A Unix stream transport.
+pub type UnixTransport<M> = SocketTransport<mio::net::UnixStream, M>;
+
+impl<S: StreamSocket, M: 'static> std::fmt::Debug for SocketTransport<S, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.core.describe())
+    }
+}
+
+impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
+    /// Wraps a connected socket, already registered with the loop under `id`'s
+    /// token for READABLE | WRITABLE (edge-triggered).
+    pub fn new(
+        socket: S,
+        id: ActorId,
+        protocol: AnyStreamProtocol<M>,
+        mailer: Arc<dyn Mailer>,
+        hooks: Hooks,
+    ) -> (Self, Rc<StreamInfo>) {
+        let info = Rc::new(StreamInfo::new(socket.peer(), socket.local(), socket.as_raw_fd()));
+        let core = Core::new(socket, id, info.clone(), mailer);
+        (
+            SocketTransport {
+                core,
+                protocol,
+                hooks,
+                finish_sent: false,
+            },
+            info,
+        )
+    }
+
+    /// Sets an opt-in hard cap on the write buffer: past it the transport
+    /// aborts with `TransportError::BufferOverflow`.
+    pub fn set_max_buffer(&mut self, cap: Option<usize>) {
+        self.core.max_buffer = cap;
+    }
+
+    /// Delivers `ev` and then everything it raised, in order.
+    fn deliver(&mut self, ev: Ev<M>, cx: &mut dyn LoopContext) {
+        self.call(ev, cx);
+        while let Some(raised) = self.core.raised.pop_front() {
+            let ev = match raised {
+                Raised::PauseWriting => Ev::Pause,
+                Raised::ResumeWriting => Ev::Resume,
+            };
+            self.call(ev, cx);
+        }
+        if let Some(p) = self.core.new_protocol.take() {
+            self.protocol = p;
+        }
+    }
+
+    fn call(&mut self, ev: Ev<M>, cx: &mut dyn LoopContext) {
+        if self.core.phase == Phase::Gone {
+            return;
+        }
+        let callback = ev.callback();
+        let fatal = !matches!(ev, Ev::Made | Ev::Pause | Ev::Resume | Ev::Lost(_));
+        let core = &mut self.core;
+        let protocol = &mut self.protocol;
+        let result = catch_unwind(AssertUnwindSafe(|| dispatch(protocol, ev, core)));
+        let exception = match result {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => Exception::Error(e.to_string()),
+            Err(payload) => {
+                if payload.is::<switchboard_protocols::Interrupt>() {
+                    std::panic::resume_unwind(payload);
+                }
+                Exception::from_panic(&*payload)
+            }
+        };
+        let what = if fatal {
+            format!("Fatal error: protocol.{callback}() call failed.")
+        } else if callback == "connection_made" {
+            "Exception in callback connection_made()".to_string()
+        } else {
+            format!("protocol.{callback}() failed")
+        };
+        cx.report(
+            ExceptionContext::new(what)
+                .with_exception(exception.clone())
+                .with_transport(self.core.describe())
+                .with_protocol(callback),
+        );
+        if fatal {
+            let message = match exception {
+                Exception::Panic(m) | Exception::Error(m) => m,
+                other => other.to_string(),
+            };
+            self.core.die(Some(TransportError::ProtocolFailed { message }));
+        }
+    }
+
+    fn read_loop(&mut self, cx: &mut dyn LoopContext) {
+        for _ in 0..READ_BUDGET {
+            if self.core.read != ReadSide::Active || self.core.phase != Phase::Open {
+                return;
+            }
+            let Some(fd) = self.core.socket.as_ref().map(|s| s.as_raw_fd()) else {
+                return;
+            };
+            let result = match &mut self.protocol {
+                AnyStreamProtocol::Stream(_) => {
+                    let buf = cx.read_buffer();
+                    buf.clear();
+                    crate::sys::unix::fd::read_to_spare(fd, buf, READ_SIZE)
+                        .map(|n| (n, Some(buf.split().freeze())))
+                }
+                AnyStreamProtocol::Buffered(p) => {
+                    let Some(sock) = self.core.socket.as_mut() else {
+                        return;
+                    };
+                    let got = catch_unwind(AssertUnwindSafe(|| {
+                        let buf = p.get_buffer(-1);
+                        if buf.is_empty() {
+                            return Err(None);
+                        }
+                        sock.read(buf).map_err(Some)
+                    }));
+                    match got {
+                        Ok(Ok(n)) => Ok((n, None)),
+                        Ok(Err(Some(e))) => Err(e),
+                        Ok(Err(None)) => {
+                            self.fail_buffer(cx, Exception::Error("get_buffer() returned an empty buffer".into()), TransportError::EmptyBuffer);
+                            return;
+                        }
+                        Err(payload) => {
+                            let exc = Exception::from_panic(&*payload);
+                            let message = exc.to_string();
+                            self.fail_buffer(cx, exc, TransportError::ProtocolFailed { message });
+                            return;
+                        }
+                    }
+                }
+            };
+            match result {
+                Ok((0, _)) => return self.on_eof(cx),
+                Ok((n, Some(data))) => {
+                    debug_assert_eq!(data.len(), n);
+                    self.deliver(Ev::Data(data), cx);
+                }
+                Ok((n, None)) => self.deliver(Ev::Updated(n), cx),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    let err = TransportError::from_io("read", e);
+                    if !err.is_connection_error() || cx.debug() {
+                        cx.report(
+                            ExceptionContext::new("Fatal read error on socket transport")
+                                .with_exception(Exception::Transport(err.clone()))
+                                .with_transport(self.core.describe()),
+                        );
+                    }
+                    self.core.die(Some(err));
+                    return;
+                }
+            }
+        }
+        // Budget spent with data maybe left: come back after others had a turn.
+        if self.core.read == ReadSide::Active && self.core.phase == Phase::Open {
+            let me = cx.id();
+            cx.send(me, Box::new(ReadMore));
+        }
+    }
+
+    fn fail_buffer(&mut self, cx: &mut dyn LoopContext, exc: Exception, reason: TransportError) {
+        cx.report(
+            ExceptionContext::new("Fatal error: protocol.get_buffer() call failed.")
+                .with_exception(exc)
+                .with_transport(self.core.describe()),
+        );
+        self.core.die(Some(reason));
+    }
+
+    fn on_eof(&mut self, cx: &mut dyn LoopContext) {
+        self.core.read = ReadSide::Done;
+        self.core.info.set_reading(false);
+        self.core.keep_open = false;
+        self.deliver(Ev::Eof, cx);
+        if !self.core.keep_open {
+            self.core.close();
+        }
+    }
+
+    /// After any step: finish a close, read again if asked, schedule
+    /// `ConnectionLost` once the socket is gone.
+    fn settle(&mut self, cx: &mut dyn LoopContext) -> Status {
+        if std::mem::take(&mut self.core.read_again) && self.core.phase == Phase::Open {
+            let me = cx.id();
+            cx.send(me, Box::new(ReadMore));
+        }
+        if self.core.phase == Phase::Dying && !self.finish_sent {
+            self.finish_sent = true;
+            let me = cx.id();
+            cx.send(me, Box::new(Finish));
+        }
+        if self.core.phase == Phase::Gone {
+            Status::Done
+        } else {
+            Status::Alive
+        }
+    }
+
+    fn command(&mut self, cmd: StreamCommand, cx: &mut dyn LoopContext) {
+        let core = &mut self.core;
+        let refused = match cmd {
+            StreamCommand::Write(b) => core.write_bytes(b).err().map(|e| e.to_string()),
+            StreamCommand::WriteEof => core.write_eof().err().map(|e| e.to_string()),
+            StreamCommand::Close => {
+                core.close();
+                None
+            }
+            StreamCommand::Abort => {
+                core.abort();
+                None
+            }
+            StreamCommand::PauseReading => {
+                core.pause_reading();
+                None
+            }
+            StreamCommand::ResumeReading => {
+                core.resume_reading();
+                None
+            }
+            StreamCommand::SetWriteBufferLimits { high, low } => core
+                .set_write_buffer_limits(high, low)
+                .err()
+                .map(|e| e.to_string()),
+            _ => None,
+        };
+        if let Some(why) = refused {
+            cx.report(
+                ExceptionContext::new(format!("transport command refused: {why}"))
+                    .with_transport(self.core.describe()),
+            );
+        }
+        // Deliver whatever the command raised (PauseWriting), in order.
+        while let Some(raised) = self.core.raised.pop_front() {
+            let ev = match raised {
+                Raised::PauseWriting => Ev::Pause,
+                Raised::ResumeWriting => Ev::Resume,
+            };
+            self.call(ev, cx);
+        }
+    }
+}
+
+fn dispatch<S: StreamSocket, M: 'static>(
+    protocol: &mut AnyStreamProtocol<M>,
+    ev: Ev<M>,
+    core: &mut Core<S, M>,
+) -> Result<(), ProtocolError> {
+    match protocol {
+        AnyStreamProtocol::Stream(p) => {
+            let ev = match ev {
+                Ev::Made => StreamEvent::ConnectionMade,
+                Ev::Data(b) => StreamEvent::DataReceived(b),
+                // A buffered read raced a switch to a plain protocol: nothing to say.
+                Ev::Updated(_) => return Ok(()),
+                Ev::Eof => StreamEvent::EofReceived,
+                Ev::Pause => StreamEvent::PauseWriting,
+                Ev::Resume => StreamEvent::ResumeWriting,
+                Ev::Lost(r) => StreamEvent::ConnectionLost(r),
+                Ev::Message(m) => StreamEvent::Message(m),
+            };
+            p.handle(ev, core)
+        }
+        AnyStreamProtocol::Buffered(p) => {
+            let ev = match ev {
+                Ev::Made => BufferedEvent::ConnectionMade,
+                // Data read for a plain protocol that then switched: hand it over
+                // through the new protocol's buffer.
+                Ev::Data(b) => return feed_buffered(p.as_mut(), b, core),
+                Ev::Updated(n) => BufferedEvent::BufferUpdated(n),
+                Ev::Eof => BufferedEvent::EofReceived,
+                Ev::Pause => BufferedEvent::PauseWriting,
+                Ev::Resume => BufferedEvent::ResumeWriting,
+                Ev::Lost(r) => BufferedEvent::ConnectionLost(r),
+                Ev::Message(m) => BufferedEvent::Message(m),
+            };
+            p.handle(ev, core)
+        }
+    }
+}
+
+/// Copies `data` through a buffered protocol's buffers, chunk by chunk.
+fn feed_buffered<S: StreamSocket, M: 'static>(
+    p: &mut dyn switchboard_protocols::BufferedProtocol<M>,
+    mut data: Bytes,
+    core: &mut Core<S, M>,
+) -> Result<(), ProtocolError> {
+    while !data.is_empty() {
+        let buf = p.get_buffer(-1);
+        if buf.is_empty() {
+            return Err(ProtocolError::failed("get_buffer() returned an empty buffer"));
+        }
+        let n = buf.len().min(data.len());
+        buf[..n].copy_from_slice(&data[..n]);
+        let _ = data.split_to(n);
+        p.handle(BufferedEvent::BufferUpdated(n), core)?;
+    }
+    Ok(())
+}
+
+impl<S: StreamSocket, M: 'static> Actor for SocketTransport<S, M> {
+    fn ready(&mut self, readiness: Readiness, cx: &mut dyn LoopContext) -> Status {
+        if self.core.phase == Phase::Pending {
+            return Status::Alive;
+        }
+        if readiness.writable && self.core.buffered() > 0 {
+            self.core.flush();
+            // Deliver ResumeWriting raised by the flush.
+            self.deliver_raised(cx);
+        }
+        if readiness.readable {
+            self.read_loop(cx);
+        }
+        self.settle(cx)
+    }
+
+    fn deliver(&mut self, msg: Box<dyn Any>, cx: &mut dyn LoopContext) -> Status {
+        if msg.is::<Start>() {
+            if self.core.phase == Phase::Pending {
+                self.core.phase = Phase::Open;
+                self.deliver(Ev::Made, cx);
+                if let Some(hook) = self.hooks.on_made.take() {
+                    hook();
+                }
+                // Data may have arrived before we started: read it now.
+                self.read_loop(cx);
+            }
+        } else if msg.is::<ReadMore>() {
+            self.read_loop(cx);
+        } else if msg.is::<Finish>() {
+            if self.core.phase == Phase::Dying {
+                let reason = self.core.lost_reason.take();
+                self.deliver(Ev::Lost(reason), cx);
+                self.core.phase = Phase::Gone;
+                self.core.info.set_lost();
+                if let Some(hook) = self.hooks.on_lost.take() {
+                    hook();
+                }
+            }
+        } else {
+            match msg.downcast::<StreamCommand>() {
+                Ok(cmd) => self.command(*cmd, cx),
+                Err(other) => {
+                    if let Ok(m) = other.downcast::<M>() {
+                        if self.core.phase < Phase::Dying {
+                            self.deliver(Ev::Message(*m), cx);
+                        }
+                    }
+                }
+            }
+        }
+        self.settle(cx)
+    }
+
+    fn shutdown(&mut self, _cx: &mut dyn LoopContext) {
+        self.core.die(None);
+        self.core.phase = Phase::Gone;
+        self.core.info.set_lost();
+    }
+
+    fn describe(&self) -> String {
+        self.core.describe()
+    }
+}
+
+impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
+    fn deliver_raised(&mut self, cx: &mut dyn LoopContext) {
+        while let Some(raised) = self.core.raised.pop_front() {
+            let ev = match raised {
+                Raised::PauseWriting => Ev::Pause,
+                Raised::ResumeWriting => Ev::Resume,
+            };
+            self.call(ev, cx);
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Every raw syscall the actors make.
+//!
+//! A backend (today only `unix`, for Linux and the BSDs) provides:
+//!
+//! - `fd::read_to_spare(fd, buf)`: read into a `BytesMut`'s spare capacity
+//!   without zeroing it first;
+//! - `fd::shutdown_write(fd)`: half-close a stream socket;
+//! - `fd::raise_nofile_soft(n)` / `fd::nofile_limit()`: read and set
+//!   RLIMIT_NOFILE (for EMFILE handling and its tests).
+//!
+//! Code outside `sys/` sees only `io::Result` and safe types.
+#![allow(unsafe_code)]
+
+pub mod unix;
