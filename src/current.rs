@@ -2,19 +2,55 @@
 //! `get_event_loop`, `set_event_loop`, `new_event_loop`.
 
 use std::cell::RefCell;
-use std::rc::Weak;
+use std::rc::{Rc, Weak};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use crate::error::{LoopError, TaskError};
 use crate::event_loop::{EventLoop, LoopCore};
+use crate::shared::Shared;
 use crate::task::Task;
 
 thread_local! {
     static RUNNING: RefCell<Option<Weak<LoopCore>>> = const { RefCell::new(None) };
+    /// Every live loop made on this thread, so that a [`LoopHandle`] used on
+    /// its own loop's thread can reach the ready queue directly.
+    ///
+    /// [`LoopHandle`]: crate::LoopHandle
+    static LOCAL: RefCell<Vec<Weak<LoopCore>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Records a new loop of this thread (and forgets dropped ones).
+pub(crate) fn register_local(core: &Rc<LoopCore>) {
+    LOCAL.with(|l| {
+        let mut l = l.borrow_mut();
+        l.retain(|w| w.strong_count() > 0);
+        l.push(Rc::downgrade(core));
+    });
+}
+
+/// The loop of this thread that owns `shared`, if it is still alive.
+pub(crate) fn local_loop(shared: &Arc<Shared>) -> Option<Rc<LoopCore>> {
+    LOCAL.with(|l| {
+        l.borrow()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .find(|core| Arc::ptr_eq(&core.shared, shared))
+    })
 }
 
 pub(crate) fn running_loop_exists() -> bool {
     RUNNING.with(|r| r.borrow().as_ref().is_some_and(|w| w.strong_count() > 0))
+}
+
+/// True when a loop other than `owner` is running on this thread: a task or
+/// future of `owner` awaited there would wait forever (L5).
+pub(crate) fn other_loop_running(owner: &Weak<LoopCore>) -> bool {
+    RUNNING.with(|r| {
+        r.borrow()
+            .as_ref()
+            .is_some_and(|w| w.strong_count() > 0 && !Weak::ptr_eq(w, owner))
+    })
 }
 
 /// Marks a loop running on this thread; undone on drop, also when a panic

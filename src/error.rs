@@ -61,6 +61,11 @@ pub enum FutureError<E> {
     /// Another awaiter already took the value.
     #[error("the future's result was already taken")]
     Taken,
+    /// The future was awaited inside a loop other than the one that made it
+    /// (asyncio: "Future attached to a different loop"). Awaiting it there
+    /// could never finish, since only one loop runs on a thread at a time.
+    #[error("the future is attached to a different loop")]
+    WrongLoop,
 }
 
 /// Setting a future that is already done (asyncio's `InvalidStateError`).
@@ -95,6 +100,15 @@ pub enum TaskError {
     /// Another awaiter already took the output.
     #[error("the output of task {name} was already taken")]
     Taken {
+        /// The task's name.
+        name: String,
+    },
+    /// The task was awaited inside a loop other than its own (asyncio:
+    /// "Task got Future attached to a different loop", and `ValueError` from
+    /// `run_until_complete`). Awaiting it there could never finish, since only
+    /// one loop runs on a thread at a time.
+    #[error("task {name} belongs to a different loop")]
+    WrongLoop {
         /// The task's name.
         name: String,
     },

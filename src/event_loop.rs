@@ -127,6 +127,16 @@ impl LoopCore {
     }
 }
 
+/// Disarms `run_until_complete`'s done callback when the run ends, also when
+/// it ends by unwinding.
+struct StopOnDone(Rc<Cell<bool>>);
+
+impl Drop for StopOnDone {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
 /// Converts loop-time seconds to the loop's nanosecond clock, saturating.
 fn secs_to_ns(secs: f64) -> Result<i64, LoopError> {
     if secs.is_nan() {
@@ -204,6 +214,7 @@ impl EventLoop {
             executor: RefCell::new(None),
             task_factory: RefCell::new(None),
         });
+        crate::current::register_local(&core);
         Ok(EventLoop { core })
     }
 
@@ -228,13 +239,14 @@ impl EventLoop {
     }
 
     /// [`LoopHandle::call_soon_threadsafe`], for convenience on the loop thread.
+    /// On the loop thread it is the same queue as [`call_soon`](Self::call_soon),
+    /// so the two are FIFO together (X1).
     #[track_caller]
     pub fn call_soon_threadsafe(
         &self,
         f: impl FnOnce() + Send + 'static,
     ) -> Result<Handle, LoopError> {
-        self.core.check_open()?;
-        self.handle().call_soon_threadsafe(f)
+        self.core.call_soon_boxed(Box::new(f), Location::caller())
     }
 
     /// Schedules `f` after `delay` (seconds as `f64`, or a `Duration`). A timer
@@ -308,9 +320,19 @@ impl EventLoop {
             return Err(LoopError::AnotherLoopRunning);
         }
         let task = self.create_task(future)?;
-        let shared = self.core.shared.clone();
-        task.add_done_callback(move || shared.stopping.store(true, Ordering::SeqCst));
-        self.run_forever()?;
+        // The done callback stops only this run: if the run ends first (stopped,
+        // or an `Interrupt`), the task may finish during a later run, which it
+        // must not stop (asyncio removes the callback in `finally`).
+        let armed = StopOnDone(Rc::new(Cell::new(true)));
+        let (flag, shared) = (armed.0.clone(), self.core.shared.clone());
+        task.add_done_callback(move || {
+            if flag.get() {
+                shared.stopping.store(true, Ordering::SeqCst);
+            }
+        });
+        let ran = self.run_forever();
+        drop(armed);
+        ran?;
         if !task.done() {
             return Err(LoopError::StoppedBeforeComplete);
         }

@@ -15,11 +15,23 @@ pub type ExceptionHandler = Rc<dyn Fn(&EventLoop, &ExceptionContext)>;
 /// the message goes to stderr instead, as Python's logging "last resort" does, so
 /// errors are never silently lost.
 pub fn default_exception_handler(context: &ExceptionContext) {
+    let text = render(context);
     if log::max_level() >= log::LevelFilter::Error {
-        log::error!("{context}");
+        log::error!("{text}");
     } else {
-        eprintln!("switchboard: {context}");
+        eprintln!("switchboard: {text}");
     }
+}
+
+/// The context as the default handler logs it: every key, including the
+/// original `context` of a failed handler (Z2), indented under it.
+fn render(context: &ExceptionContext) -> String {
+    let mut text = context.to_string();
+    if let Some(inner) = &context.context {
+        text.push_str("\ncontext: ");
+        text.push_str(&render(inner).replace('\n', "\n    "));
+    }
+    text
 }
 
 pub(crate) fn report(core: &LoopCore, context: ExceptionContext) {

@@ -29,7 +29,9 @@ struct Inner<T, E> {
 /// callbacks that run on the loop thread through `call_soon`.
 ///
 /// Clones share one future. Awaiting moves the value out to the awaiter; a later
-/// awaiter gets [`FutureError::Taken`]. `E` defaults to
+/// awaiter gets [`FutureError::Taken`]. Awaited inside another loop (on the
+/// same thread), it resolves at once to [`FutureError::WrongLoop`] instead of
+/// waiting forever. `E` defaults to
 /// [`Infallible`](std::convert::Infallible) for futures that only carry values.
 ///
 /// ```
@@ -151,6 +153,9 @@ impl<T, E> Future for LoopFuture<T, E> {
     type Output = Result<T, FutureError<E>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if crate::current::other_loop_running(&self.core) {
+            return Poll::Ready(Err(FutureError::WrongLoop));
+        }
         let mut inner = self.inner.borrow_mut();
         match inner.state {
             State::Pending => {

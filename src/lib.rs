@@ -33,6 +33,7 @@ mod executor;
 mod future;
 mod handle;
 mod interrupt;
+mod net;
 mod policy;
 mod routing;
 mod run_in_executor;
@@ -51,6 +52,10 @@ pub use executor::{ExecutorError, ExecutorFuture, ThreadPool};
 pub use future::LoopFuture;
 pub use handle::{Handle, TimerHandle};
 pub use interrupt::Interrupt;
+pub use net::{
+    Connection, CreateConnection, CreateServer, Family, NetError, ServeForever, Server, TransportHandle,
+    WaitClosed,
+};
 pub use policy::{get_event_loop_policy, set_event_loop_policy, DefaultEventLoopPolicy, EventLoopPolicy};
 pub use shared::LoopHandle;
 pub use sleep::{sleep, Sleep};

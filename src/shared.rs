@@ -17,6 +17,7 @@ use crate::task::TaskKey;
 pub(crate) enum Inbox {
     Call(Arc<HandleState>, Box<dyn FnOnce() + Send>),
     Deliver(ActorId, Box<dyn Any + Send>),
+    DeliverAfter(ActorId, Box<dyn Any + Send>, std::time::Duration),
 }
 
 /// State shared between the loop thread and every [`LoopHandle`] and task waker.
@@ -108,6 +109,13 @@ impl LoopHandle {
         if self.shared.closed.load(Ordering::Acquire) {
             return Err(LoopError::Closed);
         }
+        if std::thread::current().id() == self.shared.thread {
+            // On the loop's own thread this is `call_soon`: the same queue keeps
+            // the two FIFO together (X1), and no wakeup is needed.
+            if let Some(core) = crate::current::local_loop(&self.shared) {
+                return core.call_soon_boxed(Box::new(f), Location::caller());
+            }
+        }
         let state = HandleState::new(Location::caller(), None);
         self.shared
             .inbox
@@ -130,16 +138,37 @@ impl LoopHandle {
         self.shared.closed.load(Ordering::Acquire)
     }
 
-    pub(crate) fn deliver(&self, to: ActorId, msg: Box<dyn Any + Send>) -> Result<(), LoopError> {
+    fn post_inbox(&self, item: Inbox) -> Result<(), Inbox> {
         if self.is_closed() {
-            return Err(LoopError::Closed);
+            return Err(item);
         }
-        self.shared
-            .inbox
-            .send(Inbox::Deliver(to, msg))
-            .map_err(|_| LoopError::Closed)?;
+        self.shared.inbox.send(item).map_err(|e| e.into_inner())?;
         self.shared.notify();
         Ok(())
+    }
+}
+
+/// Delivers actor messages through the loop's inbox, from any thread.
+impl switchboard_protocols::Mailer for LoopHandle {
+    fn post(&self, to: ActorId, msg: Box<dyn Any + Send>) -> Result<(), Box<dyn Any + Send>> {
+        self.post_inbox(Inbox::Deliver(to, msg))
+            .map_err(|i| match i {
+                Inbox::Deliver(_, m) | Inbox::DeliverAfter(_, m, _) => m,
+                Inbox::Call(..) => unreachable!("posted a Deliver"),
+            })
+    }
+
+    fn post_after(
+        &self,
+        to: ActorId,
+        msg: Box<dyn Any + Send>,
+        delay: std::time::Duration,
+    ) -> Result<(), Box<dyn Any + Send>> {
+        self.post_inbox(Inbox::DeliverAfter(to, msg, delay))
+            .map_err(|i| match i {
+                Inbox::Deliver(_, m) | Inbox::DeliverAfter(_, m, _) => m,
+                Inbox::Call(..) => unreachable!("posted a DeliverAfter"),
+            })
     }
 }
 

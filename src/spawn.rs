@@ -57,6 +57,7 @@ impl EventLoop {
             Task {
                 cell,
                 waker: std::task::Waker::from(waker),
+                owner: core.me.clone(),
             }
         };
         task.set_name(spec.name);

@@ -4,12 +4,13 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
 use crate::error::TaskError;
+use crate::event_loop::LoopCore;
 use crate::shared::Shared;
 
 /// Where a task lives in the loop's task table; `gen` tells a reused slot apart.
@@ -52,7 +53,9 @@ pub struct TaskSpec {
 
 impl fmt::Debug for TaskSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaskSpec").field("name", &self.name).finish()
+        f.debug_struct("TaskSpec")
+            .field("name", &self.name)
+            .finish()
     }
 }
 
@@ -132,6 +135,8 @@ impl<T> TaskControl for TaskCell<T> {
 /// Cancelling drops the future at its next step (Rust's form of throwing
 /// `CancelledError` into a coroutine). Awaiting moves the output out: a second
 /// awaiter gets [`TaskError::Taken`]. A task keeps running if its handle is dropped.
+/// Awaited inside another loop (on the same thread), it resolves at once to
+/// [`TaskError::WrongLoop`] instead of waiting forever.
 ///
 /// ```
 /// let lp = switchboard::new_event_loop()?;
@@ -142,6 +147,8 @@ impl<T> TaskControl for TaskCell<T> {
 pub struct Task<T> {
     pub(crate) cell: Rc<TaskCell<T>>,
     pub(crate) waker: Waker,
+    /// The loop that drives the task.
+    pub(crate) owner: Weak<LoopCore>,
 }
 
 impl<T> Task<T> {
@@ -193,6 +200,11 @@ impl<T> Future for Task<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if crate::current::other_loop_running(&self.owner) {
+            return Poll::Ready(Err(TaskError::WrongLoop {
+                name: self.cell.name(),
+            }));
+        }
         let mut outcome = self.cell.outcome.borrow_mut();
         match &*outcome {
             Outcome::Pending => {

@@ -43,6 +43,10 @@ pub(crate) struct TimerQueue {
     heap: BinaryHeap<TimerEntry>,
     seq: u64,
     cancelled: Arc<AtomicIsize>,
+    /// Cancelled entries taken out of the heap and not yet dropped. The loop
+    /// drops them with [`take_dead`](Self::take_dead) once it holds no borrow,
+    /// since a callback's captures may touch the loop in their `Drop`.
+    dead: Vec<TimerEntry>,
 }
 
 impl TimerQueue {
@@ -51,6 +55,7 @@ impl TimerQueue {
             heap: BinaryHeap::new(),
             seq: 0,
             cancelled: Arc::new(AtomicIsize::new(0)),
+            dead: Vec::new(),
         }
     }
 
@@ -74,16 +79,20 @@ impl TimerQueue {
         });
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.heap.len()
     }
 
     /// The deadline of the earliest timer that is still live; cancelled heads
-    /// are dropped on the way, so the poll timeout never comes from one.
+    /// are removed on the way (see [`take_dead`](Self::take_dead)), so the poll
+    /// timeout never comes from one.
     pub(crate) fn next_deadline(&mut self) -> Option<i64> {
         while let Some(head) = self.heap.peek() {
             if head.state.is_cancelled() {
-                self.heap.pop();
+                if let Some(e) = self.heap.pop() {
+                    self.dead.push(e);
+                }
                 self.cancelled.fetch_sub(1, Ordering::Relaxed);
             } else {
                 return Some(head.deadline);
@@ -106,28 +115,36 @@ impl TimerQueue {
         }
     }
 
-    /// Drops cancelled entries when they are more than half of a large heap.
+    /// Removes cancelled entries when they are more than half of a large heap
+    /// (see [`take_dead`](Self::take_dead)).
     pub(crate) fn maybe_purge(&mut self) {
         let len = self.heap.len();
         let cancelled = self.cancelled.load(Ordering::Relaxed).max(0) as usize;
         if len >= MIN_PURGE && cancelled * 2 > len {
-            let mut removed = 0isize;
-            self.heap.retain(|e| {
-                let keep = !e.state.is_cancelled();
-                if !keep {
-                    removed += 1;
-                }
-                keep
-            });
-            self.cancelled.fetch_sub(removed, Ordering::Relaxed);
+            let (keep, dead): (Vec<_>, Vec<_>) = std::mem::take(&mut self.heap)
+                .into_vec()
+                .into_iter()
+                .partition(|e| !e.state.is_cancelled());
+            self.heap = BinaryHeap::from(keep);
+            self.cancelled
+                .fetch_sub(dead.len() as isize, Ordering::Relaxed);
+            self.dead.extend(dead);
         }
+    }
+
+    /// Hands over the cancelled entries removed so far, for the caller to drop
+    /// once it no longer borrows the loop.
+    pub(crate) fn take_dead(&mut self) -> Vec<TimerEntry> {
+        std::mem::take(&mut self.dead)
     }
 
     /// Empties the queue (loop close); the callbacks are returned so they can be
     /// dropped outside any borrow of the loop.
     pub(crate) fn drain(&mut self) -> Vec<TimerEntry> {
         self.cancelled.store(0, Ordering::Relaxed);
-        std::mem::take(&mut self.heap).into_vec()
+        let mut all = std::mem::take(&mut self.heap).into_vec();
+        all.append(&mut self.dead);
+        all
     }
 }
 

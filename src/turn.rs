@@ -27,6 +27,7 @@ pub(crate) fn run_once(core: &LoopCore) {
     // 1. Timeout.
     core.shared.arm();
     let timeout = compute_timeout(core);
+    drop_dead_timers(core);
 
     // 2. Poll and dispatch readiness.
     {
@@ -59,17 +60,26 @@ pub(crate) fn run_once(core: &LoopCore) {
     // 4. Due timers.
     {
         let now = core.now_ns();
-        let mut timers = core.timers.borrow_mut();
-        let mut ready = core.ready.borrow_mut();
-        while let Some(entry) = timers.pop_due(now) {
-            if !entry.state.is_cancelled() {
-                ready.push_back(Ready::Call {
-                    state: entry.state,
-                    f: entry.callback,
-                });
+        let mut dead = Vec::new();
+        {
+            let mut timers = core.timers.borrow_mut();
+            let mut ready = core.ready.borrow_mut();
+            while let Some(entry) = timers.pop_due(now) {
+                if entry.state.is_cancelled() {
+                    dead.push(entry);
+                } else {
+                    ready.push_back(Ready::Call {
+                        state: entry.state,
+                        f: entry.callback,
+                    });
+                }
             }
+            timers.maybe_purge();
         }
-        timers.maybe_purge();
+        // Cancelled callbacks are dropped with no borrow held: their captures'
+        // `Drop` may schedule on the loop.
+        drop(dead);
+        drop_dead_timers(core);
     }
 
     // 5. Run the ready snapshot.
@@ -83,6 +93,11 @@ pub(crate) fn run_once(core: &LoopCore) {
             None => break,
         }
     }
+}
+
+fn drop_dead_timers(core: &LoopCore) {
+    let dead = core.timers.borrow_mut().take_dead();
+    drop(dead);
 }
 
 fn compute_timeout(core: &LoopCore) -> Option<Duration> {
@@ -106,11 +121,23 @@ fn lock_woken(core: &LoopCore) -> std::sync::MutexGuard<'_, Vec<TaskKey>> {
 }
 
 fn drain_inbox(core: &LoopCore) {
-    let mut ready = core.ready.borrow_mut();
     while let Ok(item) = core.inbox.try_recv() {
         match item {
-            Inbox::Call(state, f) => ready.push_back(Ready::Call { state, f }),
-            Inbox::Deliver(to, msg) => ready.push_back(Ready::Deliver(to, msg)),
+            Inbox::Call(state, f) => core.ready.borrow_mut().push_back(Ready::Call { state, f }),
+            Inbox::Deliver(to, msg) => core.ready.borrow_mut().push_back(Ready::Deliver(to, msg)),
+            Inbox::DeliverAfter(to, msg, delay) => {
+                let me = core.me.clone();
+                let deadline = core
+                    .now_ns()
+                    .saturating_add(i64::try_from(delay.as_nanos()).unwrap_or(i64::MAX));
+                let deliver = move || {
+                    if let Some(core) = me.upgrade() {
+                        core.ready.borrow_mut().push_back(Ready::Deliver(to, msg));
+                    }
+                };
+                let _ =
+                    core.call_at_ns(deadline, Box::new(deliver), std::panic::Location::caller());
+            }
         }
     }
 }
@@ -126,7 +153,11 @@ fn drain_woken(core: &LoopCore) {
 
 /// Runs one callback under `catch_unwind`; a panic goes to the exception
 /// handler, an [`Interrupt`](crate::Interrupt) leaves the loop.
-fn run_callback(core: &LoopCore, state: &std::sync::Arc<crate::handle::HandleState>, f: Box<dyn FnOnce()>) {
+fn run_callback(
+    core: &LoopCore,
+    state: &std::sync::Arc<crate::handle::HandleState>,
+    f: Box<dyn FnOnce()>,
+) {
     if !state.start() {
         return;
     }
@@ -134,7 +165,9 @@ fn run_callback(core: &LoopCore, state: &std::sync::Arc<crate::handle::HandleSta
     let result = catch_unwind(AssertUnwindSafe(f));
     state.finish();
     if let Some(t0) = started {
-        warn_if_slow(core, t0, || format!("<Handle created at {}>", state.created_at));
+        warn_if_slow(core, t0, || {
+            format!("<Handle created at {}>", state.created_at)
+        });
     }
     if let Err(payload) = result {
         if is_interrupt(&*payload) {
@@ -156,7 +189,11 @@ fn run_callback(core: &LoopCore, state: &std::sync::Arc<crate::handle::HandleSta
 pub(crate) fn warn_if_slow(core: &LoopCore, t0: Instant, what: impl FnOnce() -> String) {
     let took = t0.elapsed();
     if took >= core.slow_callback.get() {
-        log::warn!("Executing {} took {:.3} seconds", what(), took.as_secs_f64());
+        log::warn!(
+            "Executing {} took {:.3} seconds",
+            what(),
+            took.as_secs_f64()
+        );
     }
 }
 
@@ -216,8 +253,8 @@ fn run_task(core: &LoopCore, key: TaskKey) {
             if is_interrupt(&*payload) {
                 std::panic::resume_unwind(payload);
             }
-            let mut ctx =
-                ExceptionContext::new(format!("Exception in task {:?}", control.name())).with_exception(exception);
+            let mut ctx = ExceptionContext::new(format!("Exception in task {:?}", control.name()))
+                .with_exception(exception);
             ctx.task = Some(format!("<Task name={:?}>", control.name()));
             crate::exception::report(core, ctx);
         }

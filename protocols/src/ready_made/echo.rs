@@ -26,11 +26,11 @@ use crate::stream::{StreamEvent, StreamProtocol, StreamTransport};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Echo;
 
-impl<M: 'static> StreamProtocol<M> for Echo {
+impl StreamProtocol for Echo {
     fn handle(
         &mut self,
-        event: StreamEvent<M>,
-        transport: &mut dyn StreamTransport<M>,
+        event: StreamEvent,
+        transport: &mut dyn StreamTransport,
     ) -> Result<(), ProtocolError> {
         if let StreamEvent::DataReceived(data) = event {
             transport.write_bytes(data)?;

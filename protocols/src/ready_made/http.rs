@@ -141,11 +141,11 @@ enum Ending {
     BadRequest,
 }
 
-impl<M: 'static> StreamProtocol<M> for HttpHello {
+impl StreamProtocol for HttpHello {
     fn handle(
         &mut self,
-        event: StreamEvent<M>,
-        transport: &mut dyn StreamTransport<M>,
+        event: StreamEvent,
+        transport: &mut dyn StreamTransport,
     ) -> Result<(), ProtocolError> {
         let StreamEvent::DataReceived(data) = event else {
             return Ok(());

@@ -39,3 +39,9 @@ pub fn set_nofile_soft(soft: u64) -> io::Result<()> {
     nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, soft, hard)
         .map_err(io::Error::from)
 }
+
+/// True for the error a non-blocking `connect` gives while it proceeds
+/// (`EINPROGRESS`, or `EAGAIN`/`EWOULDBLOCK`).
+pub fn is_connect_in_progress(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock || e.raw_os_error() == Some(nix::libc::EINPROGRESS)
+}

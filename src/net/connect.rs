@@ -1,0 +1,329 @@
+//! `create_connection` and `connect_accepted_socket`.
+
+use std::future::{Future, IntoFuture};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use switchboard_protocols::{AnyStreamProtocol, BufferedProtocol, StreamProtocol};
+
+use crate::event_loop::{EventLoop, FIRST_ACTOR_TOKEN};
+use crate::net::dns::{interleave, Family};
+use crate::net::error::NetError;
+use crate::net::race::{race, Either};
+use crate::net::start::start_transport;
+use crate::net::transport_handle::Connection;
+use crate::net::writable::Writable;
+use crate::routing;
+
+type ProtocolMaker<M> = Box<dyn FnOnce() -> AnyStreamProtocol<M>>;
+
+/// The builder [`EventLoop::create_connection`] returns; each asyncio keyword
+/// argument is a method. Await it (it implements `IntoFuture`).
+///
+/// Addresses are tried in the resolver's order (or interleaved by family with
+/// [`interleave`](Self::interleave)); with
+/// [`happy_eyeballs_delay`](Self::happy_eyeballs_delay) the next attempt
+/// starts when the delay passes even if the previous one is still pending (RFC
+/// 8305), and the first to connect wins. When all fail, every error is
+/// reported. TCP_NODELAY is on. The future resolves after the protocol got
+/// `ConnectionMade`.
+#[must_use = "a CreateConnection does nothing until awaited"]
+pub struct CreateConnection<M: 'static> {
+    lp: EventLoop,
+    factory: ProtocolMaker<M>,
+    host: Option<String>,
+    port: Option<u16>,
+    family: Family,
+    local_addr: Option<SocketAddr>,
+    sock: Option<std::net::TcpStream>,
+    happy_eyeballs_delay: Option<Duration>,
+    interleave: Option<usize>,
+}
+
+impl<M: 'static> std::fmt::Debug for CreateConnection<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateConnection")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("family", &self.family)
+            .finish()
+    }
+}
+
+impl EventLoop {
+    /// Opens a TCP connection whose events go to the protocol `factory` makes
+    /// (asyncio's `loop.create_connection`).
+    ///
+    /// ```
+    /// use switchboard::protocols::ready_made::Echo;
+    /// let lp = switchboard::new_event_loop()?;
+    /// let l2 = lp.clone();
+    /// lp.run_until_complete(async move {
+    ///     let server = l2.create_server(|| Echo).host("127.0.0.1").port(0).await?;
+    ///     let port = server.sockets()[0].port();
+    ///     let conn = l2.create_connection(|| Echo).host("127.0.0.1").port(port).await?;
+    ///     assert!(conn.transport.peername().is_some());
+    ///     conn.transport.close();
+    ///     server.close();
+    ///     Ok::<(), switchboard::NetError>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn create_connection<P, M>(&self, factory: impl FnOnce() -> P + 'static) -> CreateConnection<M>
+    where
+        P: StreamProtocol<M>,
+        M: Send + 'static,
+    {
+        self.connection_builder(Box::new(move || AnyStreamProtocol::Stream(Box::new(factory()))))
+    }
+
+    /// [`create_connection`](Self::create_connection) for a [`BufferedProtocol`].
+    pub fn create_buffered_connection<P, M>(
+        &self,
+        factory: impl FnOnce() -> P + 'static,
+    ) -> CreateConnection<M>
+    where
+        P: BufferedProtocol<M>,
+        M: Send + 'static,
+    {
+        self.connection_builder(Box::new(move || AnyStreamProtocol::Buffered(Box::new(factory()))))
+    }
+
+    fn connection_builder<M>(&self, factory: ProtocolMaker<M>) -> CreateConnection<M> {
+        CreateConnection {
+            lp: self.clone(),
+            factory,
+            host: None,
+            port: None,
+            family: Family::Unspec,
+            local_addr: None,
+            sock: None,
+            happy_eyeballs_delay: None,
+            interleave: None,
+        }
+    }
+
+    /// Wraps an already accepted (or otherwise connected) TCP socket into a
+    /// transport and protocol (asyncio's `loop.connect_accepted_socket`).
+    pub async fn connect_accepted_socket<P, M>(
+        &self,
+        factory: impl FnOnce() -> P + 'static,
+        sock: std::net::TcpStream,
+    ) -> Result<Connection<M>, NetError>
+    where
+        P: StreamProtocol<M>,
+        M: Send + 'static,
+    {
+        let stream = adopt(sock)?;
+        start_transport(self, stream, AnyStreamProtocol::Stream(Box::new(factory())), None).await
+    }
+}
+
+fn adopt(sock: std::net::TcpStream) -> Result<mio::net::TcpStream, NetError> {
+    sock.set_nonblocking(true)
+        .map_err(|source| NetError::Socket { op: "set_nonblocking", source })?;
+    let stream = mio::net::TcpStream::from_std(sock);
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+impl<M: Send + 'static> CreateConnection<M> {
+    /// The host name or address to connect to.
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = Some(host.into());
+        self
+    }
+    /// The port.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+    /// Only addresses of this family.
+    pub fn family(mut self, family: Family) -> Self {
+        self.family = family;
+        self
+    }
+    /// Binds the socket locally before connecting.
+    pub fn local_addr(mut self, addr: SocketAddr) -> Self {
+        self.local_addr = Some(addr);
+        self
+    }
+    /// Uses an already connected socket (no host or port then).
+    pub fn sock(mut self, sock: std::net::TcpStream) -> Self {
+        self.sock = Some(sock);
+        self
+    }
+    /// Starts the next attempt after this delay (RFC 8305; 0.25 s is the RFC's
+    /// recommendation). Off by default: attempts are sequential.
+    pub fn happy_eyeballs_delay(mut self, delay: Duration) -> Self {
+        self.happy_eyeballs_delay = Some(delay);
+        self
+    }
+    /// Interleaves address families, `first_count` of the first family first.
+    pub fn interleave(mut self, first_count: usize) -> Self {
+        self.interleave = Some(first_count.max(1));
+        self
+    }
+
+    async fn run(self) -> Result<Connection<M>, NetError> {
+        let lp = self.lp.clone();
+        if let Some(sock) = self.sock {
+            if self.host.is_some() || self.port.is_some() {
+                return Err(NetError::InvalidArgs("host/port and sock can not be specified at the same time"));
+            }
+            let stream = adopt(sock)?;
+            return start_transport(&lp, stream, (self.factory)(), None).await;
+        }
+        let (Some(host), Some(port)) = (self.host.clone(), self.port) else {
+            return Err(NetError::InvalidArgs("host and port was not specified and no sock specified"));
+        };
+        let mut addrs = lp.resolve(&host, port, self.family).await?;
+        let delay = match self.happy_eyeballs_delay {
+            Some(d) => {
+                addrs = interleave(addrs, self.interleave.unwrap_or(1));
+                Some(d)
+            }
+            None => {
+                if let Some(n) = self.interleave {
+                    addrs = interleave(addrs, n);
+                }
+                None
+            }
+        };
+        let stream = connect_any(&lp, addrs, self.local_addr, delay).await?;
+        let _ = stream.set_nodelay(true);
+        start_transport(&lp, stream, (self.factory)(), None).await
+    }
+}
+
+impl<M: Send + 'static> IntoFuture for CreateConnection<M> {
+    type Output = Result<Connection<M>, NetError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output>>>;
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
+
+/// Tries `addrs`, staggered by `delay` when given, else one after another.
+async fn connect_any(
+    lp: &EventLoop,
+    addrs: Vec<SocketAddr>,
+    local: Option<SocketAddr>,
+    delay: Option<Duration>,
+) -> Result<mio::net::TcpStream, NetError> {
+    let (tx, rx) = flume::unbounded();
+    let mut tasks = Vec::new();
+    let mut errors = Vec::new();
+    let mut next = 0;
+    let mut running = 0;
+    loop {
+        if running == 0 {
+            if next >= addrs.len() {
+                break;
+            }
+            tasks.push(spawn_attempt(lp, addrs[next], local, tx.clone())?);
+            next += 1;
+            running += 1;
+        }
+        let event = match delay.filter(|_| next < addrs.len()) {
+            Some(d) => race(rx.recv_async(), lp.sleep(d)).await,
+            None => Either::Left(rx.recv_async().await),
+        };
+        match event {
+            Either::Left(Ok((_, Ok(stream)))) => {
+                for t in &tasks {
+                    t.cancel();
+                }
+                return Ok(stream);
+            }
+            Either::Left(Ok((addr, Err(e)))) => {
+                running -= 1;
+                errors.push((addr, e));
+            }
+            Either::Left(Err(_)) => break,
+            Either::Right(_) => {
+                tasks.push(spawn_attempt(lp, addrs[next], local, tx.clone())?);
+                next += 1;
+                running += 1;
+            }
+        }
+    }
+    if errors.len() == 1 {
+        let (addr, source) = errors.remove(0);
+        return Err(NetError::Connect { addr, source });
+    }
+    Err(NetError::AllFailed { errors })
+}
+
+type Attempt = (SocketAddr, io::Result<mio::net::TcpStream>);
+
+fn spawn_attempt(
+    lp: &EventLoop,
+    addr: SocketAddr,
+    local: Option<SocketAddr>,
+    tx: flume::Sender<Attempt>,
+) -> Result<crate::Task<()>, NetError> {
+    let l2 = lp.clone();
+    Ok(lp.create_task(async move {
+        let r = connect_one(&l2, addr, local).await;
+        let _ = tx.send((addr, r));
+    })?)
+}
+
+/// Removes a waiter actor if the attempt is dropped before it fired.
+struct WaiterGuard<'a> {
+    lp: &'a EventLoop,
+    id: switchboard_protocols::ActorId,
+}
+
+impl Drop for WaiterGuard<'_> {
+    fn drop(&mut self) {
+        let slot = self.lp.core.actors.borrow_mut().try_remove(self.id.0);
+        drop(slot);
+    }
+}
+
+/// One non-blocking connect, resolved when the socket becomes writable.
+async fn connect_one(
+    lp: &EventLoop,
+    addr: SocketAddr,
+    local: Option<SocketAddr>,
+) -> io::Result<mio::net::TcpStream> {
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    sock.set_nonblocking(true)?;
+    if let Some(l) = local {
+        sock.bind(&l.into())?;
+    }
+    match sock.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if switchboard_actors::sys::unix::fd::is_connect_in_progress(&e) => {}
+        Err(e) => return Err(e),
+    }
+    let mut stream = mio::net::TcpStream::from_std(sock.into());
+    let core = &lp.core;
+    let id = routing::reserve(core);
+    let guard = WaiterGuard { lp, id };
+    let done = lp.create_future::<()>();
+    core.registry.register(
+        &mut stream,
+        mio::Token(id.0 + FIRST_ACTOR_TOKEN),
+        mio::Interest::WRITABLE,
+    )?;
+    routing::insert(core, id, Box::new(Writable { done: done.clone() }));
+    let waited = done.await;
+    drop(guard);
+    let _ = core.registry.deregister(&mut stream);
+    if waited.is_err() {
+        return Err(io::Error::new(io::ErrorKind::Interrupted, "loop closed while connecting"));
+    }
+    if let Some(e) = stream.take_error()? {
+        return Err(e);
+    }
+    match stream.peer_addr() {
+        Ok(_) => Ok(stream),
+        Err(e) => Err(stream.take_error()?.unwrap_or(e)),
+    }
+}

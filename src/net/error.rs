@@ -1,0 +1,95 @@
+//! Errors of connecting, serving and resolving.
+
+use std::io;
+use std::net::SocketAddr;
+
+use crate::error::LoopError;
+
+/// Why `create_connection`, `create_server` or `getaddrinfo` failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetError {
+    /// The loop refused (closed, …).
+    #[error(transparent)]
+    Loop(#[from] LoopError),
+    /// Name resolution failed.
+    #[error("cannot resolve {host}:{port}: {source}")]
+    Resolve {
+        /// The host asked for.
+        host: String,
+        /// The port asked for.
+        port: u16,
+        /// The resolver's error.
+        #[source]
+        source: io::Error,
+    },
+    /// Resolution gave no address of the requested family.
+    #[error("no address found for {host}:{port}")]
+    NoAddress {
+        /// The host asked for.
+        host: String,
+        /// The port asked for.
+        port: u16,
+    },
+    /// Connecting to `addr` failed (refused, unreachable, timed out…).
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// The address tried.
+        addr: SocketAddr,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// Every address failed; each error is listed (asyncio's "Multiple exceptions").
+    #[error("cannot connect to any address: {}", list(.errors))]
+    AllFailed {
+        /// One error per address tried, in order.
+        errors: Vec<(SocketAddr, io::Error)>,
+    },
+    /// Binding `addr` failed (EADDRINUSE names the address, as asyncio does).
+    #[error("error while attempting to bind on address {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// A socket operation on a given or new socket failed.
+    #[error("{op} failed: {source}")]
+    Socket {
+        /// The operation.
+        op: &'static str,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// The arguments do not fit together (asyncio's `ValueError`).
+    #[error("invalid arguments: {0}")]
+    InvalidArgs(&'static str),
+    /// The server is closed (`serve_forever` on a closed server).
+    #[error("server {0} is closed")]
+    ServerClosed(String),
+}
+
+fn list(errors: &[(SocketAddr, io::Error)]) -> String {
+    errors
+        .iter()
+        .map(|(a, e)| format!("[{a}] {e}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl NetError {
+    /// The OS error kind behind this error, if there is a single one.
+    pub fn io_kind(&self) -> Option<io::ErrorKind> {
+        match self {
+            NetError::Resolve { source, .. }
+            | NetError::Connect { source, .. }
+            | NetError::Bind { source, .. }
+            | NetError::Socket { source, .. } => Some(source.kind()),
+            NetError::AllFailed { errors } if errors.len() == 1 => Some(errors[0].1.kind()),
+            _ => None,
+        }
+    }
+}

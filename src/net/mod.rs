@@ -1,0 +1,17 @@
+//! Networking: `create_connection`, `create_server`, `connect_accepted_socket`,
+//! `getaddrinfo`, and the handles they return.
+
+mod connect;
+mod dns;
+mod error;
+mod race;
+mod server;
+mod start;
+mod transport_handle;
+mod writable;
+
+pub use connect::CreateConnection;
+pub use dns::Family;
+pub use error::NetError;
+pub use server::{CreateServer, ServeForever, Server, WaitClosed};
+pub use transport_handle::{Connection, TransportHandle};

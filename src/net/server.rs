@@ -1,0 +1,370 @@
+//! `create_server` and the `Server` object.
+
+use std::future::{Future, IntoFuture};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use socket2::{Domain, Protocol, Socket, Type};
+use switchboard_actors::server::{Factory, ServerCommand, ServerShared, TcpListenerActor};
+use switchboard_protocols::{ActorId, AnyStreamProtocol, Mailer, StreamCommand, StreamProtocol};
+
+use crate::event_loop::{EventLoop, Ready};
+use crate::net::dns::Family;
+use crate::net::error::NetError;
+use crate::routing;
+
+/// The builder [`EventLoop::create_server`] returns; each asyncio keyword
+/// argument is a method. Await it (it implements `IntoFuture`).
+///
+/// Defaults follow asyncio: every interface (IPv4 and IPv6, one socket each)
+/// when no host is given, backlog 100, `SO_REUSEADDR` on, `SO_REUSEPORT` off,
+/// serving at once.
+#[must_use = "a CreateServer does nothing until awaited"]
+pub struct CreateServer<M: 'static> {
+    lp: EventLoop,
+    factory: Factory<M>,
+    hosts: Vec<String>,
+    port: u16,
+    family: Family,
+    backlog: i32,
+    reuse_address: bool,
+    reuse_port: bool,
+    sock: Option<std::net::TcpListener>,
+    start_serving: bool,
+}
+
+impl<M: 'static> std::fmt::Debug for CreateServer<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateServer")
+            .field("hosts", &self.hosts)
+            .field("port", &self.port)
+            .finish()
+    }
+}
+
+impl EventLoop {
+    /// A TCP server whose connections each get a protocol from `factory`
+    /// (asyncio's `loop.create_server`).
+    pub fn create_server<P, M>(&self, factory: impl Fn() -> P + 'static) -> CreateServer<M>
+    where
+        P: StreamProtocol<M>,
+        M: Send + 'static,
+    {
+        self.server_builder(Rc::new(move || AnyStreamProtocol::Stream(Box::new(factory()))))
+    }
+
+    /// [`create_server`](Self::create_server) for a buffered protocol.
+    pub fn create_buffered_server<P, M>(&self, factory: impl Fn() -> P + 'static) -> CreateServer<M>
+    where
+        P: switchboard_protocols::BufferedProtocol<M>,
+        M: Send + 'static,
+    {
+        self.server_builder(Rc::new(move || AnyStreamProtocol::Buffered(Box::new(factory()))))
+    }
+
+    fn server_builder<M>(&self, factory: Factory<M>) -> CreateServer<M> {
+        CreateServer {
+            lp: self.clone(),
+            factory,
+            hosts: Vec::new(),
+            port: 0,
+            family: Family::Unspec,
+            backlog: 100,
+            reuse_address: true,
+            reuse_port: false,
+            sock: None,
+            start_serving: true,
+        }
+    }
+}
+
+impl<M: Send + 'static> CreateServer<M> {
+    /// Adds a host to bind ("" means every interface); call again for several.
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.hosts.push(host.into());
+        self
+    }
+    /// The port (0 picks a free one).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+    /// Only addresses of this family.
+    pub fn family(mut self, family: Family) -> Self {
+        self.family = family;
+        self
+    }
+    /// The listen backlog, also the most connections accepted per readiness event.
+    pub fn backlog(mut self, backlog: i32) -> Self {
+        self.backlog = backlog.max(1);
+        self
+    }
+    /// `SO_REUSEADDR` (on by default).
+    pub fn reuse_address(mut self, on: bool) -> Self {
+        self.reuse_address = on;
+        self
+    }
+    /// `SO_REUSEPORT`: several servers (or loops) share the port.
+    pub fn reuse_port(mut self, on: bool) -> Self {
+        self.reuse_port = on;
+        self
+    }
+    /// Serves on an existing listening socket (the same fd is kept).
+    pub fn sock(mut self, sock: std::net::TcpListener) -> Self {
+        self.sock = Some(sock);
+        self
+    }
+    /// With `false`, the sockets are bound but not listening until
+    /// [`Server::start_serving`]: connects are refused meanwhile.
+    pub fn start_serving(mut self, on: bool) -> Self {
+        self.start_serving = on;
+        self
+    }
+
+    async fn bind_addrs(&self) -> Result<Vec<SocketAddr>, NetError> {
+        let wildcard = self.hosts.is_empty() || self.hosts.iter().all(|h| h.is_empty());
+        let mut addrs = Vec::new();
+        if wildcard {
+            if self.family != Family::Inet6 {
+                addrs.push(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), self.port));
+            }
+            if self.family != Family::Inet {
+                addrs.push(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), self.port));
+            }
+            return Ok(addrs);
+        }
+        for h in self.hosts.iter().filter(|h| !h.is_empty()) {
+            for a in self.lp.resolve(h, self.port, self.family).await? {
+                if !addrs.contains(&a) {
+                    addrs.push(a);
+                }
+            }
+        }
+        Ok(addrs)
+    }
+
+    fn bind(&self, addr: SocketAddr, dual: bool) -> Result<Socket, NetError> {
+        let sock_err = |op| move |source| NetError::Socket { op, source };
+        let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+            .map_err(sock_err("socket"))?;
+        if self.reuse_address {
+            sock.set_reuse_address(true).map_err(sock_err("SO_REUSEADDR"))?;
+        }
+        if self.reuse_port {
+            sock.set_reuse_port(true).map_err(sock_err("SO_REUSEPORT"))?;
+        }
+        if addr.is_ipv6() && dual {
+            sock.set_only_v6(true).map_err(sock_err("IPV6_V6ONLY"))?;
+        }
+        sock.bind(&addr.into())
+            .map_err(|source| NetError::Bind { addr, source })?;
+        Ok(sock)
+    }
+
+    async fn run(self) -> Result<Server, NetError> {
+        self.lp.core.check_open()?;
+        let sockets: Vec<Socket> = match self.sock.take_sock() {
+            Some(s) => vec![Socket::from(s)],
+            None => {
+                let addrs = self.bind_addrs().await?;
+                let dual = addrs.iter().any(|a| a.is_ipv4()) && addrs.iter().any(|a| a.is_ipv6());
+                let wildcard = self.hosts.iter().all(|h| h.is_empty());
+                let mut out = Vec::new();
+                for a in addrs {
+                    match self.bind(a, dual) {
+                        Ok(s) => out.push(s),
+                        // No IPv6 on this host: serve IPv4 only, as asyncio does.
+                        Err(NetError::Bind { source, .. } | NetError::Socket { source, .. })
+                            if wildcard && a.is_ipv6() && ipv6_unavailable(&source) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                out
+            }
+        };
+        let shared = Rc::new(ServerShared::default());
+        let mailer: std::sync::Arc<dyn Mailer> = std::sync::Arc::new(self.lp.handle());
+        let mut listeners = Vec::new();
+        for s in sockets {
+            let local = s.local_addr().ok().and_then(|a| a.as_socket());
+            let actor = TcpListenerActor::new(s, self.backlog, self.factory.clone(), shared.clone(), mailer.clone());
+            let id = routing::reserve(&self.lp.core);
+            routing::insert(&self.lp.core, id, Box::new(actor));
+            listeners.push((id, local));
+        }
+        let server = Server(Rc::new(ServerInner {
+            lp: self.lp.clone(),
+            shared,
+            listeners,
+        }));
+        if self.start_serving {
+            server.start_serving();
+        }
+        Ok(server)
+    }
+}
+
+trait TakeSock {
+    fn take_sock(&self) -> Option<std::net::TcpListener>;
+}
+
+impl TakeSock for Option<std::net::TcpListener> {
+    fn take_sock(&self) -> Option<std::net::TcpListener> {
+        self.as_ref().and_then(|s| s.try_clone().ok())
+    }
+}
+
+fn ipv6_unavailable(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::AddrNotAvailable | std::io::ErrorKind::Unsupported)
+        || e.raw_os_error() == Some(97) // EAFNOSUPPORT
+}
+
+impl<M: Send + 'static> IntoFuture for CreateServer<M> {
+    type Output = Result<Server, NetError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output>>>;
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
+
+struct ServerInner {
+    lp: EventLoop,
+    shared: Rc<ServerShared>,
+    listeners: Vec<(ActorId, Option<SocketAddr>)>,
+}
+
+/// A running server (asyncio's `asyncio.Server`). Cloning gives another handle
+/// on the same server. The loop keeps serving after every handle is dropped,
+/// until [`close`](Self::close).
+#[derive(Clone)]
+pub struct Server(Rc<ServerInner>);
+
+impl Server {
+    fn command(&self, cmd: ServerCommand) {
+        for (id, _) in &self.0.listeners {
+            // Applied at once, so close() refuses new connects immediately (V3).
+            routing::dispatch(&self.0.lp.core, *id, None, |a, cx| a.deliver(Box::new(cmd), cx));
+        }
+    }
+
+    /// Stops listening at once; accepted connections stay open. Idempotent.
+    pub fn close(&self) {
+        if !self.0.shared.is_closed() {
+            self.command(ServerCommand::Close);
+            self.0.shared.mark_closed();
+        }
+    }
+
+    /// Starts listening and accepting; idempotent.
+    pub fn start_serving(&self) {
+        if !self.0.shared.is_closed() && !self.0.shared.is_serving() {
+            self.command(ServerCommand::StartServing);
+        }
+    }
+
+    /// True while accepting.
+    pub fn is_serving(&self) -> bool {
+        self.0.shared.is_serving()
+    }
+
+    /// The bound addresses; empty once closed.
+    pub fn sockets(&self) -> Vec<SocketAddr> {
+        if self.0.shared.is_closed() {
+            return Vec::new();
+        }
+        self.0.listeners.iter().filter_map(|(_, a)| *a).collect()
+    }
+
+    /// The loop serving this server.
+    pub fn get_loop(&self) -> EventLoop {
+        self.0.lp.clone()
+    }
+
+    fn each_connection(&self, cmd: StreamCommand) {
+        let core = &self.0.lp.core;
+        for id in self.0.shared.connections() {
+            core.ready.borrow_mut().push_back(Ready::Deliver(id, Box::new(cmd.clone())));
+        }
+    }
+
+    /// Closes every accepted connection (flushing first).
+    pub fn close_clients(&self) {
+        self.each_connection(StreamCommand::Close);
+    }
+
+    /// Aborts every accepted connection.
+    pub fn abort_clients(&self) {
+        self.each_connection(StreamCommand::Abort);
+    }
+
+    /// Resolves once the server is closed and every accepted connection has
+    /// ended (asyncio 3.12.1+).
+    pub fn wait_closed(&self) -> WaitClosed {
+        WaitClosed(self.0.shared.clone())
+    }
+
+    /// Serves until the returned future is dropped (cancelled), which closes
+    /// the server; resolves if the server is closed by someone else. On a
+    /// closed server it resolves at once to [`NetError::ServerClosed`].
+    pub fn serve_forever(&self) -> ServeForever {
+        let closed_already = self.0.shared.is_closed();
+        if !closed_already {
+            self.start_serving();
+        }
+        ServeForever {
+            server: self.clone(),
+            closed_already,
+        }
+    }
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<Server sockets={:?} serving={}>", self.sockets(), self.is_serving())
+    }
+}
+
+/// The future of [`Server::wait_closed`].
+#[derive(Debug)]
+pub struct WaitClosed(Rc<ServerShared>);
+
+impl Future for WaitClosed {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0.is_done() {
+            Poll::Ready(())
+        } else {
+            self.0.add_waiter(cx.waker());
+            Poll::Pending
+        }
+    }
+}
+
+/// The future of [`Server::serve_forever`].
+#[derive(Debug)]
+pub struct ServeForever {
+    server: Server,
+    closed_already: bool,
+}
+
+impl Future for ServeForever {
+    type Output = Result<(), NetError>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.closed_already {
+            return Poll::Ready(Err(NetError::ServerClosed(format!("{:?}", self.server))));
+        }
+        if self.server.0.shared.is_closed() {
+            return Poll::Ready(Ok(()));
+        }
+        self.server.0.shared.add_waiter(cx.waker());
+        Poll::Pending
+    }
+}
+
+impl Drop for ServeForever {
+    fn drop(&mut self) {
+        self.server.close();
+    }
+}

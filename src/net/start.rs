@@ -1,0 +1,57 @@
+//! Puts a connected stream socket under the loop as a transport actor and waits
+//! for `ConnectionMade` to be delivered.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use switchboard_actors::stream::{Hooks, SocketTransport, Start, StreamSocket};
+use switchboard_protocols::{Addr, AnyStreamProtocol, Mailer};
+
+use crate::event_loop::{EventLoop, Ready};
+use crate::net::error::NetError;
+use crate::net::transport_handle::{Connection, TransportHandle};
+use crate::routing;
+
+/// A transport's lifetime hook for its owner (a server counting connections).
+pub(crate) type LostHook = Option<Box<dyn FnOnce()>>;
+
+/// Registers `socket` under a new actor id, delivers `ConnectionMade` and
+/// resolves once it was delivered (S2).
+pub(crate) async fn start_transport<S: StreamSocket, M: Send + 'static>(
+    lp: &EventLoop,
+    mut socket: S,
+    protocol: AnyStreamProtocol<M>,
+    on_lost: LostHook,
+) -> Result<Connection<M>, NetError> {
+    let core = &lp.core;
+    core.check_open()?;
+    let id = routing::reserve(core);
+    let interest = mio::Interest::READABLE | mio::Interest::WRITABLE;
+    let token = mio::Token(id.0 + crate::event_loop::FIRST_ACTOR_TOKEN);
+    if let Err(source) = core.registry.register(&mut socket, token, interest) {
+        core.actors.borrow_mut().try_remove(id.0);
+        return Err(NetError::Socket { op: "register", source });
+    }
+    let made = lp.create_future::<()>();
+    let resolve = made.clone();
+    let hooks = Hooks {
+        on_made: Some(Box::new(move || {
+            let _ = resolve.set_result(());
+        })),
+        on_lost,
+    };
+    let mailer: Arc<dyn Mailer> = Arc::new(lp.handle());
+    let (transport, info) = SocketTransport::new(socket, id, protocol, mailer.clone(), hooks);
+    routing::insert(core, id, Box::new(transport));
+    core.ready.borrow_mut().push_back(Ready::Deliver(id, Box::new(Start)));
+    // The future only fails if the loop closes first.
+    made.await.map_err(|_| NetError::Loop(crate::LoopError::Closed))?;
+    Ok(Connection {
+        transport: TransportHandle {
+            lp: lp.clone(),
+            id,
+            info: Rc::clone(&info),
+        },
+        protocol: Addr::new(id, mailer),
+    })
+}

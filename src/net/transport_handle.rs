@@ -1,0 +1,128 @@
+//! Handles on a stream transport and its protocol, held outside the loop's actors.
+
+use std::fmt;
+use std::rc::Rc;
+
+use bytes::Bytes;
+use switchboard_actors::stream::StreamInfo;
+use switchboard_protocols::{ActorId, Addr, Address, StreamCommand};
+
+use crate::event_loop::{EventLoop, Ready};
+
+/// A handle on a stream transport the loop owns (asyncio's `Transport` seen from
+/// outside its protocol). Each method is a command the loop applies on its
+/// thread, in order, after the current callback returns; queries read facts the
+/// transport keeps current. Inside its handler a protocol calls its transport
+/// directly instead.
+#[derive(Clone)]
+pub struct TransportHandle {
+    pub(crate) lp: EventLoop,
+    pub(crate) id: ActorId,
+    pub(crate) info: Rc<StreamInfo>,
+}
+
+impl TransportHandle {
+    fn command(&self, cmd: StreamCommand) {
+        // On a closed loop the transport is gone already; the command is moot.
+        if !self.lp.is_closed() {
+            self.lp
+                .core
+                .ready
+                .borrow_mut()
+                .push_back(Ready::Deliver(self.id, Box::new(cmd)));
+        }
+    }
+
+    /// `transport.write(data)`.
+    pub fn write(&self, data: impl Into<Bytes>) {
+        let data = data.into();
+        if !data.is_empty() {
+            self.command(StreamCommand::Write(data));
+        }
+    }
+
+    /// `transport.write_eof()`.
+    pub fn write_eof(&self) {
+        self.command(StreamCommand::WriteEof);
+    }
+
+    /// `transport.close()`: flush, then `ConnectionLost(None)`.
+    pub fn close(&self) {
+        self.command(StreamCommand::Close);
+    }
+
+    /// `transport.abort()`.
+    pub fn abort(&self) {
+        self.command(StreamCommand::Abort);
+    }
+
+    /// `transport.pause_reading()`.
+    pub fn pause_reading(&self) {
+        self.command(StreamCommand::PauseReading);
+    }
+
+    /// `transport.resume_reading()`.
+    pub fn resume_reading(&self) {
+        self.command(StreamCommand::ResumeReading);
+    }
+
+    /// `transport.set_write_buffer_limits(high, low)`.
+    pub fn set_write_buffer_limits(&self, high: Option<usize>, low: Option<usize>) {
+        self.command(StreamCommand::SetWriteBufferLimits { high, low });
+    }
+
+    /// `transport.is_closing()`.
+    pub fn is_closing(&self) -> bool {
+        self.info.is_closing()
+    }
+
+    /// `transport.is_reading()`.
+    pub fn is_reading(&self) -> bool {
+        self.info.is_reading()
+    }
+
+    /// True once `ConnectionLost` was delivered to the protocol.
+    pub fn is_lost(&self) -> bool {
+        self.info.is_lost()
+    }
+
+    /// `transport.get_write_buffer_size()`.
+    pub fn get_write_buffer_size(&self) -> usize {
+        self.info.write_buffer_size()
+    }
+
+    /// `get_extra_info('peername')`; still readable after close.
+    pub fn peername(&self) -> Option<Address> {
+        self.info.peername.clone()
+    }
+
+    /// `get_extra_info('sockname')`; still readable after close.
+    pub fn sockname(&self) -> Option<Address> {
+        self.info.sockname.clone()
+    }
+
+    /// The transport actor's id.
+    pub fn id(&self) -> ActorId {
+        self.id
+    }
+}
+
+impl fmt::Debug for TransportHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransportHandle")
+            .field("id", &self.id)
+            .field("peer", &self.info.peername)
+            .field("closing", &self.info.is_closing())
+            .finish()
+    }
+}
+
+/// What `create_connection` and `connect_accepted_socket` give: the transport
+/// handle and the address of the protocol (asyncio's `(transport, protocol)`).
+#[derive(Debug, Clone)]
+pub struct Connection<M> {
+    /// The transport.
+    pub transport: TransportHandle,
+    /// Sends `StreamEvent::Message`s to the protocol.
+    pub protocol: Addr<M>,
+}
