@@ -68,14 +68,4 @@ mod tests {
         assert_eq!(conn.transport().written(), b"x");
         Ok(())
     }
-
-    #[test]
-    fn ignores_messages() -> Result<(), ProtocolError> {
-        let mut conn =
-            FakeConnection::<u8>::from_protocol(crate::AnyStreamProtocol::Stream(Box::new(Echo)));
-        conn.connect()?;
-        conn.message(1)?;
-        assert!(conn.transport().written().is_empty());
-        Ok(())
-    }
 }
