@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
+mod actor;
 mod current;
 mod error;
 mod event_loop;
@@ -44,6 +45,7 @@ mod task;
 mod timers;
 mod turn;
 
+pub use actor::{Actor, ActorContext};
 pub use current::{get_event_loop, get_running_loop, new_event_loop, set_event_loop};
 pub use error::{FutureError, InvalidStateError, LoopError, TaskError};
 pub use event_loop::{Delay, EventLoop, TaskFactory};
@@ -63,4 +65,8 @@ pub use task::{LocalBoxFuture, Task, TaskSpec};
 
 pub use switchboard_actors as actors;
 pub use switchboard_protocols as protocols;
-pub use switchboard_protocols::{Exception, ExceptionContext};
+pub use switchboard_protocols::{
+    ActorId, Addr, Address, AnyStreamProtocol, BufferedEvent, BufferedProtocol, Exception,
+    ExceptionContext, NoMessage, ProtocolError, SendError, StreamEvent, StreamProtocol,
+    StreamTransport, TransportError, WriteError,
+};
