@@ -1,0 +1,688 @@
+//! Stream connections over loopback TCP: `create_connection`,
+//! `connect_accepted_socket` and the stream protocol state machine.
+//! <https://docs.python.org/3/library/asyncio-eventloop.html#opening-network-connections>
+//! and <https://docs.python.org/3/library/asyncio-protocol.html#streaming-protocols>.
+//!
+//! Ids refer to BEHAVIOR.md (S1–S9, V7, fault scenario 22).
+
+mod support;
+
+use std::cell::Cell;
+use std::io::{Read, Write};
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use switchboard::protocols::testing::{
+    check_stream_grammar, EventLog, Recorded, RecordingProtocol,
+};
+use switchboard::protocols::{
+    NoMessage, ProtocolError, StreamEvent, StreamProtocol, StreamTransport,
+};
+use switchboard::{EventLoop, NetError, Server};
+
+use support::{new_loop, run_with_deadline};
+
+/// Waits (yielding to the loop) until `cond` holds.
+async fn until(lp: &EventLoop, mut cond: impl FnMut() -> bool) {
+    while !cond() {
+        let _ = lp.sleep(Duration::from_millis(1)).await;
+    }
+}
+
+async fn echo_server(lp: &EventLoop, log: EventLog) -> (Server, u16) {
+    let server = lp
+        .create_server::<_, NoMessage>(move || RecordingProtocol::with_log(log.clone()).echo(true))
+        .host("127.0.0.1")
+        .port(0)
+        .await
+        .expect("bind loopback");
+    let port = server.sockets()[0].port();
+    (server, port)
+}
+
+#[test]
+fn s1_grammar_on_both_sides() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let slog = EventLog::new();
+        let (server, port) = echo_server(&l, slog.clone()).await;
+        let client = RecordingProtocol::new();
+        let clog = client.log();
+        let conn = l
+            .create_connection::<_, NoMessage>(move || client)
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .expect("connect");
+        conn.transport.write(&b"hello"[..]);
+        until(&l, || &clog.data()[..] == b"hello").await;
+        conn.transport.close();
+        until(&l, || clog.lost_count() == 1 && slog.lost_count() == 1).await;
+        check_stream_grammar(&clog.snapshot()).expect("client grammar");
+        check_stream_grammar(&slog.snapshot()).expect("server grammar");
+        assert_eq!(&slog.data()[..], b"hello");
+        assert_eq!(slog.snapshot().last(), Some(&Recorded::Lost(None)));
+        server.close();
+    });
+}
+
+#[test]
+fn s2_create_connection_resolves_after_connection_made_and_names_outlive_close() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let (server, port) = echo_server(&l, EventLog::new()).await;
+        let client = RecordingProtocol::new();
+        let clog = client.log();
+        let conn = l
+            .create_connection::<_, NoMessage>(move || client)
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .expect("connect");
+        assert_eq!(clog.snapshot(), vec![Recorded::ConnectionMade]);
+        let peer = conn
+            .transport
+            .peername()
+            .and_then(|a| a.as_inet())
+            .expect("peername");
+        let me = conn
+            .transport
+            .sockname()
+            .and_then(|a| a.as_inet())
+            .expect("sockname");
+        assert_eq!(peer.port(), port);
+        assert_ne!(me.port(), 0);
+        assert!(!conn.transport.is_closing());
+        conn.transport.close();
+        until(&l, || clog.lost_count() == 1).await;
+        assert!(conn.transport.is_closing() && conn.transport.is_lost());
+        assert_eq!(
+            conn.transport.peername().and_then(|a| a.as_inet()),
+            Some(peer)
+        );
+        assert_eq!(
+            conn.transport.sockname().and_then(|a| a.as_inet()),
+            Some(me)
+        );
+        server.close();
+    });
+}
+
+#[test]
+fn s3_hundred_concurrent_clients_exchange() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let (server, port) = echo_server(&l, EventLog::new()).await;
+        let mut tasks = Vec::new();
+        for i in 0..100 {
+            let l2 = l.clone();
+            tasks.push(
+                l.create_task(async move {
+                    let client = RecordingProtocol::new();
+                    let log = client.log();
+                    let conn = l2
+                        .create_connection::<_, NoMessage>(move || client)
+                        .host("127.0.0.1")
+                        .port(port)
+                        .await
+                        .expect("connect");
+                    let first = format!("ping {i};");
+                    conn.transport.write(first.clone().into_bytes());
+                    until(&l2, || log.data().len() == first.len()).await;
+                    let second = format!("pong {i}!");
+                    conn.transport.write(second.clone().into_bytes());
+                    let want = format!("{first}{second}");
+                    until(&l2, || log.data().len() == want.len()).await;
+                    assert_eq!(&log.data()[..], want.as_bytes());
+                    conn.transport.close();
+                    until(&l2, || log.lost_count() == 1).await;
+                    log.check_grammar().expect("grammar");
+                })
+                .expect("task"),
+            );
+        }
+        for t in tasks {
+            t.await.expect("client task");
+        }
+        server.close();
+    });
+}
+
+/// Counts bytes; records EOF and loss.
+struct Counter {
+    n: Rc<Cell<usize>>,
+    lost: Rc<Cell<usize>>,
+}
+
+impl StreamProtocol for Counter {
+    fn handle(
+        &mut self,
+        ev: StreamEvent,
+        _t: &mut dyn StreamTransport,
+    ) -> Result<(), ProtocolError> {
+        match ev {
+            StreamEvent::DataReceived(d) => self.n.set(self.n.get() + d.len()),
+            StreamEvent::ConnectionLost(r) => {
+                assert!(r.is_none(), "{r:?}");
+                self.lost.set(self.lost.get() + 1)
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn s3_many_megabytes_arrive_exactly() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let n = Rc::new(Cell::new(0));
+        let lost = Rc::new(Cell::new(0));
+        let (n2, lost2) = (n.clone(), lost.clone());
+        let server = l
+            .create_server(move || Counter {
+                n: n2.clone(),
+                lost: lost2.clone(),
+            })
+            .host("127.0.0.1")
+            .port(0)
+            .await
+            .expect("bind");
+        let port = server.sockets()[0].port();
+        let conn = l
+            .create_connection::<_, NoMessage>(RecordingProtocol::new)
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .expect("connect");
+        let chunk = Bytes::from(vec![b'x'; 100 * 1024]);
+        let count = 80; // 8 000 KiB
+        for _ in 0..count {
+            conn.transport.write(chunk.clone());
+        }
+        conn.transport.write(&b"14 bytes tail!"[..]);
+        conn.transport.close();
+        until(&l, || lost.get() == 1).await;
+        assert_eq!(n.get(), count * chunk.len() + 14);
+        server.close();
+    });
+}
+
+/// Writes from a local buffer on ConnectionMade, then scribbles on it.
+struct WriteThenScribble;
+
+impl StreamProtocol for WriteThenScribble {
+    fn handle(
+        &mut self,
+        ev: StreamEvent,
+        t: &mut dyn StreamTransport,
+    ) -> Result<(), ProtocolError> {
+        if let StreamEvent::ConnectionMade = ev {
+            let before = t.get_write_buffer_size();
+            t.write(b"")?;
+            t.writelines(&[])?;
+            assert_eq!(t.get_write_buffer_size(), before);
+            let mut buf = b"original".to_vec();
+            t.write(&buf)?;
+            buf.copy_from_slice(b"SCRIBBLE");
+            t.close();
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn s4_empty_write_is_a_noop_and_bytes_are_copied() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let slog = EventLog::new();
+        let (server, port) = echo_server(&l, slog.clone()).await;
+        let client = RecordingProtocol::new();
+        let clog = client.log();
+        let conn = l
+            .create_connection::<_, NoMessage>(move || client)
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .expect("connect");
+        conn.transport.write(Vec::new());
+        conn.transport.write(Bytes::new());
+        assert_eq!(conn.transport.get_write_buffer_size(), 0);
+        conn.transport.close();
+        until(&l, || clog.lost_count() == 1 && slog.lost_count() == 1).await;
+        assert!(slog.data().is_empty(), "empty writes sent nothing");
+
+        let conn = l
+            .create_connection(|| WriteThenScribble)
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .expect("connect");
+        let _ = conn;
+        until(&l, || slog.lost_count() == 2).await;
+        assert_eq!(&slog.data()[..], b"original");
+        server.close();
+    });
+}
+
+/// Pauses reading (twice) inside ConnectionMade, and records.
+struct PausesAtOnce(EventLog);
+
+impl StreamProtocol for PausesAtOnce {
+    fn handle(
+        &mut self,
+        ev: StreamEvent,
+        t: &mut dyn StreamTransport,
+    ) -> Result<(), ProtocolError> {
+        match ev {
+            StreamEvent::ConnectionMade => {
+                t.pause_reading();
+                t.pause_reading();
+                assert!(!t.is_reading());
+                self.0.push(Recorded::ConnectionMade);
+            }
+            StreamEvent::DataReceived(d) => self.0.push(Recorded::Data(d)),
+            StreamEvent::EofReceived => self.0.push(Recorded::Eof),
+            StreamEvent::ConnectionLost(r) => self.0.push(Recorded::Lost(r.map(|e| e.to_string()))),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Writes `abc` as soon as it is connected.
+struct Greeter;
+
+impl StreamProtocol for Greeter {
+    fn handle(
+        &mut self,
+        ev: StreamEvent,
+        t: &mut dyn StreamTransport,
+    ) -> Result<(), ProtocolError> {
+        if let StreamEvent::ConnectionMade = ev {
+            t.write(b"abc")?;
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn s5_pause_and_resume_reading_are_idempotent_and_hold_data() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let server = l
+            .create_server(|| Greeter)
+            .host("127.0.0.1")
+            .port(0)
+            .await
+            .expect("bind");
+        let port = server.sockets()[0].port();
+        let log = EventLog::new();
+        let l2 = log.clone();
+        let conn = l
+            .create_connection(move || PausesAtOnce(l2))
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .expect("connect");
+        assert!(!conn.transport.is_reading());
+        // A negative check: give the data ample time to arrive in the kernel.
+        let _ = l.sleep(Duration::from_millis(30)).await;
+        assert_eq!(
+            log.snapshot(),
+            vec![Recorded::ConnectionMade],
+            "nothing while paused"
+        );
+        conn.transport.resume_reading();
+        conn.transport.resume_reading();
+        until(&l, || log.data().len() == 3).await;
+        assert!(conn.transport.is_reading());
+        assert_eq!(&log.data()[..], b"abc");
+        conn.transport.close();
+        until(&l, || log.lost_count() == 1).await;
+        // Harmless after close.
+        conn.transport.pause_reading();
+        conn.transport.resume_reading();
+        let _ = l.sleep(Duration::from_millis(1)).await;
+        check_stream_grammar(&log.snapshot()).expect("grammar");
+        server.close();
+    });
+}
+
+/// Fails on data, by `Err` or by panicking.
+struct FailsOnData {
+    panic: bool,
+    log: EventLog,
+}
+
+impl StreamProtocol for FailsOnData {
+    fn handle(
+        &mut self,
+        ev: StreamEvent,
+        _t: &mut dyn StreamTransport,
+    ) -> Result<(), ProtocolError> {
+        match ev {
+            StreamEvent::ConnectionMade => self.log.push(Recorded::ConnectionMade),
+            StreamEvent::DataReceived(d) => {
+                self.log.push(Recorded::Data(d));
+                if self.panic {
+                    panic!("boom in data_received");
+                }
+                return Err(ProtocolError::failed("boom in data_received"));
+            }
+            StreamEvent::EofReceived => self.log.push(Recorded::Eof),
+            StreamEvent::ConnectionLost(r) => {
+                self.log.push(Recorded::Lost(r.map(|e| e.to_string())))
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn s6_case(panic: bool) {
+    let (lp, h) = new_loop();
+    let l = lp.clone();
+    let slog = EventLog::new();
+    let s2 = slog.clone();
+    run_with_deadline(&lp, async move {
+        let server = l
+            .create_server(move || FailsOnData {
+                panic,
+                log: s2.clone(),
+            })
+            .host("127.0.0.1")
+            .port(0)
+            .await
+            .expect("bind");
+        let port = server.sockets()[0].port();
+        let healthy_log = EventLog::new();
+        let (hs, hport) = echo_server(&l, healthy_log.clone()).await;
+        let healthy = RecordingProtocol::new();
+        let hl = healthy.log();
+        let hconn = l
+            .create_connection::<_, NoMessage>(move || healthy)
+            .host("127.0.0.1")
+            .port(hport)
+            .await
+            .expect("connect healthy");
+
+        let client = RecordingProtocol::new();
+        let clog = client.log();
+        let conn = l
+            .create_connection::<_, NoMessage>(move || client)
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .expect("connect");
+        conn.transport.write(&b"x"[..]);
+        until(&l, || slog.lost_count() == 1 && clog.lost_count() == 1).await;
+        assert!(
+            clog.snapshot().contains(&Recorded::Eof),
+            "peer sees EOF: {:?}",
+            clog.snapshot()
+        );
+        match slog.snapshot().last() {
+            Some(Recorded::Lost(Some(m))) => assert!(m.contains("boom in data_received"), "{m}"),
+            other => panic!("expected ConnectionLost(Some(..)), got {other:?}"),
+        }
+        check_stream_grammar(&slog.snapshot()).expect("grammar");
+        // The other connection is unaffected.
+        hconn.transport.write(&b"still fine"[..]);
+        until(&l, || &hl.data()[..] == b"still fine").await;
+        hconn.transport.close();
+        until(&l, || hl.lost_count() == 1).await;
+        server.close();
+        hs.close();
+    });
+    let ctx = h.take_one();
+    assert_eq!(
+        ctx.message,
+        "Fatal error: protocol.data_received() call failed."
+    );
+    assert!(
+        ctx.exception.is_some() && ctx.transport.is_some() && ctx.protocol.is_some(),
+        "{ctx:?}"
+    );
+}
+
+#[test]
+fn s6_data_received_error_is_fatal_for_that_connection_only() {
+    s6_case(false);
+}
+
+#[test]
+fn s6_data_received_panic_is_fatal_for_that_connection_only() {
+    s6_case(true);
+}
+
+#[test]
+fn s7_peer_reset_gives_connection_reset_without_eof() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let slog = EventLog::new();
+        let (server, port) = echo_server(&l, slog.clone()).await;
+        let peer = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        until(&l, || !slog.is_empty()).await;
+        socket2::SockRef::from(&peer)
+            .set_linger(Some(Duration::ZERO))
+            .expect("linger");
+        drop(peer);
+        until(&l, || slog.lost_count() == 1).await;
+        let events = slog.snapshot();
+        assert!(!events.contains(&Recorded::Eof), "{events:?}");
+        assert_eq!(
+            events.last(),
+            Some(&Recorded::Lost(Some("connection reset by peer".into())))
+        );
+        server.close();
+    });
+}
+
+/// Fails in ConnectionMade, optionally aborting first; records the rest.
+struct FailsOnMade {
+    abort: bool,
+    log: EventLog,
+}
+
+impl StreamProtocol for FailsOnMade {
+    fn handle(
+        &mut self,
+        ev: StreamEvent,
+        t: &mut dyn StreamTransport,
+    ) -> Result<(), ProtocolError> {
+        match ev {
+            StreamEvent::ConnectionMade => {
+                self.log.push(Recorded::ConnectionMade);
+                if self.abort {
+                    t.abort();
+                    return Ok(());
+                }
+                return Err(ProtocolError::failed("boom in connection_made"));
+            }
+            StreamEvent::DataReceived(d) => self.log.push(Recorded::Data(d)),
+            StreamEvent::EofReceived => self.log.push(Recorded::Eof),
+            StreamEvent::ConnectionLost(r) => {
+                self.log.push(Recorded::Lost(r.map(|e| e.to_string())))
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn s9_connection_made_error_still_connects_and_delivers() {
+    let (lp, h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let (server, port) = echo_server(&l, EventLog::new()).await;
+        let log = EventLog::new();
+        let l2 = log.clone();
+        let conn = l
+            .create_connection(move || FailsOnMade {
+                abort: false,
+                log: l2,
+            })
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .expect("create_connection still returns");
+        conn.transport.write(&b"ping"[..]);
+        until(&l, || &log.data()[..] == b"ping").await;
+        conn.transport.close();
+        until(&l, || log.lost_count() == 1).await;
+        let _ = l.sleep(Duration::from_millis(1)).await;
+        assert_eq!(log.lost_count(), 1);
+        check_stream_grammar(&log.snapshot()).expect("grammar");
+
+        let log = EventLog::new();
+        let l2 = log.clone();
+        let conn = l
+            .create_connection(move || FailsOnMade {
+                abort: true,
+                log: l2,
+            })
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .expect("abort in connection_made still returns");
+        assert!(conn.transport.is_closing());
+        until(&l, || log.lost_count() == 1).await;
+        assert_eq!(
+            log.snapshot(),
+            vec![Recorded::ConnectionMade, Recorded::Lost(None)]
+        );
+        server.close();
+    });
+    let ctx = h.take_one();
+    assert_eq!(ctx.message, "Exception in callback connection_made()");
+}
+
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+#[test]
+fn fault22_connect_refused_is_a_net_error() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    let port = closed_port();
+    let err = run_with_deadline(&lp, async move {
+        l.create_connection::<_, NoMessage>(RecordingProtocol::new)
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .expect_err("nobody listens")
+    });
+    assert!(matches!(err, NetError::Connect { .. }), "{err:?}");
+    assert_eq!(err.io_kind(), Some(std::io::ErrorKind::ConnectionRefused));
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{port}")),
+        "{err}"
+    );
+}
+
+#[test]
+fn fault22_every_failed_address_is_listed() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    let port = closed_port();
+    let (addrs, err) = run_with_deadline(&lp, async move {
+        let addrs = l
+            .getaddrinfo("localhost", port)
+            .await
+            .expect("resolve localhost");
+        let err = l
+            .create_connection::<_, NoMessage>(RecordingProtocol::new)
+            .host("localhost")
+            .port(port)
+            .await
+            .expect_err("nobody listens");
+        (addrs, err)
+    });
+    let text = err.to_string();
+    match &err {
+        NetError::AllFailed { errors } => {
+            assert_eq!(errors.len(), addrs.len());
+            for a in &addrs {
+                assert!(text.contains(&a.to_string()), "{a} missing from {text}");
+            }
+        }
+        NetError::Connect { addr, .. } => assert_eq!(addrs, vec![*addr]),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn v7_connect_accepted_socket_follows_the_state_machine() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let mut peer = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let (accepted, _) = listener.accept().expect("accept");
+    peer.write_all(b"hi there").expect("write");
+    peer.shutdown(std::net::Shutdown::Write).expect("shutdown");
+    let log = run_with_deadline(&lp, async move {
+        let p = RecordingProtocol::new().echo(true);
+        let log = p.log();
+        let conn = l
+            .connect_accepted_socket::<_, NoMessage>(move || p, accepted)
+            .await
+            .expect("adopt");
+        assert!(conn.transport.peername().is_some());
+        until(&l, || log.lost_count() == 1).await;
+        log
+    });
+    check_stream_grammar(&log.snapshot()).expect("grammar");
+    assert_eq!(&log.data()[..], b"hi there");
+    assert!(log.snapshot().contains(&Recorded::Eof));
+    let mut back = Vec::new();
+    peer.read_to_end(&mut back).expect("read echo");
+    assert_eq!(back, b"hi there");
+}
+
+#[test]
+fn create_connection_with_an_existing_socket() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let slog = EventLog::new();
+        let (server, port) = echo_server(&l, slog.clone()).await;
+        let sock = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let local = sock.local_addr().expect("addr");
+        let client = RecordingProtocol::new();
+        let clog = client.log();
+        let conn = l
+            .create_connection::<_, NoMessage>(move || client)
+            .sock(sock)
+            .await
+            .expect("adopt socket");
+        assert_eq!(
+            conn.transport.sockname().and_then(|a| a.as_inet()),
+            Some(local)
+        );
+        conn.transport.write(&b"via sock="[..]);
+        until(&l, || &clog.data()[..] == b"via sock=").await;
+        conn.transport.close();
+        until(&l, || clog.lost_count() == 1).await;
+        let bad = l
+            .create_connection::<_, NoMessage>(RecordingProtocol::new)
+            .sock(std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect"))
+            .port(port)
+            .await
+            .expect_err("sock and port together");
+        assert!(matches!(bad, NetError::InvalidArgs(_)), "{bad:?}");
+        server.close();
+    });
+}
