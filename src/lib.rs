@@ -39,6 +39,7 @@ mod policy;
 mod routing;
 mod run_in_executor;
 mod shared;
+mod signals;
 mod sleep;
 mod spawn;
 mod task;
@@ -60,6 +61,7 @@ pub use net::{
 };
 pub use policy::{get_event_loop_policy, set_event_loop_policy, DefaultEventLoopPolicy, EventLoopPolicy};
 pub use shared::LoopHandle;
+pub use signals::SignalError;
 pub use sleep::{sleep, Sleep};
 pub use task::{LocalBoxFuture, Task, TaskSpec};
 

@@ -17,6 +17,7 @@
 mod context;
 mod flow;
 pub mod server;
+pub mod signal;
 pub mod stream;
 pub mod sys;
 

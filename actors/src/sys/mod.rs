@@ -2,6 +2,9 @@
 //!
 //! A backend (today only `unix`, for Linux and the BSDs) provides:
 //!
+//! - `signal::install(sig, write_fd)` / `signal::uninstall(sig, write_fd)`:
+//!   route a signal to a self-pipe (the handler writes one byte) and back to
+//!   `SIG_DFL`;
 //! - `fd::read_to_spare(fd, buf)`: read into a `BytesMut`'s spare capacity
 //!   without zeroing it first;
 //! - `fd::shutdown_write(fd)`: half-close a stream socket;

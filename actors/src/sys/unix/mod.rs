@@ -16,3 +16,4 @@ macro_rules! syscall {
 }
 
 pub mod fd;
+pub mod signal;

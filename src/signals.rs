@@ -1,0 +1,120 @@
+//! `add_signal_handler` / `remove_signal_handler`: Unix signals as loop
+//! callbacks (asyncio's `loop.add_signal_handler`).
+//!
+//! The first handler a loop adds creates its [`SignalWatcher`] actor, which
+//! owns the read end of a self-pipe the OS handler writes one byte to. Callbacks
+//! run on the loop thread, through the ready queue, and a signal wakes a loop
+//! blocked in poll. Closing the loop removes every handler (restoring
+//! `SIG_DFL`).
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use switchboard_actors::signal::{is_uncatchable, SignalTable, SignalWatcher, NSIG};
+
+use crate::event_loop::{EventLoop, LoopCore, FIRST_ACTOR_TOKEN};
+use crate::routing;
+
+/// Why a signal handler could not be added or removed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignalError {
+    /// Not a signal number: 0, negative, or `NSIG` and above (asyncio's
+    /// `ValueError`).
+    #[error("sig {0} out of range(1, {NSIG})")]
+    InvalidSignal(i32),
+    /// SIGKILL or SIGSTOP (asyncio's `RuntimeError`).
+    #[error("sig {0} cannot be caught")]
+    Uncatchable(i32),
+    /// The loop is closed.
+    #[error("Event loop is closed")]
+    Closed,
+    /// The OS refused (the pipe, `sigaction`, registration).
+    #[error("signal handler for sig {sig}: {source}")]
+    Os {
+        /// The signal.
+        sig: i32,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+thread_local! {
+    /// The signal table of each loop on this thread that added a handler.
+    static TABLES: RefCell<Vec<(Weak<LoopCore>, SignalTable)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn check_signal(sig: i32) -> Result<(), SignalError> {
+    if sig <= 0 || sig >= NSIG {
+        return Err(SignalError::InvalidSignal(sig));
+    }
+    if is_uncatchable(sig) {
+        return Err(SignalError::Uncatchable(sig));
+    }
+    Ok(())
+}
+
+/// The table of `core`, if it has one; forgets tables of dropped or closed loops.
+fn table_of(core: &Rc<LoopCore>) -> Option<SignalTable> {
+    TABLES.with(|t| {
+        let mut tables = t.borrow_mut();
+        tables.retain(|(w, table)| w.strong_count() > 0 && !table.is_closed());
+        let me = Rc::downgrade(core);
+        tables
+            .iter()
+            .find(|(w, _)| w.ptr_eq(&me))
+            .map(|(_, table)| table.clone())
+    })
+}
+
+fn table_or_create(core: &Rc<LoopCore>, sig: i32) -> Result<SignalTable, SignalError> {
+    if let Some(table) = table_of(core) {
+        return Ok(table);
+    }
+    let os = |source| SignalError::Os { sig, source };
+    let (mut watcher, table) = SignalWatcher::new().map_err(os)?;
+    let id = routing::reserve(core);
+    let token = mio::Token(id.0 + FIRST_ACTOR_TOKEN);
+    if let Err(e) = watcher.register(&core.registry, token) {
+        core.actors.borrow_mut().try_remove(id.0);
+        return Err(os(e));
+    }
+    routing::insert(core, id, Box::new(watcher));
+    TABLES.with(|t| t.borrow_mut().push((Rc::downgrade(core), table.clone())));
+    Ok(table)
+}
+
+impl EventLoop {
+    /// Runs `f` on the loop thread each time signal `sig` arrives (asyncio's
+    /// `loop.add_signal_handler`). Replaces a previous handler for `sig`.
+    ///
+    /// ```no_run
+    /// let lp = switchboard::new_event_loop()?;
+    /// let handle = lp.handle();
+    /// lp.add_signal_handler(nix::libc::SIGINT, move || handle.stop())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_signal_handler(&self, sig: i32, f: impl Fn() + 'static) -> Result<(), SignalError> {
+        check_signal(sig)?;
+        if self.core.closed.get() {
+            return Err(SignalError::Closed);
+        }
+        let table = table_or_create(&self.core, sig)?;
+        table
+            .add(sig, Rc::new(f))
+            .map_err(|source| SignalError::Os { sig, source })
+    }
+
+    /// Removes the handler for `sig` and restores the default disposition.
+    /// Returns `true` if there was one, `false` otherwise.
+    pub fn remove_signal_handler(&self, sig: i32) -> Result<bool, SignalError> {
+        check_signal(sig)?;
+        match table_of(&self.core) {
+            Some(table) => table
+                .remove(sig)
+                .map_err(|source| SignalError::Os { sig, source }),
+            None => Ok(false),
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! Signal handlers (BEHAVIOR.md section N): SG1 a handler runs on the loop
+//! thread and wakes a blocked loop, SG2 arguments are checked, SG3 removal
+//! reports whether there was a handler.
+//!
+//! Signals are process-wide, so every test here uses its own signal and the
+//! tests that raise one hold [`SERIAL`].
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use nix::libc;
+use nix::sys::signal::{raise, Signal};
+use switchboard::{new_event_loop, SignalError};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+#[test]
+fn sg1_handler_runs_on_loop_thread_and_wakes_blocked_loop() {
+    let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let lp = new_event_loop().unwrap();
+    let caught = Rc::new(Cell::new(0));
+    let loop_thread = std::thread::current().id();
+    let handle = lp.handle();
+    let c = caught.clone();
+    lp.add_signal_handler(libc::SIGUSR1, move || {
+        assert_eq!(std::thread::current().id(), loop_thread);
+        c.set(c.get() + 1);
+        handle.stop();
+    })
+    .unwrap();
+    // Raised from another thread while the loop sleeps in poll for a long time.
+    let _far = lp
+        .call_later(30.0, || panic!("the signal did not wake the loop"))
+        .unwrap();
+    let raiser = std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_millis(100));
+        nix::sys::signal::kill(nix::unistd::getpid(), Signal::SIGUSR1).unwrap();
+    });
+    let started = Instant::now();
+    lp.run_forever().unwrap();
+    raiser.join().unwrap();
+    assert_eq!(caught.get(), 1);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(lp.remove_signal_handler(libc::SIGUSR1).unwrap());
+    lp.close().unwrap();
+}
+
+#[test]
+fn sg1_raise_before_run_is_delivered_through_the_queue() {
+    let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let lp = new_event_loop().unwrap();
+    let caught = Rc::new(Cell::new(0));
+    let c = caught.clone();
+    lp.add_signal_handler(libc::SIGUSR2, move || c.set(c.get() + 1))
+        .unwrap();
+    raise(Signal::SIGUSR2).unwrap();
+    // The handler only wrote a byte; nothing ran yet.
+    assert_eq!(caught.get(), 0);
+    let handle = lp.handle();
+    lp.call_later(0.2, move || handle.stop()).unwrap();
+    lp.run_forever().unwrap();
+    assert_eq!(caught.get(), 1);
+    lp.close().unwrap();
+    // Closing restored SIG_DFL and forgot the handler.
+    assert!(!lp_remove_after_close(libc::SIGUSR2));
+}
+
+fn lp_remove_after_close(sig: i32) -> bool {
+    let lp = new_event_loop().unwrap();
+    let removed = lp.remove_signal_handler(sig).unwrap();
+    lp.close().unwrap();
+    removed
+}
+
+#[test]
+fn sg2_arguments_are_checked() {
+    let lp = new_event_loop().unwrap();
+    for sig in [0, -1, 65, 1000] {
+        let err = lp.add_signal_handler(sig, || {}).unwrap_err();
+        assert!(
+            matches!(err, SignalError::InvalidSignal(s) if s == sig),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains(&sig.to_string()));
+        assert!(matches!(
+            lp.remove_signal_handler(sig),
+            Err(SignalError::InvalidSignal(_))
+        ));
+    }
+    for sig in [libc::SIGKILL, libc::SIGSTOP] {
+        let err = lp.add_signal_handler(sig, || {}).unwrap_err();
+        assert!(
+            matches!(err, SignalError::Uncatchable(s) if s == sig),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), format!("sig {sig} cannot be caught"));
+    }
+    lp.close().unwrap();
+    assert!(matches!(
+        lp.add_signal_handler(libc::SIGWINCH, || {}),
+        Err(SignalError::Closed)
+    ));
+}
+
+#[test]
+fn sg3_remove_returns_whether_there_was_a_handler() {
+    let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let lp = new_event_loop().unwrap();
+    assert!(!lp.remove_signal_handler(libc::SIGHUP).unwrap());
+    lp.add_signal_handler(libc::SIGHUP, || {}).unwrap();
+    assert!(lp.remove_signal_handler(libc::SIGHUP).unwrap());
+    assert!(!lp.remove_signal_handler(libc::SIGHUP).unwrap());
+    lp.close().unwrap();
+}
+
+#[test]
+fn sg3_handler_removed_inside_a_handler_receives_nothing_more() {
+    let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let lp = Rc::new(new_event_loop().unwrap());
+    let caught = Rc::new(Cell::new(0));
+    let (c, l) = (caught.clone(), Rc::downgrade(&lp));
+    lp.add_signal_handler(libc::SIGALRM, move || {
+        c.set(c.get() + 1);
+        if let Some(lp) = l.upgrade() {
+            assert!(lp.remove_signal_handler(libc::SIGALRM).unwrap());
+        }
+    })
+    .unwrap();
+    // Two signals queued before the loop runs: two bytes, one delivery.
+    raise(Signal::SIGALRM).unwrap();
+    raise(Signal::SIGALRM).unwrap();
+    let handle = lp.handle();
+    lp.call_later(0.2, move || handle.stop()).unwrap();
+    lp.run_forever().unwrap();
+    assert_eq!(caught.get(), 1);
+    lp.close().unwrap();
+}
