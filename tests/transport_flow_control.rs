@@ -1,0 +1,795 @@
+//! Write buffering, flow control, half-close, close versus abort and buffered
+//! protocols over loopback TCP.
+//! <https://docs.python.org/3/library/asyncio-protocol.html#flow-control-callbacks>
+//! and <https://docs.python.org/3/library/asyncio-protocol.html#buffered-streaming-protocols>.
+//!
+//! Ids refer to BEHAVIOR.md (W1–W6, G1–G5, H1–H4, B1–B4, faults 1, 4–7).
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::Bytes;
+use switchboard::protocols::testing::{
+    check_stream_grammar, EventLog, Recorded, RecordingBufferedProtocol, RecordingProtocol,
+};
+use switchboard::protocols::{
+    NoMessage, ProtocolError, StreamEvent, StreamProtocol, StreamTransport, WriteError, WriteLimits,
+};
+use switchboard::EventLoop;
+
+use support::{new_loop, run_with_deadline};
+
+async fn until(lp: &EventLoop, mut cond: impl FnMut() -> bool) {
+    while !cond() {
+        let _ = lp.sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Which event a script is reacting to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Made,
+    Data,
+    Eof,
+    Pause,
+    Resume,
+    Lost,
+}
+
+type Step = Box<dyn FnMut(Kind, &mut dyn StreamTransport, &EventLog) -> Result<(), ProtocolError>>;
+
+/// Records every event, then runs the script.
+struct Scripted {
+    log: EventLog,
+    step: Step,
+}
+
+fn scripted(
+    log: &EventLog,
+    step: impl FnMut(Kind, &mut dyn StreamTransport, &EventLog) -> Result<(), ProtocolError> + 'static,
+) -> Scripted {
+    Scripted {
+        log: log.clone(),
+        step: Box::new(step),
+    }
+}
+
+impl StreamProtocol for Scripted {
+    fn handle(
+        &mut self,
+        ev: StreamEvent,
+        t: &mut dyn StreamTransport,
+    ) -> Result<(), ProtocolError> {
+        let kind = match ev {
+            StreamEvent::ConnectionMade => {
+                self.log.push(Recorded::ConnectionMade);
+                Kind::Made
+            }
+            StreamEvent::DataReceived(d) => {
+                self.log.push(Recorded::Data(d));
+                Kind::Data
+            }
+            StreamEvent::EofReceived => {
+                self.log.push(Recorded::Eof);
+                Kind::Eof
+            }
+            StreamEvent::PauseWriting => {
+                self.log.push(Recorded::PauseWriting);
+                Kind::Pause
+            }
+            StreamEvent::ResumeWriting => {
+                self.log.push(Recorded::ResumeWriting);
+                Kind::Resume
+            }
+            StreamEvent::ConnectionLost(r) => {
+                self.log.push(Recorded::Lost(r.map(|e| e.to_string())));
+                Kind::Lost
+            }
+            _ => return Ok(()),
+        };
+        (self.step)(kind, t, &self.log)
+    }
+}
+
+fn count(log: &EventLog, e: &Recorded) -> usize {
+    log.snapshot().iter().filter(|x| *x == e).count()
+}
+
+/// A peer that accepts one connection and reads nothing until told to; then it
+/// reads to EOF (or error) and returns what it got.
+struct SlowPeer {
+    port: u16,
+    go: mpsc::Sender<()>,
+    done: JoinHandle<Vec<u8>>,
+}
+
+fn slow_peer() -> SlowPeer {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    // A small receive window, so the kernel absorbs little (inherited on accept).
+    socket2::SockRef::from(&listener)
+        .set_recv_buffer_size(4096)
+        .expect("SO_RCVBUF");
+    let port = listener.local_addr().expect("addr").port();
+    let (go, wait) = mpsc::channel();
+    let done = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().expect("accept");
+        let _ = wait.recv();
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        got
+    });
+    SlowPeer { port, go, done }
+}
+
+const CHUNK: usize = 256 * 1024;
+const CHUNKS: usize = 32; // 8 MiB
+
+fn payload() -> Bytes {
+    Bytes::from((0..CHUNK).map(|i| (i % 251) as u8).collect::<Vec<u8>>())
+}
+
+#[test]
+fn w1_limits_defaults_and_derivations() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    let peer = slow_peer();
+    let port = peer.port;
+    run_with_deadline(&lp, async move {
+        let log = EventLog::new();
+        let conn = l
+            .create_connection(move || {
+                scripted(&log, |k, t, _| {
+                    if k == Kind::Made {
+                        assert_eq!(
+                            t.get_write_buffer_limits(),
+                            WriteLimits {
+                                low: 16384,
+                                high: 65536
+                            }
+                        );
+                        t.set_write_buffer_limits(None, Some(16385))
+                            .expect("low only");
+                        assert_eq!(
+                            t.get_write_buffer_limits(),
+                            WriteLimits {
+                                low: 16385,
+                                high: 65540
+                            }
+                        );
+                        t.set_write_buffer_limits(Some(4000), None)
+                            .expect("high only");
+                        assert_eq!(
+                            t.get_write_buffer_limits(),
+                            WriteLimits {
+                                low: 1000,
+                                high: 4000
+                            }
+                        );
+                        t.set_write_buffer_limits(Some(0), None).expect("zero");
+                        assert_eq!(t.get_write_buffer_limits(), WriteLimits { low: 0, high: 0 });
+                        assert!(t.set_write_buffer_limits(Some(10), Some(20)).is_err());
+                        assert_eq!(t.get_write_buffer_limits(), WriteLimits { low: 0, high: 0 });
+                        t.abort();
+                    }
+                    Ok(())
+                })
+            })
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .expect("connect");
+        until(&l, || conn.transport.is_lost()).await;
+    });
+    let _ = peer.go.send(());
+    peer.done.join().expect("peer");
+}
+
+#[test]
+fn w2_w3_fault4_slow_consumer_pauses_once_then_resumes_once() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    let peer = slow_peer();
+    let port = peer.port;
+    let go = peer.go.clone();
+    let data = payload();
+    let d2 = data.clone();
+    run_with_deadline(&lp, async move {
+        let log = EventLog::new();
+        let lg = log.clone();
+        let conn = l
+            .create_connection(move || {
+                scripted(&lg, move |k, t, _| {
+                    if k == Kind::Made {
+                        for _ in 0..CHUNKS {
+                            t.write_bytes(d2.clone())?;
+                        }
+                        // W2: still one pause however much more is written.
+                        t.write(b"more")?;
+                    }
+                    Ok(())
+                })
+            })
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .expect("connect");
+        until(&l, || count(&log, &Recorded::PauseWriting) == 1).await;
+        let buffered = conn.transport.get_write_buffer_size();
+        assert!(buffered > 65536, "paused above high: {buffered}");
+        assert!(
+            buffered <= CHUNKS * CHUNK + 4,
+            "holds only what we wrote: {buffered}"
+        );
+        // The peer is still not reading: nothing changes.
+        let _ = l.sleep(Duration::from_millis(20)).await;
+        assert_eq!(count(&log, &Recorded::PauseWriting), 1);
+        assert_eq!(count(&log, &Recorded::ResumeWriting), 0);
+        go.send(()).expect("peer waits");
+        until(&l, || count(&log, &Recorded::ResumeWriting) == 1).await;
+        until(&l, || conn.transport.get_write_buffer_size() == 0).await;
+        assert_eq!(count(&log, &Recorded::PauseWriting), 1);
+        assert_eq!(count(&log, &Recorded::ResumeWriting), 1);
+        conn.transport.close();
+        until(&l, || log.lost_count() == 1).await;
+        check_stream_grammar(&log.snapshot()).expect("grammar");
+        assert_eq!(log.snapshot().last(), Some(&Recorded::Lost(None)));
+    });
+    let got = peer.done.join().expect("peer");
+    assert_eq!(got.len(), CHUNKS * CHUNK + 4);
+    assert_eq!(&got[..CHUNK], &data[..]);
+    assert_eq!(&got[got.len() - 4..], b"more");
+}
+
+#[test]
+fn w2_w5_pause_exactly_above_high_and_on_lowering_limits() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    let peer = slow_peer();
+    let port = peer.port;
+    run_with_deadline(&lp, async move {
+        let log = EventLog::new();
+        let lg = log.clone();
+        let conn = l
+            .create_connection(move || {
+                scripted(&lg, move |k, t, log| {
+                    if k == Kind::Made {
+                        t.set_write_buffer_limits(Some(usize::MAX / 2), None)
+                            .expect("huge high");
+                        let chunk = [7u8; 65536];
+                        while t.get_write_buffer_size() == 0 {
+                            t.write(&chunk)?; // fill the kernel
+                        }
+                        let cur = t.get_write_buffer_size();
+                        t.set_write_buffer_limits(Some(cur + 10), Some(0))
+                            .expect("limits");
+                        t.write(&[1u8; 10])?;
+                        assert_eq!(t.get_write_buffer_size(), cur + 10);
+                        t.write(&[2u8; 1])?;
+                        t.write(&[3u8; 5000])?;
+                        // Events raised in a handler come after it returns.
+                        assert_eq!(count(log, &Recorded::PauseWriting), 0);
+                    }
+                    if k == Kind::Pause {
+                        // W5: lowering high while paused raises nothing more.
+                        t.set_write_buffer_limits(Some(1), Some(0)).expect("limits");
+                    }
+                    Ok(())
+                })
+            })
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .expect("connect");
+        until(&l, || count(&log, &Recorded::PauseWriting) == 1).await;
+        let _ = l.sleep(Duration::from_millis(5)).await;
+        assert_eq!(count(&log, &Recorded::PauseWriting), 1);
+        conn.transport.abort();
+        until(&l, || log.lost_count() == 1).await;
+        check_stream_grammar(&log.snapshot()).expect("grammar");
+    });
+    let _ = peer.go.send(());
+    peer.done.join().expect("peer");
+}
+
+#[test]
+fn w5_lowering_high_below_the_buffer_pauses_at_once() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    let peer = slow_peer();
+    let port = peer.port;
+    run_with_deadline(&lp, async move {
+        let log = EventLog::new();
+        let lg = log.clone();
+        let conn = l
+            .create_connection(move || {
+                scripted(&lg, move |k, t, _| {
+                    if k == Kind::Made {
+                        t.set_write_buffer_limits(Some(usize::MAX / 2), None)
+                            .expect("huge high");
+                        let chunk = [7u8; 65536];
+                        while t.get_write_buffer_size() == 0 {
+                            t.write(&chunk)?;
+                        }
+                        t.set_write_buffer_limits(Some(0), None).expect("high 0");
+                    }
+                    Ok(())
+                })
+            })
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .expect("connect");
+        // The first event after ConnectionMade is the pause the limits raised.
+        until(&l, || log.len() >= 2).await;
+        assert_eq!(log.snapshot()[1], Recorded::PauseWriting);
+        conn.transport.abort();
+        until(&l, || log.lost_count() == 1).await;
+    });
+    let _ = peer.go.send(());
+    peer.done.join().expect("peer");
+}
+
+#[test]
+fn w4_a_write_the_kernel_takes_never_pauses() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let slog = EventLog::new();
+        let s2 = slog.clone();
+        let server = l
+            .create_server::<_, NoMessage>(move || RecordingProtocol::with_log(s2.clone()))
+            .host("127.0.0.1")
+            .port(0)
+            .await
+            .expect("bind");
+        let port = server.sockets()[0].port();
+        let log = EventLog::new();
+        let lg = log.clone();
+        let conn = l
+            .create_connection(move || {
+                scripted(&lg, move |k, t, _| {
+                    if k == Kind::Made {
+                        t.set_write_buffer_limits(Some(0), None).expect("high 0");
+                        t.write(b"fits in the kernel")?;
+                        assert_eq!(t.get_write_buffer_size(), 0);
+                    }
+                    Ok(())
+                })
+            })
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .expect("connect");
+        until(&l, || slog.data().len() == 18).await;
+        conn.transport.close();
+        until(&l, || log.lost_count() == 1).await;
+        assert_eq!(
+            log.snapshot(),
+            vec![Recorded::ConnectionMade, Recorded::Lost(None)]
+        );
+        server.close();
+    });
+}
+
+#[test]
+fn w6_pause_writing_error_is_reported_and_the_transport_lives() {
+    let (lp, h) = new_loop();
+    let l = lp.clone();
+    let peer = slow_peer();
+    let port = peer.port;
+    let go = peer.go.clone();
+    run_with_deadline(&lp, async move {
+        let log = EventLog::new();
+        let lg = log.clone();
+        let conn = l
+            .create_connection(move || {
+                scripted(&lg, move |k, t, _| match k {
+                    Kind::Made => {
+                        t.set_write_buffer_limits(Some(1024), None).expect("limits");
+                        t.write(&vec![5u8; 4 * 1024 * 1024])?;
+                        Ok(())
+                    }
+                    Kind::Pause => Err(ProtocolError::failed("pause failed")),
+                    Kind::Resume => Err(ProtocolError::failed("resume failed")),
+                    _ => Ok(()),
+                })
+            })
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .expect("connect");
+        until(&l, || count(&log, &Recorded::PauseWriting) == 1).await;
+        assert!(!conn.transport.is_closing());
+        go.send(()).expect("peer");
+        until(&l, || count(&log, &Recorded::ResumeWriting) == 1).await;
+        until(&l, || conn.transport.get_write_buffer_size() == 0).await;
+        conn.transport.close();
+        until(&l, || log.lost_count() == 1).await;
+        assert_eq!(log.snapshot().last(), Some(&Recorded::Lost(None)));
+    });
+    let calls: Vec<String> = h.take().into_iter().map(|c| c.message).collect();
+    assert_eq!(
+        calls,
+        vec![
+            "protocol.pause_writing() failed".to_string(),
+            "protocol.resume_writing() failed".to_string()
+        ]
+    );
+    assert_eq!(peer.done.join().expect("peer").len(), 4 * 1024 * 1024);
+}
+
+#[test]
+fn g1_g4_close_flushes_everything_then_lost_once() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    let peer = slow_peer();
+    let port = peer.port;
+    let go = peer.go.clone();
+    let data = payload();
+    let d2 = data.clone();
+    run_with_deadline(&lp, async move {
+        let log = EventLog::new();
+        let lg = log.clone();
+        let conn = l
+            .create_connection(move || {
+                scripted(&lg, move |k, t, log| {
+                    if k == Kind::Made {
+                        for _ in 0..CHUNKS {
+                            t.write_bytes(d2.clone())?;
+                        }
+                        t.close();
+                        assert!(t.is_closing());
+                        t.close();
+                        assert_eq!(log.lost_count(), 0, "G2: never inside close()");
+                    }
+                    Ok(())
+                })
+            })
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .expect("connect");
+        assert!(conn.transport.is_closing());
+        let _ = l.sleep(Duration::from_millis(20)).await;
+        assert_eq!(log.lost_count(), 0, "G1: not lost while bytes are buffered");
+        assert!(conn.transport.get_write_buffer_size() > 0);
+        go.send(()).expect("peer");
+        until(&l, || log.lost_count() == 1).await;
+        let _ = l.sleep(Duration::from_millis(2)).await;
+        let events = log.snapshot();
+        assert_eq!(log.lost_count(), 1);
+        assert_eq!(events.last(), Some(&Recorded::Lost(None)));
+        // G4: a ResumeWriting, if any, comes before ConnectionLost.
+        check_stream_grammar(&events).expect("grammar");
+        assert!(!events.iter().any(|e| matches!(e, Recorded::Data(_))));
+    });
+    let got = peer.done.join().expect("peer");
+    assert_eq!(got.len(), CHUNKS * CHUNK, "every byte, then EOF");
+}
+
+#[test]
+fn g3_abort_drops_the_buffer_and_reports_lost_once() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    let peer = slow_peer();
+    let port = peer.port;
+    let go = peer.go.clone();
+    let data = payload();
+    run_with_deadline(&lp, async move {
+        let log = EventLog::new();
+        let lg = log.clone();
+        let conn = l
+            .create_connection(move || {
+                scripted(&lg, move |k, t, log| {
+                    if k == Kind::Made {
+                        for _ in 0..CHUNKS {
+                            t.write_bytes(data.clone())?;
+                        }
+                        t.abort();
+                        t.close();
+                        t.abort();
+                        assert_eq!(log.lost_count(), 0);
+                        // G5: after abort, writes are dropped silently.
+                        t.write(b"dropped")?;
+                    }
+                    Ok(())
+                })
+            })
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .expect("connect");
+        until(&l, || log.lost_count() == 1).await;
+        conn.transport.write(&b"after lost"[..]);
+        conn.transport.close();
+        conn.transport.abort();
+        let _ = l.sleep(Duration::from_millis(2)).await;
+        // The writes raised a PauseWriting before the abort; it is delivered
+        // after the handler, still before the one ConnectionLost.
+        let events: Vec<_> = log
+            .snapshot()
+            .into_iter()
+            .filter(|e| *e != Recorded::PauseWriting)
+            .collect();
+        assert_eq!(events, vec![Recorded::ConnectionMade, Recorded::Lost(None)]);
+        check_stream_grammar(&log.snapshot()).expect("grammar");
+        go.send(()).expect("peer");
+    });
+    let got = peer.done.join().expect("peer");
+    assert!(
+        got.len() < CHUNKS * CHUNK,
+        "the user-space buffer was dropped: {}",
+        got.len()
+    );
+}
+
+#[test]
+fn g5_fault7_write_after_close_is_dropped() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let slog = EventLog::new();
+        let s2 = slog.clone();
+        let server = l
+            .create_server::<_, NoMessage>(move || RecordingProtocol::with_log(s2.clone()))
+            .host("127.0.0.1")
+            .port(0)
+            .await
+            .expect("bind");
+        let port = server.sockets()[0].port();
+        let log = EventLog::new();
+        let lg = log.clone();
+        let _conn = l
+            .create_connection(move || {
+                scripted(&lg, move |k, t, _| {
+                    if k == Kind::Made {
+                        t.write(b"kept")?;
+                        t.close();
+                        for _ in 0..6 {
+                            t.write(b"dropped")?;
+                        }
+                        t.write_eof()?; // H1: after close, raises nothing
+                    }
+                    Ok(())
+                })
+            })
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .expect("connect");
+        until(&l, || slog.lost_count() == 1 && log.lost_count() == 1).await;
+        assert_eq!(&slog.data()[..], b"kept");
+        server.close();
+    });
+}
+
+#[test]
+fn h1_h2_write_eof_flushes_once_and_forbids_writes() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let slog = EventLog::new();
+        let s2 = slog.clone();
+        let server = l
+            .create_server::<_, NoMessage>(move || RecordingProtocol::with_log(s2.clone()))
+            .host("127.0.0.1")
+            .port(0)
+            .await
+            .expect("bind");
+        let port = server.sockets()[0].port();
+        let log = EventLog::new();
+        let lg = log.clone();
+        let _conn = l
+            .create_connection(move || {
+                scripted(&lg, move |k, t, _| {
+                    if k == Kind::Made {
+                        assert!(t.can_write_eof());
+                        t.write(b"before eof")?;
+                        t.write_eof()?;
+                        t.write_eof()?;
+                        assert!(matches!(t.write(b"late"), Err(WriteError::AfterWriteEof)));
+                        assert!(matches!(
+                            t.write_bytes(Bytes::from_static(b"x")),
+                            Err(WriteError::AfterWriteEof)
+                        ));
+                    }
+                    Ok(())
+                })
+            })
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .expect("connect");
+        // The server got the data then one EOF and closed itself (H3, false
+        // answer), so the client sees EOF too.
+        until(&l, || slog.lost_count() == 1 && log.lost_count() == 1).await;
+        assert_eq!(
+            slog.snapshot(),
+            vec![
+                Recorded::ConnectionMade,
+                Recorded::Data(Bytes::from_static(b"before eof")),
+                Recorded::Eof,
+                Recorded::Lost(None)
+            ]
+        );
+        assert_eq!(
+            log.snapshot(),
+            vec![
+                Recorded::ConnectionMade,
+                Recorded::Eof,
+                Recorded::Lost(None)
+            ]
+        );
+        server.close();
+    });
+}
+
+#[test]
+fn h3_keep_open_lets_the_server_reply_after_eof() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let slog = EventLog::new();
+        let s2 = slog.clone();
+        let server = l
+            .create_server(move || {
+                scripted(&s2, |k, t, _| {
+                    if k == Kind::Eof {
+                        t.keep_open();
+                        t.write(b"reply-after-eof")?;
+                        t.close();
+                    }
+                    Ok(())
+                })
+            })
+            .host("127.0.0.1")
+            .port(0)
+            .await
+            .expect("bind");
+        let port = server.sockets()[0].port();
+        let client = RecordingProtocol::new();
+        let clog = client.log();
+        let conn = l
+            .create_connection::<_, NoMessage>(move || client)
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .expect("connect");
+        conn.transport.write(&b"hello"[..]);
+        conn.transport.write_eof();
+        until(&l, || clog.lost_count() == 1 && slog.lost_count() == 1).await;
+        assert_eq!(&clog.data()[..], b"reply-after-eof");
+        assert_eq!(count(&slog, &Recorded::Eof), 1);
+        check_stream_grammar(&clog.snapshot()).expect("client grammar");
+        check_stream_grammar(&slog.snapshot()).expect("server grammar");
+        server.close();
+    });
+}
+
+/// A std client that sends `data` and closes at once; returns what it read back.
+fn blast(port: u16, data: Vec<u8>) -> JoinHandle<std::io::Result<Vec<u8>>> {
+    std::thread::spawn(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", port))?;
+        s.write_all(&data)?;
+        s.shutdown(Shutdown::Write)?;
+        let mut back = Vec::new();
+        s.read_to_end(&mut back)?;
+        Ok(back)
+    })
+}
+
+fn buffered_case(buffer: usize, data: Vec<u8>) -> EventLog {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    let log = EventLog::new();
+    let lg = log.clone();
+    let log2 = log.clone();
+    let peer = run_with_deadline(&lp, async move {
+        let server = l
+            .create_buffered_server::<_, NoMessage>(move || {
+                RecordingBufferedProtocol::with_log(buffer, lg.clone())
+            })
+            .host("127.0.0.1")
+            .port(0)
+            .await
+            .expect("bind");
+        let port = server.sockets()[0].port();
+        let peer = blast(port, data);
+        until(&l, || log.lost_count() == 1).await;
+        server.close();
+        peer
+    });
+    // The std client saw the server close after the EOF.
+    assert!(peer_ok(peer));
+    log2
+}
+
+fn peer_ok(peer: JoinHandle<std::io::Result<Vec<u8>>>) -> bool {
+    peer.join().expect("peer thread").is_ok()
+}
+
+#[test]
+fn b1_b2_b4_seven_byte_buffer() {
+    let data = b"0123456789abcdef".to_vec();
+    let log = buffered_case(7, data.clone());
+    assert_eq!(&log.data()[..], &data[..]);
+    let events = log.snapshot();
+    for e in &events {
+        if let Recorded::BufferUpdated(n) = e {
+            assert!(*n > 0 && *n <= 7, "{n}");
+        }
+    }
+    let n = events.len();
+    assert_eq!(&events[n - 2..], &[Recorded::Eof, Recorded::Lost(None)]);
+    check_stream_grammar(&events).expect("grammar");
+}
+
+#[test]
+fn b4_h4_fifty_byte_buffer_gets_everything_before_eof() {
+    // H4: 51 bytes then an immediate hangup.
+    let log = buffered_case(50, vec![b'z'; 51]);
+    assert_eq!(log.data().len(), 51);
+    let events = log.snapshot();
+    assert_eq!(
+        &events[events.len() - 2..],
+        &[Recorded::Eof, Recorded::Lost(None)]
+    );
+    // B4: 123 123 bytes through 50 bytes at a time.
+    let data: Vec<u8> = (0..123_123u32).map(|i| (i % 253) as u8).collect();
+    let log = buffered_case(50, data.clone());
+    assert_eq!(&log.data()[..], &data[..]);
+    check_stream_grammar(&log.snapshot()).expect("grammar");
+}
+
+#[test]
+fn b3_empty_buffer_is_fatal() {
+    let (lp, h) = new_loop();
+    let l = lp.clone();
+    let log = EventLog::new();
+    let lg = log.clone();
+    let back = run_with_deadline(&lp, async move {
+        let server = l
+            .create_buffered_server::<_, NoMessage>(move || {
+                RecordingBufferedProtocol::with_log(0, lg.clone())
+            })
+            .host("127.0.0.1")
+            .port(0)
+            .await
+            .expect("bind");
+        let port = server.sockets()[0].port();
+        let peer = blast(port, b"data".to_vec());
+        until(&l, || log.lost_count() == 1).await;
+        server.close();
+        (peer, log)
+    });
+    let (peer, log) = back;
+    assert_eq!(
+        log.snapshot(),
+        vec![
+            Recorded::ConnectionMade,
+            Recorded::Lost(Some("get_buffer() returned an empty buffer".into()))
+        ]
+    );
+    // The peer sees the connection closed or reset.
+    match peer.join().expect("peer thread") {
+        Ok(back) => assert!(back.is_empty()),
+        Err(e) => assert!(
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::NotConnected
+                    | std::io::ErrorKind::BrokenPipe
+            ),
+            "{e}"
+        ),
+    }
+    assert_eq!(
+        h.take_one().message,
+        "Fatal error: protocol.get_buffer() call failed."
+    );
+}
