@@ -26,6 +26,8 @@ use crate::sys::unix::signal as sys;
 use crate::{Actor, LoopContext, Readiness, Status};
 
 pub use crate::sys::unix::signal::NSIG;
+/// Signal names and numbers (`Signal::SIGINT as i32`, `Signal::SIGINT.as_str()`).
+pub use nix::sys::signal::Signal;
 
 /// True for the signals no handler can catch: SIGKILL and SIGSTOP.
 pub fn is_uncatchable(sig: i32) -> bool {

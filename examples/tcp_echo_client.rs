@@ -1,0 +1,84 @@
+//! A TCP echo client built on a protocol: send one message, print the echo,
+//! stop when the server closes the connection.
+//!
+//! Teaches: `create_connection` with a `StreamProtocol` that writes on
+//! `ConnectionMade`, prints on `DataReceived` and settles a future on
+//! `ConnectionLost`, which `main` waits for (the docs' `on_con_lost`).
+//!
+//! Mirrors "TCP Echo Client" in
+//! <https://docs.python.org/3/library/asyncio-protocol.html#examples>.
+//!
+//! Start `cargo run --example tcp_echo_server` first, then (port defaults to
+//! 8888):
+//!
+//! ```text
+//! cargo run --example tcp_echo_client [port]
+//! ```
+//!
+//! Expected output:
+//!
+//! ```text
+//! Data sent: 'Hello World!'
+//! Data received: 'Hello World!'
+//! The server closed the connection
+//! ```
+
+use std::error::Error;
+
+use switchboard::new_event_loop;
+use switchboard::protocols::{ProtocolError, StreamEvent, StreamProtocol, StreamTransport};
+use switchboard::LoopFuture;
+
+struct EchoClientProtocol {
+    message: String,
+    on_con_lost: LoopFuture<bool>,
+}
+
+impl StreamProtocol for EchoClientProtocol {
+    fn handle(
+        &mut self,
+        event: StreamEvent,
+        t: &mut dyn StreamTransport,
+    ) -> Result<(), ProtocolError> {
+        match event {
+            StreamEvent::ConnectionMade => {
+                t.write(self.message.as_bytes())?;
+                println!("Data sent: '{}'", self.message);
+            }
+            StreamEvent::DataReceived(data) => {
+                println!("Data received: '{}'", String::from_utf8_lossy(&data));
+            }
+            StreamEvent::ConnectionLost(_) => {
+                println!("The server closed the connection");
+                self.on_con_lost.set_result(true).ok();
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let port: u16 = std::env::args().nth(1).map_or(Ok(8888), |p| p.parse())?;
+    let lp = new_event_loop()?;
+    let on_con_lost = lp.create_future::<bool>();
+    let protocol = EchoClientProtocol {
+        message: "Hello World!".to_string(),
+        on_con_lost: on_con_lost.clone(),
+    };
+    let l = lp.clone();
+    lp.run_until_complete(async move {
+        let conn = l
+            .create_connection(move || protocol)
+            .host("127.0.0.1")
+            .port(port)
+            .await?;
+        // Wait until the protocol signals that the connection is lost.
+        let lost = on_con_lost.await;
+        conn.transport.close();
+        lost.map(|_| ())
+            .map_err(|e| -> Box<dyn Error> { e.to_string().into() })
+    })??;
+    lp.close()?;
+    Ok(())
+}
