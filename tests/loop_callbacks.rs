@@ -1,0 +1,684 @@
+//! Scheduling callbacks, delayed callbacks and thread safety: BEHAVIOR T1–T6
+//! and X1–X5.
+//!
+//! Mirrors <https://docs.python.org/3/library/asyncio-eventloop.html#scheduling-callbacks>
+//! and <https://docs.python.org/3/library/asyncio-eventloop.html#scheduling-delayed-callbacks>.
+//! Times are read from the loop's own clock (`EventLoop::time`); bounds are
+//! generous and only ever say "did not wait for X", never "was fast".
+
+mod support;
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use support::{new_loop, run_forever_with_deadline, run_with_deadline, stop_soon, Dropped};
+use switchboard::{EventLoop, Handle, LoopError, LoopHandle, TimerHandle};
+
+type Log<T> = Rc<RefCell<Vec<T>>>;
+
+fn log<T>() -> Log<T> {
+    Rc::new(RefCell::new(Vec::new()))
+}
+
+fn push<T: Clone + 'static>(log: &Log<T>, v: T) -> impl FnOnce() + 'static {
+    let log = log.clone();
+    move || log.borrow_mut().push(v)
+}
+
+/// Runs the loop once with a pre-requested stop: one iteration, zero timeout.
+fn run_one_iteration(lp: &EventLoop) {
+    lp.stop();
+    lp.run_forever().unwrap();
+}
+
+// ---------------------------------------------------------------- T: timers
+
+#[test]
+fn t1_timer_never_fires_early() {
+    let (lp, _handler) = new_loop();
+    let fired: Log<(f64, f64, Duration, f64)> = log();
+    for i in 1..=8 {
+        let delay = 0.01 * f64::from(i);
+        let (l, f) = (lp.clone(), fired.clone());
+        let start = Instant::now();
+        let cell = Rc::new(Cell::new(0.0));
+        let when = cell.clone();
+        let t = lp
+            .call_later(delay, move || {
+                f.borrow_mut()
+                    .push((l.time(), when.get(), start.elapsed(), delay))
+            })
+            .unwrap();
+        cell.set(t.when());
+    }
+    // call_at, the same way.
+    let at = lp.time() + 0.05;
+    let (l, f) = (lp.clone(), fired.clone());
+    let start = Instant::now();
+    lp.call_at(at, move || {
+        f.borrow_mut().push((l.time(), at, start.elapsed(), 0.05))
+    })
+    .unwrap();
+    let l = lp.clone();
+    lp.call_later(0.09, move || l.stop()).unwrap();
+    run_forever_with_deadline(&lp);
+
+    let fired = fired.borrow();
+    assert_eq!(fired.len(), 9);
+    for &(now, when, elapsed, delay) in fired.iter() {
+        assert!(now >= when, "fired at {now} before its time {when}");
+        // The loop clock is monotonic and nanosecond-grained; allow 1 ms of
+        // resolution between it and the Instant measured here.
+        assert!(
+            elapsed.as_secs_f64() >= delay - 0.001,
+            "a {delay} s timer fired after {elapsed:?}"
+        );
+    }
+}
+
+#[test]
+fn t2_negative_delays_run_in_deadline_order() {
+    let (lp, _handler) = new_loop();
+    let calls: Log<&str> = log();
+    lp.call_later(-1.0, push(&calls, "a")).unwrap();
+    lp.call_later(-2.0, push(&calls, "b")).unwrap();
+    lp.call_later(f64::NEG_INFINITY, push(&calls, "c")).unwrap();
+    run_one_iteration(&lp);
+    assert_eq!(*calls.borrow(), ["c", "b", "a"]);
+}
+
+#[test]
+fn t2_ready_callbacks_run_before_timers_due_in_the_same_iteration() {
+    let (lp, _handler) = new_loop();
+    let calls: Log<&str> = log();
+    lp.call_later(-1.0, push(&calls, "a")).unwrap();
+    lp.call_later(-2.0, push(&calls, "b")).unwrap();
+    lp.call_later(0.0, push(&calls, "c")).unwrap();
+    lp.call_soon(push(&calls, "soon")).unwrap();
+    run_one_iteration(&lp);
+    assert_eq!(*calls.borrow(), ["soon", "b", "a", "c"]);
+}
+
+#[test]
+fn t2_equal_deadlines_run_in_scheduling_order() {
+    let (lp, _handler) = new_loop();
+    let calls = log();
+    let when = lp.time() + 0.005;
+    for i in 0..20 {
+        lp.call_at(when, push(&calls, i)).unwrap();
+    }
+    // Already due: equal deadlines in the past keep their order too.
+    for i in 20..40 {
+        lp.call_at(0.0, push(&calls, i)).unwrap();
+    }
+    let l = lp.clone();
+    lp.call_at(when + 0.001, move || l.stop()).unwrap();
+    run_forever_with_deadline(&lp);
+    let mut expected: Vec<i32> = (20..40).collect();
+    expected.extend(0..20);
+    assert_eq!(*calls.borrow(), expected);
+}
+
+#[test]
+fn t3_cancelled_timer_never_runs_and_cancel_is_idempotent() {
+    let (lp, _handler) = new_loop();
+    let calls: Log<&str> = log();
+    let t = lp.call_later(0.0, push(&calls, "cancelled")).unwrap();
+    let when = t.when();
+    assert!(!t.cancelled());
+    t.cancel();
+    assert!(t.cancelled());
+    t.cancel();
+    assert!(t.cancelled());
+    assert_eq!(t.when(), when, "when() survives cancel");
+
+    let h = lp.call_soon(push(&calls, "cancelled soon")).unwrap();
+    h.cancel();
+    h.cancel();
+    assert!(h.cancelled());
+
+    let l = lp.clone();
+    lp.call_later(0.005, move || l.stop()).unwrap();
+    run_forever_with_deadline(&lp);
+    assert!(calls.borrow().is_empty());
+    assert!(t.cancelled() && h.cancelled());
+}
+
+#[test]
+fn t3_handle_that_ran_is_not_cancelled_and_when_survives_firing() {
+    let (lp, _handler) = new_loop();
+    let calls: Log<&str> = log();
+    let t = lp.call_later(0.001, push(&calls, "timer")).unwrap();
+    let h = lp.call_soon(push(&calls, "soon")).unwrap();
+    let when = t.when();
+    let l = lp.clone();
+    lp.call_later(0.005, move || l.stop()).unwrap();
+    run_forever_with_deadline(&lp);
+    assert_eq!(*calls.borrow(), ["soon", "timer"]);
+    assert!(!t.cancelled() && !h.cancelled());
+    // Cancelling after the fact does nothing.
+    t.cancel();
+    h.cancel();
+    assert!(!t.cancelled() && !h.cancelled());
+    assert_eq!(t.when(), when, "when() after firing");
+    assert!(format!("{t:?}").contains("done"), "{t:?}");
+}
+
+#[test]
+fn t4_time_moves_while_a_callback_blocks() {
+    let (lp, _handler) = new_loop();
+    let delta = Rc::new(Cell::new(0.0));
+    let (l, d) = (lp.clone(), delta.clone());
+    lp.call_soon(move || {
+        let t0 = l.time();
+        std::thread::sleep(Duration::from_millis(50));
+        d.set(l.time() - t0);
+        l.stop();
+    })
+    .unwrap();
+    run_forever_with_deadline(&lp);
+    let delta = delta.get();
+    assert!(delta > 0.049 && delta < 0.6, "delta {delta}");
+
+    // Monotonic.
+    let mut last = lp.time();
+    for _ in 0..1000 {
+        let now = lp.time();
+        assert!(now >= last);
+        last = now;
+    }
+}
+
+#[test]
+fn t4_timer_after_a_blocking_callback_is_measured_from_fresh_time() {
+    let (lp, _handler) = new_loop();
+    let seen = Rc::new(Cell::new((0.0, 0.0, 0.0)));
+    let (l, s) = (lp.clone(), seen.clone());
+    lp.call_soon(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        let after_block = l.time();
+        let (l2, s2) = (l.clone(), s.clone());
+        let t = l
+            .call_later(0.02, move || {
+                let mut v = s2.get();
+                v.2 = l2.time();
+                s2.set(v);
+                l2.stop();
+            })
+            .unwrap();
+        s.set((after_block, t.when(), 0.0));
+    })
+    .unwrap();
+    run_forever_with_deadline(&lp);
+    let (after_block, when, fired) = seen.get();
+    assert!(when >= after_block + 0.02, "when {when} from a stale clock");
+    assert!(fired >= after_block + 0.02);
+}
+
+#[test]
+fn t5_huge_delays_are_accepted_without_overflow_and_cancellable() {
+    let (lp, _handler) = new_loop();
+    let huge = [
+        f64::INFINITY,
+        i64::MAX as f64,
+        2f64.powi(55),
+        2f64.powi(54),
+        1e300,
+        Duration::MAX.as_secs_f64(),
+    ];
+    let mut handles: Vec<TimerHandle> = Vec::new();
+    for d in huge {
+        handles.push(lp.call_later(d, || panic!("a huge timer fired")).unwrap());
+        handles.push(lp.call_at(d, || panic!("a huge timer fired")).unwrap());
+    }
+    handles.push(lp.call_later(Duration::MAX, || panic!("fired")).unwrap());
+    for t in &handles {
+        assert!(t.when() > lp.time() + 1e6, "{t:?}");
+    }
+    // One stays pending while the loop runs: the poll timeout must not
+    // overflow into "now" or into a panic.
+    let keep = handles.pop().unwrap();
+    for t in &handles {
+        t.cancel();
+        assert!(t.cancelled());
+    }
+    let calls: Log<&str> = log();
+    let l = lp.clone();
+    let c = calls.clone();
+    lp.call_later(0.01, move || {
+        c.borrow_mut().push("stop timer");
+        l.stop();
+    })
+    .unwrap();
+    run_forever_with_deadline(&lp);
+    assert_eq!(*calls.borrow(), ["stop timer"]);
+    keep.cancel();
+
+    // A delay that is not a number is refused (asyncio: TypeError for None).
+    assert!(matches!(
+        lp.call_later(f64::NAN, || {}),
+        Err(LoopError::InvalidDelay { .. })
+    ));
+    assert!(matches!(
+        lp.call_at(f64::NAN, || {}),
+        Err(LoopError::InvalidDelay { .. })
+    ));
+    let l = lp.clone();
+    let out = run_with_deadline(&lp, async move { l.sleep(f64::NAN).await });
+    assert!(matches!(out, Err(LoopError::InvalidDelay { .. })));
+}
+
+#[test]
+fn t6_cancelled_timers_are_purged_once_they_are_over_half() {
+    let (lp, _handler) = new_loop();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let mut handles = Vec::new();
+    for _ in 0..200 {
+        let d = Dropped(drops.clone());
+        handles.push(lp.call_later(10.0, move || drop(d)).unwrap());
+    }
+    // Half cancelled (the later half, so none is at the head): kept.
+    for t in &handles[100..] {
+        t.cancel();
+    }
+    run_one_iteration(&lp);
+    assert_eq!(drops.load(Ordering::SeqCst), 0, "purged at exactly half");
+
+    // One more: now more than half are cancelled, and they are all dropped.
+    handles[99].cancel();
+    run_one_iteration(&lp);
+    assert_eq!(drops.load(Ordering::SeqCst), 101);
+    for t in &handles {
+        t.cancel();
+    }
+    lp.close().unwrap();
+    assert_eq!(drops.load(Ordering::SeqCst), 200);
+}
+
+#[test]
+fn t6_callback_captures_are_freed_after_it_runs() {
+    let (lp, _handler) = new_loop();
+    let (drops, d1) = Dropped::new();
+    let d2 = Dropped(drops.clone());
+    let d3 = Dropped(drops.clone());
+    lp.call_soon(move || {
+        let _keep = &d1;
+    })
+    .unwrap();
+    lp.call_later(0.0, move || {
+        let _keep = &d2;
+    })
+    .unwrap();
+    lp.call_soon(move || {
+        let _keep = &d3;
+    })
+    .unwrap()
+    .cancel();
+    run_one_iteration(&lp);
+    // Freed now, while the loop is still open.
+    assert_eq!(drops.load(Ordering::SeqCst), 3);
+    assert!(!lp.is_closed());
+}
+
+#[test]
+fn t6_cancelled_timer_captures_may_use_the_loop_when_dropped() {
+    /// Schedules a callback from its `Drop`: the loop must not be borrowed
+    /// when it drops a cancelled timer's callback.
+    struct ScheduleOnDrop(EventLoop, Log<&'static str>, &'static str);
+    impl Drop for ScheduleOnDrop {
+        fn drop(&mut self) {
+            let (log, what) = (self.1.clone(), self.2);
+            self.0
+                .call_soon(move || log.borrow_mut().push(what))
+                .unwrap();
+            self.0.call_later(-1.0, || {}).unwrap();
+        }
+    }
+    let (lp, _handler) = new_loop();
+    let calls: Log<&str> = log();
+
+    // Due and cancelled: dropped when the loop takes it off the heap.
+    let g = ScheduleOnDrop(lp.clone(), calls.clone(), "due");
+    lp.call_later(-1.0, move || drop(g)).unwrap().cancel();
+    // Cancelled head, not due: dropped while the poll timeout is computed.
+    let g = ScheduleOnDrop(lp.clone(), calls.clone(), "head");
+    lp.call_later(0.002, move || drop(g)).unwrap().cancel();
+    // Purged: more than half of >= 100 timers cancelled.
+    for _ in 0..120 {
+        let g = ScheduleOnDrop(lp.clone(), calls.clone(), "purged");
+        lp.call_later(30.0, move || drop(g)).unwrap().cancel();
+    }
+    let l = lp.clone();
+    lp.call_later(0.01, move || l.stop()).unwrap();
+    run_forever_with_deadline(&lp);
+    stop_soon(&lp).unwrap();
+    run_forever_with_deadline(&lp);
+    let calls = calls.borrow();
+    assert!(
+        calls.contains(&"due") && calls.contains(&"head"),
+        "{calls:?}"
+    );
+    assert_eq!(calls.iter().filter(|c| **c == "purged").count(), 120);
+}
+
+#[test]
+fn t6_tiny_sleeps_complete_and_never_early() {
+    let (lp, _handler) = new_loop();
+    let l = lp.clone();
+    let ok = run_with_deadline(&lp, async move {
+        for d in [1e-2, 1e-4, 1e-6, 1e-8, 1e-10] {
+            let before = l.time();
+            l.sleep(d).await.unwrap();
+            assert!(l.time() >= before + d, "sleep({d}) returned early");
+        }
+        true
+    });
+    assert!(ok);
+}
+
+// --------------------------------------------------------- X: thread safety
+
+#[test]
+fn x1_call_soon_threadsafe_wakes_a_loop_blocked_in_poll() {
+    let (lp, _handler) = new_loop();
+    let remote = lp.handle();
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    lp.call_soon(move || started_tx.send(()).unwrap()).unwrap();
+    // Nothing else to do but a 5 s timer: the loop blocks in poll.
+    let timer = lp
+        .call_later(5.0, || panic!("the 5 s timer fired"))
+        .unwrap();
+    let ran = Arc::new(AtomicBool::new(false));
+    let flag = ran.clone();
+    let thread = std::thread::spawn(move || {
+        started_rx.recv().unwrap();
+        let stopper = remote.clone();
+        remote
+            .call_soon_threadsafe(move || {
+                flag.store(true, Ordering::SeqCst);
+                stopper.stop();
+            })
+            .unwrap();
+    });
+    let t0 = Instant::now();
+    run_forever_with_deadline(&lp);
+    assert!(
+        t0.elapsed() < Duration::from_millis(2500),
+        "waited for the timer"
+    );
+    assert!(ran.load(Ordering::SeqCst));
+    thread.join().unwrap();
+    timer.cancel();
+}
+
+#[test]
+fn x1_call_soon_threadsafe_on_the_loop_thread_is_fifo_with_call_soon() {
+    let (lp, _handler) = new_loop();
+    let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let add = |v: &'static str| {
+        let c = calls.clone();
+        move || c.lock().unwrap().push(v)
+    };
+    lp.call_soon(add("hello")).unwrap();
+    lp.call_soon_threadsafe(add("world")).unwrap();
+    lp.call_soon_threadsafe(add("threadsafe first")).unwrap();
+    lp.call_soon(add("then call_soon")).unwrap();
+    lp.handle().call_soon_threadsafe(add("via handle")).unwrap();
+    lp.call_soon(add("last")).unwrap();
+    // Scheduled from inside a callback, too.
+    let (l, inner1, inner2) = (lp.clone(), add("inner threadsafe"), add("inner soon"));
+    lp.call_soon(move || {
+        l.handle().call_soon_threadsafe(inner1).unwrap();
+        l.call_soon(inner2).unwrap();
+    })
+    .unwrap();
+    let l = lp.clone();
+    lp.call_later(0.005, move || l.stop()).unwrap();
+    run_forever_with_deadline(&lp);
+    assert_eq!(
+        *calls.lock().unwrap(),
+        [
+            "hello",
+            "world",
+            "threadsafe first",
+            "then call_soon",
+            "via handle",
+            "last",
+            "inner threadsafe",
+            "inner soon"
+        ]
+    );
+}
+
+#[test]
+fn x2_4096_threadsafe_calls_scheduling_and_cancelling_timers_run_exactly_once() {
+    const N: usize = 4096;
+    let (lp, handler) = new_loop();
+    let seen: Arc<Vec<AtomicUsize>> = Arc::new((0..N).map(|_| AtomicUsize::new(0)).collect());
+    let timer_runs = Arc::new(AtomicUsize::new(0));
+    let remote = lp.handle();
+    let thread = {
+        let (seen, timer_runs) = (seen.clone(), timer_runs.clone());
+        std::thread::spawn(move || {
+            for i in 0..N {
+                let (seen, timer_runs) = (seen.clone(), timer_runs.clone());
+                // Runs on the loop thread: schedule a timer that is cancelled
+                // at once, and one that counts.
+                let call = move || {
+                    seen[i].fetch_add(1, Ordering::SeqCst);
+                    let lp = switchboard::get_running_loop().unwrap();
+                    let cancelled = lp.call_later(0.0001, || panic!("a cancelled timer ran"));
+                    cancelled.unwrap().cancel();
+                    let stopper = lp.clone();
+                    lp.call_later(0.0, move || {
+                        if timer_runs.fetch_add(1, Ordering::SeqCst) + 1 == N {
+                            stopper.stop();
+                        }
+                    })
+                    .unwrap();
+                };
+                remote.call_soon_threadsafe(call).unwrap();
+                if i % 64 == 0 {
+                    std::thread::yield_now();
+                }
+            }
+        })
+    };
+    run_forever_with_deadline(&lp);
+    thread.join().unwrap();
+    assert_eq!(timer_runs.load(Ordering::SeqCst), N);
+    for (i, n) in seen.iter().enumerate() {
+        assert_eq!(n.load(Ordering::SeqCst), 1, "call {i} ran {n:?} times");
+    }
+    assert!(handler.take().is_empty());
+}
+
+#[test]
+fn x3_loop_handle_and_handles_are_send_sync_clone() {
+    // The loop itself is !Send (a compile_fail doctest on `EventLoop` checks
+    // that): other threads get a `LoopHandle`, and may cancel any handle.
+    fn send_sync_clone<T: Send + Sync + Clone + 'static>() {}
+    send_sync_clone::<LoopHandle>();
+    send_sync_clone::<Handle>();
+    send_sync_clone::<TimerHandle>();
+
+    let (lp, _handler) = new_loop();
+    let remote = lp.handle();
+    let h = lp
+        .call_soon(|| panic!("cancelled from another thread"))
+        .unwrap();
+    std::thread::spawn(move || {
+        h.cancel();
+        remote.stop();
+    })
+    .join()
+    .unwrap();
+    lp.run_forever().unwrap();
+}
+
+#[test]
+fn x4_stop_from_another_thread_wakes_the_loop_at_once() {
+    let (lp, _handler) = new_loop();
+    let remote = lp.handle();
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    lp.call_soon(move || started_tx.send(()).unwrap()).unwrap();
+    let timer = lp
+        .call_later(5.0, || panic!("the 5 s timer fired"))
+        .unwrap();
+    let thread = std::thread::spawn(move || {
+        started_rx.recv().unwrap();
+        remote.stop();
+    });
+    let t0 = Instant::now();
+    run_forever_with_deadline(&lp);
+    assert!(
+        t0.elapsed() < Duration::from_millis(2500),
+        "stop did not wake the loop"
+    );
+    thread.join().unwrap();
+    assert!(!timer.cancelled(), "the timer is still pending");
+
+    // Repeatedly, to catch a lost wakeup between "decide to block" and "block".
+    for _ in 0..50 {
+        let remote = lp.handle();
+        let (tx, rx) = mpsc::channel::<()>();
+        lp.call_soon(move || tx.send(()).unwrap()).unwrap();
+        let thread = std::thread::spawn(move || {
+            rx.recv().unwrap();
+            remote.stop();
+        });
+        run_forever_with_deadline(&lp);
+        thread.join().unwrap();
+    }
+    timer.cancel();
+}
+
+#[test]
+fn x5_foreign_cancel_of_due_timers_never_runs_after_cancel_returned() {
+    const N: usize = 10_000;
+    let (lp, handler) = new_loop();
+    // won[i]: set by the canceller after cancel() returned, when it won.
+    let won: Arc<Vec<AtomicBool>> = Arc::new((0..N).map(|_| AtomicBool::new(false)).collect());
+    let ran: Rc<RefCell<Vec<bool>>> = Rc::new(RefCell::new(vec![false; N]));
+    let violations = Rc::new(Cell::new(0usize));
+
+    // Deadlines spread over ~40 ms, starting a little after the loop starts.
+    let base = lp.time() + 0.01;
+    let base_instant = Instant::now() + Duration::from_millis(10);
+    let step = 0.04 / N as f64;
+    let mut handles = Vec::with_capacity(N);
+    for i in 0..N {
+        let (won, ran, violations) = (won.clone(), ran.clone(), violations.clone());
+        let h = lp
+            .call_at(base + step * i as f64, move || {
+                if won[i].load(Ordering::SeqCst) {
+                    violations.set(violations.get() + 1);
+                }
+                ran.borrow_mut()[i] = true;
+            })
+            .unwrap();
+        handles.push(h);
+    }
+    let last = handles.last().unwrap().when();
+
+    // Stop once the last timer's turn has come and the canceller is done.
+    let events = Arc::new(AtomicUsize::new(0));
+    let bump = {
+        let events = events.clone();
+        move || {
+            if events.fetch_add(1, Ordering::SeqCst) + 1 == 2 {
+                switchboard::get_running_loop().unwrap().stop();
+            }
+        }
+    };
+    lp.call_at(last + 0.001, bump.clone()).unwrap();
+    let remote = lp.handle();
+    let canceller = {
+        let (won, handles) = (won.clone(), handles.clone());
+        std::thread::spawn(move || {
+            for (i, h) in handles.iter().enumerate() {
+                // Spin (no sleep) until this timer is about to fire.
+                let due = base_instant + Duration::from_secs_f64(step * i as f64);
+                while Instant::now() + Duration::from_micros(20) < due {
+                    std::hint::spin_loop();
+                }
+                h.cancel();
+                if h.cancelled() {
+                    won[i].store(true, Ordering::SeqCst);
+                }
+            }
+            remote.call_soon_threadsafe(bump).unwrap();
+        })
+    };
+    run_forever_with_deadline(&lp);
+    canceller.join().unwrap();
+
+    assert_eq!(
+        violations.get(),
+        0,
+        "callbacks started after their cancel won"
+    );
+    let ran = ran.borrow();
+    let mut cancelled = 0;
+    for i in 0..N {
+        let w = won[i].load(Ordering::SeqCst);
+        assert!(w != ran[i], "timer {i}: won={w} ran={}", ran[i]);
+        assert_eq!(handles[i].cancelled(), w, "timer {i}");
+        cancelled += usize::from(w);
+    }
+    assert!(cancelled > 0, "the canceller never won a race");
+    assert!(handler.take().is_empty());
+}
+
+#[test]
+fn x5_cancel_and_threadsafe_calls_racing_close_never_run_after_close() {
+    let (lp, handler) = new_loop();
+    let closed = Arc::new(AtomicBool::new(false));
+    let mut handles = Vec::new();
+    for i in 0..2000 {
+        let c = closed.clone();
+        let f = move || assert!(!c.load(Ordering::SeqCst), "ran after close");
+        if i % 2 == 0 {
+            handles.push(lp.call_soon(f).unwrap());
+        } else {
+            handles.push((*lp.call_later(0.0, f).unwrap()).clone());
+        }
+    }
+    let remote = lp.handle();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let thread = {
+        let closed = closed.clone();
+        std::thread::spawn(move || {
+            go_rx.recv().unwrap();
+            let mut refused = 0;
+            for (i, h) in handles.iter().enumerate() {
+                h.cancel();
+                let c = closed.clone();
+                match remote.call_soon_threadsafe(move || {
+                    assert!(
+                        !c.load(Ordering::SeqCst),
+                        "threadsafe call {i} ran after close"
+                    )
+                }) {
+                    Ok(_) => {}
+                    Err(LoopError::Closed) => refused += 1,
+                    Err(e) => panic!("unexpected {e:?}"),
+                }
+            }
+            refused
+        })
+    };
+    go_tx.send(()).unwrap();
+    // Run a few iterations while the other thread cancels, then close.
+    for _ in 0..3 {
+        run_one_iteration(&lp);
+    }
+    lp.close().unwrap();
+    closed.store(true, Ordering::SeqCst);
+    let _refused = thread.join().unwrap();
+    assert!(matches!(lp.run_forever(), Err(LoopError::Closed)));
+    assert!(handler.take().is_empty());
+}
