@@ -163,7 +163,10 @@ impl EventLoop {
             actor,
             addr: addr.clone(),
             started: false,
-            name: std::any::type_name::<A>().rsplit("::").next().unwrap_or("Actor"),
+            name: std::any::type_name::<A>()
+                .rsplit("::")
+                .next()
+                .unwrap_or("Actor"),
         };
         routing::insert(core, id, Box::new(mailbox));
         core.ready

@@ -72,12 +72,17 @@ impl EventLoop {
     /// })??;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn create_connection<P, M>(&self, factory: impl FnOnce() -> P + 'static) -> CreateConnection<M>
+    pub fn create_connection<P, M>(
+        &self,
+        factory: impl FnOnce() -> P + 'static,
+    ) -> CreateConnection<M>
     where
         P: StreamProtocol<M>,
         M: Send + 'static,
     {
-        self.connection_builder(Box::new(move || AnyStreamProtocol::Stream(Box::new(factory()))))
+        self.connection_builder(Box::new(move || {
+            AnyStreamProtocol::Stream(Box::new(factory()))
+        }))
     }
 
     /// [`create_connection`](Self::create_connection) for a [`BufferedProtocol`].
@@ -89,7 +94,9 @@ impl EventLoop {
         P: BufferedProtocol<M>,
         M: Send + 'static,
     {
-        self.connection_builder(Box::new(move || AnyStreamProtocol::Buffered(Box::new(factory()))))
+        self.connection_builder(Box::new(move || {
+            AnyStreamProtocol::Buffered(Box::new(factory()))
+        }))
     }
 
     fn connection_builder<M>(&self, factory: ProtocolMaker<M>) -> CreateConnection<M> {
@@ -118,13 +125,22 @@ impl EventLoop {
         M: Send + 'static,
     {
         let stream = adopt(sock)?;
-        start_transport(self, stream, AnyStreamProtocol::Stream(Box::new(factory())), None).await
+        start_transport(
+            self,
+            stream,
+            AnyStreamProtocol::Stream(Box::new(factory())),
+            None,
+        )
+        .await
     }
 }
 
 fn adopt(sock: std::net::TcpStream) -> Result<mio::net::TcpStream, NetError> {
     sock.set_nonblocking(true)
-        .map_err(|source| NetError::Socket { op: "set_nonblocking", source })?;
+        .map_err(|source| NetError::Socket {
+            op: "set_nonblocking",
+            source,
+        })?;
     let stream = mio::net::TcpStream::from_std(sock);
     let _ = stream.set_nodelay(true);
     Ok(stream)
@@ -172,13 +188,17 @@ impl<M: Send + 'static> CreateConnection<M> {
         let lp = self.lp.clone();
         if let Some(sock) = self.sock {
             if self.host.is_some() || self.port.is_some() {
-                return Err(NetError::InvalidArgs("host/port and sock can not be specified at the same time"));
+                return Err(NetError::InvalidArgs(
+                    "host/port and sock can not be specified at the same time",
+                ));
             }
             let stream = adopt(sock)?;
             return start_transport(&lp, stream, (self.factory)(), None).await;
         }
         let (Some(host), Some(port)) = (self.host.clone(), self.port) else {
-            return Err(NetError::InvalidArgs("host and port was not specified and no sock specified"));
+            return Err(NetError::InvalidArgs(
+                "host and port was not specified and no sock specified",
+            ));
         };
         let mut addrs = lp.resolve(&host, port, self.family).await?;
         let delay = match self.happy_eyeballs_delay {
@@ -317,7 +337,10 @@ async fn connect_one(
     drop(guard);
     let _ = core.registry.deregister(&mut stream);
     if waited.is_err() {
-        return Err(io::Error::new(io::ErrorKind::Interrupted, "loop closed while connecting"));
+        return Err(io::Error::new(
+            io::ErrorKind::Interrupted,
+            "loop closed while connecting",
+        ));
     }
     if let Some(e) = stream.take_error()? {
         return Err(e);

@@ -98,7 +98,9 @@ pub(crate) fn interleave(addrs: Vec<SocketAddr>, first_count: usize) -> Vec<Sock
         .into_iter()
         .partition(|x| x.is_ipv4() == first.is_ipv4());
     let mut out = Vec::with_capacity(a.len() + b.len());
-    let head: Vec<_> = a.drain(..first_count.saturating_sub(1).min(a.len())).collect();
+    let head: Vec<_> = a
+        .drain(..first_count.saturating_sub(1).min(a.len()))
+        .collect();
     out.extend(head);
     let (mut ia, mut ib) = (a.into_iter(), b.drain(..));
     loop {

@@ -52,7 +52,9 @@ impl EventLoop {
         P: StreamProtocol<M>,
         M: Send + 'static,
     {
-        self.server_builder(Rc::new(move || AnyStreamProtocol::Stream(Box::new(factory()))))
+        self.server_builder(Rc::new(move || {
+            AnyStreamProtocol::Stream(Box::new(factory()))
+        }))
     }
 
     /// [`create_server`](Self::create_server) for a buffered protocol.
@@ -61,7 +63,9 @@ impl EventLoop {
         P: switchboard_protocols::BufferedProtocol<M>,
         M: Send + 'static,
     {
-        self.server_builder(Rc::new(move || AnyStreamProtocol::Buffered(Box::new(factory()))))
+        self.server_builder(Rc::new(move || {
+            AnyStreamProtocol::Buffered(Box::new(factory()))
+        }))
     }
 
     fn server_builder<M>(&self, factory: Factory<M>) -> CreateServer<M> {
@@ -128,10 +132,16 @@ impl<M: Send + 'static> CreateServer<M> {
         let mut addrs = Vec::new();
         if wildcard {
             if self.family != Family::Inet6 {
-                addrs.push(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), self.port));
+                addrs.push(SocketAddr::new(
+                    IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                    self.port,
+                ));
             }
             if self.family != Family::Inet {
-                addrs.push(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), self.port));
+                addrs.push(SocketAddr::new(
+                    IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+                    self.port,
+                ));
             }
             return Ok(addrs);
         }
@@ -150,10 +160,12 @@ impl<M: Send + 'static> CreateServer<M> {
         let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
             .map_err(sock_err("socket"))?;
         if self.reuse_address {
-            sock.set_reuse_address(true).map_err(sock_err("SO_REUSEADDR"))?;
+            sock.set_reuse_address(true)
+                .map_err(sock_err("SO_REUSEADDR"))?;
         }
         if self.reuse_port {
-            sock.set_reuse_port(true).map_err(sock_err("SO_REUSEPORT"))?;
+            sock.set_reuse_port(true)
+                .map_err(sock_err("SO_REUSEPORT"))?;
         }
         if addr.is_ipv6() && dual {
             sock.set_only_v6(true).map_err(sock_err("IPV6_V6ONLY"))?;
@@ -189,7 +201,13 @@ impl<M: Send + 'static> CreateServer<M> {
         let mut listeners = Vec::new();
         for s in sockets {
             let local = s.local_addr().ok().and_then(|a| a.as_socket());
-            let actor = TcpListenerActor::new(s, self.backlog, self.factory.clone(), shared.clone(), mailer.clone());
+            let actor = TcpListenerActor::new(
+                s,
+                self.backlog,
+                self.factory.clone(),
+                shared.clone(),
+                mailer.clone(),
+            );
             let id = routing::reserve(&self.lp.core);
             routing::insert(&self.lp.core, id, Box::new(actor));
             listeners.push((id, local));
@@ -217,8 +235,10 @@ impl TakeSock for Option<std::net::TcpListener> {
 }
 
 fn ipv6_unavailable(e: &std::io::Error) -> bool {
-    matches!(e.kind(), std::io::ErrorKind::AddrNotAvailable | std::io::ErrorKind::Unsupported)
-        || e.raw_os_error() == Some(97) // EAFNOSUPPORT
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::AddrNotAvailable | std::io::ErrorKind::Unsupported
+    ) || e.raw_os_error() == Some(97) // EAFNOSUPPORT
 }
 
 impl<M: Send + 'static> IntoFuture for CreateServer<M> {
@@ -245,7 +265,9 @@ impl Server {
     fn command(&self, cmd: ServerCommand) {
         for (id, _) in &self.0.listeners {
             // Applied at once, so close() refuses new connects immediately (V3).
-            routing::dispatch(&self.0.lp.core, *id, None, |a, cx| a.deliver(Box::new(cmd), cx));
+            routing::dispatch(&self.0.lp.core, *id, None, |a, cx| {
+                a.deliver(Box::new(cmd), cx)
+            });
         }
     }
 
@@ -285,7 +307,9 @@ impl Server {
     fn each_connection(&self, cmd: StreamCommand) {
         let core = &self.0.lp.core;
         for id in self.0.shared.connections() {
-            core.ready.borrow_mut().push_back(Ready::Deliver(id, Box::new(cmd.clone())));
+            core.ready
+                .borrow_mut()
+                .push_back(Ready::Deliver(id, Box::new(cmd.clone())));
         }
     }
 
@@ -322,7 +346,12 @@ impl Server {
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "<Server sockets={:?} serving={}>", self.sockets(), self.is_serving())
+        write!(
+            f,
+            "<Server sockets={:?} serving={}>",
+            self.sockets(),
+            self.is_serving()
+        )
     }
 }
 

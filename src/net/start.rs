@@ -30,7 +30,10 @@ pub(crate) async fn start_transport<S: StreamSocket, M: Send + 'static>(
     let token = mio::Token(id.0 + crate::event_loop::FIRST_ACTOR_TOKEN);
     if let Err(source) = core.registry.register(&mut socket, token, interest) {
         core.actors.borrow_mut().try_remove(id.0);
-        return Err(NetError::Socket { op: "register", source });
+        return Err(NetError::Socket {
+            op: "register",
+            source,
+        });
     }
     let made = lp.create_future::<()>();
     let resolve = made.clone();
@@ -43,9 +46,12 @@ pub(crate) async fn start_transport<S: StreamSocket, M: Send + 'static>(
     let mailer: Arc<dyn Mailer> = Arc::new(lp.handle());
     let (transport, info) = SocketTransport::new(socket, id, protocol, mailer.clone(), hooks);
     routing::insert(core, id, Box::new(transport));
-    core.ready.borrow_mut().push_back(Ready::Deliver(id, Box::new(Start)));
+    core.ready
+        .borrow_mut()
+        .push_back(Ready::Deliver(id, Box::new(Start)));
     // The future only fails if the loop closes first.
-    made.await.map_err(|_| NetError::Loop(crate::LoopError::Closed))?;
+    made.await
+        .map_err(|_| NetError::Loop(crate::LoopError::Closed))?;
     Ok(Connection {
         transport: TransportHandle {
             lp: lp.clone(),

@@ -1,0 +1,98 @@
+//! Runs `examples/chat.rs`: two clients join the room, a line from one reaches
+//! the other, and SIGTERM stops the server with status 0.
+//!
+//! See <https://docs.python.org/3/library/asyncio-protocol.html#examples>.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    l.local_addr().expect("local addr").port()
+}
+
+fn connect_with_deadline(port: u16, deadline: Instant) -> TcpStream {
+    loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => return s,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                std::thread::yield_now();
+            }
+            Err(e) => panic!("chat server never accepted on {port}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn chat_broadcasts_lines_to_other_members_and_stops_on_sigterm() {
+    let port = free_port();
+    let child = Command::new(env!("CARGO"))
+        .args([
+            "run",
+            "--quiet",
+            "--example",
+            "chat",
+            "--",
+            &port.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("cargo run --example chat");
+    let mut server = Server(child);
+    let stdout = server.0.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().expect("a first line").expect("utf-8");
+    assert_eq!(first, format!("Chat room on 127.0.0.1:{port}"));
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut alice = connect_with_deadline(port, deadline);
+    assert!(lines
+        .next()
+        .expect("join line")
+        .expect("utf-8")
+        .ends_with("joined (1 in the room)"));
+    let mut bob = connect_with_deadline(port, deadline);
+    assert!(lines
+        .next()
+        .expect("join line")
+        .expect("utf-8")
+        .ends_with("joined (2 in the room)"));
+
+    alice.write_all(b"hello room\r\n").expect("alice writes");
+    bob.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut got = Vec::new();
+    let mut byte = [0u8; 1];
+    while !got.ends_with(b"\n") {
+        let n = bob.read(&mut byte).expect("bob reads");
+        assert_eq!(n, 1, "bob's connection closed early");
+        got.push(byte[0]);
+    }
+    let got = String::from_utf8(got).expect("utf-8");
+    assert!(got.ends_with(": hello room\n"), "bob got {got:?}");
+    assert!(lines
+        .next()
+        .expect("say line")
+        .expect("utf-8")
+        .ends_with("says \"hello room\""));
+
+    let pid = nix::unistd::Pid::from_raw(server.0.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    let status = server.0.wait().expect("wait for chat");
+    assert!(status.success(), "chat exited with {status}");
+    // Both members were closed by the server on the way out.
+    let mut rest = Vec::new();
+    let _ = alice.read_to_end(&mut rest);
+}
