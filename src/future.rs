@@ -21,6 +21,8 @@ struct Inner<T, E> {
     state: State<T, E>,
     waiters: Vec<Waker>,
     callbacks: Vec<Box<dyn FnOnce()>>,
+    /// Ended by `cancel`; kept after an awaiter takes the outcome.
+    cancelled: bool,
 }
 
 /// A future made by [`create_future`](crate::EventLoop::create_future): settable
@@ -63,6 +65,7 @@ impl<T: 'static, E: 'static> LoopFuture<T, E> {
                 state: State::Pending,
                 waiters: Vec::new(),
                 callbacks: Vec::new(),
+                cancelled: false,
             })),
             core,
         }
@@ -74,6 +77,7 @@ impl<T: 'static, E: 'static> LoopFuture<T, E> {
             if !matches!(inner.state, State::Pending) {
                 return Err(InvalidStateError);
             }
+            inner.cancelled = matches!(result, Err(FutureError::Cancelled));
             inner.state = State::Done(result);
             (
                 std::mem::take(&mut inner.waiters),
@@ -115,10 +119,7 @@ impl<T: 'static, E: 'static> LoopFuture<T, E> {
 
     /// True once the future was cancelled.
     pub fn cancelled(&self) -> bool {
-        matches!(
-            self.inner.borrow().state,
-            State::Done(Err(FutureError::Cancelled))
-        )
+        self.inner.borrow().cancelled
     }
 
     /// Runs `f` on the loop thread (through `call_soon`) once the future is

@@ -83,6 +83,8 @@ pub(crate) struct TaskCell<T> {
     waiters: RefCell<Vec<Waker>>,
     done_callbacks: RefCell<Vec<Box<dyn FnOnce()>>>,
     cancel: Cell<bool>,
+    /// Ended by cancellation; kept after an awaiter takes the outcome.
+    ended_cancelled: Cell<bool>,
     name: RefCell<String>,
 }
 
@@ -93,6 +95,7 @@ impl<T> TaskCell<T> {
             waiters: RefCell::new(Vec::new()),
             done_callbacks: RefCell::new(Vec::new()),
             cancel: Cell::new(false),
+            ended_cancelled: Cell::new(false),
             name: RefCell::new(name),
         })
     }
@@ -101,6 +104,8 @@ impl<T> TaskCell<T> {
         if !matches!(*self.outcome.borrow(), Outcome::Pending) {
             return;
         }
+        self.ended_cancelled
+            .set(matches!(result, Err(TaskError::Cancelled { .. })));
         *self.outcome.borrow_mut() = Outcome::Done(result);
         for w in self.waiters.take() {
             w.wake();
@@ -165,10 +170,7 @@ impl<T> Task<T> {
 
     /// True once the task ended by cancellation.
     pub fn cancelled(&self) -> bool {
-        matches!(
-            &*self.cell.outcome.borrow(),
-            Outcome::Done(Err(TaskError::Cancelled { .. }))
-        )
+        self.cell.ended_cancelled.get()
     }
 
     /// True once the task ended (output, panic or cancel).
