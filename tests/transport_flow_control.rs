@@ -793,3 +793,125 @@ fn b3_empty_buffer_is_fatal() {
         "Fatal error: protocol.get_buffer() call failed."
     );
 }
+
+#[test]
+fn fault1_fault2_reset_while_bytes_are_buffered_is_never_a_clean_loss() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    socket2::SockRef::from(&listener)
+        .set_recv_buffer_size(4096)
+        .expect("SO_RCVBUF");
+    let port = listener.local_addr().expect("addr").port();
+    let (go, wait) = mpsc::channel::<()>();
+    let peer = std::thread::spawn(move || {
+        let (s, _) = listener.accept().expect("accept");
+        let _ = wait.recv();
+        socket2::SockRef::from(&s)
+            .set_linger(Some(Duration::ZERO))
+            .expect("linger");
+        drop(s); // RST, with our bytes unread
+    });
+    let data = payload();
+    run_with_deadline(&lp, async move {
+        let log = EventLog::new();
+        let lg = log.clone();
+        let conn = l
+            .create_connection(move || {
+                scripted(&lg, move |k, t, _| {
+                    if k == Kind::Made {
+                        for _ in 0..CHUNKS {
+                            t.write_bytes(data.clone())?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .expect("connect");
+        until(&l, || count(&log, &Recorded::PauseWriting) == 1).await;
+        go.send(()).expect("peer");
+        until(&l, || log.lost_count() == 1).await;
+        // Later writes are dropped silently.
+        conn.transport.write(&b"after the reset"[..]);
+        let _ = l.sleep(Duration::from_millis(2)).await;
+        let events = log.snapshot();
+        assert_eq!(log.lost_count(), 1);
+        match events.last() {
+            Some(Recorded::Lost(Some(why))) => assert!(
+                why == "connection reset by peer" || why == "broken pipe",
+                "{why}"
+            ),
+            other => panic!("a reset must not look clean: {other:?}"),
+        }
+        check_stream_grammar(&events).expect("grammar");
+    });
+    peer.join().expect("peer");
+}
+
+/// Switches to a buffered protocol on the first data.
+struct Switcher(EventLog);
+
+impl StreamProtocol for Switcher {
+    fn handle(
+        &mut self,
+        ev: StreamEvent,
+        t: &mut dyn StreamTransport,
+    ) -> Result<(), ProtocolError> {
+        match ev {
+            StreamEvent::ConnectionMade => self.0.push(Recorded::ConnectionMade),
+            StreamEvent::DataReceived(d) => {
+                self.0.push(Recorded::Data(d));
+                t.set_protocol(switchboard::protocols::AnyStreamProtocol::Buffered(
+                    Box::new(RecordingBufferedProtocol::with_log(10, self.0.clone())),
+                ));
+            }
+            other => panic!("the old protocol got {other:?} after the switch"),
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn s8_set_protocol_switches_to_a_buffered_protocol() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    let log = EventLog::new();
+    let lg = log.clone();
+    let log2 = log.clone();
+    run_with_deadline(&lp, async move {
+        let log = log2;
+        let server = l
+            .create_server(move || Switcher(lg.clone()))
+            .host("127.0.0.1")
+            .port(0)
+            .await
+            .expect("bind");
+        let port = server.sockets()[0].port();
+        let p = RecordingProtocol::new();
+        let clog = p.log();
+        let conn = l
+            .create_connection::<_, NoMessage>(move || p)
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .expect("connect");
+        conn.transport.write(&b"first"[..]);
+        until(&l, || log.data().len() == 5).await;
+        conn.transport.write(&b"then 25 bytes, 10 at most"[..]);
+        conn.transport.write_eof();
+        until(&l, || log.lost_count() == 1 && clog.lost_count() == 1).await;
+        server.close();
+    });
+    assert_eq!(&log.data()[..], b"firstthen 25 bytes, 10 at most");
+    let events = log.snapshot();
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Recorded::BufferUpdated(n) if *n <= 10)));
+    assert_eq!(
+        &events[events.len() - 2..],
+        &[Recorded::Eof, Recorded::Lost(None)]
+    );
+}
