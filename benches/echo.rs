@@ -506,6 +506,11 @@ fn bench_idle(server: &ServerProc, n: usize) -> f64 {
 }
 
 fn pin_self() -> bool {
+    // Counted before pinning: available_parallelism honours the affinity mask.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 {
+        return false;
+    }
     let pid = std::process::id().to_string();
     let ok = Command::new("taskset")
         .args(["-cp", "1", &pid])
@@ -513,8 +518,7 @@ fn pin_self() -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    ok && cores >= 2
+    ok
 }
 
 fn line(name: &str, v: &[f64; 3], unit_fmt: fn(f64) -> String, lower_better: bool) {
