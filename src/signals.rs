@@ -90,9 +90,10 @@ impl EventLoop {
     /// `loop.add_signal_handler`). Replaces a previous handler for `sig`.
     ///
     /// ```no_run
+    /// use switchboard::actors::signal::Signal;
     /// let lp = switchboard::new_event_loop()?;
     /// let handle = lp.handle();
-    /// lp.add_signal_handler(nix::libc::SIGINT, move || handle.stop())?;
+    /// lp.add_signal_handler(Signal::SIGINT as i32, move || handle.stop())?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn add_signal_handler(&self, sig: i32, f: impl Fn() + 'static) -> Result<(), SignalError> {
