@@ -1,0 +1,211 @@
+//! Runs every example of the learning path (`examples/README.md`) and checks
+//! that it prints what its Python twin prints: the examples section of
+//! <https://docs.python.org/3/library/asyncio-eventloop.html#examples>, the
+//! `run_in_executor` example, the `get_running_loop` example of the Low-level
+//! API Index, and the tour.
+//!
+//! Each example runs through `cargo run --quiet --example NAME`, which inherits
+//! this process's environment (so it shares `CARGO_TARGET_DIR` with the outer
+//! `cargo test`). The examples are built once, first; every run is killed if it
+//! has not finished within [`RUN_TIMEOUT`].
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::sync::{mpsc, OnceLock};
+use std::thread;
+use std::time::Duration;
+
+/// How long one example may run (its build is done before).
+const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long building the examples may take, on a cold or busy target dir.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// What a finished child printed.
+struct Output {
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `cargo ARGS` in the package root; panics if it fails or outlives `timeout`.
+fn cargo(args: &[&str], timeout: Duration) -> Output {
+    let mut child = Command::new(env!("CARGO"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cargo starts");
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let (done, finished) = mpsc::channel();
+    thread::spawn(move || {
+        let mut out = String::new();
+        stdout.read_to_string(&mut out).ok();
+        done.send(out).ok();
+    });
+    let errors = thread::spawn(move || {
+        let mut err = String::new();
+        stderr.read_to_string(&mut err).ok();
+        err
+    });
+    // `cargo run` replaces itself with the example on Unix, so stdout reaches
+    // EOF when the example exits, and killing the child kills the example.
+    let Ok(stdout) = finished.recv_timeout(timeout) else {
+        child.kill().ok();
+        child.wait().ok();
+        let stderr = errors.join().unwrap_or_default();
+        panic!(
+            "`cargo {}` did not finish within {timeout:?}; stderr:\n{stderr}",
+            args.join(" ")
+        );
+    };
+    let status = child.wait().expect("cargo is waited for");
+    let stderr = errors.join().unwrap_or_default();
+    assert!(
+        status.success(),
+        "`cargo {}` failed with {status}; stdout:\n{stdout}\nstderr:\n{stderr}",
+        args.join(" ")
+    );
+    Output { stdout, stderr }
+}
+
+/// Runs example `name` with `args` and returns its stdout.
+fn run_example(name: &str, args: &[&str]) -> String {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        cargo(&["build", "--quiet", "--examples"], BUILD_TIMEOUT);
+    });
+    let mut cmd = vec!["run", "--quiet", "--example", name, "--"];
+    cmd.extend_from_slice(args);
+    let out = cargo(&cmd, RUN_TIMEOUT);
+    if !out.stderr.is_empty() {
+        eprintln!("stderr of example {name}:\n{}", out.stderr);
+    }
+    out.stdout
+}
+
+/// Runs `python3 -c CODE ARGS` and returns its stdout, trimmed.
+fn python(code: &str, args: &[&str]) -> String {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(code)
+        .args(args)
+        .output()
+        .expect("python3 is installed (DESIGN.md: it is on every machine)");
+    assert!(out.status.success(), "python3 failed: {out:?}");
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn hello_world_prints_hello_world_then_stops() {
+    assert_eq!(run_example("hello_world", &[]), "Hello World\n");
+}
+
+#[test]
+fn display_date_prints_five_utc_timestamps_then_stops() {
+    let utc_minute = "import datetime; \
+        print(datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M'))";
+    let before = python(utc_minute, &[]);
+    let out = run_example("display_date", &["0.05"]);
+    let after = python(utc_minute, &[]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 5, "five dates, got:\n{out}");
+    for line in &lines {
+        // Python's str(datetime): the fraction is left out when it is zero.
+        let shape = "dddd-dd-dd dd:dd:dd.dddddd";
+        let fits = |s: &str| {
+            s.len() == shape.len()
+                && s.chars().zip(shape.chars()).all(|(c, p)| {
+                    if p == 'd' {
+                        c.is_ascii_digit()
+                    } else {
+                        c == p
+                    }
+                })
+        };
+        assert!(fits(line) || fits(&format!("{line}.000000")), "{line:?}");
+    }
+    assert!(lines.windows(2).all(|w| w[0] < w[1]), "increasing:\n{out}");
+    // The calendar arithmetic agrees with Python's UTC clock.
+    let minute = &lines[0][..16];
+    assert!(
+        minute == before || minute == after,
+        "{minute} vs python {before}..{after}"
+    );
+}
+
+#[test]
+fn get_running_loop_prints_hello_then_the_future_value() {
+    let out = run_example("get_running_loop", &["0.05"]);
+    assert_eq!(out, "hello ...\n... world\n");
+}
+
+#[test]
+fn executor_prints_results_from_the_default_and_a_custom_pool() {
+    let out = run_example("executor", &[]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "three results, got:\n{out}");
+    let default = lines[0]
+        .strip_prefix("default thread pool ")
+        .expect("default pool line");
+    let custom = lines[1]
+        .strip_prefix("custom thread pool ")
+        .expect("custom pool line");
+    assert_eq!(lines[2], "custom thread pool 333333283333335000000");
+    // The bytes are printed as Python's repr: Python reads them back as 100 bytes.
+    let lengths = python(
+        "import ast, sys; print(*(len(ast.literal_eval(a)) for a in sys.argv[1:]))",
+        &[default, custom],
+    );
+    assert_eq!(lengths, "100 100");
+}
+
+#[test]
+fn tour_prints_every_section_in_order() {
+    let out = run_example("tour", &[]);
+    let headers: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+        .collect();
+    assert_eq!(
+        headers,
+        [
+            "1. Callbacks run in the order they were scheduled",
+            "2. Timers: call_later, call_at and cancel",
+            "3. A task awaits a future",
+            "4. call_soon_threadsafe from another thread",
+            "5. run_in_executor: blocking work on a thread pool",
+            "6. The exception handler catches a panic",
+            "7. A TCP echo server and client on 127.0.0.1",
+            "8. Stopping and closing cleanly",
+        ]
+    );
+    // What each section shows, in order.
+    let results = [
+        "   callback first\n   callback second\n   callback third\n",
+        "   call_at(time() + 0.01) fired first\n   call_later(0.02) fired second\n",
+        "   a third timer was cancelled: cancelled() = true\n",
+        "   a timer set the future to 41; the task awaited it and returned 42\n",
+        "   a callback sent from thread tour-worker ran on thread main\n",
+        "   sum(1..=1000) = 500500, computed on a pool thread: true\n",
+        "   handler: Exception in callback <Handle created at examples/tour.rs:",
+        "> -> panic: boom\n   the next callback still runs\n",
+        "   the one iteration ran this callback\n",
+        "   closed: is_closed() = true; call_soon -> event loop is closed\n",
+    ];
+    let mut rest = out.as_str();
+    for expected in results {
+        let at = rest
+            .find(expected)
+            .unwrap_or_else(|| panic!("{expected:?} missing or out of order in:\n{out}"));
+        rest = &rest[at + expected.len()..];
+    }
+    assert!(
+        !out.contains("never printed"),
+        "a cancelled timer ran:\n{out}"
+    );
+}
