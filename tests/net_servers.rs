@@ -468,3 +468,85 @@ fn fault3_emfile_on_accept_is_reported_once_and_accepting_resumes() {
     );
     println!("EMFILE-CHILD-OK");
 }
+
+#[test]
+fn fault3_emfile_retry_is_cancelled_when_the_server_closes() {
+    let name = "fault3_emfile_retry_is_cancelled_when_the_server_closes";
+    if std::env::var_os(EMFILE_CHILD).is_none() {
+        let exe = std::env::current_exe().expect("test binary");
+        let out = std::process::Command::new(exe)
+            .args([name, "--exact", "--nocapture", "--test-threads=1"])
+            .env(EMFILE_CHILD, "1")
+            .output()
+            .expect("re-exec the test binary");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
+        assert!(
+            stdout.contains("EMFILE-CLOSE-OK"),
+            "child did not run:\n{stdout}\n{stderr}"
+        );
+        return;
+    }
+    let lp = EventLoop::new().expect("loop");
+    let messages = Rc::new(RefCell::new(Vec::<String>::new()));
+    let m2 = messages.clone();
+    lp.set_exception_handler(Some(Rc::new(
+        move |_: &EventLoop, ctx: &switchboard::ExceptionContext| {
+            m2.borrow_mut().push(ctx.message.clone());
+        },
+    )));
+    let l = lp.clone();
+    let log = EventLog::new();
+    let lg = log.clone();
+    let (server, port) = run_with_deadline(&lp, async move { echo(&l, &lg, true).await });
+    const CLIENTS: usize = 40;
+    let peers: Vec<TcpStream> = (0..CLIENTS)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).expect("connect"))
+        .collect();
+    let (soft, _) = switchboard::actors::sys::unix::fd::nofile_limit().expect("limit");
+    switchboard::actors::sys::unix::fd::set_nofile_soft(limit_leaving(10))
+        .expect("lower RLIMIT_NOFILE");
+    let l = lp.clone();
+    let lg = log.clone();
+    let m3 = messages.clone();
+    run_with_deadline(&lp, async move {
+        until(&l, || !m3.borrow().is_empty()).await;
+        server.close();
+        switchboard::actors::sys::unix::fd::set_nofile_soft(soft).expect("restore RLIMIT_NOFILE");
+        // Past the retry delay: the cancelled retry must not fire.
+        let _ = l.sleep(Duration::from_millis(1300)).await;
+        assert!(made(&lg) < CLIENTS);
+    });
+    assert_eq!(
+        *messages.borrow(),
+        vec!["socket.accept() out of system resource".to_string()]
+    );
+    // A connection left in the backlog sees the close.
+    let mut last = &peers[CLIENTS - 1];
+    last.set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let mut buf = [0u8; 1];
+    match std::io::Read::read(&mut last, &mut buf) {
+        Ok(0) => {}
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+        other => panic!("the queued peer did not see a close: {other:?}"),
+    }
+    println!("EMFILE-CLOSE-OK");
+}
+
+#[test]
+fn v5_the_loop_keeps_serving_after_the_handle_is_dropped() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let log = EventLog::new();
+        let (server, port) = echo(&l, &log, true).await;
+        drop(server);
+        let (conn, clog) = client(&l, port).await;
+        conn.transport.write(&b"alive"[..]);
+        until(&l, || &clog.data()[..] == b"alive").await;
+        conn.transport.close();
+        until(&l, || log.lost_count() == 1).await;
+    });
+}
