@@ -342,6 +342,17 @@ fn connect_all(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
         .collect()
 }
 
+/// User + system CPU seconds of a process, from `/proc/PID/stat` (clock
+/// ticks, assumed 100 Hz, the Linux `USER_HZ`).
+fn cpu_secs(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the `(comm)`: state is field 3, utime 14, stime 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (tick(11) + tick(12)) / 100.0
+}
+
 struct Timing {
     warmup: Duration,
     measure: Duration,
@@ -352,6 +363,7 @@ struct Timing {
 fn drive<S>(
     mut conns: Vec<TcpStream>,
     t: &Timing,
+    server_pid: u32,
     mut state: Vec<S>,
     mut step: impl FnMut(&mut TcpStream, &mut S) -> u64,
 ) -> f64 {
@@ -370,10 +382,13 @@ fn drive<S>(
     let measure_from = start + t.warmup;
     let end = measure_from + t.measure;
     let mut base: Option<(u64, Instant)> = None;
+    let server_pid = server_pid.to_string();
+    let mut cpu0 = (0.0, 0.0);
     loop {
         let now = Instant::now();
         if base.is_none() && now >= measure_from {
             base = Some((total, now));
+            cpu0 = (cpu_secs("self"), cpu_secs(&server_pid));
         }
         if now >= end {
             break;
@@ -386,7 +401,13 @@ fn drive<S>(
         }
     }
     let (b, at) = base.expect("measured window");
-    (total - b) as f64 / at.elapsed().as_secs_f64()
+    let wall = at.elapsed().as_secs_f64();
+    eprintln!(
+        "  [cpu busy over the window: load generator {:.0}%, server {:.0}%]",
+        100.0 * (cpu_secs("self") - cpu0.0) / wall,
+        100.0 * (cpu_secs(&server_pid) - cpu0.1) / wall
+    );
+    (total - b) as f64 / wall
 }
 
 const RR_MSG: usize = 1024;
@@ -425,12 +446,15 @@ fn rr_step(c: &mut TcpStream, s: &mut RrState, msg: &[u8], buf: &mut [u8]) -> u6
     }
 }
 
-fn bench_rr(addr: SocketAddr, conns: usize, t: &Timing) -> f64 {
+fn bench_rr(server: &ServerProc, conns: usize, t: &Timing) -> f64 {
+    let addr = server.addr;
     let msg: Vec<u8> = (0..RR_MSG).map(|i| (i % 251) as u8).collect();
     let mut buf = vec![0u8; SHARED_BUF];
     let streams = connect_all(addr, conns);
     let state = (0..conns).map(|_| RrState::default()).collect();
-    drive(streams, t, state, |c, s| rr_step(c, s, &msg, &mut buf))
+    drive(streams, t, server.child.id(), state, |c, s| {
+        rr_step(c, s, &msg, &mut buf)
+    })
 }
 
 const CHUNK: usize = 64 * 1024;
@@ -466,13 +490,18 @@ fn stream_step(c: &mut TcpStream, off: &mut usize, chunk: &[u8], buf: &mut [u8])
     }
 }
 
-fn bench_stream(addr: SocketAddr, conns: usize, t: &Timing) -> f64 {
+fn bench_stream(server: &ServerProc, conns: usize, t: &Timing) -> f64 {
+    let addr = server.addr;
     let chunk: Vec<u8> = (0..CHUNK).map(|i| (i % 253) as u8).collect();
     let mut buf = vec![0u8; SHARED_BUF];
     let streams = connect_all(addr, conns);
-    let bytes_per_s = drive(streams, t, vec![0usize; conns], |c, off| {
-        stream_step(c, off, &chunk, &mut buf)
-    });
+    let bytes_per_s = drive(
+        streams,
+        t,
+        server.child.id(),
+        vec![0usize; conns],
+        |c, off| stream_step(c, off, &chunk, &mut buf),
+    );
     bytes_per_s / (1024.0 * 1024.0)
 }
 
@@ -595,7 +624,7 @@ fn main() {
     let mut rr = [0.0; 3];
     for (k, kind) in KINDS.iter().enumerate() {
         let server = ServerProc::start(kind, pin);
-        rr[k] = bench_rr(server.addr, rr_conns, &t);
+        rr[k] = bench_rr(&server, rr_conns, &t);
     }
     line(
         &format!("rr 1 KiB x {rr_conns} conns (req/s, higher is better)"),
@@ -607,7 +636,7 @@ fn main() {
     let mut st = [0.0; 3];
     for (k, kind) in KINDS.iter().enumerate() {
         let server = ServerProc::start(kind, pin);
-        st[k] = bench_stream(server.addr, stream_conns, &t);
+        st[k] = bench_stream(&server, stream_conns, &t);
     }
     line(
         &format!("stream 64 KiB chunks x {stream_conns} conns (MiB/s, higher is better)"),

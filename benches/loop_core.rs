@@ -20,6 +20,8 @@
 //!    insert, then `remove` of each key.
 //!
 //! Each workload runs once to warm up, then the best of 3 runs is kept.
+//! `SWITCHBOARD_BENCH_ONLY` (comma-separated: `call_soon`, `timers`,
+//! `timers_cancel`, `asyncio`) runs a subset, e.g. under a profiler.
 
 use std::cell::Cell;
 use std::process::Command;
@@ -332,34 +334,42 @@ fn main() {
         },
     );
 
+    // `SWITCHBOARD_BENCH_ONLY=timers,timers_cancel` runs a subset (for profiling).
+    let only = std::env::var("SWITCHBOARD_BENCH_ONLY").unwrap_or_default();
+    let want = |name: &str| only.is_empty() || only.split(',').any(|w| w.trim() == name);
+    let ds = delays(plan.n, plan.span);
+
     // 1. call_soon
-    let sb = best(runs(&plan, || sb_call_soon(plan.n)));
-    let tk = best(runs(&plan, || tokio_call_soon(plan.n)));
-    let (sb_rate, tk_rate) = (mops(plan.n, sb), mops(plan.n, tk));
-    let sb_call_soon_rate = sb_rate * 1e6;
-    println!(
+    let mut sb_call_soon_rate = None;
+    if want("call_soon") {
+        let sb = best(runs(&plan, || sb_call_soon(plan.n)));
+        let tk = best(runs(&plan, || tokio_call_soon(plan.n)));
+        let (sb_rate, tk_rate) = (mops(plan.n, sb), mops(plan.n, tk));
+        sb_call_soon_rate = Some(sb_rate * 1e6);
+        println!(
         "call_soon      N={}: switchboard {:.2} M ops/s, tokio spawn_local {:.2} M ops/s, ratio {:.2}",
         plan.n,
         sb_rate,
         tk_rate,
         sb_rate / tk_rate
     );
+    }
 
     // 2. timers fired
-    let ds = delays(plan.n, plan.span);
-    let last = ds.iter().copied().max().unwrap_or_default();
-    let sb_runs = runs(&plan, || sb_timers(&ds));
-    let tk_runs = runs(&plan, || tokio_timers(&ds));
-    let (sb_total, sb_sched) = (
-        best(sb_runs.iter().map(|r| r.total)),
-        best(sb_runs.iter().map(|r| r.schedule)),
-    );
-    let (tk_total, tk_sched) = (
-        best(tk_runs.iter().map(|r| r.total)),
-        best(tk_runs.iter().map(|r| r.schedule)),
-    );
-    let over = |t: Duration| t.saturating_sub(last).as_secs_f64() * 1e3;
-    println!(
+    if want("timers") {
+        let last = ds.iter().copied().max().unwrap_or_default();
+        let sb_runs = runs(&plan, || sb_timers(&ds));
+        let tk_runs = runs(&plan, || tokio_timers(&ds));
+        let (sb_total, sb_sched) = (
+            best(sb_runs.iter().map(|r| r.total)),
+            best(sb_runs.iter().map(|r| r.schedule)),
+        );
+        let (tk_total, tk_sched) = (
+            best(tk_runs.iter().map(|r| r.total)),
+            best(tk_runs.iter().map(|r| r.schedule)),
+        );
+        let over = |t: Duration| t.saturating_sub(last).as_secs_f64() * 1e3;
+        println!(
         "timers         N={}: switchboard {:.3} s ({:.2} M timers/s, +{:.1} ms past last deadline, schedule {:.2} M/s), \
          tokio DelayQueue {:.3} s ({:.2} M timers/s, +{:.1} ms, schedule {:.2} M/s), \
          ratio {:.3} (wall time tokio/switchboard), schedule ratio {:.2}",
@@ -375,20 +385,28 @@ fn main() {
         tk_total.as_secs_f64() / sb_total.as_secs_f64(),
         tk_sched.as_secs_f64() / sb_sched.as_secs_f64(),
     );
+    }
 
     // 3. timers cancelled
-    let sb = best(runs(&plan, || sb_cancel(&ds)));
-    let tk = best(runs(&plan, || tokio_cancel(&ds)));
-    let (sb_rate, tk_rate) = (mops(plan.n, sb), mops(plan.n, tk));
-    println!(
+    if want("timers_cancel") {
+        let sb = best(runs(&plan, || sb_cancel(&ds)));
+        let tk = best(runs(&plan, || tokio_cancel(&ds)));
+        let (sb_rate, tk_rate) = (mops(plan.n, sb), mops(plan.n, tk));
+        println!(
         "timers_cancel  N={}: switchboard {:.2} M ops/s, tokio DelayQueue insert+remove {:.2} M ops/s, ratio {:.2}",
         plan.n,
         sb_rate,
         tk_rate,
         sb_rate / tk_rate
     );
+    }
 
     // CPython asyncio call_soon, for scale (target: switchboard >= 10x).
+    if !want("asyncio") {
+        return;
+    }
+    let sb_call_soon_rate = sb_call_soon_rate
+        .unwrap_or_else(|| mops(plan.n, best(runs(&plan, || sb_call_soon(plan.n)))) * 1e6);
     match asyncio_call_soon(plan.n) {
         Ok(py) => println!(
             "call_soon      N={}: switchboard {:.2} M ops/s, CPython asyncio {:.2} M ops/s, ratio {:.1} (target >= 10)",

@@ -80,9 +80,14 @@ impl Drop for RunningGuard {
 
 /// Takes the output of a task known to be done.
 pub(crate) fn take_ready<T>(task: Task<T>) -> Result<T, TaskError> {
+    /// A waker that does nothing (`Waker::noop` needs Rust 1.85; MSRV is 1.80).
+    struct Noop;
+    impl std::task::Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
     let mut task = task;
-    let waker = std::task::Waker::noop();
-    let mut cx = std::task::Context::from_waker(waker);
+    let waker = std::task::Waker::from(Arc::new(Noop));
+    let mut cx = std::task::Context::from_waker(&waker);
     match std::pin::Pin::new(&mut task).poll_inner(&mut cx) {
         std::task::Poll::Ready(r) => r,
         std::task::Poll::Pending => Err(TaskError::LoopClosed {

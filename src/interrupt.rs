@@ -17,7 +17,6 @@
 /// ```
 pub use switchboard_protocols::Interrupt;
 
-
 pub(crate) fn is_interrupt(payload: &(dyn std::any::Any + Send)) -> bool {
     payload.is::<Interrupt>()
 }

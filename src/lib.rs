@@ -56,10 +56,12 @@ pub use future::LoopFuture;
 pub use handle::{Handle, TimerHandle};
 pub use interrupt::Interrupt;
 pub use net::{
-    Connection, CreateConnection, CreateServer, Family, NetError, ServeForever, Server, TransportHandle,
-    WaitClosed,
+    Connection, CreateConnection, CreateServer, Family, NetError, ServeForever, Server,
+    TransportHandle, WaitClosed,
 };
-pub use policy::{get_event_loop_policy, set_event_loop_policy, DefaultEventLoopPolicy, EventLoopPolicy};
+pub use policy::{
+    get_event_loop_policy, set_event_loop_policy, DefaultEventLoopPolicy, EventLoopPolicy,
+};
 pub use shared::LoopHandle;
 pub use signals::SignalError;
 pub use sleep::{sleep, Sleep};

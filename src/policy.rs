@@ -29,12 +29,14 @@ pub struct DefaultEventLoopPolicy;
 
 impl EventLoopPolicy for DefaultEventLoopPolicy {
     fn get_event_loop(&self) -> Result<EventLoop, LoopError> {
-        CURRENT.with(|c| c.borrow().clone()).ok_or_else(|| LoopError::NoCurrentLoop {
-            thread: std::thread::current()
-                .name()
-                .unwrap_or("<unnamed>")
-                .to_string(),
-        })
+        CURRENT
+            .with(|c| c.borrow().clone())
+            .ok_or_else(|| LoopError::NoCurrentLoop {
+                thread: std::thread::current()
+                    .name()
+                    .unwrap_or("<unnamed>")
+                    .to_string(),
+            })
     }
 
     fn set_event_loop(&self, lp: Option<EventLoop>) {

@@ -98,7 +98,11 @@ impl LoopContext for LoopCx<'_> {
 pub(crate) fn reserve(core: &LoopCore) -> ActorId {
     let gen = core.actor_gen.get() + 1;
     core.actor_gen.set(gen);
-    ActorId(core.actors.borrow_mut().insert(ActorSlot { gen, actor: None }))
+    ActorId(
+        core.actors
+            .borrow_mut()
+            .insert(ActorSlot { gen, actor: None }),
+    )
 }
 
 pub(crate) fn insert(core: &LoopCore, id: ActorId, actor: Box<dyn Actor>) {

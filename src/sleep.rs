@@ -36,7 +36,11 @@ impl EventLoop {
     /// ```
     pub fn sleep(&self, delay: impl Into<Delay>) -> Sleep {
         let d = delay.into().0;
-        let when = if d.is_nan() { f64::NAN } else { self.time() + d.max(0.0) };
+        let when = if d.is_nan() {
+            f64::NAN
+        } else {
+            self.time() + d.max(0.0)
+        };
         Sleep {
             lp: self.clone(),
             when,
@@ -88,6 +92,11 @@ impl Drop for Sleep {
 
 impl fmt::Debug for Sleep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<Sleep until {:.6} fired={}>", self.when, self.fired.get())
+        write!(
+            f,
+            "<Sleep until {:.6} fired={}>",
+            self.when,
+            self.fired.get()
+        )
     }
 }

@@ -22,13 +22,16 @@ use switchboard::{
     ThreadPool,
 };
 
+/// Shared between a [`Handoff`] and whoever completes it: (done, waker).
+type Slot = Arc<Mutex<(bool, Option<Waker>)>>;
+
 /// A future that hands its waker to another thread and completes once woken.
 struct Handoff {
-    slot: Arc<Mutex<(bool, Option<Waker>)>>,
+    slot: Slot,
 }
 
 impl Handoff {
-    fn new() -> (Handoff, Arc<Mutex<(bool, Option<Waker>)>>) {
+    fn new() -> (Handoff, Slot) {
         let slot = Arc::new(Mutex::new((false, None)));
         (Handoff { slot: slot.clone() }, slot)
     }

@@ -344,13 +344,18 @@ fn l7_close_drops_pending_callbacks_without_running_them() {
     lp.close().unwrap();
     assert_eq!(drops.load(Ordering::SeqCst), 4);
     assert!(task.done());
-    let out = switchboard_block_on(task);
+    let out = poll_done(task);
     assert!(matches!(out, Err(TaskError::LoopClosed { .. })), "{out:?}");
 }
 
 /// Polls a future that is already done, once.
-fn switchboard_block_on<F: std::future::Future + Unpin>(mut f: F) -> F::Output {
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+fn poll_done<F: std::future::Future + Unpin>(mut f: F) -> F::Output {
+    struct Noop;
+    impl std::task::Wake for Noop {
+        fn wake(self: std::sync::Arc<Self>) {}
+    }
+    let waker = std::task::Waker::from(std::sync::Arc::new(Noop));
+    let mut cx = std::task::Context::from_waker(&waker);
     match std::pin::Pin::new(&mut f).poll(&mut cx) {
         std::task::Poll::Ready(v) => v,
         std::task::Poll::Pending => panic!("the future is not done"),
@@ -450,8 +455,5 @@ fn l8_interrupt_leaves_loop_that_can_be_closed() {
     lp.call_soon(|| panic_any(Interrupt)).unwrap();
     assert!(catch_unwind(AssertUnwindSafe(|| lp.run_forever())).is_err());
     lp.close().unwrap();
-    assert!(matches!(
-        switchboard_block_on(task),
-        Err(TaskError::LoopClosed { .. })
-    ));
+    assert!(matches!(poll_done(task), Err(TaskError::LoopClosed { .. })));
 }

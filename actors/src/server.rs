@@ -210,7 +210,10 @@ impl<M: 'static> TcpListenerActor<M> {
         }
         let id = cx.reserve();
         let interest = mio::Interest::READABLE | mio::Interest::WRITABLE;
-        if let Err(e) = cx.registry().register(&mut stream, cx.token_of(id), interest) {
+        if let Err(e) = cx
+            .registry()
+            .register(&mut stream, cx.token_of(id), interest)
+        {
             cx.report(
                 ExceptionContext::new("cannot register an accepted connection")
                     .with_exception(Exception::Io(Arc::new(e))),
@@ -223,7 +226,8 @@ impl<M: 'static> TcpListenerActor<M> {
             on_lost: Some(Box::new(move || shared.remove(id))),
         };
         let protocol = (self.factory)();
-        let (transport, _info) = TcpTransport::new(stream, id, protocol, self.mailer.clone(), hooks);
+        let (transport, _info) =
+            TcpTransport::new(stream, id, protocol, self.mailer.clone(), hooks);
         self.shared.connections.borrow_mut().push(id);
         cx.insert(id, Box::new(transport));
         cx.send(id, Box::new(Start));

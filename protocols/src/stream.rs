@@ -19,8 +19,8 @@
 
 use bytes::Bytes;
 
-use crate::address::Address;
 use crate::addr::Addr;
+use crate::address::Address;
 use crate::error::{LimitsError, ProtocolError, TransportError, WriteError};
 use crate::limits::WriteLimits;
 use crate::message::NoMessage;

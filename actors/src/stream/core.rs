@@ -87,7 +87,12 @@ pub(crate) struct Core<S: StreamSocket, M: 'static> {
 }
 
 impl<S: StreamSocket, M: 'static> Core<S, M> {
-    pub(crate) fn new(socket: S, id: ActorId, info: Rc<StreamInfo>, mailer: Arc<dyn Mailer>) -> Self {
+    pub(crate) fn new(
+        socket: S,
+        id: ActorId,
+        info: Rc<StreamInfo>,
+        mailer: Arc<dyn Mailer>,
+    ) -> Self {
         Core {
             socket: Some(socket),
             id,
@@ -173,7 +178,10 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         if self.phase >= Phase::Closing {
             self.dropped_writes += 1;
             if self.dropped_writes >= WARN_DROPPED_WRITES {
-                log::warn!("{}: write() after close; {len} bytes dropped", self.describe());
+                log::warn!(
+                    "{}: write() after close; {len} bytes dropped",
+                    self.describe()
+                );
             }
             return Ok(false);
         }
@@ -280,7 +288,13 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
             .as_ref()
             .map(|a| a.to_string())
             .unwrap_or_else(|| "-".into());
-        format!("<{} {} fd={} peer={peer} {:?}>", S::KIND, self.id, self.info.fd, self.phase)
+        format!(
+            "<{} {} fd={} peer={peer} {:?}>",
+            S::KIND,
+            self.id,
+            self.info.fd,
+            self.phase
+        )
     }
 }
 

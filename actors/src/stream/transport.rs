@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use switchboard_protocols::{
-    ActorId, AnyStreamProtocol, BufferedEvent, Exception, ExceptionContext, Mailer,
-    ProtocolError, StreamCommand, StreamEvent, StreamTransport, TransportError,
+    ActorId, AnyStreamProtocol, BufferedEvent, Exception, ExceptionContext, Mailer, ProtocolError,
+    StreamCommand, StreamEvent, StreamTransport, TransportError,
 };
 
 use crate::context::{Actor, LoopContext, Readiness, Status};
@@ -103,7 +103,11 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
         mailer: Arc<dyn Mailer>,
         hooks: Hooks,
     ) -> (Self, Rc<StreamInfo>) {
-        let info = Rc::new(StreamInfo::new(socket.peer(), socket.local(), socket.as_raw_fd()));
+        let info = Rc::new(StreamInfo::new(
+            socket.peer(),
+            socket.local(),
+            socket.as_raw_fd(),
+        ));
         let core = Core::new(socket, id, info.clone(), mailer);
         (
             SocketTransport {
@@ -174,7 +178,8 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
                 Exception::Panic(m) | Exception::Error(m) => m,
                 other => other.to_string(),
             };
-            self.core.die(Some(TransportError::ProtocolFailed { message }));
+            self.core
+                .die(Some(TransportError::ProtocolFailed { message }));
         }
     }
 
@@ -208,7 +213,11 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
                         Ok(Ok(n)) => Ok((n, None)),
                         Ok(Err(Some(e))) => Err(e),
                         Ok(Err(None)) => {
-                            self.fail_buffer(cx, Exception::Error("get_buffer() returned an empty buffer".into()), TransportError::EmptyBuffer);
+                            self.fail_buffer(
+                                cx,
+                                Exception::Error("get_buffer() returned an empty buffer".into()),
+                                TransportError::EmptyBuffer,
+                            );
                             return;
                         }
                         Err(payload) => {
@@ -379,7 +388,9 @@ fn feed_buffered<S: StreamSocket, M: 'static>(
     while !data.is_empty() {
         let buf = p.get_buffer(-1);
         if buf.is_empty() {
-            return Err(ProtocolError::failed("get_buffer() returned an empty buffer"));
+            return Err(ProtocolError::failed(
+                "get_buffer() returned an empty buffer",
+            ));
         }
         let n = buf.len().min(data.len());
         buf[..n].copy_from_slice(&data[..n]);
