@@ -353,6 +353,14 @@ fn cpu_secs(pid: &str) -> f64 {
     (tick(11) + tick(12)) / 100.0
 }
 
+thread_local! {
+    static LABEL: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+fn server_label() -> String {
+    LABEL.with(|l| l.borrow().clone())
+}
+
 struct Timing {
     warmup: Duration,
     measure: Duration,
@@ -403,7 +411,8 @@ fn drive<S>(
     let (b, at) = base.expect("measured window");
     let wall = at.elapsed().as_secs_f64();
     eprintln!(
-        "  [cpu busy over the window: load generator {:.0}%, server {:.0}%]",
+        "  [{} CPU busy over the window: load generator {:.0}%, server {:.0}%]",
+        server_label(),
         100.0 * (cpu_secs("self") - cpu0.0) / wall,
         100.0 * (cpu_secs(&server_pid) - cpu0.1) / wall
     );
@@ -606,8 +615,9 @@ fn main() {
         measure: Duration::from_secs_f64(secs),
     };
     let pin = pin_self();
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "echo bench ({}): {secs} s per server, warm-up {:.2} s; {}",
+        "echo bench ({}): {secs} s per server, warm-up {:.2} s; {}; loadavg at start {}",
         if smoke {
             "smoke, cargo test --benches"
         } else {
@@ -618,11 +628,20 @@ fn main() {
             "servers pinned to core 0 (taskset -c 0), load generator to core 1"
         } else {
             "NOT pinned (taskset failed or fewer than 2 cores)"
-        }
+        },
+        loadavg
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!(
+        "(stderr notes each run's CPU share; far below 100% means other processes took the cores)"
     );
 
     let mut rr = [0.0; 3];
     for (k, kind) in KINDS.iter().enumerate() {
+        LABEL.with(|l| *l.borrow_mut() = format!("rr {kind}:"));
         let server = ServerProc::start(kind, pin);
         rr[k] = bench_rr(&server, rr_conns, &t);
     }
@@ -635,6 +654,7 @@ fn main() {
 
     let mut st = [0.0; 3];
     for (k, kind) in KINDS.iter().enumerate() {
+        LABEL.with(|l| *l.borrow_mut() = format!("stream {kind}:"));
         let server = ServerProc::start(kind, pin);
         st[k] = bench_stream(&server, stream_conns, &t);
     }
