@@ -410,13 +410,21 @@ fn drive<S>(
     }
     let (b, at) = base.expect("measured window");
     let wall = at.elapsed().as_secs_f64();
+    let rate = (total - b) as f64 / wall;
+    let server_cpu = cpu_secs(&server_pid) - cpu0.1;
     eprintln!(
-        "  [{} CPU busy over the window: load generator {:.0}%, server {:.0}%]",
+        "  [{} CPU busy over the window: load generator {:.0}%, server {:.0}%; \
+         {:.0} units per server CPU-second]",
         server_label(),
         100.0 * (cpu_secs("self") - cpu0.0) / wall,
-        100.0 * (cpu_secs(&server_pid) - cpu0.1) / wall
+        100.0 * server_cpu / wall,
+        if server_cpu > 0.0 {
+            (total - b) as f64 / server_cpu
+        } else {
+            0.0
+        }
     );
-    (total - b) as f64 / wall
+    rate
 }
 
 const RR_MSG: usize = 1024;
