@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use support::{new_loop, run_forever_with_deadline, run_with_deadline, stop_soon, Dropped};
-use switchboard::{get_running_loop, Interrupt, LoopError, TaskError};
+use switchboard::{get_running_loop, Interrupt, LoopError, SignalError, TaskError};
 
 type Log<T> = Rc<RefCell<Vec<T>>>;
 
@@ -317,6 +317,11 @@ fn l7_after_close_every_refused_method_returns_closed() {
     closed("call_at", lp.call_at(0.0, || {}));
     closed("create_task", lp.create_task(async {}));
     closed("run_in_executor", lp.run_in_executor(None, || 1));
+    // Signal handlers have their own error type, with the same meaning.
+    const SIGTERM: i32 = 15;
+    let added = lp.add_signal_handler(SIGTERM, || {});
+    assert!(matches!(added, Err(SignalError::Closed)), "{added:?}");
+    assert!(matches!(lp.remove_signal_handler(SIGTERM), Ok(false)));
     // Stopping a closed loop is harmless.
     lp.stop();
     lp.handle().stop();
