@@ -208,7 +208,8 @@ fn tokio_timers(delays: &[Duration]) -> TimerRun {
     rt.block_on(async {
         let counter = Rc::new(Cell::new(0usize));
         let t0 = Instant::now();
-        let mut q = DelayQueue::with_capacity(n);
+        // No pre-sizing: switchboard's timer heap cannot be pre-sized either.
+        let mut q = DelayQueue::new();
         for &d in delays {
             q.insert(counter.clone(), d);
         }
@@ -259,7 +260,7 @@ fn tokio_cancel(delays: &[Duration]) -> Duration {
     rt.block_on(async {
         let counter = Rc::new(Cell::new(0usize));
         let t0 = Instant::now();
-        let mut q = DelayQueue::with_capacity(delays.len());
+        let mut q = DelayQueue::new();
         let keys: Vec<_> = delays
             .iter()
             .map(|&d| q.insert(counter.clone(), d))
@@ -318,10 +319,15 @@ fn main() {
         })
         .unwrap_or_else(|| "?".to_owned());
 
+    // Other processes on the machine skew absolute figures; the load shows it.
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".to_owned());
+
     println!("switchboard loop_core benchmark: ratios >1.0 mean switchboard is faster");
     println!(
         "command: {env_n}{invocation} (args: {:?}; N={}, timer span {:.3} s, {} warm-up + best of {}, \
-         tokio current-thread runtime, CPUs allowed: {cpus}){}",
+         tokio current-thread runtime, CPUs allowed: {cpus}, load average {load}){}",
         std::env::args().skip(1).collect::<Vec<_>>(),
         plan.n,
         plan.span,
