@@ -4,38 +4,35 @@
 //! `run_in_executor` example, the `get_running_loop` example of the Low-level
 //! API Index, and the tour.
 //!
-//! Each example runs through `cargo run --quiet --example NAME`, which inherits
-//! this process's environment (so it shares `CARGO_TARGET_DIR` with the outer
-//! `cargo test`). The examples are built once, first; every run is killed if it
-//! has not finished within [`RUN_TIMEOUT`].
+//! The examples are built once, with `cargo build --examples` (it inherits this
+//! process's environment, so it shares `CARGO_TARGET_DIR` with the outer
+//! `cargo test`, and may wait there for the build lock). Each example then runs
+//! from the path cargo reports, and is killed if it has not finished within
+//! [`RUN_TIMEOUT`].
 
+use std::collections::HashMap;
 use std::io::Read;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{mpsc, OnceLock};
 use std::thread;
 use std::time::Duration;
 
-/// How long one example may run (its build is done before).
+/// How long one example may run.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long building the examples may take, on a cold or busy target dir.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
 
-/// What a finished child printed.
-struct Output {
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `cargo ARGS` in the package root; panics if it fails or outlives `timeout`.
-fn cargo(args: &[&str], timeout: Duration) -> Output {
-    let mut child = Command::new(env!("CARGO"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+/// Runs `cmd` to completion and returns its stdout; panics if it fails or
+/// outlives `timeout` (then it is killed first).
+fn run(mut cmd: Command, timeout: Duration) -> String {
+    let what = format!("{cmd:?}");
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("cargo starts");
+        .unwrap_or_else(|e| panic!("{what} does not start: {e}"));
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let (done, finished) = mpsc::channel();
@@ -49,40 +46,68 @@ fn cargo(args: &[&str], timeout: Duration) -> Output {
         stderr.read_to_string(&mut err).ok();
         err
     });
-    // `cargo run` replaces itself with the example on Unix, so stdout reaches
-    // EOF when the example exits, and killing the child kills the example.
+    // stdout reaches EOF when the child exits (or closes it).
     let Ok(stdout) = finished.recv_timeout(timeout) else {
         child.kill().ok();
         child.wait().ok();
         let stderr = errors.join().unwrap_or_default();
-        panic!(
-            "`cargo {}` did not finish within {timeout:?}; stderr:\n{stderr}",
-            args.join(" ")
-        );
+        panic!("{what} did not finish within {timeout:?}; stderr:\n{stderr}");
     };
-    let status = child.wait().expect("cargo is waited for");
+    let status = child.wait().expect("the child is waited for");
     let stderr = errors.join().unwrap_or_default();
     assert!(
         status.success(),
-        "`cargo {}` failed with {status}; stdout:\n{stdout}\nstderr:\n{stderr}",
-        args.join(" ")
+        "{what} failed with {status}; stdout:\n{stdout}\nstderr:\n{stderr}"
     );
-    Output { stdout, stderr }
+    stdout
+}
+
+/// Builds every example once and returns each one's executable, by name, as
+/// cargo reports them.
+fn examples() -> &'static HashMap<String, PathBuf> {
+    static BUILT: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo
+            .args(["build", "--quiet", "--examples", "--message-format=json"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        let report = run(cargo, BUILD_TIMEOUT);
+        report
+            .lines()
+            .filter(|l| l.contains(r#""reason":"compiler-artifact""#))
+            .filter(|l| l.contains(r#""kind":["example"]"#))
+            .filter_map(|l| {
+                let target = &l[l.find(r#""target":{"#)?..];
+                Some((json_str(target, "name")?, json_str(l, "executable")?.into()))
+            })
+            .collect()
+    })
+}
+
+/// The first string value of `key` in a line of cargo's JSON (paths and target
+/// names need no unescaping beyond `\\` and `\"`).
+fn json_str(json: &str, key: &str) -> Option<String> {
+    let start = json.find(&format!(r#""{key}":""#))? + key.len() + 4;
+    let mut out = String::new();
+    let mut chars = json[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(out),
+            '\\' => out.push(chars.next()?),
+            c => out.push(c),
+        }
+    }
+    None
 }
 
 /// Runs example `name` with `args` and returns its stdout.
 fn run_example(name: &str, args: &[&str]) -> String {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        cargo(&["build", "--quiet", "--examples"], BUILD_TIMEOUT);
-    });
-    let mut cmd = vec!["run", "--quiet", "--example", name, "--"];
-    cmd.extend_from_slice(args);
-    let out = cargo(&cmd, RUN_TIMEOUT);
-    if !out.stderr.is_empty() {
-        eprintln!("stderr of example {name}:\n{}", out.stderr);
-    }
-    out.stdout
+    let exe = examples()
+        .get(name)
+        .unwrap_or_else(|| panic!("cargo built no example {name}"));
+    let mut cmd = Command::new(exe);
+    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    run(cmd, RUN_TIMEOUT)
 }
 
 /// Runs `python3 -c CODE ARGS` and returns its stdout, trimmed.
