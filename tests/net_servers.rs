@@ -83,12 +83,14 @@ fn v1_port_zero_picks_a_port_and_serves() {
         // sock= keeps the very socket.
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = std_listener.local_addr().expect("addr");
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&std_listener);
         let server = l
             .create_server::<_, NoMessage>(RecordingProtocol::new)
             .sock(std_listener)
             .await
             .expect("adopt listener");
         assert_eq!(server.sockets(), vec![addr]);
+        assert_eq!(server.filenos(), vec![fd], "the given socket's fd is kept");
         server.close();
     });
 }

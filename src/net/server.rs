@@ -175,9 +175,9 @@ impl<M: Send + 'static> CreateServer<M> {
         Ok(sock)
     }
 
-    async fn run(self) -> Result<Server, NetError> {
+    async fn run(mut self) -> Result<Server, NetError> {
         self.lp.core.check_open()?;
-        let sockets: Vec<Socket> = match self.sock.take_sock() {
+        let sockets: Vec<Socket> = match self.sock.take() {
             Some(s) => vec![Socket::from(s)],
             None => {
                 let addrs = self.bind_addrs().await?;
@@ -201,6 +201,7 @@ impl<M: Send + 'static> CreateServer<M> {
         let mut listeners = Vec::new();
         for s in sockets {
             let local = s.local_addr().ok().and_then(|a| a.as_socket());
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&s);
             let actor = TcpListenerActor::new(
                 s,
                 self.backlog,
@@ -210,7 +211,7 @@ impl<M: Send + 'static> CreateServer<M> {
             );
             let id = routing::reserve(&self.lp.core);
             routing::insert(&self.lp.core, id, Box::new(actor));
-            listeners.push((id, local));
+            listeners.push(Listening { id, local, fd });
         }
         let server = Server(Rc::new(ServerInner {
             lp: self.lp.clone(),
@@ -221,16 +222,6 @@ impl<M: Send + 'static> CreateServer<M> {
             server.start_serving();
         }
         Ok(server)
-    }
-}
-
-trait TakeSock {
-    fn take_sock(&self) -> Option<std::net::TcpListener>;
-}
-
-impl TakeSock for Option<std::net::TcpListener> {
-    fn take_sock(&self) -> Option<std::net::TcpListener> {
-        self.as_ref().and_then(|s| s.try_clone().ok())
     }
 }
 
@@ -252,7 +243,13 @@ impl<M: Send + 'static> IntoFuture for CreateServer<M> {
 struct ServerInner {
     lp: EventLoop,
     shared: Rc<ServerShared>,
-    listeners: Vec<(ActorId, Option<SocketAddr>)>,
+    listeners: Vec<Listening>,
+}
+
+struct Listening {
+    id: ActorId,
+    local: Option<SocketAddr>,
+    fd: i32,
 }
 
 /// A running server (asyncio's `asyncio.Server`). Cloning gives another handle
@@ -263,9 +260,9 @@ pub struct Server(Rc<ServerInner>);
 
 impl Server {
     fn command(&self, cmd: ServerCommand) {
-        for (id, _) in &self.0.listeners {
+        for l in &self.0.listeners {
             // Applied at once, so close() refuses new connects immediately (V3).
-            routing::dispatch(&self.0.lp.core, *id, None, |a, cx| {
+            routing::dispatch(&self.0.lp.core, l.id, None, |a, cx| {
                 a.deliver(Box::new(cmd), cx)
             });
         }
@@ -296,7 +293,16 @@ impl Server {
         if self.0.shared.is_closed() {
             return Vec::new();
         }
-        self.0.listeners.iter().filter_map(|(_, a)| *a).collect()
+        self.0.listeners.iter().filter_map(|l| l.local).collect()
+    }
+
+    /// The listening sockets' descriptors (`server.sockets[i].fileno()`); a
+    /// socket passed with `sock` keeps its descriptor. Empty once closed.
+    pub fn filenos(&self) -> Vec<i32> {
+        if self.0.shared.is_closed() {
+            return Vec::new();
+        }
+        self.0.listeners.iter().map(|l| l.fd).collect()
     }
 
     /// The loop serving this server.
