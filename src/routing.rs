@@ -199,6 +199,10 @@ pub(crate) fn close_loop(core: &LoopCore) -> Result<(), LoopError> {
 
     for (index, slot) in actors {
         if let Some(mut actor) = slot.actor {
+            if core.debug.get() {
+                // asyncio's ResourceWarning for transports and servers left open.
+                log::warn!("unclosed resource at loop close: {}", actor.describe());
+            }
             let mut cx = LoopCx {
                 core,
                 id: ActorId(index),
@@ -220,4 +224,17 @@ pub(crate) fn close_loop(core: &LoopCore) -> Result<(), LoopError> {
         pool.shutdown(false);
     }
     Ok(())
+}
+
+impl Drop for LoopCore {
+    fn drop(&mut self) {
+        if !self.closed.get() {
+            if self.debug.get() {
+                log::warn!("unclosed event loop dropped; call close() first");
+            }
+            // Still release actors, tasks and the executor (not running: the
+            // last handle is gone, so nothing can be borrowed here).
+            let _ = close_loop(self);
+        }
+    }
 }

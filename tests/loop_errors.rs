@@ -311,3 +311,45 @@ fn d3_source_traceback_is_recorded_only_in_debug_mode() {
     run_briefly(&lp);
     assert!(handler.take_one().source_traceback.is_none());
 }
+
+#[test]
+fn d3_closing_a_debug_loop_with_a_live_server_warns_of_the_unclosed_resource() {
+    logs::install();
+    let _ = logs::take_mine();
+    let (lp, _h) = new_loop();
+    lp.set_debug(true);
+    let l = lp.clone();
+    let server = support::run_with_deadline(&lp, async move {
+        l.create_server(|| switchboard::protocols::ready_made::Echo)
+            .host("127.0.0.1")
+            .port(0)
+            .await
+            .expect("server")
+    });
+    lp.close().expect("close");
+    let warnings = mine_at(log::Level::Warn);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("unclosed resource") && w.contains("TcpListener")),
+        "{warnings:?}"
+    );
+    assert!(
+        server.sockets().is_empty(),
+        "the listener was closed with the loop"
+    );
+}
+
+#[test]
+fn d3_dropping_a_debug_loop_unclosed_warns() {
+    logs::install();
+    let _ = logs::take_mine();
+    let lp = EventLoop::new().expect("loop");
+    lp.set_debug(true);
+    drop(lp);
+    let warnings = mine_at(log::Level::Warn);
+    assert!(
+        warnings.iter().any(|w| w.contains("unclosed event loop")),
+        "{warnings:?}"
+    );
+}
