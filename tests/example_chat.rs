@@ -2,11 +2,23 @@
 //! the other, and SIGTERM stops the server with status 0.
 //!
 //! See <https://docs.python.org/3/library/asyncio-protocol.html#examples>.
+//!
+//! The example is built once and its binary run directly
+//! ([`support::examples`]); every wait is bounded.
+
+mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Stdio};
+use std::sync::mpsc;
+use std::thread;
 use std::time::{Duration, Instant};
+
+use support::examples;
+
+/// How long the server may take to print a line, or to exit after SIGTERM.
+const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 
 struct Server(Child);
 
@@ -14,6 +26,31 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// The server's stdout, read line by line in the background.
+struct Lines(mpsc::Receiver<std::io::Result<String>>);
+
+impl Lines {
+    fn new(stdout: ChildStdout) -> Lines {
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Lines(rx)
+    }
+
+    /// The next line, waited for at most [`STEP_TIMEOUT`].
+    fn next(&self, what: &str) -> String {
+        self.0
+            .recv_timeout(STEP_TIMEOUT)
+            .unwrap_or_else(|e| panic!("no {what} within {STEP_TIMEOUT:?}: {e}"))
+            .expect("utf-8")
     }
 }
 
@@ -37,38 +74,23 @@ fn connect_with_deadline(port: u16, deadline: Instant) -> TcpStream {
 
 #[test]
 fn chat_broadcasts_lines_to_other_members_and_stops_on_sigterm() {
+    // Built first, so the port is not picked long before it is bound.
+    examples::exe("chat");
     let port = free_port();
-    let child = Command::new(env!("CARGO"))
-        .args([
-            "run",
-            "--quiet",
-            "--example",
-            "chat",
-            "--",
-            &port.to_string(),
-        ])
+    let child = examples::command("chat", &[&port.to_string()])
         .stdout(Stdio::piped())
         .spawn()
-        .expect("cargo run --example chat");
+        .expect("the chat example starts");
     let mut server = Server(child);
-    let stdout = server.0.stdout.take().expect("piped stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let first = lines.next().expect("a first line").expect("utf-8");
+    let lines = Lines::new(server.0.stdout.take().expect("piped stdout"));
+    let first = lines.next("a first line");
     assert_eq!(first, format!("Chat room on 127.0.0.1:{port}"));
 
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut alice = connect_with_deadline(port, deadline);
-    assert!(lines
-        .next()
-        .expect("join line")
-        .expect("utf-8")
-        .ends_with("joined (1 in the room)"));
+    assert!(lines.next("join line").ends_with("joined (1 in the room)"));
     let mut bob = connect_with_deadline(port, deadline);
-    assert!(lines
-        .next()
-        .expect("join line")
-        .expect("utf-8")
-        .ends_with("joined (2 in the room)"));
+    assert!(lines.next("join line").ends_with("joined (2 in the room)"));
 
     alice.write_all(b"hello room\r\n").expect("alice writes");
     bob.set_read_timeout(Some(Duration::from_secs(10)))
@@ -82,15 +104,21 @@ fn chat_broadcasts_lines_to_other_members_and_stops_on_sigterm() {
     }
     let got = String::from_utf8(got).expect("utf-8");
     assert!(got.ends_with(": hello room\n"), "bob got {got:?}");
-    assert!(lines
-        .next()
-        .expect("say line")
-        .expect("utf-8")
-        .ends_with("says \"hello room\""));
+    assert!(lines.next("say line").ends_with("says \"hello room\""));
 
     let pid = nix::unistd::Pid::from_raw(server.0.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
-    let status = server.0.wait().expect("wait for chat");
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    let status = loop {
+        if let Some(status) = server.0.try_wait().expect("wait for chat") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "chat did not exit within {STEP_TIMEOUT:?} of SIGTERM"
+        );
+        thread::sleep(Duration::from_millis(20));
+    };
     assert!(status.success(), "chat exited with {status}");
     // Both members were closed by the server on the way out.
     let mut rest = Vec::new();

@@ -4,111 +4,14 @@
 //! `run_in_executor` example, the `get_running_loop` example of the Low-level
 //! API Index, and the tour.
 //!
-//! The examples are built once, with `cargo build --examples` (it inherits this
-//! process's environment, so it shares `CARGO_TARGET_DIR` with the outer
-//! `cargo test`, and may wait there for the build lock). Each example then runs
-//! from the path cargo reports, and is killed if it has not finished within
-//! [`RUN_TIMEOUT`].
+//! The examples are built once and their binaries run directly, each killed if
+//! it has not finished in time ([`support::examples`]).
 
-use std::collections::HashMap;
-use std::io::Read;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::{mpsc, OnceLock};
-use std::thread;
-use std::time::Duration;
+mod support;
 
-/// How long one example may run.
-const RUN_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long building the examples may take, on a cold or busy target dir.
-const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
+use std::process::Command;
 
-/// Runs `cmd` to completion and returns its stdout; panics if it fails or
-/// outlives `timeout` (then it is killed first).
-fn run(mut cmd: Command, timeout: Duration) -> String {
-    let what = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{what} does not start: {e}"));
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    let mut stderr = child.stderr.take().expect("stderr is piped");
-    let (done, finished) = mpsc::channel();
-    thread::spawn(move || {
-        let mut out = String::new();
-        stdout.read_to_string(&mut out).ok();
-        done.send(out).ok();
-    });
-    let errors = thread::spawn(move || {
-        let mut err = String::new();
-        stderr.read_to_string(&mut err).ok();
-        err
-    });
-    // stdout reaches EOF when the child exits (or closes it).
-    let Ok(stdout) = finished.recv_timeout(timeout) else {
-        child.kill().ok();
-        child.wait().ok();
-        let stderr = errors.join().unwrap_or_default();
-        panic!("{what} did not finish within {timeout:?}; stderr:\n{stderr}");
-    };
-    let status = child.wait().expect("the child is waited for");
-    let stderr = errors.join().unwrap_or_default();
-    assert!(
-        status.success(),
-        "{what} failed with {status}; stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    stdout
-}
-
-/// Builds every example once and returns each one's executable, by name, as
-/// cargo reports them.
-fn examples() -> &'static HashMap<String, PathBuf> {
-    static BUILT: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo
-            .args(["build", "--quiet", "--examples", "--message-format=json"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        let report = run(cargo, BUILD_TIMEOUT);
-        report
-            .lines()
-            .filter(|l| l.contains(r#""reason":"compiler-artifact""#))
-            .filter(|l| l.contains(r#""kind":["example"]"#))
-            .filter_map(|l| {
-                let target = &l[l.find(r#""target":{"#)?..];
-                Some((json_str(target, "name")?, json_str(l, "executable")?.into()))
-            })
-            .collect()
-    })
-}
-
-/// The first string value of `key` in a line of cargo's JSON (paths and target
-/// names need no unescaping beyond `\\` and `\"`).
-fn json_str(json: &str, key: &str) -> Option<String> {
-    let start = json.find(&format!(r#""{key}":""#))? + key.len() + 4;
-    let mut out = String::new();
-    let mut chars = json[start..].chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => return Some(out),
-            '\\' => out.push(chars.next()?),
-            c => out.push(c),
-        }
-    }
-    None
-}
-
-/// Runs example `name` with `args` and returns its stdout.
-fn run_example(name: &str, args: &[&str]) -> String {
-    let exe = examples()
-        .get(name)
-        .unwrap_or_else(|| panic!("cargo built no example {name}"));
-    let mut cmd = Command::new(exe);
-    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
-    run(cmd, RUN_TIMEOUT)
-}
+use support::examples::run_example;
 
 /// Runs `python3 -c CODE ARGS` and returns its stdout, trimmed.
 fn python(code: &str, args: &[&str]) -> String {
@@ -221,7 +124,7 @@ fn tour_prints_every_section_in_order() {
         "   a timer set the future to 41; the task awaited it and returned 42\n",
         "   a callback sent from thread tour-worker ran on thread main\n",
         "   sum(1..=1000) = 500500, computed on a pool thread: true\n",
-        "   handler: Exception in callback <Handle created at examples/tour.rs:",
+        "   handler: Exception in callback <Handle created at examples/tour/errors.rs:",
         "> -> panic: boom\n   the next callback still runs\n",
         "   the one iteration ran this callback\n",
         "   closed: is_closed() = true; call_soon -> event loop is closed\n",
@@ -236,5 +139,22 @@ fn tour_prints_every_section_in_order() {
     assert!(
         !out.contains("never printed"),
         "a cancelled timer ran:\n{out}"
+    );
+    // The panicking callback is reported where it was created: in errors.rs,
+    // at a line and column that move whenever that file is edited.
+    let location = out
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("   handler: Exception in callback <Handle created at ")?
+                .strip_suffix("> -> panic: boom")
+        })
+        .unwrap_or_else(|| panic!("no handler line in:\n{out}"));
+    let line_col = location
+        .strip_prefix("examples/tour/errors.rs:")
+        .unwrap_or_else(|| panic!("created at {location}, not in examples/tour/errors.rs"));
+    let numbers: Vec<&str> = line_col.split(':').collect();
+    assert!(
+        numbers.len() == 2 && numbers.iter().all(|n| n.parse::<u32>().is_ok()),
+        "created at {location}: expected errors.rs:LINE:COL"
     );
 }

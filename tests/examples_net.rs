@@ -3,31 +3,25 @@
 //! its CPython asyncio twin when `python3` is installed), checking what both
 //! print and that the server exits with status 0.
 //!
-//! Every example runs through `cargo run --quiet --example NAME`, which inherits
-//! this process's environment (so it shares `CARGO_TARGET_DIR`) and replaces
-//! itself with the example on Unix, so signalling the child signals the
-//! example. Children are killed on every path ([`Child`]'s `Drop`), and every
-//! wait is bounded.
+//! The examples are built once and their binaries run directly
+//! ([`support::examples`]), so signalling the child signals the example.
+//! Children are killed on every path ([`Child`]'s `Drop`), and every wait is
+//! bounded.
+
+mod support;
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-/// The examples this file runs (built once, first).
-const EXAMPLES: &[&str] = &[
-    "signals",
-    "tcp_echo_server",
-    "tcp_echo_client",
-    "connect_existing_socket",
-];
-/// How long building the examples may take, on a cold or busy target dir.
-const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
+use support::examples;
+
 /// How long one step (start, run, exit) may take once built.
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -42,14 +36,23 @@ struct Child {
 
 impl Child {
     fn spawn(program: &str, args: &[&str]) -> Child {
-        let mut inner = Command::new(program)
-            .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
+        let mut cmd = Command::new(program);
+        cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+        Child::start(cmd)
+    }
+
+    /// Starts example `name` from its built binary.
+    fn example(name: &str, args: &[&str]) -> Child {
+        Child::start(examples::command(name, args))
+    }
+
+    fn start(mut cmd: Command) -> Child {
+        let mut inner = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("{program} starts: {e}"));
+            .unwrap_or_else(|e| panic!("{cmd:?} starts: {e}"));
         let (stdout, stderr): (Arc<Mutex<String>>, Arc<Mutex<String>>) = Default::default();
         let mut readers = Vec::new();
         let out = inner.stdout.take().expect("stdout is piped");
@@ -75,12 +78,6 @@ impl Child {
             stderr,
             readers,
         }
-    }
-
-    fn example(name: &str, args: &[&str]) -> Child {
-        let mut all = vec!["run", "--quiet", "--example", name, "--"];
-        all.extend_from_slice(args);
-        Child::spawn(env!("CARGO"), &all)
     }
 
     fn stdout(&self) -> String {
@@ -157,18 +154,10 @@ impl Drop for Child {
     }
 }
 
-/// Builds the examples once (so no run below waits on the compiler).
+/// Builds the examples once, first, so that no port is picked long before it
+/// is bound and no step below waits on the compiler.
 fn build() {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let mut args = vec!["build", "--quiet"];
-        for name in EXAMPLES {
-            args.extend_from_slice(&["--example", name]);
-        }
-        let mut child = Child::spawn(env!("CARGO"), &args);
-        let status = child.wait(BUILD_TIMEOUT, "building the examples");
-        assert!(status.success(), "build failed:\n{}", child.stderr());
-    });
+    examples::exe("tcp_echo_server");
 }
 
 /// A port that was free a moment ago.

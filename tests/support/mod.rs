@@ -11,6 +11,8 @@
 //!   a callback and everything it captured.
 #![allow(dead_code)]
 
+pub mod examples;
+
 use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;

@@ -1,0 +1,109 @@
+//! A guided tour of switchboard: the main demonstration, one numbered section
+//! per capability and one module file per section. Later capabilities (UDP,
+//! pipes, subprocesses, signals, …) are added to [`SECTIONS`] as they land.
+//!
+//! Teaches, in order: callbacks run in the order they were scheduled; timers
+//! (`call_later`, `call_at`, `cancel`); a task awaiting a future;
+//! `call_soon_threadsafe` from another thread; `run_in_executor`; the exception
+//! handler catching a panicking callback; a TCP echo server and client; stopping
+//! and closing cleanly. Mirrors the asyncio "Event Loop" page (running and
+//! stopping, scheduling callbacks, futures and tasks, network connections and
+//! servers, executors, error handling):
+//! <https://docs.python.org/3/library/asyncio-eventloop.html>
+//!
+//! Run it with `cargo run --example tour` (it finishes in well under a second).
+//! Expected output (LINE:COL is where `errors.rs` calls `call_soon`):
+//!
+//! ```text
+//! 1. Callbacks run in the order they were scheduled
+//!    call_soon queues callbacks; run_forever runs them until one calls stop().
+//!    callback first
+//!    callback second
+//!    callback third
+//!
+//! 2. Timers: call_later, call_at and cancel
+//!    Timers fire by deadline, not by the order they were made in.
+//!    call_at(time() + 0.01) fired first
+//!    call_later(0.02) fired second
+//!    a third timer was cancelled: cancelled() = true
+//!
+//! 3. A task awaits a future
+//!    create_future makes a settable value; create_task runs a Rust future.
+//!    a timer set the future to 41; the task awaited it and returned 42
+//!
+//! 4. call_soon_threadsafe from another thread
+//!    Other threads hold a LoopHandle; their callbacks run on the loop thread.
+//!    a callback sent from thread tour-worker ran on thread main
+//!
+//! 5. run_in_executor: blocking work on a thread pool
+//!    run_in_executor runs a blocking function on the default thread pool.
+//!    sum(1..=1000) = 500500, computed on a pool thread: true
+//!
+//! 6. The exception handler catches a panic
+//!    A panic in a callback goes to the exception handler; the loop goes on.
+//!    handler: Exception in callback <Handle created at examples/tour/errors.rs:LINE:COL> -> panic: boom
+//!    the next callback still runs
+//!
+//! 7. A TCP echo server and client on 127.0.0.1
+//!    create_server on port 0 lets the OS pick a port; create_connection dials it.
+//!    server listening on 127.0.0.1 (a free port)
+//!    server: received 'hello, tour', echoing it
+//!    client: got back 'hello, tour'; closing
+//!    server: the client closed the connection
+//!    server closed
+//!
+//! 8. Stopping and closing cleanly
+//!    stop() before run_forever(): exactly one iteration runs.
+//!    the one iteration ran this callback
+//!    closed: is_closed() = true; call_soon -> event loop is closed
+//! ```
+
+mod callbacks;
+mod closing;
+mod errors;
+mod executor;
+mod tasks;
+mod tcp;
+mod threads;
+mod timers;
+
+use std::error::Error;
+
+use switchboard::{new_event_loop, EventLoop};
+
+type Section = fn(&EventLoop) -> Result<(), Box<dyn Error>>;
+
+/// The tour, in order: a title and the function that shows it. The last
+/// section, closing the loop, is not in this list: it always comes last.
+const SECTIONS: &[(&str, Section)] = &[
+    (
+        "Callbacks run in the order they were scheduled",
+        callbacks::show,
+    ),
+    ("Timers: call_later, call_at and cancel", timers::show),
+    ("A task awaits a future", tasks::show),
+    ("call_soon_threadsafe from another thread", threads::show),
+    (
+        "run_in_executor: blocking work on a thread pool",
+        executor::show,
+    ),
+    ("The exception handler catches a panic", errors::show),
+    ("A TCP echo server and client on 127.0.0.1", tcp::show),
+];
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let lp = new_event_loop()?;
+    for (n, (title, section)) in SECTIONS.iter().enumerate() {
+        println!("{}. {title}", n + 1);
+        section(&lp)?;
+        println!();
+    }
+    println!("{}. Stopping and closing cleanly", SECTIONS.len() + 1);
+    closing::show(lp)
+}
+
+/// A callback that stops the loop it runs on.
+fn stopper(lp: &EventLoop) -> impl FnOnce() + 'static {
+    let lp = lp.clone();
+    move || lp.stop()
+}

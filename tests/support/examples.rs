@@ -1,0 +1,120 @@
+//! Runs the examples the way a user would, without a `cargo run` per example.
+//!
+//! [`exe`] builds every example once per test binary, with `cargo build
+//! --examples --message-format=json` (it inherits this process's environment,
+//! so it shares `CARGO_TARGET_DIR` with the outer `cargo test`, and may wait
+//! there for the build lock), and returns the executable cargo reports. A
+//! `cargo run` per example could instead wait on that lock past its own
+//! timeout. [`run`] runs a command to completion and kills it if it has not
+//! finished within a timeout; [`run_example`] does so for an example.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{mpsc, OnceLock};
+use std::thread;
+use std::time::Duration;
+
+/// How long one example may run.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long building the examples may take, on a cold or busy target dir.
+pub const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// Runs `cmd` to completion and returns its stdout; panics if it fails or
+/// outlives `timeout` (then it is killed first).
+pub fn run(mut cmd: Command, timeout: Duration) -> String {
+    let what = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what} does not start: {e}"));
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let (done, finished) = mpsc::channel();
+    thread::spawn(move || {
+        let mut out = String::new();
+        stdout.read_to_string(&mut out).ok();
+        done.send(out).ok();
+    });
+    let errors = thread::spawn(move || {
+        let mut err = String::new();
+        stderr.read_to_string(&mut err).ok();
+        err
+    });
+    // stdout reaches EOF when the child exits (or closes it).
+    let Ok(stdout) = finished.recv_timeout(timeout) else {
+        child.kill().ok();
+        child.wait().ok();
+        let stderr = errors.join().unwrap_or_default();
+        panic!("{what} did not finish within {timeout:?}; stderr:\n{stderr}");
+    };
+    let status = child.wait().expect("the child is waited for");
+    let stderr = errors.join().unwrap_or_default();
+    assert!(
+        status.success(),
+        "{what} failed with {status}; stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    stdout
+}
+
+/// Builds every example once and returns each one's executable, by name, as
+/// cargo reports them.
+fn built() -> &'static HashMap<String, PathBuf> {
+    static BUILT: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo
+            .args(["build", "--quiet", "--examples", "--message-format=json"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        let report = run(cargo, BUILD_TIMEOUT);
+        report
+            .lines()
+            .filter(|l| l.contains(r#""reason":"compiler-artifact""#))
+            .filter(|l| l.contains(r#""kind":["example"]"#))
+            .filter_map(|l| {
+                let target = &l[l.find(r#""target":{"#)?..];
+                Some((json_str(target, "name")?, json_str(l, "executable")?.into()))
+            })
+            .collect()
+    })
+}
+
+/// The first string value of `key` in a line of cargo's JSON (paths and target
+/// names need no unescaping beyond `\\` and `\"`).
+fn json_str(json: &str, key: &str) -> Option<String> {
+    let start = json.find(&format!(r#""{key}":""#))? + key.len() + 4;
+    let mut out = String::new();
+    let mut chars = json[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(out),
+            '\\' => out.push(chars.next()?),
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+/// The executable of example `name`, built (with all the others) on first use.
+pub fn exe(name: &str) -> &'static Path {
+    built()
+        .get(name)
+        .unwrap_or_else(|| panic!("cargo built no example {name}"))
+}
+
+/// A command that runs example `name` with `args` from the package root.
+pub fn command(name: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(exe(name));
+    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd
+}
+
+/// Runs example `name` with `args` and returns its stdout; panics if it fails
+/// or has not finished within [`RUN_TIMEOUT`].
+pub fn run_example(name: &str, args: &[&str]) -> String {
+    run(command(name, args), RUN_TIMEOUT)
+}
