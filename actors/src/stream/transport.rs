@@ -183,7 +183,17 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
         }
     }
 
-    fn read_loop(&mut self, cx: &mut dyn LoopContext) {
+    /// Reads until the socket is drained, EOF, an error, a pause, or the budget
+    /// is spent.
+    ///
+    /// With `short_read_drains`, a read that returned fewer bytes than the
+    /// space offered is taken to mean the socket is empty: under edge-triggered
+    /// polling, new data raises a new edge, so the extra read that would only
+    /// return `WouldBlock` is skipped. Callers pass it only for a readiness
+    /// event that did not report a hangup; after a hangup (H4) or when there
+    /// is no fresh edge (start, `ReadMore`, resume after a pause) reading goes
+    /// on until `WouldBlock` or EOF.
+    fn read_loop(&mut self, cx: &mut dyn LoopContext, short_read_drains: bool) {
         for _ in 0..READ_BUDGET {
             if self.core.read != ReadSide::Active || self.core.phase != Phase::Open {
                 return;
@@ -195,8 +205,11 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
                 AnyStreamProtocol::Stream(_) => {
                     let buf = cx.read_buffer();
                     buf.clear();
-                    crate::sys::unix::fd::read_to_spare(fd, buf, READ_SIZE)
-                        .map(|n| (n, Some(buf.split().freeze())))
+                    crate::sys::unix::fd::read_to_spare(fd, buf, READ_SIZE).map(|n| {
+                        // The buffer was empty, so its capacity is what was offered.
+                        let offered = buf.capacity();
+                        (n, offered, Some(buf.split().freeze()))
+                    })
                 }
                 AnyStreamProtocol::Buffered(p) => {
                     let Some(sock) = self.core.socket.as_mut() else {
@@ -207,10 +220,11 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
                         if buf.is_empty() {
                             return Err(None);
                         }
-                        sock.read(buf).map_err(Some)
+                        let offered = buf.len();
+                        sock.read(buf).map(|n| (n, offered)).map_err(Some)
                     }));
                     match got {
-                        Ok(Ok(n)) => Ok((n, None)),
+                        Ok(Ok((n, offered))) => Ok((n, offered, None)),
                         Ok(Err(Some(e))) => Err(e),
                         Ok(Err(None)) => {
                             self.fail_buffer(
@@ -229,13 +243,17 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
                     }
                 }
             };
-            match result {
-                Ok((0, _)) => return self.on_eof(cx),
-                Ok((n, Some(data))) => {
+            let drained = match result {
+                Ok((0, _, _)) => return self.on_eof(cx),
+                Ok((n, offered, Some(data))) => {
                     debug_assert_eq!(data.len(), n);
                     self.deliver(Ev::Data(data), cx);
+                    n < offered
                 }
-                Ok((n, None)) => self.deliver(Ev::Updated(n), cx),
+                Ok((n, offered, None)) => {
+                    self.deliver(Ev::Updated(n), cx);
+                    n < offered
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => {
@@ -250,6 +268,9 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
                     self.core.die(Some(err));
                     return;
                 }
+            };
+            if drained && short_read_drains {
+                return;
             }
         }
         // Budget spent with data maybe left: come back after others had a turn.
@@ -411,7 +432,7 @@ impl<S: StreamSocket, M: 'static> Actor for SocketTransport<S, M> {
             self.deliver_raised(cx);
         }
         if readiness.readable {
-            self.read_loop(cx);
+            self.read_loop(cx, !readiness.closed);
         }
         self.settle(cx)
     }
@@ -425,10 +446,11 @@ impl<S: StreamSocket, M: 'static> Actor for SocketTransport<S, M> {
                     hook();
                 }
                 // Data may have arrived before we started: read it now.
-                self.read_loop(cx);
+                self.read_loop(cx, false);
             }
         } else if msg.is::<ReadMore>() {
-            self.read_loop(cx);
+            // No fresh edge here: read until the kernel says WouldBlock.
+            self.read_loop(cx, false);
         } else if msg.is::<Finish>() {
             if self.core.phase == Phase::Dying {
                 let reason = self.core.lost_reason.take();
