@@ -6,7 +6,7 @@ use std::io::{self, IoSlice};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use switchboard_protocols::{
     ActorId, Addr, Address, AnyStreamProtocol, LimitsError, Mailer, StreamTransport,
     TransportError, WriteError, WriteLimits,
@@ -151,22 +151,26 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         }
     }
 
-    /// Writes as much of `data` as the kernel takes; returns how much.
+    /// Writes what the kernel takes of `data` in one `send`; returns how much.
+    ///
+    /// A partial write means the send buffer is full, and a retry would almost
+    /// always return `WouldBlock`, so there is none: the caller queues the rest.
+    /// The socket is registered for WRITABLE (edge-triggered) from the start,
+    /// and the kernel marks a socket that ran out of send space (`SOCK_NOSPACE`)
+    /// so that the space freed later raises a writable edge, which flushes the
+    /// queue.
     fn write_now(&mut self, data: &[u8]) -> Result<usize, io::Error> {
         let Some(sock) = self.socket.as_mut() else {
             return Ok(0);
         };
-        let mut off = 0;
-        while off < data.len() {
-            match sock.write(&data[off..]) {
-                Ok(0) => break,
-                Ok(n) => off += n,
+        loop {
+            match sock.write(data) {
+                Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
                 Err(e) => return Err(e),
             }
         }
-        Ok(off)
     }
 
     /// Checks whether a write may proceed: `Ok(true)` to write, `Ok(false)` to
@@ -226,9 +230,13 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
                 *slot = IoSlice::new(b);
                 n += 1;
             }
+            let offered: usize = slices[..n].iter().map(|s| s.len()).sum();
             match sock.write_vectored(&slices[..n]) {
                 Ok(0) => break,
                 Ok(mut written) => {
+                    // Short of what was offered: the send buffer is full, and
+                    // the next writable edge resumes the flush (see write_now).
+                    let full = written < offered;
                     self.buffered -= written;
                     while written > 0 {
                         let Some(front) = self.buffer.front_mut() else {
@@ -238,9 +246,12 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
                             written -= front.len();
                             self.buffer.pop_front();
                         } else {
-                            let _ = front.split_to(written);
+                            front.advance(written);
                             written = 0;
                         }
+                    }
+                    if full {
+                        break;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
