@@ -59,14 +59,16 @@ pub(crate) fn run_once(core: &LoopCore) {
 
     // 4. Due timers.
     {
+        // Purge first (asyncio's order), so due cancelled entries are not
+        // popped one by one.
         let now = core.now_ns();
-        let mut dead = Vec::new();
         {
             let mut timers = core.timers.borrow_mut();
+            timers.maybe_purge();
             let mut ready = core.ready.borrow_mut();
             while let Some(entry) = timers.pop_due(now) {
                 if entry.state.is_cancelled() {
-                    dead.push(entry);
+                    timers.bury(entry);
                 } else {
                     ready.push_back(Ready::Call {
                         state: entry.state,
@@ -74,11 +76,9 @@ pub(crate) fn run_once(core: &LoopCore) {
                     });
                 }
             }
-            timers.maybe_purge();
         }
         // Cancelled callbacks are dropped with no borrow held: their captures'
         // `Drop` may schedule on the loop.
-        drop(dead);
         drop_dead_timers(core);
     }
 
