@@ -192,28 +192,32 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         Ok(len > 0)
     }
 
-    fn write_inner(&mut self, data: &[u8], owned: Option<Bytes>) -> Result<(), WriteError> {
+    /// With nothing queued, hands `data` to the socket at once and returns how
+    /// much the kernel took (0 when something is already queued, to keep the
+    /// byte order). `None` when the send failed and the transport died.
+    fn write_direct(&mut self, data: &[u8]) -> Option<usize> {
+        if !self.buffer.is_empty() {
+            return Some(0);
+        }
+        match self.write_now(data) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                self.die(Some(TransportError::from_io("write", e)));
+                None
+            }
+        }
+    }
+
+    /// `write` of borrowed bytes: the unsent tail is copied into the queue.
+    fn write_inner(&mut self, data: &[u8]) -> Result<(), WriteError> {
         if !self.admit(data.len())? {
             return Ok(());
         }
-        let mut off = 0;
-        if self.buffer.is_empty() {
-            match self.write_now(data) {
-                Ok(n) => off = n,
-                Err(e) => {
-                    self.die(Some(TransportError::from_io("write", e)));
-                    return Ok(());
-                }
-            }
-            if off == data.len() {
-                return Ok(());
+        if let Some(off) = self.write_direct(data) {
+            if off < data.len() {
+                self.enqueue(Bytes::copy_from_slice(&data[off..]));
             }
         }
-        let rest = match owned {
-            Some(b) => b.slice(off..),
-            None => Bytes::copy_from_slice(&data[off..]),
-        };
-        self.enqueue(rest);
         Ok(())
     }
 
@@ -311,14 +315,21 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
 
 impl<S: StreamSocket, M: 'static> StreamTransport<M> for Core<S, M> {
     fn write(&mut self, data: &[u8]) -> Result<(), WriteError> {
-        self.write_inner(data, None)
+        self.write_inner(data)
     }
 
-    fn write_bytes(&mut self, data: Bytes) -> Result<(), WriteError> {
-        let view: &[u8] = &data;
-        // The slice borrows `data`; keep a cheap clone for the remainder.
-        let owned = data.clone();
-        self.write_inner(view, Some(owned))
+    fn write_bytes(&mut self, mut data: Bytes) -> Result<(), WriteError> {
+        if !self.admit(data.len())? {
+            return Ok(());
+        }
+        if let Some(off) = self.write_direct(&data) {
+            if off < data.len() {
+                // The owned value becomes the queued tail: no copy, no clone.
+                data.advance(off);
+                self.enqueue(data);
+            }
+        }
+        Ok(())
     }
 
     fn writelines(&mut self, list: &[&[u8]]) -> Result<(), WriteError> {
@@ -327,7 +338,7 @@ impl<S: StreamSocket, M: 'static> StreamTransport<M> for Core<S, M> {
             return Ok(());
         }
         for part in list {
-            self.write_inner(part, None)?;
+            self.write_inner(part)?;
         }
         Ok(())
     }
