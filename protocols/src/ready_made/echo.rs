@@ -11,6 +11,14 @@ use crate::stream::{StreamEvent, StreamProtocol, StreamTransport};
 /// The echo hands the received `Bytes` to `write_bytes`, so whatever the
 /// kernel does not take is queued without a copy.
 ///
+/// **Read-side backpressure (beyond asyncio).** asyncio's echo example ignores
+/// flow control, so a peer that sends without reading grows the server's
+/// write buffer without bound. `Echo` bounds it by default: on `PauseWriting`
+/// (the buffer went past the high-water mark) it pauses reading, and on
+/// `ResumeWriting` (drained to the low-water mark) it resumes, so a slow
+/// consumer is pushed back through TCP's own window instead of through the
+/// server's memory. Nothing is lost or reordered.
+///
 /// ```
 /// use switchboard_protocols::ready_made::Echo;
 /// use switchboard_protocols::testing::FakeConnection;
@@ -32,8 +40,12 @@ impl StreamProtocol for Echo {
         event: StreamEvent,
         transport: &mut dyn StreamTransport,
     ) -> Result<(), ProtocolError> {
-        if let StreamEvent::DataReceived(data) = event {
-            transport.write_bytes(data)?;
+        match event {
+            StreamEvent::DataReceived(data) => transport.write_bytes(data)?,
+            // Read-side backpressure: stop taking input while the output waits.
+            StreamEvent::PauseWriting => transport.pause_reading(),
+            StreamEvent::ResumeWriting => transport.resume_reading(),
+            _ => {}
         }
         Ok(())
     }
@@ -54,6 +66,26 @@ mod tests {
             conn.receive_in_chunks(TEXT, chunk)?;
             assert_eq!(conn.transport().written(), TEXT, "chunk {chunk}");
         }
+        Ok(())
+    }
+
+    #[test]
+    fn pause_writing_pauses_reading_and_resume_writing_resumes_it() -> Result<(), ProtocolError> {
+        let mut conn = FakeConnection::new(Echo);
+        conn.connect()?;
+        assert!(conn.transport().is_reading());
+        conn.receive(b"ab")?;
+        conn.pause_writing()?;
+        assert!(!conn.transport().is_reading(), "read-side backpressure");
+        conn.resume_writing()?;
+        assert!(conn.transport().is_reading());
+        conn.receive(b"cd")?;
+        assert_eq!(conn.transport().written(), b"abcd");
+        // A second cycle works the same way.
+        conn.pause_writing()?;
+        assert!(!conn.transport().is_reading());
+        conn.resume_writing()?;
+        assert!(conn.transport().is_reading());
         Ok(())
     }
 
