@@ -25,6 +25,26 @@ pub(crate) struct TimerEntry {
     pub(crate) callback: Box<dyn FnOnce()>,
 }
 
+/// Cancelled entries taken out of the queue, to be dropped once the loop is
+/// no longer borrowed (a callback's captures may touch the loop in `Drop`).
+#[derive(Default)]
+pub(crate) struct Dead {
+    /// Popped one by one.
+    entries: Vec<TimerEntry>,
+    /// Slabs left holding only cancelled entries by a purge.
+    slabs: Vec<Slab<TimerEntry>>,
+}
+
+impl Dead {
+    fn into_entries(self) -> impl Iterator<Item = TimerEntry> {
+        self.entries.into_iter().chain(
+            self.slabs
+                .into_iter()
+                .flat_map(|s| s.into_iter().map(|(_, e)| e)),
+        )
+    }
+}
+
 /// A heap key. Derived `Ord` compares `deadline`, then `tie`, whose high half is
 /// the scheduling sequence number, so equal deadlines pop FIFO; the low half is
 /// the slab index of the entry (unique among live keys, never decides order).
@@ -66,7 +86,7 @@ pub(crate) struct TimerQueue {
     /// Cancelled entries taken out of the heap and not yet dropped. The loop
     /// drops them with [`take_dead`](Self::take_dead) once it holds no borrow,
     /// since a callback's captures may touch the loop in their `Drop`.
-    dead: Vec<TimerEntry>,
+    dead: Dead,
 }
 
 impl TimerQueue {
@@ -77,7 +97,7 @@ impl TimerQueue {
             next_seq: 0,
             seq_limit: u32::MAX,
             cancelled: Arc::new(AtomicIsize::new(0)),
-            dead: Vec::new(),
+            dead: Dead::default(),
         }
     }
 
@@ -115,13 +135,14 @@ impl TimerQueue {
     /// are removed on the way (see [`take_dead`](Self::take_dead)), so the poll
     /// timeout never comes from one.
     pub(crate) fn next_deadline(&mut self) -> Option<i64> {
+        self.maybe_purge();
         while let Some(&head) = self.heap.first() {
             if !self.is_cancelled(head) {
                 return Some(head.deadline());
             }
             self.pop_head();
             let e = self.entries.remove(head.slot());
-            self.dead.push(e);
+            self.dead.entries.push(e);
             self.cancelled.fetch_sub(1, Ordering::Relaxed);
         }
         None
@@ -144,13 +165,11 @@ impl TimerQueue {
 
     /// Keeps a popped cancelled entry until [`take_dead`](Self::take_dead).
     pub(crate) fn bury(&mut self, entry: TimerEntry) {
-        self.dead.push(entry);
+        self.dead.entries.push(entry);
     }
 
     /// Removes cancelled entries when they are more than half of a large heap
-    /// (see [`take_dead`](Self::take_dead)). In place: one pass over the slab
-    /// marks them in a bitmap, one pass compacts the heap, then it is
-    /// re-heapified.
+    /// (see [`take_dead`](Self::take_dead)).
     pub(crate) fn maybe_purge(&mut self) {
         let len = self.heap.len();
         let cancelled = self.cancelled.load(Ordering::Relaxed).max(0) as usize;
@@ -159,6 +178,10 @@ impl TimerQueue {
         }
     }
 
+    /// One pass over the slab (in memory order) marks the cancelled entries
+    /// in a bitmap; the heap is compacted in place, its survivors (fewer than
+    /// half) move to a new slab, and the old slab, now holding only cancelled
+    /// entries, is handed to [`take_dead`](Self::take_dead) whole.
     fn purge(&mut self) {
         // The state is read once per entry: a cancel from another thread in
         // between is counted and purged next time.
@@ -173,17 +196,19 @@ impl TimerQueue {
         if removed == 0 {
             return;
         }
-        let is_marked = |k: &Key| marked[k.slot() / 64] & (1 << (k.slot() % 64)) != 0;
-        self.heap.retain(|k| !is_marked(k));
-        self.dead.reserve(removed);
-        for (word_index, &word) in marked.iter().enumerate() {
-            let mut bits = word;
-            while bits != 0 {
-                let slot = word_index * 64 + bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                self.dead.push(self.entries.remove(slot));
+        let survivors = self.entries.len() - removed;
+        let mut old = std::mem::replace(&mut self.entries, Slab::with_capacity(survivors));
+        let entries = &mut self.entries;
+        self.heap.retain_mut(|k| {
+            let slot = k.slot();
+            if marked[slot / 64] & (1 << (slot % 64)) != 0 {
+                return false;
             }
-        }
+            let moved = entries.insert(old.remove(slot)) as u32;
+            k.tie = (k.tie & !u64::from(u32::MAX)) | u64::from(moved);
+            true
+        });
+        self.dead.slabs.push(old);
         self.heapify();
         self.cancelled
             .fetch_sub(removed as isize, Ordering::Relaxed);
@@ -191,7 +216,7 @@ impl TimerQueue {
 
     /// Hands over the cancelled entries removed so far, for the caller to drop
     /// once it no longer borrows the loop.
-    pub(crate) fn take_dead(&mut self) -> Vec<TimerEntry> {
+    pub(crate) fn take_dead(&mut self) -> Dead {
         std::mem::take(&mut self.dead)
     }
 
@@ -200,7 +225,7 @@ impl TimerQueue {
     pub(crate) fn drain(&mut self) -> Vec<TimerEntry> {
         self.cancelled.store(0, Ordering::Relaxed);
         self.heap.clear();
-        let mut all = std::mem::take(&mut self.dead);
+        let mut all: Vec<TimerEntry> = std::mem::take(&mut self.dead).into_entries().collect();
         all.extend(self.entries.drain());
         all
     }
@@ -416,7 +441,7 @@ mod tests {
         crate::Handle { state: s5 }.cancel();
         assert_eq!(q.next_deadline(), Some(10));
         assert_eq!(q.len(), 1);
-        assert_eq!(q.take_dead().len(), 1);
+        assert_eq!(q.take_dead().into_entries().count(), 1);
     }
 
     #[test]
@@ -440,7 +465,7 @@ mod tests {
         q.maybe_purge();
         assert_eq!(q.len(), 99);
         assert_eq!(q.cancelled.load(Ordering::Relaxed), 0);
-        assert_eq!(q.take_dead().len(), 101);
+        assert_eq!(q.take_dead().into_entries().count(), 101);
         check_heap(&q);
     }
 
@@ -471,6 +496,15 @@ mod tests {
         check_heap(&q);
         assert_eq!(q.len(), live.len());
         assert_eq!(q.cancelled.load(Ordering::Relaxed), 0);
+        let dead = q.take_dead().into_entries().count();
+        assert_eq!(dead, 3000 - popped - live.len());
+        // Survivors moved to a new slab; new timers go in beside them.
+        for id in 3000..3100 {
+            let d = (rng(&mut seed) % 100) as i64;
+            push_rec(&mut q, d, id, &order);
+            live.push((d, id));
+        }
+        check_heap(&q);
         live.sort();
         order.borrow_mut().clear();
         assert_eq!(run_due(&mut q, 1000), 0);
