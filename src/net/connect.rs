@@ -227,50 +227,95 @@ impl<M: Send + 'static> IntoFuture for CreateConnection<M> {
     }
 }
 
+/// The attempts of one `connect_any`; dropping it cancels those still running,
+/// so a cancelled `create_connection` leaves no socket connecting and no
+/// waiter actor behind (fault 22), and the losers of a race are stopped.
+struct Attempts {
+    tasks: Vec<crate::Task<()>>,
+    /// The index of the next address to try.
+    next: usize,
+    running: usize,
+    /// When the latest attempt started (loop time).
+    started: f64,
+}
+
+impl Attempts {
+    fn launch(
+        &mut self,
+        lp: &EventLoop,
+        addrs: &[SocketAddr],
+        local: Option<SocketAddr>,
+        tx: &flume::Sender<Attempt>,
+    ) -> Result<(), NetError> {
+        let i = self.next;
+        self.tasks
+            .push(spawn_attempt(lp, i, addrs[i], local, tx.clone())?);
+        self.next += 1;
+        self.running += 1;
+        self.started = lp.time();
+        Ok(())
+    }
+}
+
+impl Drop for Attempts {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.cancel();
+        }
+    }
+}
+
 /// Tries `addrs`, staggered by `delay` when given, else one after another.
-async fn connect_any(
+///
+/// With a delay (RFC 8305 §5, asyncio's `staggered_race`): the next attempt
+/// starts `delay` after the latest one started, or at once when the latest
+/// one fails; the first to connect wins and the others are cancelled. Errors
+/// are reported in address order.
+pub(crate) async fn connect_any(
     lp: &EventLoop,
     addrs: Vec<SocketAddr>,
     local: Option<SocketAddr>,
     delay: Option<Duration>,
 ) -> Result<mio::net::TcpStream, NetError> {
     let (tx, rx) = flume::unbounded();
-    let mut tasks = Vec::new();
+    let mut at = Attempts {
+        tasks: Vec::new(),
+        next: 0,
+        running: 0,
+        started: 0.0,
+    };
     let mut errors = Vec::new();
-    let mut next = 0;
-    let mut running = 0;
     loop {
-        if running == 0 {
-            if next >= addrs.len() {
+        if at.running == 0 {
+            if at.next >= addrs.len() {
                 break;
             }
-            tasks.push(spawn_attempt(lp, addrs[next], local, tx.clone())?);
-            next += 1;
-            running += 1;
+            at.launch(lp, &addrs, local, &tx)?;
         }
-        let event = match delay.filter(|_| next < addrs.len()) {
-            Some(d) => race(rx.recv_async(), lp.sleep(d)).await,
+        let event = match delay.filter(|_| at.next < addrs.len()) {
+            Some(d) => {
+                let left = (at.started + d.as_secs_f64() - lp.time()).max(0.0);
+                race(rx.recv_async(), lp.sleep(left)).await
+            }
             None => Either::Left(rx.recv_async().await),
         };
         match event {
-            Either::Left(Ok((_, Ok(stream)))) => {
-                for t in &tasks {
-                    t.cancel();
+            // Dropping `at` cancels the losers.
+            Either::Left(Ok((_, _, Ok(stream)))) => return Ok(stream),
+            Either::Left(Ok((index, addr, Err(e)))) => {
+                at.running -= 1;
+                errors.push((index, addr, e));
+                let latest_failed = index + 1 == at.next;
+                if delay.is_some() && latest_failed && at.next < addrs.len() {
+                    at.launch(lp, &addrs, local, &tx)?;
                 }
-                return Ok(stream);
-            }
-            Either::Left(Ok((addr, Err(e)))) => {
-                running -= 1;
-                errors.push((addr, e));
             }
             Either::Left(Err(_)) => break,
-            Either::Right(_) => {
-                tasks.push(spawn_attempt(lp, addrs[next], local, tx.clone())?);
-                next += 1;
-                running += 1;
-            }
+            Either::Right(_) => at.launch(lp, &addrs, local, &tx)?,
         }
     }
+    errors.sort_by_key(|(index, _, _)| *index);
+    let mut errors: Vec<_> = errors.into_iter().map(|(_, a, e)| (a, e)).collect();
     if errors.len() == 1 {
         let (addr, source) = errors.remove(0);
         return Err(NetError::Connect { addr, source });
@@ -278,10 +323,12 @@ async fn connect_any(
     Err(NetError::AllFailed { errors })
 }
 
-type Attempt = (SocketAddr, io::Result<mio::net::TcpStream>);
+/// An attempt's outcome: its index in the address list, the address, the result.
+type Attempt = (usize, SocketAddr, io::Result<mio::net::TcpStream>);
 
 fn spawn_attempt(
     lp: &EventLoop,
+    index: usize,
     addr: SocketAddr,
     local: Option<SocketAddr>,
     tx: flume::Sender<Attempt>,
@@ -289,7 +336,7 @@ fn spawn_attempt(
     let l2 = lp.clone();
     Ok(lp.create_task(async move {
         let r = connect_one(&l2, addr, local).await;
-        let _ = tx.send((addr, r));
+        let _ = tx.send((index, addr, r));
     })?)
 }
 
@@ -348,5 +395,162 @@ async fn connect_one(
     match stream.peer_addr() {
         Ok(_) => Ok(stream),
         Err(e) => Err(stream.take_error()?.unwrap_or(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! `connect_any` over loopback with explicit address lists (a host name
+    //! cannot be made to resolve to a hanging and a live address).
+    use std::net::{TcpListener, TcpStream};
+
+    use super::*;
+
+    fn run<F: Future + 'static>(lp: &EventLoop, f: F) -> F::Output
+    where
+        F::Output: 'static,
+    {
+        let stopper = lp.clone();
+        let guard = lp
+            .call_later(Duration::from_secs(10), move || stopper.stop())
+            .expect("open loop");
+        let out = lp.run_until_complete(f).expect("finished within 10 s");
+        guard.cancel();
+        out
+    }
+
+    fn actors(lp: &EventLoop) -> usize {
+        lp.core.actors.borrow().len()
+    }
+
+    async fn until(lp: &EventLoop, mut cond: impl FnMut() -> bool) {
+        while !cond() {
+            let _ = lp.sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    /// A listener whose accept queue is full: Linux (and gVisor) drop further
+    /// SYNs, so a connect to it stays pending. Keep both values alive.
+    fn hanging() -> (Socket, TcpStream, SocketAddr) {
+        let l = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        l.bind(&"127.0.0.1:0".parse::<SocketAddr>().expect("addr").into())
+            .expect("bind");
+        l.listen(0).expect("listen");
+        let addr = l.local_addr().expect("addr").as_socket().expect("inet");
+        let filler = TcpStream::connect(addr).expect("the one queued connection");
+        (l, filler, addr)
+    }
+
+    fn refused() -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr")
+    }
+
+    fn live() -> (TcpListener, SocketAddr) {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let a = l.local_addr().expect("addr");
+        (l, a)
+    }
+
+    #[test]
+    fn happy_eyeballs_second_address_wins_while_the_first_hangs() {
+        let lp = EventLoop::new().expect("loop");
+        let (_hl, _filler, hang) = hanging();
+        let (listener, ok) = live();
+        let l = lp.clone();
+        let before = actors(&lp);
+        let (peer, waited) = run(&lp, async move {
+            let t0 = l.time();
+            let delay = Some(Duration::from_millis(50));
+            let s = connect_any(&l, vec![hang, ok], None, delay)
+                .await
+                .expect("the second address connects");
+            let waited = l.time() - t0;
+            // The loser (still connecting to `hang`) is cancelled: its waiter
+            // actor and socket go away.
+            until(&l, || actors(&l) == before).await;
+            (s.peer_addr().expect("peer"), waited)
+        });
+        assert_eq!(peer, ok);
+        assert!(
+            waited >= 0.045,
+            "the second attempt waited the delay: {waited}"
+        );
+        listener
+            .accept()
+            .expect("the winner is in the live backlog");
+        assert_eq!(actors(&lp), before);
+    }
+
+    #[test]
+    fn without_a_delay_a_refused_address_falls_through_to_the_next() {
+        let lp = EventLoop::new().expect("loop");
+        let (_listener, ok) = live();
+        let l = lp.clone();
+        let peer = run(&lp, async move {
+            let s = connect_any(&l, vec![refused(), ok], None, None)
+                .await
+                .expect("falls through");
+            s.peer_addr().expect("peer")
+        });
+        assert_eq!(peer, ok);
+        assert_eq!(actors(&lp), 0);
+    }
+
+    #[test]
+    fn a_failed_attempt_starts_the_next_at_once() {
+        let lp = EventLoop::new().expect("loop");
+        let (_listener, ok) = live();
+        let l = lp.clone();
+        let (peer, waited) = run(&lp, async move {
+            let t0 = l.time();
+            let delay = Some(Duration::from_secs(5));
+            let s = connect_any(&l, vec![refused(), ok], None, delay)
+                .await
+                .expect("the second address connects");
+            (s.peer_addr().expect("peer"), l.time() - t0)
+        });
+        assert_eq!(peer, ok);
+        assert!(waited < 2.0, "did not wait out the 5 s delay: {waited}");
+    }
+
+    #[test]
+    fn all_refused_lists_every_address_in_order() {
+        for delay in [None, Some(Duration::from_millis(50))] {
+            let lp = EventLoop::new().expect("loop");
+            let addrs = vec![refused(), refused(), refused()];
+            let (l, a2) = (lp.clone(), addrs.clone());
+            let err = run(&lp, async move { connect_any(&l, a2, None, delay).await })
+                .expect_err("nobody listens");
+            let NetError::AllFailed { errors } = &err else {
+                panic!("expected AllFailed, got {err:?}");
+            };
+            let tried: Vec<SocketAddr> = errors.iter().map(|(a, _)| *a).collect();
+            assert_eq!(tried, addrs, "{delay:?}");
+            for (a, e) in errors {
+                assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "{a}: {e}");
+                assert!(err.to_string().contains(&a.to_string()), "{err}");
+            }
+            assert_eq!(actors(&lp), 0);
+        }
+    }
+
+    #[test]
+    fn fault22_dropping_connect_any_cancels_every_attempt() {
+        let lp = EventLoop::new().expect("loop");
+        let (_h1, _f1, hang1) = hanging();
+        let (_h2, _f2, hang2) = hanging();
+        let l = lp.clone();
+        run(&lp, async move {
+            let delay = Some(Duration::from_millis(5));
+            let l2 = l.clone();
+            let task = l
+                .create_task(async move { connect_any(&l2, vec![hang1, hang2], None, delay).await })
+                .expect("task");
+            until(&l, || actors(&l) == 2).await;
+            task.cancel();
+            until(&l, || actors(&l) == 0).await;
+            assert!(task.cancelled());
+        });
     }
 }
