@@ -14,7 +14,7 @@ use switchboard_protocols::{
 };
 
 use crate::context::{Actor, LoopContext, Readiness, Status};
-use crate::stream::{Hooks, Start, TcpTransport};
+use crate::stream::{Hooks, Start, StreamLimits, TcpTransport};
 
 /// How long accepting pauses after EMFILE/ENFILE (asyncio's `ACCEPT_RETRY_DELAY`).
 pub const ACCEPT_RETRY_DELAY: Duration = Duration::from_secs(1);
@@ -106,6 +106,8 @@ pub struct TcpListenerActor<M: 'static> {
     /// A connection's transport calls this with its info once made (for
     /// introspection and `close_clients`).
     nodelay: bool,
+    /// Opt-in limits given to every accepted connection's transport.
+    limits: StreamLimits,
 }
 
 impl<M: 'static> std::fmt::Debug for TcpListenerActor<M> {
@@ -136,7 +138,15 @@ impl<M: 'static> TcpListenerActor<M> {
             mailer,
             local,
             nodelay: true,
+            limits: StreamLimits::default(),
         }
+    }
+
+    /// Gives every accepted connection's transport these opt-in limits (a
+    /// write-buffer cap, a close timeout).
+    pub fn with_limits(mut self, limits: StreamLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     fn start(&mut self, cx: &mut dyn LoopContext) {
@@ -226,8 +236,9 @@ impl<M: 'static> TcpListenerActor<M> {
             on_lost: Some(Box::new(move || shared.remove(id))),
         };
         let protocol = (self.factory)();
-        let (transport, _info) =
+        let (mut transport, _info) =
             TcpTransport::new(stream, id, protocol, self.mailer.clone(), hooks);
+        transport.set_limits(self.limits);
         self.shared.connections.borrow_mut().push(id);
         cx.insert(id, Box::new(transport));
         cx.send(id, Box::new(Start));

@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
+use switchboard_actors::stream::StreamLimits;
 use switchboard_protocols::{AnyStreamProtocol, BufferedProtocol, StreamProtocol};
 
 use crate::event_loop::{EventLoop, FIRST_ACTOR_TOKEN};
@@ -41,6 +42,7 @@ pub struct CreateConnection<M: 'static> {
     sock: Option<std::net::TcpStream>,
     happy_eyeballs_delay: Option<Duration>,
     interleave: Option<usize>,
+    limits: StreamLimits,
 }
 
 impl<M: 'static> std::fmt::Debug for CreateConnection<M> {
@@ -110,6 +112,7 @@ impl EventLoop {
             sock: None,
             happy_eyeballs_delay: None,
             interleave: None,
+            limits: StreamLimits::default(),
         }
     }
 
@@ -130,6 +133,7 @@ impl EventLoop {
             stream,
             AnyStreamProtocol::Stream(Box::new(factory())),
             None,
+            StreamLimits::default(),
         )
         .await
     }
@@ -183,6 +187,23 @@ impl<M: Send + 'static> CreateConnection<M> {
         self.interleave = Some(first_count.max(1));
         self
     }
+    /// Beyond asyncio (BEHAVIOR fault 4): a hard cap on the transport's write
+    /// buffer. A write that takes it past `cap` bytes aborts the transport
+    /// with `ConnectionLost(Some(TransportError::BufferOverflow { cap }))`;
+    /// the write itself does not fail. Off by default (asyncio has no cap);
+    /// keep it well above the high-water mark.
+    pub fn max_write_buffer(mut self, cap: usize) -> Self {
+        self.limits = self.limits.max_write_buffer(Some(cap));
+        self
+    }
+    /// Beyond asyncio (BEHAVIOR fault 5): if the buffer has not drained
+    /// `timeout` after `close()`, the transport aborts with
+    /// `ConnectionLost(Some(TransportError::CloseTimedOut { pending }))`. Off
+    /// by default: a close then waits for the peer as long as it takes.
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.limits = self.limits.close_timeout(Some(timeout));
+        self
+    }
 
     async fn run(self) -> Result<Connection<M>, NetError> {
         let lp = self.lp.clone();
@@ -193,7 +214,7 @@ impl<M: Send + 'static> CreateConnection<M> {
                 ));
             }
             let stream = adopt(sock)?;
-            return start_transport(&lp, stream, (self.factory)(), None).await;
+            return start_transport(&lp, stream, (self.factory)(), None, self.limits).await;
         }
         let (Some(host), Some(port)) = (self.host.clone(), self.port) else {
             return Err(NetError::InvalidArgs(
@@ -215,7 +236,7 @@ impl<M: Send + 'static> CreateConnection<M> {
         };
         let stream = connect_any(&lp, addrs, self.local_addr, delay).await?;
         let _ = stream.set_nodelay(true);
-        start_transport(&lp, stream, (self.factory)(), None).await
+        start_transport(&lp, stream, (self.factory)(), None, self.limits).await
     }
 }
 

@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 
 use socket2::{Domain, Protocol, Socket, Type};
 use switchboard_actors::server::{Factory, ServerCommand, ServerShared, TcpListenerActor};
+use switchboard_actors::stream::StreamLimits;
 use switchboard_protocols::{ActorId, AnyStreamProtocol, Mailer, StreamCommand, StreamProtocol};
 
 use crate::event_loop::{EventLoop, Ready};
@@ -33,6 +34,7 @@ pub struct CreateServer<M: 'static> {
     reuse_port: bool,
     sock: Option<std::net::TcpListener>,
     start_serving: bool,
+    limits: StreamLimits,
 }
 
 impl<M: 'static> std::fmt::Debug for CreateServer<M> {
@@ -80,6 +82,7 @@ impl EventLoop {
             reuse_port: false,
             sock: None,
             start_serving: true,
+            limits: StreamLimits::default(),
         }
     }
 }
@@ -124,6 +127,24 @@ impl<M: Send + 'static> CreateServer<M> {
     /// [`Server::start_serving`]: connects are refused meanwhile.
     pub fn start_serving(mut self, on: bool) -> Self {
         self.start_serving = on;
+        self
+    }
+    /// Beyond asyncio (BEHAVIOR fault 4): a hard cap on each accepted
+    /// connection's write buffer. A write that takes it past `cap` bytes
+    /// aborts that transport with
+    /// `ConnectionLost(Some(TransportError::BufferOverflow { cap }))`; the
+    /// write itself does not fail. Off by default (asyncio has no cap); keep
+    /// it well above the high-water mark.
+    pub fn max_write_buffer(mut self, cap: usize) -> Self {
+        self.limits = self.limits.max_write_buffer(Some(cap));
+        self
+    }
+    /// Beyond asyncio (BEHAVIOR fault 5): if an accepted connection's buffer
+    /// has not drained `timeout` after its `close()`, that transport aborts
+    /// with `ConnectionLost(Some(TransportError::CloseTimedOut { pending }))`.
+    /// Off by default.
+    pub fn close_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.limits = self.limits.close_timeout(Some(timeout));
         self
     }
 
@@ -208,7 +229,8 @@ impl<M: Send + 'static> CreateServer<M> {
                 self.factory.clone(),
                 shared.clone(),
                 mailer.clone(),
-            );
+            )
+            .with_limits(self.limits);
             let id = routing::reserve(&self.lp.core);
             routing::insert(&self.lp.core, id, Box::new(actor));
             listeners.push(Listening { id, local, fd });

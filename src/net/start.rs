@@ -4,7 +4,7 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use switchboard_actors::stream::{Hooks, SocketTransport, Start, StreamSocket};
+use switchboard_actors::stream::{Hooks, SocketTransport, Start, StreamLimits, StreamSocket};
 use switchboard_protocols::{Addr, AnyStreamProtocol, Mailer};
 
 use crate::event_loop::{EventLoop, Ready};
@@ -15,13 +15,14 @@ use crate::routing;
 /// A transport's lifetime hook for its owner (a server counting connections).
 pub(crate) type LostHook = Option<Box<dyn FnOnce()>>;
 
-/// Registers `socket` under a new actor id, delivers `ConnectionMade` and
-/// resolves once it was delivered (S2).
+/// Registers `socket` under a new actor id with the opt-in `limits`, delivers
+/// `ConnectionMade` and resolves once it was delivered (S2).
 pub(crate) async fn start_transport<S: StreamSocket, M: Send + 'static>(
     lp: &EventLoop,
     mut socket: S,
     protocol: AnyStreamProtocol<M>,
     on_lost: LostHook,
+    limits: StreamLimits,
 ) -> Result<Connection<M>, NetError> {
     let core = &lp.core;
     core.check_open()?;
@@ -44,7 +45,8 @@ pub(crate) async fn start_transport<S: StreamSocket, M: Send + 'static>(
         on_lost,
     };
     let mailer: Arc<dyn Mailer> = Arc::new(lp.handle());
-    let (transport, info) = SocketTransport::new(socket, id, protocol, mailer.clone(), hooks);
+    let (mut transport, info) = SocketTransport::new(socket, id, protocol, mailer.clone(), hooks);
+    transport.set_limits(limits);
     routing::insert(core, id, Box::new(transport));
     core.ready
         .borrow_mut()

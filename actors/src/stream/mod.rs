@@ -8,4 +8,4 @@ mod transport;
 
 pub use info::StreamInfo;
 pub use socket::StreamSocket;
-pub use transport::{Hooks, SocketTransport, Start, TcpTransport, UnixTransport};
+pub use transport::{Hooks, SocketTransport, Start, StreamLimits, TcpTransport, UnixTransport};

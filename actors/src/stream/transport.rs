@@ -6,6 +6,7 @@ use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use switchboard_protocols::{
@@ -22,6 +23,40 @@ use crate::stream::socket::StreamSocket;
 const READ_SIZE: usize = 64 * 1024;
 /// Reads per readiness event before yielding to other actors.
 const READ_BUDGET: usize = 16;
+
+/// Timer tag of the close timeout.
+const TAG_CLOSE_TIMEOUT: u64 = 1;
+
+/// Opt-in limits of a stream transport, beyond asyncio (BEHAVIOR.md fault
+/// scenarios 4 and 5). Both are off by default, as in asyncio.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StreamLimits {
+    /// A hard cap on the write buffer: a write that takes the buffered size
+    /// past it aborts the transport with
+    /// `ConnectionLost(Some(TransportError::BufferOverflow { cap }))`. The
+    /// write itself still returns `Ok`. Meant to sit well above the high-water
+    /// mark, so a protocol that honours `PauseWriting` never reaches it.
+    pub max_write_buffer: Option<usize>,
+    /// How long `close()` may wait for the buffer to drain: past it the
+    /// transport aborts with
+    /// `ConnectionLost(Some(TransportError::CloseTimedOut { pending }))`, so
+    /// dropped bytes are never reported as a clean `None`.
+    pub close_timeout: Option<Duration>,
+}
+
+impl StreamLimits {
+    /// Sets [`max_write_buffer`](Self::max_write_buffer).
+    pub fn max_write_buffer(mut self, cap: Option<usize>) -> Self {
+        self.max_write_buffer = cap;
+        self
+    }
+    /// Sets [`close_timeout`](Self::close_timeout).
+    pub fn close_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+}
 
 /// Sent by the loop (or a server) to start a transport: it delivers
 /// `ConnectionMade`, then runs the `on_made` hook.
@@ -80,6 +115,9 @@ pub struct SocketTransport<S: StreamSocket, M: 'static> {
     protocol: AnyStreamProtocol<M>,
     hooks: Hooks,
     finish_sent: bool,
+    /// Opt-in: abort a close that has not drained after this long.
+    close_timeout: Option<Duration>,
+    close_timer_armed: bool,
 }
 
 /// A TCP transport: asyncio's `_SelectorSocketTransport` for TCP.
@@ -115,6 +153,8 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
                 protocol,
                 hooks,
                 finish_sent: false,
+                close_timeout: None,
+                close_timer_armed: false,
             },
             info,
         )
@@ -124,6 +164,12 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
     /// aborts with `TransportError::BufferOverflow`.
     pub fn set_max_buffer(&mut self, cap: Option<usize>) {
         self.core.max_buffer = cap;
+    }
+
+    /// Applies the opt-in [`StreamLimits`] (call before the transport starts).
+    pub fn set_limits(&mut self, limits: StreamLimits) {
+        self.core.max_buffer = limits.max_write_buffer;
+        self.close_timeout = limits.close_timeout;
     }
 
     /// Delivers `ev` and then everything it raised, in order.
@@ -306,6 +352,15 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
             let me = cx.id();
             cx.send(me, Box::new(ReadMore));
         }
+        if self.core.phase == Phase::Closing && !self.close_timer_armed {
+            if let Some(timeout) = self.close_timeout {
+                // Not cancelled when the close completes in time: the timer
+                // then finds the transport past Closing (or gone) and does
+                // nothing.
+                self.close_timer_armed = true;
+                cx.wake_after(timeout, TAG_CLOSE_TIMEOUT);
+            }
+        }
         if self.core.phase == Phase::Dying && !self.finish_sent {
             self.finish_sent = true;
             let me = cx.id();
@@ -433,6 +488,15 @@ impl<S: StreamSocket, M: 'static> Actor for SocketTransport<S, M> {
         }
         if readiness.readable {
             self.read_loop(cx, !readiness.closed);
+        }
+        self.settle(cx)
+    }
+
+    fn timer(&mut self, tag: u64, cx: &mut dyn LoopContext) -> Status {
+        if tag == TAG_CLOSE_TIMEOUT && self.core.phase == Phase::Closing {
+            let pending = self.core.buffered();
+            self.core
+                .die(Some(TransportError::CloseTimedOut { pending }));
         }
         self.settle(cx)
     }
