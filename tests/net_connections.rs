@@ -19,27 +19,10 @@ use switchboard::protocols::testing::{
 use switchboard::protocols::{
     NoMessage, ProtocolError, StreamEvent, StreamProtocol, StreamTransport,
 };
-use switchboard::{EventLoop, NetError, Server};
+use switchboard::NetError;
 
+use support::net::{connect, echo_server, serve, until};
 use support::{new_loop, run_with_deadline};
-
-/// Waits (yielding to the loop) until `cond` holds.
-async fn until(lp: &EventLoop, mut cond: impl FnMut() -> bool) {
-    while !cond() {
-        let _ = lp.sleep(Duration::from_millis(1)).await;
-    }
-}
-
-async fn echo_server(lp: &EventLoop, log: EventLog) -> (Server, u16) {
-    let server = lp
-        .create_server::<_, NoMessage>(move || RecordingProtocol::with_log(log.clone()).echo(true))
-        .host("127.0.0.1")
-        .port(0)
-        .await
-        .expect("bind loopback");
-    let port = server.sockets()[0].port();
-    (server, port)
-}
 
 #[test]
 fn s1_grammar_on_both_sides() {
@@ -47,15 +30,10 @@ fn s1_grammar_on_both_sides() {
     let l = lp.clone();
     run_with_deadline(&lp, async move {
         let slog = EventLog::new();
-        let (server, port) = echo_server(&l, slog.clone()).await;
+        let (server, port) = echo_server(&l, &slog).await;
         let client = RecordingProtocol::new();
         let clog = client.log();
-        let conn = l
-            .create_connection::<_, NoMessage>(move || client)
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .expect("connect");
+        let conn = connect::<_, NoMessage>(&l, port, move || client).await;
         conn.transport.write(&b"hello"[..]);
         until(&l, || &clog.data()[..] == b"hello").await;
         conn.transport.close();
@@ -73,15 +51,10 @@ fn s2_create_connection_resolves_after_connection_made_and_names_outlive_close()
     let (lp, _h) = new_loop();
     let l = lp.clone();
     run_with_deadline(&lp, async move {
-        let (server, port) = echo_server(&l, EventLog::new()).await;
+        let (server, port) = echo_server(&l, &EventLog::new()).await;
         let client = RecordingProtocol::new();
         let clog = client.log();
-        let conn = l
-            .create_connection::<_, NoMessage>(move || client)
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .expect("connect");
+        let conn = connect::<_, NoMessage>(&l, port, move || client).await;
         assert_eq!(clog.snapshot(), vec![Recorded::ConnectionMade]);
         let peer = conn
             .transport
@@ -116,7 +89,7 @@ fn s3_hundred_concurrent_clients_exchange() {
     let (lp, _h) = new_loop();
     let l = lp.clone();
     run_with_deadline(&lp, async move {
-        let (server, port) = echo_server(&l, EventLog::new()).await;
+        let (server, port) = echo_server(&l, &EventLog::new()).await;
         let mut tasks = Vec::new();
         for i in 0..100 {
             let l2 = l.clone();
@@ -124,12 +97,7 @@ fn s3_hundred_concurrent_clients_exchange() {
                 l.create_task(async move {
                     let client = RecordingProtocol::new();
                     let log = client.log();
-                    let conn = l2
-                        .create_connection::<_, NoMessage>(move || client)
-                        .host("127.0.0.1")
-                        .port(port)
-                        .await
-                        .expect("connect");
+                    let conn = connect::<_, NoMessage>(&l2, port, move || client).await;
                     let first = format!("ping {i};");
                     conn.transport.write(first.clone().into_bytes());
                     until(&l2, || log.data().len() == first.len()).await;
@@ -184,22 +152,12 @@ fn s3_many_megabytes_arrive_exactly() {
         let n = Rc::new(Cell::new(0));
         let lost = Rc::new(Cell::new(0));
         let (n2, lost2) = (n.clone(), lost.clone());
-        let server = l
-            .create_server(move || Counter {
-                n: n2.clone(),
-                lost: lost2.clone(),
-            })
-            .host("127.0.0.1")
-            .port(0)
-            .await
-            .expect("bind");
-        let port = server.sockets()[0].port();
-        let conn = l
-            .create_connection::<_, NoMessage>(RecordingProtocol::new)
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .expect("connect");
+        let (server, port) = serve(&l, move || Counter {
+            n: n2.clone(),
+            lost: lost2.clone(),
+        })
+        .await;
+        let conn = connect::<_, NoMessage>(&l, port, RecordingProtocol::new).await;
         let chunk = Bytes::from(vec![b'x'; 100 * 1024]);
         let count = 80; // 8 000 KiB
         for _ in 0..count {
@@ -242,15 +200,10 @@ fn s4_empty_write_is_a_noop_and_bytes_are_copied() {
     let l = lp.clone();
     run_with_deadline(&lp, async move {
         let slog = EventLog::new();
-        let (server, port) = echo_server(&l, slog.clone()).await;
+        let (server, port) = echo_server(&l, &slog).await;
         let client = RecordingProtocol::new();
         let clog = client.log();
-        let conn = l
-            .create_connection::<_, NoMessage>(move || client)
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .expect("connect");
+        let conn = connect::<_, NoMessage>(&l, port, move || client).await;
         conn.transport.write(Vec::new());
         conn.transport.write(Bytes::new());
         assert_eq!(conn.transport.get_write_buffer_size(), 0);
@@ -258,12 +211,7 @@ fn s4_empty_write_is_a_noop_and_bytes_are_copied() {
         until(&l, || clog.lost_count() == 1 && slog.lost_count() == 1).await;
         assert!(slog.data().is_empty(), "empty writes sent nothing");
 
-        let conn = l
-            .create_connection(|| WriteThenScribble)
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .expect("connect");
+        let conn = connect(&l, port, || WriteThenScribble).await;
         let _ = conn;
         until(&l, || slog.lost_count() == 2).await;
         assert_eq!(&slog.data()[..], b"original");
@@ -317,21 +265,10 @@ fn s5_pause_and_resume_reading_are_idempotent_and_hold_data() {
     let (lp, _h) = new_loop();
     let l = lp.clone();
     run_with_deadline(&lp, async move {
-        let server = l
-            .create_server(|| Greeter)
-            .host("127.0.0.1")
-            .port(0)
-            .await
-            .expect("bind");
-        let port = server.sockets()[0].port();
+        let (server, port) = serve(&l, || Greeter).await;
         let log = EventLog::new();
         let l2 = log.clone();
-        let conn = l
-            .create_connection(move || PausesAtOnce(l2))
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .expect("connect");
+        let conn = connect(&l, port, move || PausesAtOnce(l2)).await;
         assert!(!conn.transport.is_reading());
         // A negative check: give the data ample time to arrive in the kernel.
         let _ = l.sleep(Duration::from_millis(30)).await;
@@ -393,35 +330,20 @@ fn s6_case(panic: bool) {
     let slog = EventLog::new();
     let s2 = slog.clone();
     run_with_deadline(&lp, async move {
-        let server = l
-            .create_server(move || FailsOnData {
-                panic,
-                log: s2.clone(),
-            })
-            .host("127.0.0.1")
-            .port(0)
-            .await
-            .expect("bind");
-        let port = server.sockets()[0].port();
+        let (server, port) = serve(&l, move || FailsOnData {
+            panic,
+            log: s2.clone(),
+        })
+        .await;
         let healthy_log = EventLog::new();
-        let (hs, hport) = echo_server(&l, healthy_log.clone()).await;
+        let (hs, hport) = echo_server(&l, &healthy_log).await;
         let healthy = RecordingProtocol::new();
         let hl = healthy.log();
-        let hconn = l
-            .create_connection::<_, NoMessage>(move || healthy)
-            .host("127.0.0.1")
-            .port(hport)
-            .await
-            .expect("connect healthy");
+        let hconn = connect::<_, NoMessage>(&l, hport, move || healthy).await;
 
         let client = RecordingProtocol::new();
         let clog = client.log();
-        let conn = l
-            .create_connection::<_, NoMessage>(move || client)
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .expect("connect");
+        let conn = connect::<_, NoMessage>(&l, port, move || client).await;
         conn.transport.write(&b"x"[..]);
         until(&l, || slog.lost_count() == 1 && clog.lost_count() == 1).await;
         assert!(
@@ -469,7 +391,7 @@ fn s7_peer_reset_gives_connection_reset_without_eof() {
     let l = lp.clone();
     run_with_deadline(&lp, async move {
         let slog = EventLog::new();
-        let (server, port) = echo_server(&l, slog.clone()).await;
+        let (server, port) = echo_server(&l, &slog).await;
         let peer = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
         until(&l, || !slog.is_empty()).await;
         socket2::SockRef::from(&peer)
@@ -524,18 +446,14 @@ fn s9_connection_made_error_still_connects_and_delivers() {
     let (lp, h) = new_loop();
     let l = lp.clone();
     run_with_deadline(&lp, async move {
-        let (server, port) = echo_server(&l, EventLog::new()).await;
+        let (server, port) = echo_server(&l, &EventLog::new()).await;
         let log = EventLog::new();
         let l2 = log.clone();
-        let conn = l
-            .create_connection(move || FailsOnMade {
-                abort: false,
-                log: l2,
-            })
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .expect("create_connection still returns");
+        let conn = connect(&l, port, move || FailsOnMade {
+            abort: false,
+            log: l2,
+        })
+        .await;
         conn.transport.write(&b"ping"[..]);
         until(&l, || &log.data()[..] == b"ping").await;
         conn.transport.close();
@@ -546,15 +464,11 @@ fn s9_connection_made_error_still_connects_and_delivers() {
 
         let log = EventLog::new();
         let l2 = log.clone();
-        let conn = l
-            .create_connection(move || FailsOnMade {
-                abort: true,
-                log: l2,
-            })
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .expect("abort in connection_made still returns");
+        let conn = connect(&l, port, move || FailsOnMade {
+            abort: true,
+            log: l2,
+        })
+        .await;
         assert!(conn.transport.is_closing());
         until(&l, || log.lost_count() == 1).await;
         assert_eq!(
@@ -658,7 +572,7 @@ fn create_connection_with_an_existing_socket() {
     let l = lp.clone();
     run_with_deadline(&lp, async move {
         let slog = EventLog::new();
-        let (server, port) = echo_server(&l, slog.clone()).await;
+        let (server, port) = echo_server(&l, &slog).await;
         let sock = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
         let local = sock.local_addr().expect("addr");
         let client = RecordingProtocol::new();

@@ -19,45 +19,10 @@ use switchboard::protocols::{
 };
 use switchboard::{EventLoop, NetError, Server};
 
+use support::net::{
+    client, echo_server, echo_server_with, is_alone_child, made, run_alone, serve, until,
+};
 use support::{new_loop, run_with_deadline};
-
-async fn until(lp: &EventLoop, mut cond: impl FnMut() -> bool) {
-    while !cond() {
-        let _ = lp.sleep(Duration::from_millis(1)).await;
-    }
-}
-
-fn made(log: &EventLog) -> usize {
-    log.snapshot()
-        .iter()
-        .filter(|e| **e == Recorded::ConnectionMade)
-        .count()
-}
-
-async fn echo(lp: &EventLoop, log: &EventLog, serving: bool) -> (Server, u16) {
-    let log = log.clone();
-    let server = lp
-        .create_server::<_, NoMessage>(move || RecordingProtocol::with_log(log.clone()).echo(true))
-        .host("127.0.0.1")
-        .port(0)
-        .start_serving(serving)
-        .await
-        .expect("bind loopback");
-    let port = server.sockets()[0].port();
-    (server, port)
-}
-
-async fn client(lp: &EventLoop, port: u16) -> (switchboard::Connection<NoMessage>, EventLog) {
-    let p = RecordingProtocol::new();
-    let log = p.log();
-    let conn = lp
-        .create_connection::<_, NoMessage>(move || p)
-        .host("127.0.0.1")
-        .port(port)
-        .await
-        .expect("connect");
-    (conn, log)
-}
 
 fn refused(port: u16) -> bool {
     matches!(TcpStream::connect(("127.0.0.1", port)), Err(e) if e.kind() == ErrorKind::ConnectionRefused)
@@ -69,7 +34,7 @@ fn v1_port_zero_picks_a_port_and_serves() {
     let l = lp.clone();
     run_with_deadline(&lp, async move {
         let log = EventLog::new();
-        let (server, port) = echo(&l, &log, true).await;
+        let (server, port) = echo_server(&l, &log).await;
         assert_ne!(port, 0);
         assert!(server.is_serving());
         assert_eq!(server.sockets().len(), 1);
@@ -101,7 +66,7 @@ fn v2_start_serving_false_refuses_until_started() {
     let l = lp.clone();
     run_with_deadline(&lp, async move {
         let log = EventLog::new();
-        let (server, port) = echo(&l, &log, false).await;
+        let (server, port) = echo_server_with(&l, &log, false).await;
         assert!(!server.is_serving());
         assert!(refused(port), "bound but not listening");
         server.start_serving();
@@ -122,7 +87,7 @@ fn v3_close_stops_accepting_at_once_and_keeps_connections() {
     let l = lp.clone();
     run_with_deadline(&lp, async move {
         let log = EventLog::new();
-        let (server, port) = echo(&l, &log, true).await;
+        let (server, port) = echo_server(&l, &log).await;
         let (conn, clog) = client(&l, port).await;
         until(&l, || made(&log) == 1).await;
         server.close();
@@ -143,7 +108,7 @@ fn v4_wait_closed_waits_for_every_connection() {
     let l = lp.clone();
     run_with_deadline(&lp, async move {
         let log = EventLog::new();
-        let (server, port) = echo(&l, &log, true).await;
+        let (server, port) = echo_server(&l, &log).await;
         let (conn, _clog) = client(&l, port).await;
         until(&l, || made(&log) == 1).await;
         let early = l.create_task(server.wait_closed()).expect("task");
@@ -163,7 +128,7 @@ fn v4_close_clients_lets_wait_closed_finish() {
     let l = lp.clone();
     run_with_deadline(&lp, async move {
         let log = EventLog::new();
-        let (server, port) = echo(&l, &log, true).await;
+        let (server, port) = echo_server(&l, &log).await;
         let (_c1, l1) = client(&l, port).await;
         let (_c2, l2) = client(&l, port).await;
         until(&l, || made(&log) == 2).await;
@@ -196,13 +161,7 @@ fn v4_abort_clients_unblocks_wait_closed_with_blocked_writers() {
     let (lp, _h) = new_loop();
     let l = lp.clone();
     run_with_deadline(&lp, async move {
-        let server = l
-            .create_server(|| Flood)
-            .host("127.0.0.1")
-            .port(0)
-            .await
-            .expect("bind");
-        let port = server.sockets()[0].port();
+        let (server, port) = serve(&l, || Flood).await;
         // A peer that never reads: the server's writer stays blocked.
         let peer = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         let _ = l.sleep(Duration::from_millis(10)).await;
@@ -223,7 +182,7 @@ fn v5_cancelling_serve_forever_closes_the_server() {
     let l = lp.clone();
     run_with_deadline(&lp, async move {
         let log = EventLog::new();
-        let (server, port) = echo(&l, &log, false).await;
+        let (server, port) = echo_server_with(&l, &log, false).await;
         let s2 = server.clone();
         let serving = l
             .create_task(async move { s2.serve_forever().await })
@@ -245,7 +204,7 @@ fn v6_address_in_use_names_the_address_and_reuse_port_shares() {
     let (lp, _h) = new_loop();
     let l = lp.clone();
     run_with_deadline(&lp, async move {
-        let (server, port) = echo(&l, &EventLog::new(), true).await;
+        let (server, port) = echo_server(&l, &EventLog::new()).await;
         let err = l
             .create_server::<_, NoMessage>(RecordingProtocol::new)
             .host("127.0.0.1")
@@ -287,7 +246,7 @@ fn v7_a_hundred_pending_connections_are_all_accepted() {
     let l = lp.clone();
     let log = EventLog::new();
     let lg = log.clone();
-    let (server, port) = run_with_deadline(&lp, async move { echo(&l, &lg, true).await });
+    let (server, port) = run_with_deadline(&lp, async move { echo_server(&l, &lg).await });
     // All queued in the kernel backlog before the loop runs again.
     let peers: Vec<TcpStream> = (0..100)
         .map(|_| TcpStream::connect(("127.0.0.1", port)).expect("connect"))
@@ -339,19 +298,14 @@ fn fault17_s6_a_panicking_protocol_among_healthy_connections() {
         let n = Rc::new(Cell::new(0));
         let slog = EventLog::new();
         let s2 = slog.clone();
-        let server = l
-            .create_server(move || {
-                n.set(n.get() + 1);
-                SometimesPanics {
-                    bad: n.get() == 3,
-                    log: s2.clone(),
-                }
-            })
-            .host("127.0.0.1")
-            .port(0)
-            .await
-            .expect("bind");
-        let port = server.sockets()[0].port();
+        let (server, port) = serve(&l, move || {
+            n.set(n.get() + 1);
+            SometimesPanics {
+                bad: n.get() == 3,
+                log: s2.clone(),
+            }
+        })
+        .await;
         let mut clients = Vec::new();
         for _ in 0..5 {
             let c = client(&l, port).await;
@@ -387,8 +341,6 @@ fn fault17_s6_a_panicking_protocol_among_healthy_connections() {
     );
 }
 
-const EMFILE_CHILD: &str = "SWITCHBOARD_TEST_EMFILE_CHILD";
-
 /// The soft limit that leaves exactly `free` descriptor numbers available.
 fn limit_leaving(free: usize) -> u64 {
     let used: Vec<u64> = std::fs::read_dir("/proc/self/fd")
@@ -405,30 +357,22 @@ fn limit_leaving(free: usize) -> u64 {
     n
 }
 
-#[test]
-fn fault3_emfile_on_accept_is_reported_once_and_accepting_resumes() {
-    if std::env::var_os(EMFILE_CHILD).is_none() {
-        let exe = std::env::current_exe().expect("test binary");
-        let out = std::process::Command::new(exe)
-            .args([
-                "fault3_emfile_on_accept_is_reported_once_and_accepting_resumes",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(EMFILE_CHILD, "1")
-            .output()
-            .expect("re-exec the test binary");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
-        assert!(
-            stdout.contains("EMFILE-CHILD-OK"),
-            "child did not run:\n{stdout}\n{stderr}"
-        );
-        return;
-    }
-    // The child: its own loop and handler, with few descriptors.
+const EMFILE_CLIENTS: usize = 40;
+
+/// The EMFILE scene, in a child running alone: a loop whose handler records
+/// messages, an echo server with `EMFILE_CLIENTS` connections in its backlog,
+/// and RLIMIT_NOFILE lowered to leave 10 descriptors. Returns the soft limit
+/// to restore.
+struct EmfileScene {
+    lp: EventLoop,
+    messages: Rc<RefCell<Vec<String>>>,
+    log: EventLog,
+    server: Server,
+    peers: Vec<TcpStream>,
+    soft: u64,
+}
+
+fn emfile_scene() -> EmfileScene {
     let lp = EventLoop::new().expect("loop");
     let messages = Rc::new(RefCell::new(Vec::<String>::new()));
     let m2 = messages.clone();
@@ -440,29 +384,60 @@ fn fault3_emfile_on_accept_is_reported_once_and_accepting_resumes() {
     let l = lp.clone();
     let log = EventLog::new();
     let lg = log.clone();
-    let (server, port) = run_with_deadline(&lp, async move { echo(&l, &lg, true).await });
-    const CLIENTS: usize = 40;
-    let peers: Vec<TcpStream> = (0..CLIENTS)
+    let (server, port) = run_with_deadline(&lp, async move { echo_server(&l, &lg).await });
+    let peers: Vec<TcpStream> = (0..EMFILE_CLIENTS)
         .map(|_| TcpStream::connect(("127.0.0.1", port)).expect("connect"))
         .collect();
     let (soft, _) = switchboard::actors::sys::unix::fd::nofile_limit().expect("limit");
     switchboard::actors::sys::unix::fd::set_nofile_soft(limit_leaving(10))
         .expect("lower RLIMIT_NOFILE");
+    EmfileScene {
+        lp,
+        messages,
+        log,
+        server,
+        peers,
+        soft,
+    }
+}
+
+#[test]
+fn fault3_emfile_on_accept_is_reported_once_and_accepting_resumes() {
+    if !is_alone_child() {
+        return run_alone(
+            "fault3_emfile_on_accept_is_reported_once_and_accepting_resumes",
+            "EMFILE-CHILD-OK",
+        );
+    }
+    let EmfileScene {
+        lp,
+        messages,
+        log,
+        server,
+        peers,
+        soft,
+    } = emfile_scene();
     let l = lp.clone();
     let lg = log.clone();
     let m3 = messages.clone();
     run_with_deadline(&lp, async move {
-        until(&l, || !m3.borrow().is_empty() || made(&lg) == CLIENTS).await;
+        until(&l, || {
+            !m3.borrow().is_empty() || made(&lg) == EMFILE_CLIENTS
+        })
+        .await;
         eprintln!("handler: {:?}, made {}", m3.borrow(), made(&lg));
         let accepted = made(&lg);
-        assert!(accepted < CLIENTS, "accept stopped early: {accepted}");
+        assert!(
+            accepted < EMFILE_CLIENTS,
+            "accept stopped early: {accepted}"
+        );
         // Free descriptors: accepting resumes after the back-off.
         switchboard::actors::sys::unix::fd::set_nofile_soft(soft).expect("restore RLIMIT_NOFILE");
-        until(&l, || made(&lg) == CLIENTS).await;
+        until(&l, || made(&lg) == EMFILE_CLIENTS).await;
         eprintln!("all accepted");
         server.close();
         drop(peers);
-        until(&l, || lg.lost_count() == CLIENTS).await;
+        until(&l, || lg.lost_count() == EMFILE_CLIENTS).await;
     });
     assert_eq!(
         *messages.borrow(),
@@ -473,42 +448,20 @@ fn fault3_emfile_on_accept_is_reported_once_and_accepting_resumes() {
 
 #[test]
 fn fault3_emfile_retry_is_cancelled_when_the_server_closes() {
-    let name = "fault3_emfile_retry_is_cancelled_when_the_server_closes";
-    if std::env::var_os(EMFILE_CHILD).is_none() {
-        let exe = std::env::current_exe().expect("test binary");
-        let out = std::process::Command::new(exe)
-            .args([name, "--exact", "--nocapture", "--test-threads=1"])
-            .env(EMFILE_CHILD, "1")
-            .output()
-            .expect("re-exec the test binary");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
-        assert!(
-            stdout.contains("EMFILE-CLOSE-OK"),
-            "child did not run:\n{stdout}\n{stderr}"
+    if !is_alone_child() {
+        return run_alone(
+            "fault3_emfile_retry_is_cancelled_when_the_server_closes",
+            "EMFILE-CLOSE-OK",
         );
-        return;
     }
-    let lp = EventLoop::new().expect("loop");
-    let messages = Rc::new(RefCell::new(Vec::<String>::new()));
-    let m2 = messages.clone();
-    lp.set_exception_handler(Some(Rc::new(
-        move |_: &EventLoop, ctx: &switchboard::ExceptionContext| {
-            m2.borrow_mut().push(ctx.message.clone());
-        },
-    )));
-    let l = lp.clone();
-    let log = EventLog::new();
-    let lg = log.clone();
-    let (server, port) = run_with_deadline(&lp, async move { echo(&l, &lg, true).await });
-    const CLIENTS: usize = 40;
-    let peers: Vec<TcpStream> = (0..CLIENTS)
-        .map(|_| TcpStream::connect(("127.0.0.1", port)).expect("connect"))
-        .collect();
-    let (soft, _) = switchboard::actors::sys::unix::fd::nofile_limit().expect("limit");
-    switchboard::actors::sys::unix::fd::set_nofile_soft(limit_leaving(10))
-        .expect("lower RLIMIT_NOFILE");
+    let EmfileScene {
+        lp,
+        messages,
+        log,
+        server,
+        peers,
+        soft,
+    } = emfile_scene();
     let l = lp.clone();
     let lg = log.clone();
     let m3 = messages.clone();
@@ -518,14 +471,14 @@ fn fault3_emfile_retry_is_cancelled_when_the_server_closes() {
         switchboard::actors::sys::unix::fd::set_nofile_soft(soft).expect("restore RLIMIT_NOFILE");
         // Past the retry delay: the cancelled retry must not fire.
         let _ = l.sleep(Duration::from_millis(1300)).await;
-        assert!(made(&lg) < CLIENTS);
+        assert!(made(&lg) < EMFILE_CLIENTS);
     });
     assert_eq!(
         *messages.borrow(),
         vec!["socket.accept() out of system resource".to_string()]
     );
     // A connection left in the backlog sees the close.
-    let mut last = &peers[CLIENTS - 1];
+    let mut last = &peers[EMFILE_CLIENTS - 1];
     last.set_read_timeout(Some(Duration::from_secs(2)))
         .expect("timeout");
     let mut buf = [0u8; 1];
@@ -543,7 +496,7 @@ fn v5_the_loop_keeps_serving_after_the_handle_is_dropped() {
     let l = lp.clone();
     run_with_deadline(&lp, async move {
         let log = EventLog::new();
-        let (server, port) = echo(&l, &log, true).await;
+        let (server, port) = echo_server(&l, &log).await;
         drop(server);
         let (conn, clog) = client(&l, port).await;
         conn.transport.write(&b"alive"[..]);

@@ -20,15 +20,9 @@ use switchboard::protocols::testing::{
 use switchboard::protocols::{
     NoMessage, ProtocolError, StreamEvent, StreamProtocol, StreamTransport, WriteError, WriteLimits,
 };
-use switchboard::EventLoop;
 
+use support::net::{connect, count, serve, serve_buffered, until};
 use support::{new_loop, run_with_deadline};
-
-async fn until(lp: &EventLoop, mut cond: impl FnMut() -> bool) {
-    while !cond() {
-        let _ = lp.sleep(Duration::from_millis(1)).await;
-    }
-}
 
 /// Which event a script is reacting to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,10 +90,6 @@ impl StreamProtocol for Scripted {
     }
 }
 
-fn count(log: &EventLog, e: &Recorded) -> usize {
-    log.snapshot().iter().filter(|x| *x == e).count()
-}
-
 /// A peer that accepts one connection and reads nothing until told to; then it
 /// reads to EOF (or error) and returns what it got.
 struct SlowPeer {
@@ -141,48 +131,44 @@ fn w1_limits_defaults_and_derivations() {
     let port = peer.port;
     run_with_deadline(&lp, async move {
         let log = EventLog::new();
-        let conn = l
-            .create_connection(move || {
-                scripted(&log, |k, t, _| {
-                    if k == Kind::Made {
-                        assert_eq!(
-                            t.get_write_buffer_limits(),
-                            WriteLimits {
-                                low: 16384,
-                                high: 65536
-                            }
-                        );
-                        t.set_write_buffer_limits(None, Some(16385))
-                            .expect("low only");
-                        assert_eq!(
-                            t.get_write_buffer_limits(),
-                            WriteLimits {
-                                low: 16385,
-                                high: 65540
-                            }
-                        );
-                        t.set_write_buffer_limits(Some(4000), None)
-                            .expect("high only");
-                        assert_eq!(
-                            t.get_write_buffer_limits(),
-                            WriteLimits {
-                                low: 1000,
-                                high: 4000
-                            }
-                        );
-                        t.set_write_buffer_limits(Some(0), None).expect("zero");
-                        assert_eq!(t.get_write_buffer_limits(), WriteLimits { low: 0, high: 0 });
-                        assert!(t.set_write_buffer_limits(Some(10), Some(20)).is_err());
-                        assert_eq!(t.get_write_buffer_limits(), WriteLimits { low: 0, high: 0 });
-                        t.abort();
-                    }
-                    Ok(())
-                })
+        let conn = connect(&l, port, move || {
+            scripted(&log, |k, t, _| {
+                if k == Kind::Made {
+                    assert_eq!(
+                        t.get_write_buffer_limits(),
+                        WriteLimits {
+                            low: 16384,
+                            high: 65536
+                        }
+                    );
+                    t.set_write_buffer_limits(None, Some(16385))
+                        .expect("low only");
+                    assert_eq!(
+                        t.get_write_buffer_limits(),
+                        WriteLimits {
+                            low: 16385,
+                            high: 65540
+                        }
+                    );
+                    t.set_write_buffer_limits(Some(4000), None)
+                        .expect("high only");
+                    assert_eq!(
+                        t.get_write_buffer_limits(),
+                        WriteLimits {
+                            low: 1000,
+                            high: 4000
+                        }
+                    );
+                    t.set_write_buffer_limits(Some(0), None).expect("zero");
+                    assert_eq!(t.get_write_buffer_limits(), WriteLimits { low: 0, high: 0 });
+                    assert!(t.set_write_buffer_limits(Some(10), Some(20)).is_err());
+                    assert_eq!(t.get_write_buffer_limits(), WriteLimits { low: 0, high: 0 });
+                    t.abort();
+                }
+                Ok(())
             })
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .expect("connect");
+        })
+        .await;
         until(&l, || conn.transport.is_lost()).await;
     });
     let _ = peer.go.send(());
@@ -201,23 +187,19 @@ fn w2_w3_fault4_slow_consumer_pauses_once_then_resumes_once() {
     run_with_deadline(&lp, async move {
         let log = EventLog::new();
         let lg = log.clone();
-        let conn = l
-            .create_connection(move || {
-                scripted(&lg, move |k, t, _| {
-                    if k == Kind::Made {
-                        for _ in 0..CHUNKS {
-                            t.write_bytes(d2.clone())?;
-                        }
-                        // W2: still one pause however much more is written.
-                        t.write(b"more")?;
+        let conn = connect(&l, port, move || {
+            scripted(&lg, move |k, t, _| {
+                if k == Kind::Made {
+                    for _ in 0..CHUNKS {
+                        t.write_bytes(d2.clone())?;
                     }
-                    Ok(())
-                })
+                    // W2: still one pause however much more is written.
+                    t.write(b"more")?;
+                }
+                Ok(())
             })
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .expect("connect");
+        })
+        .await;
         until(&l, || count(&log, &Recorded::PauseWriting) == 1).await;
         let buffered = conn.transport.get_write_buffer_size();
         assert!(buffered > 65536, "paused above high: {buffered}");
@@ -254,37 +236,33 @@ fn w2_w5_pause_exactly_above_high_and_on_lowering_limits() {
     run_with_deadline(&lp, async move {
         let log = EventLog::new();
         let lg = log.clone();
-        let conn = l
-            .create_connection(move || {
-                scripted(&lg, move |k, t, log| {
-                    if k == Kind::Made {
-                        t.set_write_buffer_limits(Some(usize::MAX / 2), None)
-                            .expect("huge high");
-                        let chunk = [7u8; 65536];
-                        while t.get_write_buffer_size() == 0 {
-                            t.write(&chunk)?; // fill the kernel
-                        }
-                        let cur = t.get_write_buffer_size();
-                        t.set_write_buffer_limits(Some(cur + 10), Some(0))
-                            .expect("limits");
-                        t.write(&[1u8; 10])?;
-                        assert_eq!(t.get_write_buffer_size(), cur + 10);
-                        t.write(&[2u8; 1])?;
-                        t.write(&[3u8; 5000])?;
-                        // Events raised in a handler come after it returns.
-                        assert_eq!(count(log, &Recorded::PauseWriting), 0);
+        let conn = connect(&l, port, move || {
+            scripted(&lg, move |k, t, log| {
+                if k == Kind::Made {
+                    t.set_write_buffer_limits(Some(usize::MAX / 2), None)
+                        .expect("huge high");
+                    let chunk = [7u8; 65536];
+                    while t.get_write_buffer_size() == 0 {
+                        t.write(&chunk)?; // fill the kernel
                     }
-                    if k == Kind::Pause {
-                        // W5: lowering high while paused raises nothing more.
-                        t.set_write_buffer_limits(Some(1), Some(0)).expect("limits");
-                    }
-                    Ok(())
-                })
+                    let cur = t.get_write_buffer_size();
+                    t.set_write_buffer_limits(Some(cur + 10), Some(0))
+                        .expect("limits");
+                    t.write(&[1u8; 10])?;
+                    assert_eq!(t.get_write_buffer_size(), cur + 10);
+                    t.write(&[2u8; 1])?;
+                    t.write(&[3u8; 5000])?;
+                    // Events raised in a handler come after it returns.
+                    assert_eq!(count(log, &Recorded::PauseWriting), 0);
+                }
+                if k == Kind::Pause {
+                    // W5: lowering high while paused raises nothing more.
+                    t.set_write_buffer_limits(Some(1), Some(0)).expect("limits");
+                }
+                Ok(())
             })
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .expect("connect");
+        })
+        .await;
         until(&l, || count(&log, &Recorded::PauseWriting) == 1).await;
         let _ = l.sleep(Duration::from_millis(5)).await;
         assert_eq!(count(&log, &Recorded::PauseWriting), 1);
@@ -305,25 +283,21 @@ fn w5_lowering_high_below_the_buffer_pauses_at_once() {
     run_with_deadline(&lp, async move {
         let log = EventLog::new();
         let lg = log.clone();
-        let conn = l
-            .create_connection(move || {
-                scripted(&lg, move |k, t, _| {
-                    if k == Kind::Made {
-                        t.set_write_buffer_limits(Some(usize::MAX / 2), None)
-                            .expect("huge high");
-                        let chunk = [7u8; 65536];
-                        while t.get_write_buffer_size() == 0 {
-                            t.write(&chunk)?;
-                        }
-                        t.set_write_buffer_limits(Some(0), None).expect("high 0");
+        let conn = connect(&l, port, move || {
+            scripted(&lg, move |k, t, _| {
+                if k == Kind::Made {
+                    t.set_write_buffer_limits(Some(usize::MAX / 2), None)
+                        .expect("huge high");
+                    let chunk = [7u8; 65536];
+                    while t.get_write_buffer_size() == 0 {
+                        t.write(&chunk)?;
                     }
-                    Ok(())
-                })
+                    t.set_write_buffer_limits(Some(0), None).expect("high 0");
+                }
+                Ok(())
             })
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .expect("connect");
+        })
+        .await;
         // The first event after ConnectionMade is the pause the limits raised.
         until(&l, || log.len() >= 2).await;
         assert_eq!(log.snapshot()[1], Recorded::PauseWriting);
@@ -341,30 +315,21 @@ fn w4_a_write_the_kernel_takes_never_pauses() {
     run_with_deadline(&lp, async move {
         let slog = EventLog::new();
         let s2 = slog.clone();
-        let server = l
-            .create_server::<_, NoMessage>(move || RecordingProtocol::with_log(s2.clone()))
-            .host("127.0.0.1")
-            .port(0)
-            .await
-            .expect("bind");
-        let port = server.sockets()[0].port();
+        let (server, port) =
+            serve::<_, NoMessage>(&l, move || RecordingProtocol::with_log(s2.clone())).await;
         let log = EventLog::new();
         let lg = log.clone();
-        let conn = l
-            .create_connection(move || {
-                scripted(&lg, move |k, t, _| {
-                    if k == Kind::Made {
-                        t.set_write_buffer_limits(Some(0), None).expect("high 0");
-                        t.write(b"fits in the kernel")?;
-                        assert_eq!(t.get_write_buffer_size(), 0);
-                    }
-                    Ok(())
-                })
+        let conn = connect(&l, port, move || {
+            scripted(&lg, move |k, t, _| {
+                if k == Kind::Made {
+                    t.set_write_buffer_limits(Some(0), None).expect("high 0");
+                    t.write(b"fits in the kernel")?;
+                    assert_eq!(t.get_write_buffer_size(), 0);
+                }
+                Ok(())
             })
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .expect("connect");
+        })
+        .await;
         until(&l, || slog.data().len() == 18).await;
         conn.transport.close();
         until(&l, || log.lost_count() == 1).await;
@@ -386,23 +351,19 @@ fn w6_pause_writing_error_is_reported_and_the_transport_lives() {
     run_with_deadline(&lp, async move {
         let log = EventLog::new();
         let lg = log.clone();
-        let conn = l
-            .create_connection(move || {
-                scripted(&lg, move |k, t, _| match k {
-                    Kind::Made => {
-                        t.set_write_buffer_limits(Some(1024), None).expect("limits");
-                        t.write(&vec![5u8; 4 * 1024 * 1024])?;
-                        Ok(())
-                    }
-                    Kind::Pause => Err(ProtocolError::failed("pause failed")),
-                    Kind::Resume => Err(ProtocolError::failed("resume failed")),
-                    _ => Ok(()),
-                })
+        let conn = connect(&l, port, move || {
+            scripted(&lg, move |k, t, _| match k {
+                Kind::Made => {
+                    t.set_write_buffer_limits(Some(1024), None).expect("limits");
+                    t.write(&vec![5u8; 4 * 1024 * 1024])?;
+                    Ok(())
+                }
+                Kind::Pause => Err(ProtocolError::failed("pause failed")),
+                Kind::Resume => Err(ProtocolError::failed("resume failed")),
+                _ => Ok(()),
             })
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .expect("connect");
+        })
+        .await;
         until(&l, || count(&log, &Recorded::PauseWriting) == 1).await;
         assert!(!conn.transport.is_closing());
         go.send(()).expect("peer");
@@ -435,25 +396,21 @@ fn g1_g4_close_flushes_everything_then_lost_once() {
     run_with_deadline(&lp, async move {
         let log = EventLog::new();
         let lg = log.clone();
-        let conn = l
-            .create_connection(move || {
-                scripted(&lg, move |k, t, log| {
-                    if k == Kind::Made {
-                        for _ in 0..CHUNKS {
-                            t.write_bytes(d2.clone())?;
-                        }
-                        t.close();
-                        assert!(t.is_closing());
-                        t.close();
-                        assert_eq!(log.lost_count(), 0, "G2: never inside close()");
+        let conn = connect(&l, port, move || {
+            scripted(&lg, move |k, t, log| {
+                if k == Kind::Made {
+                    for _ in 0..CHUNKS {
+                        t.write_bytes(d2.clone())?;
                     }
-                    Ok(())
-                })
+                    t.close();
+                    assert!(t.is_closing());
+                    t.close();
+                    assert_eq!(log.lost_count(), 0, "G2: never inside close()");
+                }
+                Ok(())
             })
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .expect("connect");
+        })
+        .await;
         assert!(conn.transport.is_closing());
         let _ = l.sleep(Duration::from_millis(20)).await;
         assert_eq!(log.lost_count(), 0, "G1: not lost while bytes are buffered");
@@ -483,27 +440,23 @@ fn g3_abort_drops_the_buffer_and_reports_lost_once() {
     run_with_deadline(&lp, async move {
         let log = EventLog::new();
         let lg = log.clone();
-        let conn = l
-            .create_connection(move || {
-                scripted(&lg, move |k, t, log| {
-                    if k == Kind::Made {
-                        for _ in 0..CHUNKS {
-                            t.write_bytes(data.clone())?;
-                        }
-                        t.abort();
-                        t.close();
-                        t.abort();
-                        assert_eq!(log.lost_count(), 0);
-                        // G5: after abort, writes are dropped silently.
-                        t.write(b"dropped")?;
+        let conn = connect(&l, port, move || {
+            scripted(&lg, move |k, t, log| {
+                if k == Kind::Made {
+                    for _ in 0..CHUNKS {
+                        t.write_bytes(data.clone())?;
                     }
-                    Ok(())
-                })
+                    t.abort();
+                    t.close();
+                    t.abort();
+                    assert_eq!(log.lost_count(), 0);
+                    // G5: after abort, writes are dropped silently.
+                    t.write(b"dropped")?;
+                }
+                Ok(())
             })
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .expect("connect");
+        })
+        .await;
         until(&l, || log.lost_count() == 1).await;
         conn.transport.write(&b"after lost"[..]);
         conn.transport.close();
@@ -535,33 +488,24 @@ fn g5_fault7_write_after_close_is_dropped() {
     run_with_deadline(&lp, async move {
         let slog = EventLog::new();
         let s2 = slog.clone();
-        let server = l
-            .create_server::<_, NoMessage>(move || RecordingProtocol::with_log(s2.clone()))
-            .host("127.0.0.1")
-            .port(0)
-            .await
-            .expect("bind");
-        let port = server.sockets()[0].port();
+        let (server, port) =
+            serve::<_, NoMessage>(&l, move || RecordingProtocol::with_log(s2.clone())).await;
         let log = EventLog::new();
         let lg = log.clone();
-        let _conn = l
-            .create_connection(move || {
-                scripted(&lg, move |k, t, _| {
-                    if k == Kind::Made {
-                        t.write(b"kept")?;
-                        t.close();
-                        for _ in 0..6 {
-                            t.write(b"dropped")?;
-                        }
-                        t.write_eof()?; // H1: after close, raises nothing
+        let _conn = connect(&l, port, move || {
+            scripted(&lg, move |k, t, _| {
+                if k == Kind::Made {
+                    t.write(b"kept")?;
+                    t.close();
+                    for _ in 0..6 {
+                        t.write(b"dropped")?;
                     }
-                    Ok(())
-                })
+                    t.write_eof()?; // H1: after close, raises nothing
+                }
+                Ok(())
             })
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .expect("connect");
+        })
+        .await;
         until(&l, || slog.lost_count() == 1 && log.lost_count() == 1).await;
         assert_eq!(&slog.data()[..], b"kept");
         server.close();
@@ -575,36 +519,27 @@ fn h1_h2_write_eof_flushes_once_and_forbids_writes() {
     run_with_deadline(&lp, async move {
         let slog = EventLog::new();
         let s2 = slog.clone();
-        let server = l
-            .create_server::<_, NoMessage>(move || RecordingProtocol::with_log(s2.clone()))
-            .host("127.0.0.1")
-            .port(0)
-            .await
-            .expect("bind");
-        let port = server.sockets()[0].port();
+        let (server, port) =
+            serve::<_, NoMessage>(&l, move || RecordingProtocol::with_log(s2.clone())).await;
         let log = EventLog::new();
         let lg = log.clone();
-        let _conn = l
-            .create_connection(move || {
-                scripted(&lg, move |k, t, _| {
-                    if k == Kind::Made {
-                        assert!(t.can_write_eof());
-                        t.write(b"before eof")?;
-                        t.write_eof()?;
-                        t.write_eof()?;
-                        assert!(matches!(t.write(b"late"), Err(WriteError::AfterWriteEof)));
-                        assert!(matches!(
-                            t.write_bytes(Bytes::from_static(b"x")),
-                            Err(WriteError::AfterWriteEof)
-                        ));
-                    }
-                    Ok(())
-                })
+        let _conn = connect(&l, port, move || {
+            scripted(&lg, move |k, t, _| {
+                if k == Kind::Made {
+                    assert!(t.can_write_eof());
+                    t.write(b"before eof")?;
+                    t.write_eof()?;
+                    t.write_eof()?;
+                    assert!(matches!(t.write(b"late"), Err(WriteError::AfterWriteEof)));
+                    assert!(matches!(
+                        t.write_bytes(Bytes::from_static(b"x")),
+                        Err(WriteError::AfterWriteEof)
+                    ));
+                }
+                Ok(())
             })
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .expect("connect");
+        })
+        .await;
         // The server got the data then one EOF and closed itself (H3, false
         // answer), so the client sees EOF too.
         until(&l, || slog.lost_count() == 1 && log.lost_count() == 1).await;
@@ -636,30 +571,20 @@ fn h3_keep_open_lets_the_server_reply_after_eof() {
     run_with_deadline(&lp, async move {
         let slog = EventLog::new();
         let s2 = slog.clone();
-        let server = l
-            .create_server(move || {
-                scripted(&s2, |k, t, _| {
-                    if k == Kind::Eof {
-                        t.keep_open();
-                        t.write(b"reply-after-eof")?;
-                        t.close();
-                    }
-                    Ok(())
-                })
+        let (server, port) = serve(&l, move || {
+            scripted(&s2, |k, t, _| {
+                if k == Kind::Eof {
+                    t.keep_open();
+                    t.write(b"reply-after-eof")?;
+                    t.close();
+                }
+                Ok(())
             })
-            .host("127.0.0.1")
-            .port(0)
-            .await
-            .expect("bind");
-        let port = server.sockets()[0].port();
+        })
+        .await;
         let client = RecordingProtocol::new();
         let clog = client.log();
-        let conn = l
-            .create_connection::<_, NoMessage>(move || client)
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .expect("connect");
+        let conn = connect::<_, NoMessage>(&l, port, move || client).await;
         conn.transport.write(&b"hello"[..]);
         conn.transport.write_eof();
         until(&l, || clog.lost_count() == 1 && slog.lost_count() == 1).await;
@@ -690,15 +615,10 @@ fn buffered_case(buffer: usize, data: Vec<u8>) -> EventLog {
     let lg = log.clone();
     let log2 = log.clone();
     let peer = run_with_deadline(&lp, async move {
-        let server = l
-            .create_buffered_server::<_, NoMessage>(move || {
-                RecordingBufferedProtocol::with_log(buffer, lg.clone())
-            })
-            .host("127.0.0.1")
-            .port(0)
-            .await
-            .expect("bind");
-        let port = server.sockets()[0].port();
+        let (server, port) = serve_buffered::<_, NoMessage>(&l, move || {
+            RecordingBufferedProtocol::with_log(buffer, lg.clone())
+        })
+        .await;
         let peer = blast(port, data);
         until(&l, || log.lost_count() == 1).await;
         server.close();
@@ -753,15 +673,10 @@ fn b3_empty_buffer_is_fatal() {
     let log = EventLog::new();
     let lg = log.clone();
     let back = run_with_deadline(&lp, async move {
-        let server = l
-            .create_buffered_server::<_, NoMessage>(move || {
-                RecordingBufferedProtocol::with_log(0, lg.clone())
-            })
-            .host("127.0.0.1")
-            .port(0)
-            .await
-            .expect("bind");
-        let port = server.sockets()[0].port();
+        let (server, port) = serve_buffered::<_, NoMessage>(&l, move || {
+            RecordingBufferedProtocol::with_log(0, lg.clone())
+        })
+        .await;
         let peer = blast(port, b"data".to_vec());
         until(&l, || log.lost_count() == 1).await;
         server.close();
@@ -816,21 +731,17 @@ fn fault1_fault2_reset_while_bytes_are_buffered_is_never_a_clean_loss() {
     run_with_deadline(&lp, async move {
         let log = EventLog::new();
         let lg = log.clone();
-        let conn = l
-            .create_connection(move || {
-                scripted(&lg, move |k, t, _| {
-                    if k == Kind::Made {
-                        for _ in 0..CHUNKS {
-                            t.write_bytes(data.clone())?;
-                        }
+        let conn = connect(&l, port, move || {
+            scripted(&lg, move |k, t, _| {
+                if k == Kind::Made {
+                    for _ in 0..CHUNKS {
+                        t.write_bytes(data.clone())?;
                     }
-                    Ok(())
-                })
+                }
+                Ok(())
             })
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .expect("connect");
+        })
+        .await;
         until(&l, || count(&log, &Recorded::PauseWriting) == 1).await;
         go.send(()).expect("peer");
         until(&l, || log.lost_count() == 1).await;
@@ -883,21 +794,10 @@ fn s8_set_protocol_switches_to_a_buffered_protocol() {
     let log2 = log.clone();
     run_with_deadline(&lp, async move {
         let log = log2;
-        let server = l
-            .create_server(move || Switcher(lg.clone()))
-            .host("127.0.0.1")
-            .port(0)
-            .await
-            .expect("bind");
-        let port = server.sockets()[0].port();
+        let (server, port) = serve(&l, move || Switcher(lg.clone())).await;
         let p = RecordingProtocol::new();
         let clog = p.log();
-        let conn = l
-            .create_connection::<_, NoMessage>(move || p)
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .expect("connect");
+        let conn = connect::<_, NoMessage>(&l, port, move || p).await;
         conn.transport.write(&b"first"[..]);
         until(&l, || log.data().len() == 5).await;
         conn.transport.write(&b"then 25 bytes, 10 at most"[..]);

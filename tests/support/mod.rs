@@ -9,9 +9,11 @@
 //!   what the loop logs (default handler, slow callbacks, executor shutdown).
 //! * [`Dropped`]: a value that counts its drops, to see when the loop frees
 //!   a callback and everything it captured.
+//! * [`net`]: loopback servers and clients for the networking tests.
 #![allow(dead_code)]
 
 pub mod examples;
+pub mod net;
 
 use std::cell::RefCell;
 use std::future::Future;
