@@ -21,7 +21,7 @@ use switchboard::protocols::{
 };
 use switchboard::NetError;
 
-use support::net::{connect, echo_server, serve, until};
+use support::net::{connect, echo_server, is_alone_child, open_fds, run_alone, serve, until};
 use support::{new_loop, run_with_deadline};
 
 #[test]
@@ -598,5 +598,148 @@ fn create_connection_with_an_existing_socket() {
             .expect_err("sock and port together");
         assert!(matches!(bad, NetError::InvalidArgs(_)), "{bad:?}");
         server.close();
+    });
+}
+
+/// A listener whose accept queue is full: Linux (and gVisor) drop further
+/// SYNs, so a connect to it stays pending until it is cancelled. Keep the
+/// returned values alive.
+fn hanging_listener() -> (socket2::Socket, std::net::TcpStream, u16) {
+    use socket2::{Domain, Socket, Type};
+    let l = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().expect("addr");
+    l.bind(&any.into()).expect("bind");
+    l.listen(0).expect("listen");
+    let addr = l.local_addr().expect("addr").as_socket().expect("inet");
+    let filler = std::net::TcpStream::connect(addr).expect("the one queued connection");
+    (l, filler, addr.port())
+}
+
+#[test]
+fn fault22_cancelled_create_connection_leaves_no_fd_and_the_loop_lives() {
+    let name = "fault22_cancelled_create_connection_leaves_no_fd_and_the_loop_lives";
+    if !is_alone_child() {
+        // Counting this process's descriptors needs no other test running.
+        return run_alone(name, "FAULT22-CANCEL-OK");
+    }
+    let (lp, _h) = new_loop();
+    let (_listener, _filler, hang) = hanging_listener();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let before = open_fds();
+        let l2 = l.clone();
+        let connecting = l
+            .create_task(async move {
+                l2.create_connection::<_, NoMessage>(RecordingProtocol::new)
+                    .host("127.0.0.1")
+                    .port(hang)
+                    .await
+            })
+            .expect("task");
+        // The attempt's socket is open and connecting.
+        until(&l, || open_fds() > before).await;
+        let _ = l.sleep(Duration::from_millis(20)).await;
+        assert!(!connecting.done(), "the connect hangs");
+        connecting.cancel();
+        until(&l, || connecting.done()).await;
+        assert!(connecting.cancelled());
+        until(&l, || open_fds() == before).await;
+
+        // The loop is healthy: a connection round-trips.
+        let slog = EventLog::new();
+        let (server, port) = echo_server(&l, &slog).await;
+        let client = RecordingProtocol::new();
+        let clog = client.log();
+        let conn = connect::<_, NoMessage>(&l, port, move || client).await;
+        conn.transport.write(&b"alive"[..]);
+        until(&l, || &clog.data()[..] == b"alive").await;
+        conn.transport.close();
+        until(&l, || clog.lost_count() == 1 && slog.lost_count() == 1).await;
+        server.close();
+    });
+    println!("FAULT22-CANCEL-OK");
+}
+
+#[test]
+fn fault23_spurious_read_readiness_changes_nothing() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let slog = EventLog::new();
+        let (server, port) = echo_server(&l, &slog).await;
+        let client = RecordingProtocol::new();
+        let clog = client.log();
+        let conn = connect::<_, NoMessage>(&l, port, move || client).await;
+        // Each resume after a pause makes the transport read again at once
+        // (edge-triggered polling will not repeat a skipped edge); with
+        // nothing to read every one of those reads gets EAGAIN.
+        for _ in 0..50 {
+            conn.transport.pause_reading();
+            conn.transport.resume_reading();
+            conn.transport.resume_reading();
+            let _ = l.sleep(Duration::ZERO).await;
+        }
+        let _ = l.sleep(Duration::from_millis(5)).await;
+        assert_eq!(clog.snapshot(), vec![Recorded::ConnectionMade]);
+        assert!(conn.transport.is_reading() && !conn.transport.is_closing());
+        // Still registered: later data arrives, in order, nothing lost.
+        conn.transport.write(&b"after the spurious wakeups"[..]);
+        until(&l, || clog.data().len() == 26).await;
+        assert_eq!(&clog.data()[..], b"after the spurious wakeups");
+        conn.transport.close();
+        until(&l, || clog.lost_count() == 1 && slog.lost_count() == 1).await;
+        assert_eq!(clog.snapshot().last(), Some(&Recorded::Lost(None)));
+        check_stream_grammar(&clog.snapshot()).expect("grammar");
+        server.close();
+    });
+}
+
+#[test]
+fn happy_eyeballs_localhost_over_both_families() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let addrs = l.getaddrinfo("localhost", 1).await.expect("resolve");
+        let v6 = addrs.iter().any(|a| a.is_ipv6());
+        let v4 = addrs.iter().any(|a| a.is_ipv4());
+        if !(v4 && v6) {
+            eprintln!(
+                "note: localhost resolves to {addrs:?}, not to both ::1 and 127.0.0.1; \
+                 skipping (connect_any's unit tests cover the race)"
+            );
+            return;
+        }
+        // Serve on one family only: the other address is refused and the
+        // race falls through to the one that listens, whichever comes first.
+        for host in ["::1", "127.0.0.1"] {
+            let slog = EventLog::new();
+            let server = l
+                .create_server::<_, NoMessage>({
+                    let slog = slog.clone();
+                    move || RecordingProtocol::with_log(slog.clone()).echo(true)
+                })
+                .host(host)
+                .port(0)
+                .await
+                .expect("bind");
+            let port = server.sockets()[0].port();
+            let client = RecordingProtocol::new();
+            let clog = client.log();
+            let conn = l
+                .create_connection::<_, NoMessage>(move || client)
+                .host("localhost")
+                .port(port)
+                .happy_eyeballs_delay(Duration::from_millis(50))
+                .interleave(1)
+                .await
+                .expect("one family connects");
+            let peer = conn.transport.peername().and_then(|a| a.as_inet());
+            assert_eq!(peer.map(|a| a.ip().to_string()), Some(host.to_string()));
+            conn.transport.write(&b"he"[..]);
+            until(&l, || &clog.data()[..] == b"he").await;
+            conn.transport.close();
+            until(&l, || clog.lost_count() == 1).await;
+            server.close();
+        }
     });
 }
