@@ -21,7 +21,7 @@ use switchboard::protocols::{
     NoMessage, ProtocolError, StreamEvent, StreamProtocol, StreamTransport, WriteError, WriteLimits,
 };
 
-use support::net::{connect, count, serve, serve_buffered, until};
+use support::net::{connect, count, made, recording_server, serve, serve_buffered, until};
 use support::{new_loop, run_with_deadline};
 
 /// Which event a script is reacting to.
@@ -814,4 +814,89 @@ fn s8_set_protocol_switches_to_a_buffered_protocol() {
         &events[events.len() - 2..],
         &[Recorded::Eof, Recorded::Lost(None)]
     );
+}
+
+/// Writes every message it gets (`Addr::send`) to its own transport.
+struct Relay;
+
+impl StreamProtocol<Bytes> for Relay {
+    fn handle(
+        &mut self,
+        ev: StreamEvent<Bytes>,
+        t: &mut dyn StreamTransport<Bytes>,
+    ) -> Result<(), ProtocolError> {
+        if let StreamEvent::Message(m) = ev {
+            t.write_bytes(m)?;
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn w6_resume_writing_writes_to_another_transport() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    let peer = slow_peer();
+    let port = peer.port;
+    let go = peer.go.clone();
+    run_with_deadline(&lp, async move {
+        let slog = EventLog::new();
+        let (server, sport) = recording_server(&l, &slog).await;
+        // Two other transports: one reached by its handle, one by a message.
+        let by_handle = connect::<_, NoMessage>(&l, sport, RecordingProtocol::new).await;
+        let by_message = connect(&l, sport, || Relay).await;
+        until(&l, || made(&slog) == 2).await;
+        let others = Rc::new(RefCell::new(Some((
+            by_handle.transport.clone(),
+            by_message.protocol.clone(),
+        ))));
+        let log = EventLog::new();
+        let lg = log.clone();
+        let o2 = others.clone();
+        let conn = connect(&l, port, move || {
+            scripted(&lg, move |k, t, _| {
+                match k {
+                    Kind::Made => {
+                        t.set_write_buffer_limits(Some(1024), None).expect("limits");
+                        t.write(&vec![5u8; 4 * 1024 * 1024])?;
+                    }
+                    Kind::Resume => {
+                        // Re-entrance from inside flow control (asyncio
+                        // test_resume_writing_write_different_transport).
+                        if let Some((handle, addr)) = o2.borrow_mut().take() {
+                            handle.write(&b"from resume_writing;"[..]);
+                            addr.send(Bytes::from_static(b"and by message"))
+                                .expect("the relay is alive");
+                        }
+                    }
+                    _ => {}
+                }
+                Ok(())
+            })
+        })
+        .await;
+        until(&l, || count(&log, &Recorded::PauseWriting) == 1).await;
+        assert!(others.borrow().is_some(), "nothing written while paused");
+        go.send(()).expect("peer");
+        until(&l, || count(&log, &Recorded::ResumeWriting) == 1).await;
+        until(&l, || slog.data().len() == 34).await;
+        let got = slog.data();
+        // Two connections, so the server log interleaves per arrival; each
+        // write arrives whole.
+        let text = String::from_utf8_lossy(&got).into_owned();
+        assert!(text.contains("from resume_writing;"), "{text}");
+        assert!(text.contains("and by message"), "{text}");
+        until(&l, || conn.transport.get_write_buffer_size() == 0).await;
+        conn.transport.close();
+        by_handle.transport.close();
+        by_message.transport.close();
+        until(&l, || log.lost_count() == 1 && slog.lost_count() == 2).await;
+        assert_eq!(log.snapshot().last(), Some(&Recorded::Lost(None)));
+        check_stream_grammar(&log.snapshot()).expect("grammar");
+        server.close();
+    });
+    assert_eq!(peer.done.join().expect("peer").len(), 4 * 1024 * 1024);
 }
