@@ -3,6 +3,7 @@
 
 use std::any::Any;
 use std::io;
+use std::num::NonZeroU32;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -41,7 +42,8 @@ pub struct StreamLimits {
     /// How long `close()` may wait for the buffer to drain: past it the
     /// transport aborts with
     /// `ConnectionLost(Some(TransportError::CloseTimedOut { pending }))`, so
-    /// dropped bytes are never reported as a clean `None`.
+    /// dropped bytes are never reported as a clean `None`. Kept in whole
+    /// milliseconds (rounded up, at least 1).
     pub close_timeout: Option<Duration>,
 }
 
@@ -115,9 +117,11 @@ pub struct SocketTransport<S: StreamSocket, M: 'static> {
     protocol: AnyStreamProtocol<M>,
     hooks: Hooks,
     finish_sent: bool,
-    /// Opt-in: abort a close that has not drained after this long.
-    close_timeout: Option<Duration>,
-    close_timer_armed: bool,
+    /// Opt-in: abort a close that has not drained after this many
+    /// milliseconds. Taken when the timer is armed, so it is armed once. Four
+    /// bytes, which fit in this struct's padding: idle connections pay
+    /// nothing for the option.
+    close_timeout_ms: Option<NonZeroU32>,
 }
 
 /// A TCP transport: asyncio's `_SelectorSocketTransport` for TCP.
@@ -153,8 +157,7 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
                 protocol,
                 hooks,
                 finish_sent: false,
-                close_timeout: None,
-                close_timer_armed: false,
+                close_timeout_ms: None,
             },
             info,
         )
@@ -169,7 +172,14 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
     /// Applies the opt-in [`StreamLimits`] (call before the transport starts).
     pub fn set_limits(&mut self, limits: StreamLimits) {
         self.core.max_buffer = limits.max_write_buffer;
-        self.close_timeout = limits.close_timeout;
+        self.close_timeout_ms = limits.close_timeout.map(|d| {
+            // Whole milliseconds, rounded up, at least 1 (about 49 days at most).
+            let ms = d
+                .as_nanos()
+                .div_ceil(1_000_000)
+                .clamp(1, u128::from(u32::MAX));
+            NonZeroU32::new(ms as u32).unwrap_or(NonZeroU32::MIN)
+        });
     }
 
     /// Delivers `ev` and then everything it raised, in order.
@@ -352,13 +362,15 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
             let me = cx.id();
             cx.send(me, Box::new(ReadMore));
         }
-        if self.core.phase == Phase::Closing && !self.close_timer_armed {
-            if let Some(timeout) = self.close_timeout {
+        if self.core.phase == Phase::Closing {
+            if let Some(ms) = self.close_timeout_ms.take() {
                 // Not cancelled when the close completes in time: the timer
                 // then finds the transport past Closing (or gone) and does
                 // nothing.
-                self.close_timer_armed = true;
-                cx.wake_after(timeout, TAG_CLOSE_TIMEOUT);
+                cx.wake_after(
+                    Duration::from_millis(u64::from(ms.get())),
+                    TAG_CLOSE_TIMEOUT,
+                );
             }
         }
         if self.core.phase == Phase::Dying && !self.finish_sent {
