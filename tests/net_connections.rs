@@ -743,3 +743,64 @@ fn happy_eyeballs_localhost_over_both_families() {
         }
     });
 }
+
+/// Cancels the task that is connecting it as soon as it is made: the window
+/// between a successful connect and `create_connection` handing it over.
+struct CancelOnMade {
+    task: Rc<std::cell::RefCell<Option<switchboard::Task<()>>>>,
+    events: Rc<std::cell::RefCell<Vec<&'static str>>>,
+}
+
+impl StreamProtocol for CancelOnMade {
+    fn handle(
+        &mut self,
+        event: StreamEvent,
+        _t: &mut dyn StreamTransport,
+    ) -> Result<(), ProtocolError> {
+        match event {
+            StreamEvent::ConnectionMade => {
+                self.events.borrow_mut().push("made");
+                if let Some(task) = self.task.borrow().as_ref() {
+                    assert!(task.cancel(), "the connecting task is still pending");
+                }
+            }
+            StreamEvent::ConnectionLost(reason) => {
+                assert!(reason.is_none(), "an abort is a clean end: {reason:?}");
+                self.events.borrow_mut().push("lost");
+            }
+            _ => self.events.borrow_mut().push("other"),
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn fault22_cancel_after_connect_before_handover_aborts_the_transport() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let slog = EventLog::new();
+        let (server, port) = support::net::recording_server(&l, &slog).await;
+        let slot = Rc::new(std::cell::RefCell::new(None));
+        let events = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let (s, e, l2) = (slot.clone(), events.clone(), l.clone());
+        let task = l
+            .create_task(async move {
+                let conn = l2
+                    .create_connection(move || CancelOnMade { task: s, events: e })
+                    .host("127.0.0.1")
+                    .port(port)
+                    .await;
+                unreachable!("cancelled before the connection was handed over: {conn:?}");
+            })
+            .expect("task");
+        *slot.borrow_mut() = Some(task);
+        until(&l, || events.borrow().contains(&"lost")).await;
+        assert_eq!(*events.borrow(), vec!["made", "lost"]);
+        // Nobody holds the connection, so it must not live on: the server's
+        // side ends too.
+        until(&l, || slog.lost_count() == 1).await;
+        assert!(slot.borrow().as_ref().is_some_and(|t| t.cancelled()));
+        server.close();
+    });
+}

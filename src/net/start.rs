@@ -5,7 +5,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use switchboard_actors::stream::{Hooks, SocketTransport, Start, StreamLimits, StreamSocket};
-use switchboard_protocols::{Addr, AnyStreamProtocol, Mailer};
+use switchboard_protocols::{ActorId, Addr, AnyStreamProtocol, Mailer, StreamCommand};
 
 use crate::event_loop::{EventLoop, Ready};
 use crate::net::error::NetError;
@@ -14,6 +14,29 @@ use crate::routing;
 
 /// A transport's lifetime hook for its owner (a server counting connections).
 pub(crate) type LostHook = Option<Box<dyn FnOnce()>>;
+
+/// Aborts a started transport if the future that is starting it is dropped
+/// (a cancelled `create_connection`) before it handed the connection over, so
+/// no connection lives on with nobody holding it (fault 22; asyncio closes the
+/// transport in the same case). The protocol still sees its whole grammar:
+/// `ConnectionMade`, then `ConnectionLost(None)`.
+struct AbortUnlessHanded<'a> {
+    lp: &'a EventLoop,
+    id: ActorId,
+    armed: bool,
+}
+
+impl Drop for AbortUnlessHanded<'_> {
+    fn drop(&mut self) {
+        if self.armed && !self.lp.is_closed() {
+            self.lp
+                .core
+                .ready
+                .borrow_mut()
+                .push_back(Ready::Deliver(self.id, Box::new(StreamCommand::Abort)));
+        }
+    }
+}
 
 /// Registers `socket` under a new actor id with the opt-in `limits`, delivers
 /// `ConnectionMade` and resolves once it was delivered (S2).
@@ -51,9 +74,15 @@ pub(crate) async fn start_transport<S: StreamSocket, M: Send + 'static>(
     core.ready
         .borrow_mut()
         .push_back(Ready::Deliver(id, Box::new(Start)));
+    let mut guard = AbortUnlessHanded {
+        lp,
+        id,
+        armed: true,
+    };
     // The future only fails if the loop closes first.
-    made.await
-        .map_err(|_| NetError::Loop(crate::LoopError::Closed))?;
+    let made = made.await;
+    guard.armed = false;
+    made.map_err(|_| NetError::Loop(crate::LoopError::Closed))?;
     Ok(Connection {
         transport: TransportHandle {
             lp: lp.clone(),
