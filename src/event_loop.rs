@@ -19,7 +19,7 @@ use switchboard_protocols::ActorId;
 use crate::error::LoopError;
 use crate::exception::ExceptionHandler;
 use crate::executor::ThreadPool;
-use crate::handle::{Handle, HandleState, TimerHandle};
+use crate::handle::{AloneSlot, Handle, TimerHandle};
 use crate::routing::ActorSlot;
 use crate::shared::{Inbox, LoopHandle, Shared};
 use crate::task::{TaskKey, TaskSlot, TaskSpec};
@@ -36,8 +36,15 @@ pub type TaskFactory = Rc<dyn Fn(&EventLoop, TaskSpec) -> TaskSpec>;
 
 /// One entry of the ready queue.
 pub(crate) enum Ready {
+    /// A callback whose state is `slot` of the loop's handle table.
     Call {
-        state: Arc<HandleState>,
+        slot: u32,
+        at: &'static Location<'static>,
+        f: Box<dyn FnOnce()>,
+    },
+    /// A callback posted from another thread, with a state of its own.
+    CallAlone {
+        state: Arc<AloneSlot>,
         f: Box<dyn FnOnce()>,
     },
     Task(TaskKey),
@@ -105,12 +112,11 @@ impl LoopCore {
         at: &'static Location<'static>,
     ) -> Result<Handle, LoopError> {
         self.check_open()?;
-        let state = HandleState::new(at, None);
-        self.ready.borrow_mut().push_back(Ready::Call {
-            state: state.clone(),
-            f,
-        });
-        Ok(Handle { state })
+        let (slot, handle) = self.timers.borrow_mut().handles().schedule(false, at);
+        self.ready
+            .borrow_mut()
+            .push_back(Ready::Call { slot, at, f });
+        Ok(handle)
     }
 
     pub(crate) fn call_at_ns(
@@ -120,10 +126,7 @@ impl LoopCore {
         at: &'static Location<'static>,
     ) -> Result<Handle, LoopError> {
         self.check_open()?;
-        let mut timers = self.timers.borrow_mut();
-        let state = HandleState::new(at, Some(timers.cancel_counter()));
-        timers.push(deadline, state.clone(), f);
-        Ok(Handle { state })
+        Ok(self.timers.borrow_mut().push(deadline, f, at))
     }
 }
 

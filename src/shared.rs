@@ -10,12 +10,12 @@ use std::thread::ThreadId;
 use switchboard_protocols::ActorId;
 
 use crate::error::LoopError;
-use crate::handle::{Handle, HandleState};
+use crate::handle::{AloneSlot, Handle};
 use crate::task::TaskKey;
 
 /// What other threads put in a loop's inbox.
 pub(crate) enum Inbox {
-    Call(Arc<HandleState>, Box<dyn FnOnce() + Send>),
+    Call(Arc<AloneSlot>, Box<dyn FnOnce() + Send>),
     Deliver(ActorId, Box<dyn Any + Send>),
     DeliverAfter(ActorId, Box<dyn Any + Send>, std::time::Duration),
 }
@@ -116,13 +116,13 @@ impl LoopHandle {
                 return core.call_soon_boxed(Box::new(f), Location::caller());
             }
         }
-        let state = HandleState::new(Location::caller(), None);
+        let state = AloneSlot::new(Location::caller());
         self.shared
             .inbox
             .send(Inbox::Call(state.clone(), Box::new(f)))
             .map_err(|_| LoopError::Closed)?;
         self.shared.notify();
-        Ok(Handle { state })
+        Ok(Handle::alone(state))
     }
 
     /// Stops the loop after its current iteration, waking it at once if it is

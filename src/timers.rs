@@ -1,15 +1,19 @@
 //! The timer queue: a 4-ary min-heap of small keys ordered by `(deadline, seq)`,
 //! so equal deadlines fire in scheduling order (T2), with lazy purging of
-//! cancelled entries (T6). The callbacks and handle states live in a slab; the
-//! heap holds only 16-byte keys, so a node's four children share a cache line
-//! and a pop at a million timers touches few lines.
+//! cancelled entries (T6). The callbacks live in a slab; the heap holds only
+//! 16-byte keys, so a node's four children share a cache line and a pop at a
+//! million timers touches few lines.
+//!
+//! The queue also owns the loop's [`HandleTable`] (the states of every
+//! scheduled callback, timer or not), which shares its cancelled-timers counter.
 
+use std::panic::Location;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
 
 use slab::Slab;
 
-use crate::handle::HandleState;
+use crate::handle::{Handle, HandleTable};
 
 /// Purge when at least this many timers are queued and more than half of them
 /// are cancelled (asyncio's `_MIN_SCHEDULED_TIMER_HANDLES` and
@@ -21,7 +25,9 @@ const ARITY: usize = 4;
 
 /// A timer taken out of the queue: due, cancelled, or dropped at close.
 pub(crate) struct TimerEntry {
-    pub(crate) state: Arc<HandleState>,
+    /// The entry's slot in the [`HandleTable`].
+    pub(crate) slot: u32,
+    pub(crate) created_at: &'static Location<'static>,
     pub(crate) callback: Box<dyn FnOnce()>,
 }
 
@@ -83,6 +89,7 @@ pub(crate) struct TimerQueue {
     next_seq: u32,
     seq_limit: u32,
     cancelled: Arc<AtomicIsize>,
+    handles: HandleTable,
     /// Cancelled entries taken out of the heap and not yet dropped. The loop
     /// drops them with [`take_dead`](Self::take_dead) once it holds no borrow,
     /// since a callback's captures may touch the loop in their `Drop`.
@@ -91,35 +98,45 @@ pub(crate) struct TimerQueue {
 
 impl TimerQueue {
     pub(crate) fn new() -> Self {
+        let cancelled = Arc::new(AtomicIsize::new(0));
         TimerQueue {
             heap: Vec::new(),
             entries: Slab::new(),
             next_seq: 0,
             seq_limit: u32::MAX,
-            cancelled: Arc::new(AtomicIsize::new(0)),
+            handles: HandleTable::new(cancelled.clone()),
+            cancelled,
             dead: Dead::default(),
         }
     }
 
-    /// The counter that cancelled timer handles bump.
-    pub(crate) fn cancel_counter(&self) -> Arc<AtomicIsize> {
-        self.cancelled.clone()
+    /// The loop's table of callback states (for `call_soon` and for running
+    /// callbacks).
+    pub(crate) fn handles(&mut self) -> &mut HandleTable {
+        &mut self.handles
     }
 
+    /// Queues a timer and returns its handle.
     pub(crate) fn push(
         &mut self,
         deadline: i64,
-        state: Arc<HandleState>,
         callback: Box<dyn FnOnce()>,
-    ) {
+        created_at: &'static Location<'static>,
+    ) -> Handle {
         if self.next_seq >= self.seq_limit {
             self.renumber();
         }
-        let slot = self.entries.insert(TimerEntry { state, callback });
+        let (slot, handle) = self.handles.schedule(true, created_at);
+        let slot = self.entries.insert(TimerEntry {
+            slot,
+            created_at,
+            callback,
+        });
         let slot = u32::try_from(slot).expect("more than 2^32 timers queued");
         self.heap.push(Key::new(deadline, self.next_seq, slot));
         self.next_seq += 1;
         self.sift_up(self.heap.len() - 1);
+        handle
     }
 
     #[cfg(test)]
@@ -128,7 +145,7 @@ impl TimerQueue {
     }
 
     fn is_cancelled(&self, key: Key) -> bool {
-        self.entries[key.slot()].state.is_cancelled()
+        self.handles.is_cancelled(self.entries[key.slot()].slot)
     }
 
     /// The deadline of the earliest timer that is still live; cancelled heads
@@ -141,31 +158,35 @@ impl TimerQueue {
                 return Some(head.deadline());
             }
             self.pop_head();
-            let e = self.entries.remove(head.slot());
-            self.dead.entries.push(e);
-            self.cancelled.fetch_sub(1, Ordering::Relaxed);
+            self.bury(head);
         }
         None
     }
 
-    /// Pops the earliest entry if it is due at `now` (cancelled or not; the
-    /// caller skips cancelled ones when it runs them).
+    /// Pops the earliest live entry due at `now`; cancelled ones due on the way
+    /// are buried (see [`take_dead`](Self::take_dead)). A cancel after this
+    /// returns is uncounted by [`HandleTable::start`].
     pub(crate) fn pop_due(&mut self, now: i64) -> Option<TimerEntry> {
-        let head = *self.heap.first()?;
-        if head.deadline() > now {
-            return None;
+        loop {
+            let head = *self.heap.first()?;
+            if head.deadline() > now {
+                return None;
+            }
+            self.pop_head();
+            if !self.is_cancelled(head) {
+                return Some(self.entries.remove(head.slot()));
+            }
+            self.bury(head);
         }
-        self.pop_head();
-        let e = self.entries.remove(head.slot());
-        if e.state.is_cancelled() {
-            self.cancelled.fetch_sub(1, Ordering::Relaxed);
-        }
-        Some(e)
     }
 
-    /// Keeps a popped cancelled entry until [`take_dead`](Self::take_dead).
-    pub(crate) fn bury(&mut self, entry: TimerEntry) {
-        self.dead.entries.push(entry);
+    /// Moves the cancelled entry of a key already out of the heap to `dead`
+    /// and gives its slot back.
+    fn bury(&mut self, key: Key) {
+        let e = self.entries.remove(key.slot());
+        self.handles.release(e.slot);
+        self.dead.entries.push(e);
+        self.cancelled.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Removes cancelled entries when they are more than half of a large heap
@@ -188,8 +209,9 @@ impl TimerQueue {
         let mut marked = vec![0u64; self.entries.capacity().div_ceil(64)];
         let mut removed = 0usize;
         for (slot, e) in self.entries.iter() {
-            if e.state.is_cancelled() {
+            if self.handles.is_cancelled(e.slot) {
                 marked[slot / 64] |= 1 << (slot % 64);
+                self.handles.release(e.slot);
                 removed += 1;
             }
         }
@@ -303,8 +325,8 @@ mod tests {
     use std::panic::Location;
     use std::rc::Rc;
 
-    fn state(q: &TimerQueue) -> Arc<HandleState> {
-        HandleState::new(Location::caller(), Some(q.cancel_counter()))
+    fn push_nop(q: &mut TimerQueue, deadline: i64) -> crate::Handle {
+        q.push(deadline, Box::new(|| {}), Location::caller())
     }
 
     /// Pushes a timer that records `id` when it runs.
@@ -313,31 +335,30 @@ mod tests {
         deadline: i64,
         id: u64,
         log: &Rc<RefCell<Vec<u64>>>,
-    ) -> Arc<HandleState> {
-        let s = state(q);
+    ) -> crate::Handle {
         let log = log.clone();
         q.push(
             deadline,
-            s.clone(),
             Box::new(move || log.borrow_mut().push(id)),
-        );
-        s
+            Location::caller(),
+        )
     }
 
     /// Runs every live entry due at `now`, in order; returns how many were
-    /// cancelled.
+    /// cancelled (buried by `pop_due`, or cancelled after it).
     fn run_due(q: &mut TimerQueue, now: i64) -> usize {
+        let buried = q.dead.entries.len();
         let mut skipped = 0;
         while let Some(e) = q.pop_due(now) {
             // As the loop does: a cancel after `start` has no effect.
-            if e.state.start() {
+            if q.handles().start(e.slot) {
                 (e.callback)();
-                e.state.finish();
+                q.handles().finish(e.slot);
             } else {
                 skipped += 1;
             }
         }
-        skipped
+        skipped + q.dead.entries.len() - buried
     }
 
     /// A fixed-seed xorshift for shuffled deadlines.
@@ -435,10 +456,9 @@ mod tests {
     #[test]
     fn t6_next_deadline_skips_cancelled_head() {
         let mut q = TimerQueue::new();
-        let s5 = state(&q);
-        q.push(5, s5.clone(), Box::new(|| {}));
-        q.push(10, state(&q), Box::new(|| {}));
-        crate::Handle { state: s5 }.cancel();
+        let h5 = push_nop(&mut q, 5);
+        let _h10 = push_nop(&mut q, 10);
+        h5.cancel();
         assert_eq!(q.next_deadline(), Some(10));
         assert_eq!(q.len(), 1);
         assert_eq!(q.take_dead().into_entries().count(), 1);
@@ -449,19 +469,14 @@ mod tests {
         let mut q = TimerQueue::new();
         let mut states = Vec::new();
         for i in 0..200 {
-            let s = state(&q);
-            states.push(s.clone());
-            q.push(i, s, Box::new(|| {}));
+            states.push(push_nop(&mut q, i));
         }
         for s in states.iter().take(100) {
-            crate::Handle { state: s.clone() }.cancel();
+            s.cancel();
         }
         q.maybe_purge();
         assert_eq!(q.len(), 200, "exactly half cancelled: no purge");
-        crate::Handle {
-            state: states[100].clone(),
-        }
-        .cancel();
+        states[100].cancel();
         q.maybe_purge();
         assert_eq!(q.len(), 99);
         assert_eq!(q.cancelled.load(Ordering::Relaxed), 0);
@@ -489,7 +504,7 @@ mod tests {
         live.retain(|&(d, _)| d > 3);
         for (id, s) in states.iter().enumerate() {
             if id % 3 != 0 {
-                crate::Handle { state: s.clone() }.cancel();
+                s.cancel();
             }
         }
         q.maybe_purge();
@@ -517,9 +532,7 @@ mod tests {
         let mut q = TimerQueue::new();
         let ran = Rc::new(RefCell::new(Vec::new()));
         let handles: Vec<crate::Handle> = (0..1000)
-            .map(|i| crate::Handle {
-                state: push_rec(&mut q, i % 10, i as u64, &ran),
-            })
+            .map(|i| push_rec(&mut q, i % 10, i as u64, &ran))
             .collect();
         let to_cancel: Vec<_> = handles.iter().skip(1).step_by(2).cloned().collect();
         std::thread::spawn(move || {
@@ -547,10 +560,9 @@ mod tests {
     #[test]
     fn drain_returns_queued_and_dead_entries() {
         let mut q = TimerQueue::new();
-        let s = state(&q);
-        q.push(1, s.clone(), Box::new(|| {}));
-        q.push(2, state(&q), Box::new(|| {}));
-        crate::Handle { state: s }.cancel();
+        let h = push_nop(&mut q, 1);
+        let _h2 = push_nop(&mut q, 2);
+        h.cancel();
         assert_eq!(q.next_deadline(), Some(2));
         assert_eq!(q.drain().len(), 2);
         assert_eq!(q.len(), 0);

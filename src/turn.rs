@@ -67,14 +67,11 @@ pub(crate) fn run_once(core: &LoopCore) {
             timers.maybe_purge();
             let mut ready = core.ready.borrow_mut();
             while let Some(entry) = timers.pop_due(now) {
-                if entry.state.is_cancelled() {
-                    timers.bury(entry);
-                } else {
-                    ready.push_back(Ready::Call {
-                        state: entry.state,
-                        f: entry.callback,
-                    });
-                }
+                ready.push_back(Ready::Call {
+                    slot: entry.slot,
+                    at: entry.created_at,
+                    f: entry.callback,
+                });
             }
         }
         // Cancelled callbacks are dropped with no borrow held: their captures'
@@ -87,7 +84,10 @@ pub(crate) fn run_once(core: &LoopCore) {
     for _ in 0..n {
         let item = core.ready.borrow_mut().pop_front();
         match item {
-            Some(Ready::Call { state, f }) => run_callback(core, &state, f),
+            Some(Ready::Call { slot, at, f }) => run_callback(core, Claim::Table(slot), at, f),
+            Some(Ready::CallAlone { state, f }) => {
+                run_callback(core, Claim::Alone(&state), state.created_at, f)
+            }
             Some(Ready::Task(key)) => run_task(core, key),
             Some(Ready::Deliver(to, msg)) => crate::routing::dispatch_message(core, to, msg),
             None => break,
@@ -123,7 +123,10 @@ fn lock_woken(core: &LoopCore) -> std::sync::MutexGuard<'_, Vec<TaskKey>> {
 fn drain_inbox(core: &LoopCore) {
     while let Ok(item) = core.inbox.try_recv() {
         match item {
-            Inbox::Call(state, f) => core.ready.borrow_mut().push_back(Ready::Call { state, f }),
+            Inbox::Call(state, f) => core
+                .ready
+                .borrow_mut()
+                .push_back(Ready::CallAlone { state, f }),
             Inbox::Deliver(to, msg) => core.ready.borrow_mut().push_back(Ready::Deliver(to, msg)),
             Inbox::DeliverAfter(to, msg, delay) => {
                 let me = core.me.clone();
@@ -151,23 +154,47 @@ fn drain_woken(core: &LoopCore) {
     ready.extend(keys.into_iter().map(Ready::Task));
 }
 
+/// Where the state of a callback in the ready queue lives.
+#[derive(Clone, Copy)]
+enum Claim<'a> {
+    /// A slot of the loop's handle table.
+    Table(u32),
+    /// A callback posted from another thread.
+    Alone(&'a crate::handle::AloneSlot),
+}
+
+impl Claim<'_> {
+    fn start(self, core: &LoopCore) -> bool {
+        match self {
+            Claim::Table(slot) => core.timers.borrow_mut().handles().start(slot),
+            Claim::Alone(state) => state.start(),
+        }
+    }
+
+    fn finish(self, core: &LoopCore) {
+        match self {
+            Claim::Table(slot) => core.timers.borrow_mut().handles().finish(slot),
+            Claim::Alone(state) => state.finish(),
+        }
+    }
+}
+
 /// Runs one callback under `catch_unwind`; a panic goes to the exception
 /// handler, an [`Interrupt`](crate::Interrupt) leaves the loop.
 fn run_callback(
     core: &LoopCore,
-    state: &std::sync::Arc<crate::handle::HandleState>,
+    claim: Claim<'_>,
+    created_at: &'static std::panic::Location<'static>,
     f: Box<dyn FnOnce()>,
 ) {
-    if !state.start() {
+    if !claim.start(core) {
         return;
     }
     let started = core.debug.get().then(Instant::now);
     let result = catch_unwind(AssertUnwindSafe(f));
-    state.finish();
+    claim.finish(core);
     if let Some(t0) = started {
-        warn_if_slow(core, t0, || {
-            format!("<Handle created at {}>", state.created_at)
-        });
+        warn_if_slow(core, t0, || format!("<Handle created at {created_at}>"));
     }
     if let Err(payload) = result {
         if is_interrupt(&*payload) {
@@ -175,12 +202,12 @@ fn run_callback(
         }
         let mut ctx = ExceptionContext::new(format!(
             "Exception in callback <Handle created at {}>",
-            state.created_at
+            created_at
         ))
         .with_exception(Exception::from_panic(&*payload));
-        ctx.handle = Some(format!("<Handle created at {}>", state.created_at));
+        ctx.handle = Some(format!("<Handle created at {}>", created_at));
         if core.debug.get() {
-            ctx.source_traceback = Some(state.created_at);
+            ctx.source_traceback = Some(created_at);
         }
         crate::exception::report(core, ctx);
     }
