@@ -1,12 +1,11 @@
 //! Length-prefixed framing: a `u32` big-endian length, then that many bytes.
 
-use std::fmt;
-
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
+use super::framed::{Framed, Framer};
 use super::framing_error::FramingError;
 use crate::error::ProtocolError;
-use crate::stream::{StreamEvent, StreamProtocol, StreamTransport};
+use crate::stream::StreamTransport;
 
 /// The size of the length header.
 const HEADER_LEN: usize = 4;
@@ -166,61 +165,36 @@ impl LengthPrefixedFramer {
 /// assert_eq!(conn.transport().written(), &encode(b"PING")[..]);
 /// # Ok::<(), switchboard_protocols::ProtocolError>(())
 /// ```
-pub struct LengthPrefixed<H> {
-    framer: LengthPrefixedFramer,
-    handler: H,
-}
+pub type LengthPrefixed<H> = Framed<LengthPrefixedFramer, H>;
 
-impl<H> fmt::Debug for LengthPrefixed<H> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LengthPrefixed")
-            .field("framer", &self.framer)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<H> LengthPrefixed<H>
+impl<H> Framed<LengthPrefixedFramer, H>
 where
     H: FnMut(Bytes, &mut dyn StreamTransport) -> Result<(), ProtocolError> + 'static,
 {
     /// A protocol that hands payloads of at most `max_frame_length` bytes to
     /// `handler`.
     pub fn new(max_frame_length: usize, handler: H) -> Self {
-        LengthPrefixed {
-            framer: LengthPrefixedFramer::new(max_frame_length),
-            handler,
-        }
+        Framed::with_framer(LengthPrefixedFramer::new(max_frame_length), handler)
     }
 }
 
-impl<H> StreamProtocol for LengthPrefixed<H>
-where
-    H: FnMut(Bytes, &mut dyn StreamTransport) -> Result<(), ProtocolError> + 'static,
-{
-    fn handle(
-        &mut self,
-        event: StreamEvent,
-        transport: &mut dyn StreamTransport,
-    ) -> Result<(), ProtocolError> {
-        match event {
-            StreamEvent::DataReceived(data) => {
-                self.framer.push(&data);
-                while !transport.is_closing() {
-                    match self.framer.next_frame()? {
-                        Some(frame) => (self.handler)(frame, transport)?,
-                        None => break,
-                    }
-                }
-            }
-            StreamEvent::EofReceived if !self.framer.is_at_boundary() => {
-                let buffered = self.framer.buffered();
-                return Err(FramingError::Truncated { buffered }.into());
-            }
-            _ => {}
+impl Framer for LengthPrefixedFramer {
+    fn push(&mut self, data: &[u8]) {
+        LengthPrefixedFramer::push(self, data);
+    }
+    fn next_frame(&mut self) -> Result<Option<Bytes>, FramingError> {
+        LengthPrefixedFramer::next_frame(self)
+    }
+    /// A clean end is only at a frame boundary; otherwise [`FramingError::Truncated`].
+    fn finish(&mut self) -> Result<Option<Bytes>, FramingError> {
+        if self.is_at_boundary() {
+            Ok(None)
+        } else {
+            Err(FramingError::Truncated {
+                buffered: self.buffered(),
+            })
         }
-        Ok(())
     }
 }
-
 #[cfg(test)]
 mod tests;

@@ -1,12 +1,11 @@
 //! Newline-delimited framing: [`LineFramer`] and the [`Lines`] protocol.
 
-use std::fmt;
-
 use bytes::{Bytes, BytesMut};
 
+use super::framed::{Framed, Framer};
 use super::framing_error::FramingError;
 use crate::error::ProtocolError;
-use crate::stream::{StreamEvent, StreamProtocol, StreamTransport};
+use crate::stream::StreamTransport;
 
 /// Splits a byte stream into lines ending in `\n`, however it is chunked.
 ///
@@ -141,62 +140,29 @@ impl LineFramer {
 /// assert!(conn.is_lost());
 /// # Ok::<(), switchboard_protocols::ProtocolError>(())
 /// ```
-pub struct Lines<H> {
-    framer: LineFramer,
-    handler: H,
-}
+pub type Lines<H> = Framed<LineFramer, H>;
 
-impl<H> fmt::Debug for Lines<H> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Lines")
-            .field("framer", &self.framer)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<H> Lines<H>
+impl<H> Framed<LineFramer, H>
 where
     H: FnMut(Bytes, &mut dyn StreamTransport) -> Result<(), ProtocolError> + 'static,
 {
     /// A protocol that hands lines of at most `max_line_length` bytes to
     /// `handler`.
     pub fn new(max_line_length: usize, handler: H) -> Self {
-        Lines {
-            framer: LineFramer::new(max_line_length),
-            handler,
-        }
+        Framed::with_framer(LineFramer::new(max_line_length), handler)
     }
 }
 
-impl<H> StreamProtocol for Lines<H>
-where
-    H: FnMut(Bytes, &mut dyn StreamTransport) -> Result<(), ProtocolError> + 'static,
-{
-    fn handle(
-        &mut self,
-        event: StreamEvent,
-        transport: &mut dyn StreamTransport,
-    ) -> Result<(), ProtocolError> {
-        match event {
-            StreamEvent::DataReceived(data) => {
-                self.framer.push(&data);
-                while !transport.is_closing() {
-                    match self.framer.next_line()? {
-                        Some(line) => (self.handler)(line, transport)?,
-                        None => break,
-                    }
-                }
-            }
-            StreamEvent::EofReceived if !transport.is_closing() => {
-                if let Some(line) = self.framer.finish()? {
-                    (self.handler)(line, transport)?;
-                }
-            }
-            _ => {}
-        }
-        Ok(())
+impl Framer for LineFramer {
+    fn push(&mut self, data: &[u8]) {
+        LineFramer::push(self, data);
+    }
+    fn next_frame(&mut self) -> Result<Option<Bytes>, FramingError> {
+        self.next_line()
+    }
+    fn finish(&mut self) -> Result<Option<Bytes>, FramingError> {
+        LineFramer::finish(self)
     }
 }
-
 #[cfg(test)]
 mod tests;

@@ -7,16 +7,19 @@
 //!   HttpHello     "Hello, World!" to every request   (a wrk benchmark target)
 //! ```
 //!
-//! Each framer is a pure type (push bytes, pop frames) so it can be reused in a
-//! protocol of your own; the protocol types wrap a framer and a handler.
+//! Each framer is a pure type (push bytes, pop frames, the [`Framer`] trait) so
+//! it can be reused in a protocol of your own; `Lines` and `LengthPrefixed` are
+//! [`Framed`] with a framer and a handler.
 
 mod echo;
+mod framed;
 mod framing_error;
 mod http;
 mod length_prefixed;
 mod lines;
 
 pub use echo::Echo;
+pub use framed::{Framed, Framer};
 pub use framing_error::FramingError;
 pub use http::{HttpHello, BAD_REQUEST_RESPONSE, HELLO_RESPONSE};
 pub use length_prefixed::{encode, encode_into, LengthPrefixed, LengthPrefixedFramer};

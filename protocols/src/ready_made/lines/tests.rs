@@ -148,5 +148,5 @@ fn lines_stop_once_closing_even_within_one_read() -> Result<(), ProtocolError> {
 #[test]
 fn lines_debug_shows_the_framer() {
     let lines = Lines::new(8, |_, _| Ok(()));
-    assert!(format!("{lines:?}").starts_with("Lines { framer: LineFramer"));
+    assert!(format!("{lines:?}").starts_with("Framed { framer: LineFramer"));
 }
