@@ -30,7 +30,7 @@ pub trait Framer {
 /// (the handler may call `keep_open()` in that call). Once the transport is
 /// closing no further frame is handed over, even from the same read. A framing
 /// error or a handler error fails the connection (see
-/// [`StreamProtocol::handle`]).
+/// [`StreamProtocol::handle`](crate::StreamProtocol::handle)).
 pub struct Framed<F, H> {
     framer: F,
     handler: H,
