@@ -117,7 +117,7 @@ impl LineFramer {
 /// over too, then the transport closes as usual (the handler may call
 /// `keep_open()` in that call). Once the transport is closing no further line
 /// is handed over, even from the same read. A too-long line or a handler
-/// error fails the connection (see [`StreamProtocol::handle`]).
+/// error fails the connection (see [`StreamProtocol::handle`](crate::StreamProtocol::handle)).
 ///
 /// ```
 /// use switchboard_protocols::ready_made::Lines;
