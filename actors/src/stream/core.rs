@@ -30,8 +30,11 @@ pub(crate) enum Phase {
     Open,
     /// `close()` was called: no more reading; flushing, then lost.
     Closing,
-    /// The socket is closed; `ConnectionLost` is scheduled.
+    /// The socket is closed; `ConnectionLost` is owed to the protocol.
     Dying,
+    /// `ConnectionLost` is queued for a later turn (asyncio's
+    /// `call_soon(_call_connection_lost)`); exactly one is ever queued.
+    Ending,
     /// `ConnectionLost` was delivered; nothing else ever is.
     Gone,
 }

@@ -116,7 +116,6 @@ pub struct SocketTransport<S: StreamSocket, M: 'static> {
     core: Core<S, M>,
     protocol: AnyStreamProtocol<M>,
     hooks: Hooks,
-    finish_sent: bool,
     /// Opt-in: abort a close that has not drained after this many
     /// milliseconds. Taken when the timer is armed, so it is armed once. Four
     /// bytes, which fit in this struct's padding: idle connections pay
@@ -156,7 +155,6 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
                 core,
                 protocol,
                 hooks,
-                finish_sent: false,
                 close_timeout_ms: None,
             },
             info,
@@ -373,8 +371,8 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
                 );
             }
         }
-        if self.core.phase == Phase::Dying && !self.finish_sent {
-            self.finish_sent = true;
+        if self.core.phase == Phase::Dying {
+            self.core.phase = Phase::Ending;
             let me = cx.id();
             cx.send(me, Box::new(Finish));
         }
@@ -528,7 +526,7 @@ impl<S: StreamSocket, M: 'static> Actor for SocketTransport<S, M> {
             // No fresh edge here: read until the kernel says WouldBlock.
             self.read_loop(cx, false);
         } else if msg.is::<Finish>() {
-            if self.core.phase == Phase::Dying {
+            if self.core.phase == Phase::Ending {
                 let reason = self.core.lost_reason.take();
                 self.deliver(Ev::Lost(reason), cx);
                 self.core.phase = Phase::Gone;
