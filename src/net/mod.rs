@@ -1,6 +1,7 @@
 //! Networking: `create_connection`, `create_server`, `connect_accepted_socket`,
 //! `getaddrinfo`, and the handles they return.
 
+mod attempts;
 mod connect;
 mod dns;
 mod error;
