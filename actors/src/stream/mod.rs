@@ -2,10 +2,13 @@
 //! facts shown to outside handles.
 
 mod core;
+mod event;
 mod info;
+mod limits;
 mod socket;
 mod transport;
 
 pub use info::StreamInfo;
+pub use limits::StreamLimits;
 pub use socket::StreamSocket;
-pub use transport::{Hooks, SocketTransport, Start, StreamLimits, TcpTransport, UnixTransport};
+pub use transport::{Hooks, SocketTransport, Start, TcpTransport, UnixTransport};

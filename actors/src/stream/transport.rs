@@ -9,15 +9,16 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use switchboard_protocols::{
-    ActorId, AnyStreamProtocol, BufferedEvent, Exception, ExceptionContext, Mailer, ProtocolError,
-    StreamCommand, StreamEvent, StreamTransport, TransportError,
+    ActorId, AnyStreamProtocol, Exception, ExceptionContext, Mailer, StreamCommand,
+    StreamTransport, TransportError,
 };
 
 use crate::context::{Actor, LoopContext, Readiness, Status};
 use crate::stream::core::{Core, Phase, Raised, ReadSide};
+use crate::stream::event::{dispatch, Ev};
 use crate::stream::info::StreamInfo;
+use crate::stream::limits::StreamLimits;
 use crate::stream::socket::StreamSocket;
 
 /// How much one read asks the kernel for.
@@ -27,38 +28,6 @@ const READ_BUDGET: usize = 16;
 
 /// Timer tag of the close timeout.
 const TAG_CLOSE_TIMEOUT: u64 = 1;
-
-/// Opt-in limits of a stream transport, beyond asyncio (BEHAVIOR.md fault
-/// scenarios 4 and 5). Both are off by default, as in asyncio.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct StreamLimits {
-    /// A hard cap on the write buffer: a write that takes the buffered size
-    /// past it aborts the transport with
-    /// `ConnectionLost(Some(TransportError::BufferOverflow { cap }))`. The
-    /// write itself still returns `Ok`. Meant to sit well above the high-water
-    /// mark, so a protocol that honours `PauseWriting` never reaches it.
-    pub max_write_buffer: Option<usize>,
-    /// How long `close()` may wait for the buffer to drain: past it the
-    /// transport aborts with
-    /// `ConnectionLost(Some(TransportError::CloseTimedOut { pending }))`, so
-    /// dropped bytes are never reported as a clean `None`. Kept in whole
-    /// milliseconds (rounded up, at least 1).
-    pub close_timeout: Option<Duration>,
-}
-
-impl StreamLimits {
-    /// Sets [`max_write_buffer`](Self::max_write_buffer).
-    pub fn max_write_buffer(mut self, cap: Option<usize>) -> Self {
-        self.max_write_buffer = cap;
-        self
-    }
-    /// Sets [`close_timeout`](Self::close_timeout).
-    pub fn close_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.close_timeout = timeout;
-        self
-    }
-}
 
 /// Sent by the loop (or a server) to start a transport: it delivers
 /// `ConnectionMade`, then runs the `on_made` hook.
@@ -72,34 +41,6 @@ struct Finish;
 /// Internal: keep reading after yielding for fairness, or after resume_reading.
 #[derive(Debug)]
 struct ReadMore;
-
-/// One event on its way to the protocol, whichever kind it is.
-enum Ev<M> {
-    Made,
-    Data(Bytes),
-    Updated(usize),
-    Eof,
-    Pause,
-    Resume,
-    Lost(Option<TransportError>),
-    Message(M),
-}
-
-impl<M> Ev<M> {
-    /// asyncio's callback name, for error reports.
-    fn callback(&self) -> &'static str {
-        match self {
-            Ev::Made => "connection_made",
-            Ev::Data(_) => "data_received",
-            Ev::Updated(_) => "buffer_updated",
-            Ev::Eof => "eof_received",
-            Ev::Pause => "pause_writing",
-            Ev::Resume => "resume_writing",
-            Ev::Lost(_) => "connection_lost",
-            Ev::Message(_) => "message",
-        }
-    }
-}
 
 /// Hooks the owner of a transport (a server, `create_connection`) sets.
 #[allow(missing_debug_implementations)]
@@ -425,65 +366,6 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
             self.call(ev, cx);
         }
     }
-}
-
-fn dispatch<S: StreamSocket, M: 'static>(
-    protocol: &mut AnyStreamProtocol<M>,
-    ev: Ev<M>,
-    core: &mut Core<S, M>,
-) -> Result<(), ProtocolError> {
-    match protocol {
-        AnyStreamProtocol::Stream(p) => {
-            let ev = match ev {
-                Ev::Made => StreamEvent::ConnectionMade,
-                Ev::Data(b) => StreamEvent::DataReceived(b),
-                // A buffered read raced a switch to a plain protocol: nothing to say.
-                Ev::Updated(_) => return Ok(()),
-                Ev::Eof => StreamEvent::EofReceived,
-                Ev::Pause => StreamEvent::PauseWriting,
-                Ev::Resume => StreamEvent::ResumeWriting,
-                Ev::Lost(r) => StreamEvent::ConnectionLost(r),
-                Ev::Message(m) => StreamEvent::Message(m),
-            };
-            p.handle(ev, core)
-        }
-        AnyStreamProtocol::Buffered(p) => {
-            let ev = match ev {
-                Ev::Made => BufferedEvent::ConnectionMade,
-                // Data read for a plain protocol that then switched: hand it over
-                // through the new protocol's buffer.
-                Ev::Data(b) => return feed_buffered(p.as_mut(), b, core),
-                Ev::Updated(n) => BufferedEvent::BufferUpdated(n),
-                Ev::Eof => BufferedEvent::EofReceived,
-                Ev::Pause => BufferedEvent::PauseWriting,
-                Ev::Resume => BufferedEvent::ResumeWriting,
-                Ev::Lost(r) => BufferedEvent::ConnectionLost(r),
-                Ev::Message(m) => BufferedEvent::Message(m),
-            };
-            p.handle(ev, core)
-        }
-    }
-}
-
-/// Copies `data` through a buffered protocol's buffers, chunk by chunk.
-fn feed_buffered<S: StreamSocket, M: 'static>(
-    p: &mut dyn switchboard_protocols::BufferedProtocol<M>,
-    mut data: Bytes,
-    core: &mut Core<S, M>,
-) -> Result<(), ProtocolError> {
-    while !data.is_empty() {
-        let buf = p.get_buffer(-1);
-        if buf.is_empty() {
-            return Err(ProtocolError::failed(
-                "get_buffer() returned an empty buffer",
-            ));
-        }
-        let n = buf.len().min(data.len());
-        buf[..n].copy_from_slice(&data[..n]);
-        let _ = data.split_to(n);
-        p.handle(BufferedEvent::BufferUpdated(n), core)?;
-    }
-    Ok(())
 }
 
 impl<S: StreamSocket, M: 'static> Actor for SocketTransport<S, M> {
