@@ -33,6 +33,7 @@ mod exception;
 mod executor;
 mod future;
 mod handle;
+mod handle_table;
 mod interrupt;
 mod net;
 mod policy;

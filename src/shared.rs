@@ -10,7 +10,8 @@ use std::thread::ThreadId;
 use switchboard_protocols::ActorId;
 
 use crate::error::LoopError;
-use crate::handle::{AloneSlot, Handle};
+use crate::handle::Handle;
+use crate::handle_table::AloneSlot;
 use crate::task::TaskKey;
 
 /// What other threads put in a loop's inbox.

@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use slab::Slab;
 
-use crate::handle::{Handle, HandleTable};
+use crate::handle::Handle;
+use crate::handle_table::HandleTable;
 
 /// Purge when at least this many timers are queued and more than half of them
 /// are cancelled (asyncio's `_MIN_SCHEDULED_TIMER_HANDLES` and

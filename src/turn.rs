@@ -160,7 +160,7 @@ enum Claim<'a> {
     /// A slot of the loop's handle table.
     Table(u32),
     /// A callback posted from another thread.
-    Alone(&'a crate::handle::AloneSlot),
+    Alone(&'a crate::handle_table::AloneSlot),
 }
 
 impl Claim<'_> {
