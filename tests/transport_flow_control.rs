@@ -21,7 +21,9 @@ use switchboard::protocols::{
     NoMessage, ProtocolError, StreamEvent, StreamProtocol, StreamTransport, WriteError, WriteLimits,
 };
 
-use support::net::{connect, count, made, recording_server, serve, serve_buffered, until};
+use support::net::{
+    connect, count, made, payload, recording_server, serve, serve_buffered, slow_peer, until, CHUNK,
+};
 use support::{new_loop, run_with_deadline};
 
 /// Which event a script is reacting to.
@@ -90,38 +92,7 @@ impl StreamProtocol for Scripted {
     }
 }
 
-/// A peer that accepts one connection and reads nothing until told to; then it
-/// reads to EOF (or error) and returns what it got.
-struct SlowPeer {
-    port: u16,
-    go: mpsc::Sender<()>,
-    done: JoinHandle<Vec<u8>>,
-}
-
-fn slow_peer() -> SlowPeer {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    // A small receive window, so the kernel absorbs little (inherited on accept).
-    socket2::SockRef::from(&listener)
-        .set_recv_buffer_size(4096)
-        .expect("SO_RCVBUF");
-    let port = listener.local_addr().expect("addr").port();
-    let (go, wait) = mpsc::channel();
-    let done = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().expect("accept");
-        let _ = wait.recv();
-        let mut got = Vec::new();
-        let _ = s.read_to_end(&mut got);
-        got
-    });
-    SlowPeer { port, go, done }
-}
-
-const CHUNK: usize = 256 * 1024;
 const CHUNKS: usize = 32; // 8 MiB
-
-fn payload() -> Bytes {
-    Bytes::from((0..CHUNK).map(|i| (i % 251) as u8).collect::<Vec<u8>>())
-}
 
 #[test]
 fn w1_limits_defaults_and_derivations() {

@@ -8,7 +8,7 @@ mod support;
 
 use std::cell::RefCell;
 use std::io::Read;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -18,24 +18,13 @@ use bytes::Bytes;
 use switchboard::protocols::{
     ProtocolError, StreamEvent, StreamProtocol, StreamTransport, TransportError,
 };
-use switchboard::EventLoop;
 
+use support::net::{payload, slow_peer, until, CHUNK};
 use support::{new_loop, run_with_deadline};
 
-const CHUNK: usize = 256 * 1024;
 /// 16 MiB: more than a loopback socket's kernel buffers can absorb.
 const CHUNKS: usize = 64;
 const CAP: usize = 1024 * 1024;
-
-async fn until(lp: &EventLoop, mut cond: impl FnMut() -> bool) {
-    while !cond() {
-        let _ = lp.sleep(Duration::from_millis(1)).await;
-    }
-}
-
-fn payload() -> Bytes {
-    Bytes::from((0..CHUNK).map(|i| (i % 251) as u8).collect::<Vec<u8>>())
-}
 
 /// What a [`Flood`] saw.
 #[derive(Debug, Default)]
@@ -97,32 +86,6 @@ fn flood(seen: &Shared, close: bool) -> Flood {
     }
 }
 
-/// A peer that accepts and reads nothing until told to (or until the test
-/// drops `go`), then reads to the end.
-struct StuckPeer {
-    port: u16,
-    go: mpsc::Sender<()>,
-    done: JoinHandle<Vec<u8>>,
-}
-
-fn stuck_peer() -> StuckPeer {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    // A small receive window, so the kernel absorbs little (inherited on accept).
-    socket2::SockRef::from(&listener)
-        .set_recv_buffer_size(4096)
-        .expect("SO_RCVBUF");
-    let port = listener.local_addr().expect("addr").port();
-    let (go, wait) = mpsc::channel();
-    let done = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().expect("accept");
-        let _ = wait.recv();
-        let mut got = Vec::new();
-        let _ = s.read_to_end(&mut got);
-        got
-    });
-    StuckPeer { port, go, done }
-}
-
 /// A client with a small receive window that connects to `addr` and reads
 /// nothing until told to (or until `go` is dropped).
 fn stuck_client(addr: SocketAddr) -> (mpsc::Sender<()>, JoinHandle<Vec<u8>>) {
@@ -156,7 +119,7 @@ fn assert_lost_once(seen: &Seen) -> Option<TransportError> {
 fn fault4_connection_past_max_write_buffer_is_lost_with_buffer_overflow() {
     let (lp, _h) = new_loop();
     let l = lp.clone();
-    let peer = stuck_peer();
+    let peer = slow_peer();
     let port = peer.port;
     let seen = Shared::default();
     let s2 = seen.clone();
@@ -223,7 +186,7 @@ fn fault4_server_connection_past_max_write_buffer_is_lost_with_buffer_overflow()
 fn fault5_close_with_a_blocked_peer_times_out_with_close_timed_out() {
     let (lp, _h) = new_loop();
     let l = lp.clone();
-    let peer = stuck_peer();
+    let peer = slow_peer();
     let port = peer.port;
     let seen = Shared::default();
     let s2 = seen.clone();
@@ -286,7 +249,7 @@ fn fault5_server_close_with_a_blocked_client_times_out_with_close_timed_out() {
 fn fault5_close_that_drains_in_time_is_a_clean_loss_and_delivers_everything() {
     let (lp, _h) = new_loop();
     let l = lp.clone();
-    let peer = stuck_peer();
+    let peer = slow_peer();
     let port = peer.port;
     let go = peer.go.clone();
     let seen = Shared::default();

@@ -7,10 +7,18 @@
 //! * [`serve`] / [`echo_server`] / [`recording_server`]: a server on a free port.
 //! * [`connect`] / [`client`]: a connection to it.
 //! * [`made`] / [`count`]: what a log holds.
+//! * [`slow_peer`] / [`payload`]: a peer that reads nothing until told to, and
+//!   the chunk the flow-control tests flood it with.
 //! * [`run_alone`]: re-run one test in a child process, alone, for tests that
 //!   change process-wide state (RLIMIT_NOFILE) or count its descriptors.
 
+use std::io::Read;
+use std::net::TcpListener;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 use std::time::Duration;
+
+use bytes::Bytes;
 
 use switchboard::protocols::testing::{EventLog, Recorded, RecordingProtocol};
 use switchboard::protocols::{BufferedProtocol, NoMessage, StreamProtocol};
@@ -162,4 +170,41 @@ pub fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd")
         .expect("/proc/self/fd")
         .count()
+}
+
+/// The size of one [`payload`] chunk.
+pub const CHUNK: usize = 256 * 1024;
+
+/// One chunk of patterned bytes (so a reordering would show).
+pub fn payload() -> Bytes {
+    Bytes::from((0..CHUNK).map(|i| (i % 251) as u8).collect::<Vec<u8>>())
+}
+
+/// A peer that accepts one connection and reads nothing until told to (or
+/// until `go` is dropped); then it reads to EOF (or error) and returns what it
+/// got.
+pub struct SlowPeer {
+    pub port: u16,
+    pub go: mpsc::Sender<()>,
+    pub done: JoinHandle<Vec<u8>>,
+}
+
+/// Starts a [`SlowPeer`] with a small receive window, so the kernel absorbs
+/// little of what is written to it.
+pub fn slow_peer() -> SlowPeer {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    // Inherited by the accepted socket.
+    socket2::SockRef::from(&listener)
+        .set_recv_buffer_size(4096)
+        .expect("SO_RCVBUF");
+    let port = listener.local_addr().expect("addr").port();
+    let (go, wait) = mpsc::channel();
+    let done = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().expect("accept");
+        let _ = wait.recv();
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        got
+    });
+    SlowPeer { port, go, done }
 }
