@@ -270,8 +270,10 @@ fn s5_pause_and_resume_reading_are_idempotent_and_hold_data() {
         let l2 = log.clone();
         let conn = connect(&l, port, move || PausesAtOnce(l2)).await;
         assert!(!conn.transport.is_reading());
-        // A negative check: give the data ample time to arrive in the kernel.
-        let _ = l.sleep(Duration::from_millis(30)).await;
+        // Wait until the greeting is in our socket's receive queue, unread.
+        let fd = conn.transport.fileno().expect("open socket");
+        until(&l, || queued_bytes(fd) >= 3).await;
+        support::turns(10).await;
         assert_eq!(
             log.snapshot(),
             vec![Recorded::ConnectionMade],
@@ -287,7 +289,7 @@ fn s5_pause_and_resume_reading_are_idempotent_and_hold_data() {
         // Harmless after close.
         conn.transport.pause_reading();
         conn.transport.resume_reading();
-        let _ = l.sleep(Duration::from_millis(1)).await;
+        support::turns(10).await;
         check_stream_grammar(&log.snapshot()).expect("grammar");
         server.close();
     });
@@ -458,7 +460,7 @@ fn s9_connection_made_error_still_connects_and_delivers() {
         until(&l, || &log.data()[..] == b"ping").await;
         conn.transport.close();
         until(&l, || log.lost_count() == 1).await;
-        let _ = l.sleep(Duration::from_millis(1)).await;
+        support::turns(10).await;
         assert_eq!(log.lost_count(), 1);
         check_stream_grammar(&log.snapshot()).expect("grammar");
 
@@ -638,7 +640,7 @@ fn fault22_cancelled_create_connection_leaves_no_fd_and_the_loop_lives() {
             .expect("task");
         // The attempt's socket is open and connecting.
         until(&l, || open_fds() > before).await;
-        let _ = l.sleep(Duration::from_millis(20)).await;
+        support::turns(10).await;
         assert!(!connecting.done(), "the connect hangs");
         connecting.cancel();
         until(&l, || connecting.done()).await;
@@ -677,9 +679,9 @@ fn fault23_spurious_read_readiness_changes_nothing() {
             conn.transport.pause_reading();
             conn.transport.resume_reading();
             conn.transport.resume_reading();
-            let _ = l.sleep(Duration::ZERO).await;
+            support::turns(1).await;
         }
-        let _ = l.sleep(Duration::from_millis(5)).await;
+        support::turns(10).await;
         assert_eq!(clog.snapshot(), vec![Recorded::ConnectionMade]);
         assert!(conn.transport.is_reading() && !conn.transport.is_closing());
         // Still registered: later data arrives, in order, nothing lost.
@@ -803,4 +805,17 @@ fn fault22_cancel_after_connect_before_handover_aborts_the_transport() {
         assert!(slot.borrow().as_ref().is_some_and(|t| t.cancelled()));
         server.close();
     });
+}
+
+/// Bytes waiting in the receive queue of socket `fd`, without reading them.
+fn queued_bytes(fd: i32) -> usize {
+    // The transport keeps `fd` open until it is closed, which the test has
+    // not done yet.
+    let mut buf = [0u8; 16];
+    nix::sys::socket::recv(
+        fd,
+        &mut buf,
+        nix::sys::socket::MsgFlags::MSG_PEEK | nix::sys::socket::MsgFlags::MSG_DONTWAIT,
+    )
+    .unwrap_or(0)
 }

@@ -113,7 +113,7 @@ fn v4_wait_closed_waits_for_every_connection() {
         until(&l, || made(&log) == 1).await;
         let early = l.create_task(server.wait_closed()).expect("task");
         server.close();
-        let _ = l.sleep(Duration::from_millis(5)).await;
+        support::turns(10).await;
         assert!(!early.done(), "a connection is still open");
         conn.transport.close();
         early.await.expect("wait_closed");
@@ -164,11 +164,13 @@ fn v4_abort_clients_unblocks_wait_closed_with_blocked_writers() {
         let (server, port) = serve(&l, || Flood).await;
         // A peer that never reads: the server's writer stays blocked.
         let peer = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        let _ = l.sleep(Duration::from_millis(10)).await;
+        // The server accepted and is flooding once the peer has bytes queued.
+        peer.set_nonblocking(true).expect("nonblocking");
+        until(&l, || peer.peek(&mut [0u8; 1]).is_ok()).await;
         server.close();
         server.close_clients(); // cannot finish: the buffer never drains
         let waiting = l.create_task(server.wait_closed()).expect("task");
-        let _ = l.sleep(Duration::from_millis(10)).await;
+        support::turns(10).await;
         assert!(!waiting.done());
         server.abort_clients();
         waiting.await.expect("wait_closed");

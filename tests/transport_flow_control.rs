@@ -179,7 +179,7 @@ fn w2_w3_fault4_slow_consumer_pauses_once_then_resumes_once() {
             "holds only what we wrote: {buffered}"
         );
         // The peer is still not reading: nothing changes.
-        let _ = l.sleep(Duration::from_millis(20)).await;
+        support::turns(10).await;
         assert_eq!(count(&log, &Recorded::PauseWriting), 1);
         assert_eq!(count(&log, &Recorded::ResumeWriting), 0);
         go.send(()).expect("peer waits");
@@ -235,7 +235,7 @@ fn w2_w5_pause_exactly_above_high_and_on_lowering_limits() {
         })
         .await;
         until(&l, || count(&log, &Recorded::PauseWriting) == 1).await;
-        let _ = l.sleep(Duration::from_millis(5)).await;
+        support::turns(10).await;
         assert_eq!(count(&log, &Recorded::PauseWriting), 1);
         conn.transport.abort();
         until(&l, || log.lost_count() == 1).await;
@@ -383,12 +383,12 @@ fn g1_g4_close_flushes_everything_then_lost_once() {
         })
         .await;
         assert!(conn.transport.is_closing());
-        let _ = l.sleep(Duration::from_millis(20)).await;
+        support::turns(10).await;
         assert_eq!(log.lost_count(), 0, "G1: not lost while bytes are buffered");
         assert!(conn.transport.get_write_buffer_size() > 0);
         go.send(()).expect("peer");
         until(&l, || log.lost_count() == 1).await;
-        let _ = l.sleep(Duration::from_millis(2)).await;
+        support::turns(10).await;
         let events = log.snapshot();
         assert_eq!(log.lost_count(), 1);
         assert_eq!(events.last(), Some(&Recorded::Lost(None)));
@@ -432,7 +432,7 @@ fn g3_abort_drops_the_buffer_and_reports_lost_once() {
         conn.transport.write(&b"after lost"[..]);
         conn.transport.close();
         conn.transport.abort();
-        let _ = l.sleep(Duration::from_millis(2)).await;
+        support::turns(10).await;
         // The writes raised a PauseWriting before the abort; it is delivered
         // after the handler, still before the one ConnectionLost.
         let events: Vec<_> = log
@@ -718,7 +718,7 @@ fn fault1_fault2_reset_while_bytes_are_buffered_is_never_a_clean_loss() {
         until(&l, || log.lost_count() == 1).await;
         // Later writes are dropped silently.
         conn.transport.write(&b"after the reset"[..]);
-        let _ = l.sleep(Duration::from_millis(2)).await;
+        support::turns(10).await;
         let events = log.snapshot();
         assert_eq!(log.lost_count(), 1);
         match events.last() {

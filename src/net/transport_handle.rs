@@ -101,6 +101,12 @@ impl TransportHandle {
         self.info.sockname.clone()
     }
 
+    /// `get_extra_info('socket')`: the socket's descriptor while it is open
+    /// (for socket options or inspection), `None` once the transport closed it.
+    pub fn fileno(&self) -> Option<i32> {
+        self.info.fileno()
+    }
+
     /// The transport actor's id.
     pub fn id(&self) -> ActorId {
         self.id

@@ -220,3 +220,29 @@ pub mod logs {
         mine
     }
 }
+
+/// Lets the loop run `n` more iterations: each step wakes its own task and
+/// yields, so the task runs again on the next turn. For negative checks ("no
+/// further event comes") about events the loop raises itself: anything already
+/// due shows up within a turn or two, with no wall-clock wait.
+pub async fn turns(n: usize) {
+    struct YieldNow(bool);
+    impl Future for YieldNow {
+        type Output = ();
+        fn poll(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<()> {
+            if self.0 {
+                std::task::Poll::Ready(())
+            } else {
+                self.0 = true;
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            }
+        }
+    }
+    for _ in 0..n {
+        YieldNow(false).await;
+    }
+}

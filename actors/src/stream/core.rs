@@ -134,6 +134,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         self.buffered = 0;
         // Closing the fd also removes it from the epoll set.
         self.socket = None;
+        self.info.set_socket_closed();
         self.info.set_closing();
         self.info.set_buffered(0);
     }

@@ -13,8 +13,10 @@ pub struct StreamInfo {
     pub peername: Option<Address>,
     /// `get_extra_info('sockname')`.
     pub sockname: Option<Address>,
-    /// The socket's descriptor (no longer valid once closed).
+    /// The socket's descriptor, as it was when the transport was made (for
+    /// descriptions; see [`fileno`](Self::fileno) for a live one).
     pub fd: i32,
+    socket_open: Cell<bool>,
     closing: Cell<bool>,
     lost: Cell<bool>,
     reading: Cell<bool>,
@@ -28,11 +30,17 @@ impl StreamInfo {
             peername,
             sockname,
             fd,
+            socket_open: Cell::new(true),
             closing: Cell::new(false),
             lost: Cell::new(false),
             reading: Cell::new(true),
             buffered: Cell::new(0),
         }
+    }
+    /// `get_extra_info('socket')`: the descriptor while the socket is open,
+    /// `None` once the transport closed it (close flushed, abort, or loss).
+    pub fn fileno(&self) -> Option<i32> {
+        self.socket_open.get().then_some(self.fd)
     }
     /// `is_closing()`.
     pub fn is_closing(&self) -> bool {
@@ -49,6 +57,9 @@ impl StreamInfo {
     /// `get_write_buffer_size()`.
     pub fn write_buffer_size(&self) -> usize {
         self.buffered.get()
+    }
+    pub(crate) fn set_socket_closed(&self) {
+        self.socket_open.set(false);
     }
     pub(crate) fn set_closing(&self) {
         self.closing.set(true);
