@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_actors::{LoopContext, Status};
-use switchboard_protocols::{ActorId, Addr, Exception, ExceptionContext, Mailer};
+use switchboard_protocols::internal::{self, Mailer};
+use switchboard_protocols::{ActorId, Addr, Exception, ExceptionContext};
 
 use crate::error::LoopError;
 use crate::event_loop::{EventLoop, Ready};
@@ -112,7 +113,7 @@ struct Mailbox<A: Actor> {
     name: &'static str,
 }
 
-impl<A: Actor> switchboard_actors::Actor for Mailbox<A> {
+impl<A: Actor> switchboard_actors::LoopActor for Mailbox<A> {
     fn deliver(&mut self, msg: Box<dyn Any>, cx: &mut dyn LoopContext) -> Status {
         let mut ctx = ActorContext {
             addr: &self.addr,
@@ -156,9 +157,9 @@ impl EventLoop {
     pub fn spawn<A: Actor>(&self, actor: A) -> Result<Addr<A::Message>, LoopError> {
         let core = &self.core;
         core.check_open()?;
-        let id = routing::reserve(core);
+        let (id, gen) = routing::reserve_gen(core);
         let mailer: Arc<dyn Mailer> = Arc::new(self.handle());
-        let addr = Addr::new(id, mailer);
+        let addr = internal::addr(id, gen, mailer);
         let mailbox = Mailbox {
             actor,
             addr: addr.clone(),

@@ -49,7 +49,11 @@ pub(crate) enum Ready {
         f: Box<dyn FnOnce()>,
     },
     Task(TaskKey),
+    /// A message for whatever actor lives in the row now (the loop's own).
     Deliver(ActorId, Box<dyn Any>),
+    /// A message sent through an [`Addr`](crate::Addr): only for the
+    /// incarnation it was addressed to.
+    DeliverTo(ActorId, u64, Box<dyn Any>),
 }
 
 /// A delay for [`call_later`](EventLoop::call_later): seconds as `f64` (negative

@@ -9,7 +9,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use switchboard_actors::{Actor, LoopContext, Readiness, Status};
+use switchboard_actors::{LoopActor, LoopContext, Readiness, Status};
+use switchboard_protocols::internal;
 use switchboard_protocols::{ActorId, Exception, ExceptionContext};
 
 use crate::error::LoopError;
@@ -20,7 +21,7 @@ use crate::interrupt::is_interrupt;
 /// called (it is taken out, so it may use the loop freely) or only reserved.
 pub(crate) struct ActorSlot {
     pub(crate) gen: u64,
-    pub(crate) actor: Option<Box<dyn Actor>>,
+    pub(crate) actor: Option<Box<dyn LoopActor>>,
 }
 
 /// The [`LoopContext`] an actor sees while the loop calls it.
@@ -41,14 +42,14 @@ impl LoopContext for LoopCx<'_> {
     }
 
     fn token_of(&self, id: ActorId) -> mio::Token {
-        mio::Token(id.0 + FIRST_ACTOR_TOKEN)
+        mio::Token(id.index() + FIRST_ACTOR_TOKEN)
     }
 
     fn reserve(&mut self) -> ActorId {
         reserve(self.core)
     }
 
-    fn insert(&mut self, id: ActorId, actor: Box<dyn Actor>) {
+    fn insert(&mut self, id: ActorId, actor: Box<dyn LoopActor>) {
         insert(self.core, id, actor);
     }
 
@@ -96,17 +97,33 @@ impl LoopContext for LoopCx<'_> {
 }
 
 pub(crate) fn reserve(core: &LoopCore) -> ActorId {
-    let gen = core.actor_gen.get() + 1;
-    core.actor_gen.set(gen);
-    ActorId(
-        core.actors
-            .borrow_mut()
-            .insert(ActorSlot { gen, actor: None }),
-    )
+    reserve_gen(core).0
 }
 
-pub(crate) fn insert(core: &LoopCore, id: ActorId, actor: Box<dyn Actor>) {
-    if let Some(slot) = core.actors.borrow_mut().get_mut(id.0) {
+/// Reserves a row and returns it with the incarnation that lives there.
+pub(crate) fn reserve_gen(core: &LoopCore) -> (ActorId, u64) {
+    let gen = core.actor_gen.get() + 1;
+    core.actor_gen.set(gen);
+    let index = core
+        .actors
+        .borrow_mut()
+        .insert(ActorSlot { gen, actor: None });
+    core.shared.set_live(index, gen);
+    (internal::actor_id(index), gen)
+}
+
+/// Takes actor `id` out of the table for good: its address refuses messages
+/// from now on.
+pub(crate) fn remove(core: &LoopCore, id: ActorId) -> Option<ActorSlot> {
+    let slot = core.actors.borrow_mut().try_remove(id.index());
+    if slot.is_some() {
+        core.shared.set_live(id.index(), 0);
+    }
+    slot
+}
+
+pub(crate) fn insert(core: &LoopCore, id: ActorId, actor: Box<dyn LoopActor>) {
+    if let Some(slot) = core.actors.borrow_mut().get_mut(id.index()) {
         slot.actor = Some(actor);
     }
 }
@@ -118,11 +135,11 @@ pub(crate) fn dispatch(
     core: &LoopCore,
     id: ActorId,
     gen: Option<u64>,
-    f: impl FnOnce(&mut dyn Actor, &mut dyn LoopContext) -> Status,
+    f: impl FnOnce(&mut dyn LoopActor, &mut dyn LoopContext) -> Status,
 ) {
     let (mut actor, slot_gen) = {
         let mut actors = core.actors.borrow_mut();
-        let Some(slot) = actors.get_mut(id.0) else {
+        let Some(slot) = actors.get_mut(id.index()) else {
             return;
         };
         if gen.is_some_and(|g| g != slot.gen) {
@@ -144,17 +161,17 @@ pub(crate) fn dispatch(
     };
     match result {
         Ok(Status::Alive) => {
-            if let Some(slot) = core.actors.borrow_mut().get_mut(id.0) {
+            if let Some(slot) = core.actors.borrow_mut().get_mut(id.index()) {
                 slot.actor = Some(actor);
             }
         }
         Ok(Status::Done) => {
-            core.actors.borrow_mut().try_remove(id.0);
+            remove(core, id);
             drop(actor);
         }
         Err(payload) => {
             let what = actor.describe();
-            core.actors.borrow_mut().try_remove(id.0);
+            remove(core, id);
             drop(actor);
             if is_interrupt(&*payload) {
                 std::panic::resume_unwind(payload);
@@ -170,8 +187,8 @@ pub(crate) fn dispatch_ready(core: &LoopCore, id: ActorId, readiness: Readiness)
     dispatch(core, id, None, |a, cx| a.ready(readiness, cx));
 }
 
-pub(crate) fn dispatch_message(core: &LoopCore, id: ActorId, msg: Box<dyn Any>) {
-    dispatch(core, id, None, |a, cx| a.deliver(msg, cx));
+pub(crate) fn dispatch_message(core: &LoopCore, id: ActorId, gen: Option<u64>, msg: Box<dyn Any>) {
+    dispatch(core, id, gen, |a, cx| a.deliver(msg, cx));
 }
 
 /// `EventLoop::close`: everything the loop holds is taken out first and dropped
@@ -191,6 +208,7 @@ pub(crate) fn close_loop(core: &LoopCore) -> Result<(), LoopError> {
     let tasks = std::mem::take(&mut *core.tasks.borrow_mut());
     let actors = std::mem::take(&mut *core.actors.borrow_mut());
     let inbox: Vec<_> = core.inbox.drain().collect();
+    core.shared.clear_live();
     core.shared
         .woken
         .lock()
@@ -205,7 +223,7 @@ pub(crate) fn close_loop(core: &LoopCore) -> Result<(), LoopError> {
             }
             let mut cx = LoopCx {
                 core,
-                id: ActorId(index),
+                id: internal::actor_id(index),
                 gen: slot.gen,
                 buf: None,
             };

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 
+use switchboard_protocols::internal::Mailer;
 use switchboard_protocols::ActorId;
 
 use crate::error::LoopError;
@@ -17,8 +18,8 @@ use crate::task::TaskKey;
 /// What other threads put in a loop's inbox.
 pub(crate) enum Inbox {
     Call(Arc<AloneSlot>, Box<dyn FnOnce() + Send>),
-    Deliver(ActorId, Box<dyn Any + Send>),
-    DeliverAfter(ActorId, Box<dyn Any + Send>, std::time::Duration),
+    Deliver(ActorId, u64, Box<dyn Any + Send>),
+    DeliverAfter(ActorId, u64, Box<dyn Any + Send>, std::time::Duration),
 }
 
 /// State shared between the loop thread and every [`LoopHandle`] and task waker.
@@ -32,6 +33,9 @@ pub(crate) struct Shared {
     pub(crate) woken: Mutex<Vec<TaskKey>>,
     pub(crate) inbox: flume::Sender<Inbox>,
     pub(crate) thread: ThreadId,
+    /// The incarnation living in each row of the actor table (0: none), so
+    /// that a send from any thread to an actor that has stopped fails at once.
+    live: Mutex<Vec<u64>>,
 }
 
 impl Shared {
@@ -44,7 +48,31 @@ impl Shared {
             woken: Mutex::new(Vec::new()),
             inbox,
             thread: std::thread::current().id(),
+            live: Mutex::new(Vec::new()),
         }
+    }
+
+    fn lock_live(&self) -> std::sync::MutexGuard<'_, Vec<u64>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records that incarnation `gen` now lives in row `index` (0: none).
+    pub(crate) fn set_live(&self, index: usize, gen: u64) {
+        let mut live = self.lock_live();
+        if live.len() <= index {
+            live.resize(index + 1, 0);
+        }
+        live[index] = gen;
+    }
+
+    /// The incarnation living in row `index` (0: none).
+    pub(crate) fn live_gen(&self, index: usize) -> u64 {
+        self.lock_live().get(index).copied().unwrap_or(0)
+    }
+
+    /// Forgets every actor (the loop closed).
+    pub(crate) fn clear_live(&self) {
+        self.lock_live().clear();
     }
 
     /// Wakes the loop out of poll, at most one syscall per poll.
@@ -149,27 +177,45 @@ impl LoopHandle {
     }
 }
 
-/// Delivers actor messages through the loop's inbox, from any thread.
-impl switchboard_protocols::Mailer for LoopHandle {
-    fn post(&self, to: ActorId, msg: Box<dyn Any + Send>) -> Result<(), Box<dyn Any + Send>> {
-        self.post_inbox(Inbox::Deliver(to, msg))
-            .map_err(|i| match i {
-                Inbox::Deliver(_, m) | Inbox::DeliverAfter(_, m, _) => m,
-                Inbox::Call(..) => unreachable!("posted a Deliver"),
-            })
+fn message_of(item: Inbox) -> Box<dyn Any + Send> {
+    match item {
+        Inbox::Deliver(_, _, m) | Inbox::DeliverAfter(_, _, m, _) => m,
+        Inbox::Call(..) => unreachable!("posted a message, not a call"),
+    }
+}
+
+/// Delivers actor messages through the loop's inbox, from any thread. A
+/// message for an incarnation that has stopped is refused at once.
+impl Mailer for LoopHandle {
+    fn post(
+        &self,
+        to: ActorId,
+        gen: u64,
+        msg: Box<dyn Any + Send>,
+    ) -> Result<(), Box<dyn Any + Send>> {
+        if self.shared.live_gen(to.index()) != gen {
+            return Err(msg);
+        }
+        self.post_inbox(Inbox::Deliver(to, gen, msg))
+            .map_err(message_of)
     }
 
     fn post_after(
         &self,
         to: ActorId,
+        gen: u64,
         msg: Box<dyn Any + Send>,
         delay: std::time::Duration,
     ) -> Result<(), Box<dyn Any + Send>> {
-        self.post_inbox(Inbox::DeliverAfter(to, msg, delay))
-            .map_err(|i| match i {
-                Inbox::Deliver(_, m) | Inbox::DeliverAfter(_, m, _) => m,
-                Inbox::Call(..) => unreachable!("posted a DeliverAfter"),
-            })
+        if self.shared.live_gen(to.index()) != gen {
+            return Err(msg);
+        }
+        self.post_inbox(Inbox::DeliverAfter(to, gen, msg, delay))
+            .map_err(message_of)
+    }
+
+    fn generation(&self, id: ActorId) -> u64 {
+        self.shared.live_gen(id.index())
     }
 }
 

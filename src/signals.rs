@@ -75,9 +75,9 @@ fn table_or_create(core: &Rc<LoopCore>, sig: i32) -> Result<SignalTable, SignalE
     let os = |source| SignalError::Os { sig, source };
     let (mut watcher, table) = SignalWatcher::new().map_err(os)?;
     let id = routing::reserve(core);
-    let token = mio::Token(id.0 + FIRST_ACTOR_TOKEN);
+    let token = mio::Token(id.index() + FIRST_ACTOR_TOKEN);
     if let Err(e) = watcher.register(&core.registry, token) {
-        core.actors.borrow_mut().try_remove(id.0);
+        routing::remove(core, id);
         return Err(os(e));
     }
     routing::insert(core, id, Box::new(watcher));

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use switchboard_protocols::{ActorId, Exception, ExceptionContext};
+use switchboard_protocols::{Exception, ExceptionContext};
 
 use crate::event_loop::{LoopCore, Ready, FIRST_ACTOR_TOKEN, WAKER_TOKEN};
 use crate::interrupt::is_interrupt;
@@ -49,7 +49,8 @@ pub(crate) fn run_once(core: &LoopCore) {
                 writable: event.is_writable() || event.is_write_closed(),
                 closed: event.is_read_closed() || event.is_error(),
             };
-            crate::routing::dispatch_ready(core, ActorId(token.0 - FIRST_ACTOR_TOKEN), readiness);
+            let id = switchboard_protocols::internal::actor_id(token.0 - FIRST_ACTOR_TOKEN);
+            crate::routing::dispatch_ready(core, id, readiness);
         }
     }
 
@@ -89,7 +90,10 @@ pub(crate) fn run_once(core: &LoopCore) {
                 run_callback(core, Claim::Alone(&state), state.created_at, f)
             }
             Some(Ready::Task(key)) => run_task(core, key),
-            Some(Ready::Deliver(to, msg)) => crate::routing::dispatch_message(core, to, msg),
+            Some(Ready::Deliver(to, msg)) => crate::routing::dispatch_message(core, to, None, msg),
+            Some(Ready::DeliverTo(to, gen, msg)) => {
+                crate::routing::dispatch_message(core, to, Some(gen), msg)
+            }
             None => break,
         }
     }
@@ -127,15 +131,20 @@ fn drain_inbox(core: &LoopCore) {
                 .ready
                 .borrow_mut()
                 .push_back(Ready::CallAlone { state, f }),
-            Inbox::Deliver(to, msg) => core.ready.borrow_mut().push_back(Ready::Deliver(to, msg)),
-            Inbox::DeliverAfter(to, msg, delay) => {
+            Inbox::Deliver(to, gen, msg) => core
+                .ready
+                .borrow_mut()
+                .push_back(Ready::DeliverTo(to, gen, msg)),
+            Inbox::DeliverAfter(to, gen, msg, delay) => {
                 let me = core.me.clone();
                 let deadline = core
                     .now_ns()
                     .saturating_add(i64::try_from(delay.as_nanos()).unwrap_or(i64::MAX));
                 let deliver = move || {
                     if let Some(core) = me.upgrade() {
-                        core.ready.borrow_mut().push_back(Ready::Deliver(to, msg));
+                        core.ready
+                            .borrow_mut()
+                            .push_back(Ready::DeliverTo(to, gen, msg));
                     }
                 };
                 let _ =

@@ -34,7 +34,7 @@ pub enum Status {
 /// application actor.
 ///
 /// The loop calls one method at a time, on its own thread, never re-entrantly.
-pub trait Actor: 'static {
+pub trait LoopActor: 'static {
     /// The actor's mio source became ready (it registered with token
     /// [`LoopContext::token_of`] of its id).
     fn ready(&mut self, readiness: Readiness, cx: &mut dyn LoopContext) -> Status {
@@ -83,7 +83,7 @@ pub trait LoopContext {
     fn reserve(&mut self) -> ActorId;
 
     /// Puts a new actor in the table under a reserved id.
-    fn insert(&mut self, id: ActorId, actor: Box<dyn Actor>);
+    fn insert(&mut self, id: ActorId, actor: Box<dyn LoopActor>);
 
     /// Queues a message for another actor (or this one); delivered after the
     /// current call returns, never re-entrantly.

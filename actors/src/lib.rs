@@ -21,5 +21,5 @@ pub mod signal;
 pub mod stream;
 pub mod sys;
 
-pub use context::{Actor, LoopContext, Readiness, Status};
+pub use context::{LoopActor, LoopContext, Readiness, Status};
 pub use flow::{FlowControl, FlowSignal};

@@ -9,11 +9,10 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::Duration;
 
-use switchboard_protocols::{
-    ActorId, Address, AnyStreamProtocol, Exception, ExceptionContext, Mailer,
-};
+use switchboard_protocols::internal::Mailer;
+use switchboard_protocols::{ActorId, Address, AnyStreamProtocol, Exception, ExceptionContext};
 
-use crate::context::{Actor, LoopContext, Readiness, Status};
+use crate::context::{LoopActor, LoopContext, Readiness, Status};
 use crate::stream::{Hooks, Start, StreamLimits, TcpTransport};
 
 /// How long accepting pauses after EMFILE/ENFILE (asyncio's `ACCEPT_RETRY_DELAY`).
@@ -264,7 +263,7 @@ fn is_resource_exhausted(e: &io::Error) -> bool {
     )
 }
 
-impl<M: 'static> Actor for TcpListenerActor<M> {
+impl<M: 'static> LoopActor for TcpListenerActor<M> {
     fn ready(&mut self, _r: Readiness, cx: &mut dyn LoopContext) -> Status {
         self.accept_batch(cx);
         self.status()

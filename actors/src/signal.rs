@@ -23,7 +23,7 @@ use std::rc::Rc;
 use mio::unix::pipe;
 
 use crate::sys::unix::signal as sys;
-use crate::{Actor, LoopContext, Readiness, Status};
+use crate::{LoopActor, LoopContext, Readiness, Status};
 
 pub use crate::sys::unix::signal::NSIG;
 /// Signal names and numbers (`Signal::SIGINT as i32`, `Signal::SIGINT.as_str()`).
@@ -147,7 +147,7 @@ impl SignalWatcher {
     }
 }
 
-impl Actor for SignalWatcher {
+impl LoopActor for SignalWatcher {
     fn ready(&mut self, _readiness: Readiness, cx: &mut dyn LoopContext) -> Status {
         let mut buf = [0u8; 64];
         loop {

@@ -1,39 +1,59 @@
-//! Addresses of actors: how other actors and threads send them messages.
+//! Addresses of actors: how other actors and threads send them messages, and
+//! ask them questions.
 
-use std::any::Any;
 use std::fmt;
+use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::ids::ActorId;
+use crate::internal::Mailer;
 
-/// Delivers boxed messages to an actor of a loop; the loop implements it. A
-/// refused message comes back.
-pub trait Mailer: Send + Sync + 'static {
-    /// Queues `msg` for actor `to`.
-    fn post(&self, to: ActorId, msg: Box<dyn Any + Send>) -> Result<(), Box<dyn Any + Send>>;
-    /// Queues `msg` for actor `to` after `delay`.
-    fn post_after(
-        &self,
-        to: ActorId,
-        msg: Box<dyn Any + Send>,
-        delay: Duration,
-    ) -> Result<(), Box<dyn Any + Send>>;
+/// A message that could not be delivered: the actor has stopped, or its loop
+/// is closed. The message is given back.
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot deliver the message: the actor has stopped or its loop is closed")]
+pub struct SendError<M>(pub M);
+
+impl<M> fmt::Debug for SendError<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SendError(..)")
+    }
 }
 
-/// A message that could not be delivered (the actor's loop is closed); the
-/// message is given back.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("cannot deliver the message: the actor's loop is closed")]
-pub struct SendError<M>(pub M);
+/// How an [`Addr::call`] ended without an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallError {
+    /// The question could not be delivered: the actor has stopped, or its loop
+    /// is closed.
+    #[error("cannot ask the actor: it has stopped or its loop is closed")]
+    Stopped,
+    /// The actor dropped the [`ReplyTo`] without answering (it stopped, or it
+    /// chose not to answer).
+    #[error("the actor dropped the question without answering")]
+    NoReply,
+}
 
 /// The typed address of an actor that takes messages of type `M`: an
 /// application actor, or a connection's protocol. `Send + Sync + Clone`, usable
-/// from any thread. Messages from one sender arrive in the order sent; a message
-/// for an actor that has stopped is dropped.
+/// from any thread. Messages from one sender arrive in the order sent. Once
+/// the actor has stopped, [`send`](Addr::send) fails and gives the message
+/// back; a message already on its way when the actor stops is dropped.
+///
+/// Only the loop makes addresses (`spawn`, a transport's `addr()`), so an
+/// `Addr` always names an actor that existed:
+///
+/// ```compile_fail
+/// // There is no public constructor, and an `ActorId` cannot be made either.
+/// let forged: switchboard::Addr<u8> = switchboard::Addr::new(switchboard::ActorId(3));
+/// ```
 pub struct Addr<M> {
     id: ActorId,
+    gen: u64,
     mailer: Arc<dyn Mailer>,
     _msg: PhantomData<fn(M)>,
 }
@@ -42,6 +62,7 @@ impl<M> Clone for Addr<M> {
     fn clone(&self) -> Self {
         Addr {
             id: self.id,
+            gen: self.gen,
             mailer: self.mailer.clone(),
             _msg: PhantomData,
         }
@@ -49,10 +70,10 @@ impl<M> Clone for Addr<M> {
 }
 
 impl<M: Send + 'static> Addr<M> {
-    /// An address for actor `id`, delivered through `mailer` (used by the loop).
-    pub fn new(id: ActorId, mailer: Arc<dyn Mailer>) -> Self {
+    pub(crate) fn from_parts(id: ActorId, gen: u64, mailer: Arc<dyn Mailer>) -> Self {
         Addr {
             id,
+            gen,
             mailer,
             _msg: PhantomData,
         }
@@ -64,22 +85,53 @@ impl<M: Send + 'static> Addr<M> {
     }
 
     /// Sends `msg`; it is delivered on the actor's loop thread, never inside the
-    /// caller.
+    /// caller. Fails, giving `msg` back, once the actor has stopped or its loop
+    /// is closed.
     pub fn send(&self, msg: M) -> Result<(), SendError<M>> {
         self.mailer
-            .post(self.id, Box::new(msg))
+            .post(self.id, self.gen, Box::new(msg))
             .map_err(|b| SendError(unbox(b)))
     }
 
-    /// Sends `msg` after `delay`.
+    /// Sends `msg` after `delay` (a timer owned by the actor's loop).
     pub fn send_later(&self, msg: M, delay: Duration) -> Result<(), SendError<M>> {
         self.mailer
-            .post_after(self.id, Box::new(msg), delay)
+            .post_after(self.id, self.gen, Box::new(msg), delay)
             .map_err(|b| SendError(unbox(b)))
+    }
+
+    /// True while the actor runs (a later `send` may still fail if it stops
+    /// in between).
+    pub fn is_alive(&self) -> bool {
+        self.gen != 0 && self.mailer.generation(self.id) == self.gen
+    }
+
+    /// Asks the actor a question: `make` builds the message around a
+    /// [`ReplyTo`], and the returned future resolves to the answer the actor
+    /// gives with [`ReplyTo::send`].
+    ///
+    /// The call never hangs on a dead actor: if the question cannot be
+    /// delivered it ends with [`CallError::Stopped`], and if the `ReplyTo` is
+    /// dropped unanswered (the actor stopped with the question in its mailbox,
+    /// or ignored it) with [`CallError::NoReply`]. Wrap it in
+    /// `switchboard::wait_for` to bound how long a live actor may take.
+    ///
+    /// The future may be awaited on any loop or thread.
+    pub fn call<T, F>(&self, make: F) -> Call<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(ReplyTo<T>) -> M,
+    {
+        let (tx, rx) = flume::bounded(1);
+        let state = match self.send(make(ReplyTo { tx })) {
+            Ok(()) => CallState::Waiting(rx.into_recv_async()),
+            Err(_) => CallState::Refused,
+        };
+        Call { state }
     }
 }
 
-fn unbox<M: 'static>(b: Box<dyn Any + Send>) -> M {
+fn unbox<M: 'static>(b: Box<dyn std::any::Any + Send>) -> M {
     match b.downcast::<M>() {
         Ok(m) => *m,
         // The mailer returns exactly the box it was given.
@@ -95,6 +147,79 @@ impl<M> fmt::Debug for Addr<M> {
 
 impl<M> PartialEq for Addr<M> {
     fn eq(&self, other: &Self) -> bool {
-        self.id == other.id && Arc::ptr_eq(&self.mailer, &other.mailer)
+        self.id == other.id && self.gen == other.gen && Arc::ptr_eq(&self.mailer, &other.mailer)
+    }
+}
+
+impl<M> Eq for Addr<M> {}
+
+/// Where an actor sends the answer to a [`call`](Addr::call). `Send`, so the
+/// answer may come from another thread (a job on the executor, say). Dropping
+/// it unanswered ends the call with [`CallError::NoReply`].
+pub struct ReplyTo<T> {
+    tx: flume::Sender<T>,
+}
+
+impl<T> ReplyTo<T> {
+    /// Answers the call. Returns the value back if the caller stopped waiting.
+    pub fn send(self, value: T) -> Result<(), T> {
+        self.tx.send(value).map_err(|e| e.into_inner())
+    }
+
+    /// True while the caller still waits for the answer.
+    pub fn is_waiting(&self) -> bool {
+        self.tx.receiver_count() > 0
+    }
+}
+
+impl<T> fmt::Debug for ReplyTo<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReplyTo")
+            .field("waiting", &self.is_waiting())
+            .finish()
+    }
+}
+
+enum CallState<T: 'static> {
+    Waiting(flume::r#async::RecvFut<'static, T>),
+    Refused,
+    Done,
+}
+
+/// The future [`Addr::call`] returns: the answer, or why there is none.
+#[must_use = "a call's answer is lost unless the future is awaited"]
+pub struct Call<T: 'static> {
+    state: CallState<T>,
+}
+
+impl<T> fmt::Debug for Call<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            CallState::Waiting(_) => "waiting",
+            CallState::Refused => "refused",
+            CallState::Done => "done",
+        };
+        write!(f, "Call({state})")
+    }
+}
+
+impl<T> Future for Call<T> {
+    type Output = Result<T, CallError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.state {
+            CallState::Waiting(rx) => match Pin::new(rx).poll(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(r) => {
+                    self.state = CallState::Done;
+                    Poll::Ready(r.map_err(|_| CallError::NoReply))
+                }
+            },
+            CallState::Refused => {
+                self.state = CallState::Done;
+                Poll::Ready(Err(CallError::Stopped))
+            }
+            CallState::Done => Poll::Ready(Err(CallError::NoReply)),
+        }
     }
 }

@@ -3,6 +3,8 @@
 use std::io;
 use std::sync::Arc;
 
+use crate::addr::{CallError, SendError};
+
 /// Why a connection was lost: the payload of `ConnectionLost(Some(..))`.
 ///
 /// `ConnectionLost(None)` means a clean end (a close, an abort or a peer EOF);
@@ -20,7 +22,7 @@ pub enum TransportError {
     #[error("broken pipe")]
     BrokenPipe,
     /// Another operating-system error during `op` (for example `"read"`, `"write"`).
-    #[error("{op} failed: {source}")]
+    #[error("{op} failed")]
     Io {
         /// The operation that failed.
         op: &'static str,
@@ -123,9 +125,23 @@ pub enum ProtocolError {
     /// An I/O error the protocol ran into.
     #[error(transparent)]
     Io(#[from] io::Error),
+    /// A message to another actor could not be delivered (it has stopped or
+    /// its loop is closed), propagated with `?` from `Addr::send`.
+    #[error("cannot deliver a message: the actor has stopped or its loop is closed")]
+    Send,
+    /// A question to another actor got no answer, propagated with `?` from
+    /// `Addr::call`.
+    #[error(transparent)]
+    Call(#[from] CallError),
     /// Any other failure, described.
     #[error("{0}")]
     Failed(String),
+}
+
+impl<M> From<SendError<M>> for ProtocolError {
+    fn from(_: SendError<M>) -> Self {
+        ProtocolError::Send
+    }
 }
 
 impl ProtocolError {

@@ -25,14 +25,17 @@ mod command;
 mod error;
 mod exception;
 mod ids;
+#[doc(hidden)]
+pub mod internal;
 mod interrupt;
 mod limits;
 mod message;
 pub mod ready_made;
+mod socket;
 mod stream;
 pub mod testing;
 
-pub use addr::{Addr, Mailer, SendError};
+pub use addr::{Addr, Call, CallError, ReplyTo, SendError};
 pub use address::Address;
 pub use command::StreamCommand;
 pub use error::{LimitsError, ProtocolError, TransportError, WriteError};
@@ -41,6 +44,7 @@ pub use ids::ActorId;
 pub use interrupt::Interrupt;
 pub use limits::WriteLimits;
 pub use message::NoMessage;
+pub use socket::{SocketOps, SocketRef};
 pub use stream::{
     AnyStreamProtocol, BufferedEvent, BufferedProtocol, StreamEvent, StreamProtocol,
     StreamTransport,

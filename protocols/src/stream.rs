@@ -6,8 +6,8 @@
 //! For every connection a protocol sees exactly this sequence:
 //!
 //! ```text
-//! ConnectionMade (DataReceived | PauseWriting | ResumeWriting | Message)*
-//!     [EofReceived (PauseWriting | ResumeWriting | Message)*] ConnectionLost
+//! ConnectionMade (DataReceived | PauseWriting | ResumeWriting | Message | TimerFired)*
+//!     [EofReceived (PauseWriting | ResumeWriting | Message | TimerFired)*] ConnectionLost
 //! ```
 //!
 //! `ConnectionMade` and `ConnectionLost` come exactly once each; nothing comes
@@ -17,6 +17,9 @@
 //! an event raised inside a handler (say `PauseWriting` raised by `write`) is
 //! queued and delivered right after the handler returns.
 
+use std::os::fd::RawFd;
+use std::time::Duration;
+
 use bytes::Bytes;
 
 use crate::addr::Addr;
@@ -24,6 +27,7 @@ use crate::address::Address;
 use crate::error::{LimitsError, ProtocolError, TransportError, WriteError};
 use crate::limits::WriteLimits;
 use crate::message::NoMessage;
+use crate::socket::SocketRef;
 
 /// An event for a stream protocol. Sent by the stream transport (TCP or Unix)
 /// that owns the protocol, on the loop thread, in the order of the module's
@@ -56,6 +60,10 @@ pub enum StreamEvent<M = NoMessage> {
     /// An application message sent to this connection's address by another actor
     /// (switchboard's own; asyncio has no counterpart).
     Message(M),
+    /// A timer the protocol set with [`StreamTransport::call_later`] fired;
+    /// carries the token given there. Never sent after `ConnectionLost`
+    /// (switchboard's own; asyncio protocols call `loop.call_later`).
+    TimerFired(u32),
 }
 
 /// An event for a buffered (zero-copy) stream protocol: the same grammar as
@@ -79,6 +87,8 @@ pub enum BufferedEvent<M = NoMessage> {
     ConnectionLost(Option<TransportError>),
     /// See [`StreamEvent::Message`].
     Message(M),
+    /// See [`StreamEvent::TimerFired`].
+    TimerFired(u32),
 }
 
 /// A stream protocol: one entry point that receives every event of its
@@ -198,6 +208,43 @@ pub trait StreamTransport<M: 'static = NoMessage> {
     /// Bytes waiting in user space to be sent.
     fn get_write_buffer_size(&self) -> usize;
 
+    /// True while the write buffer is strictly above its high-water mark: the
+    /// state `PauseWriting` announces, readable at any moment. asyncio's
+    /// producer loop (`while not paused: write(chunk)`) needs it inside a
+    /// handler, since `PauseWriting` raised by a `write` arrives only after
+    /// the handler returns.
+    ///
+    /// ```
+    /// use switchboard::prelude::*;
+    ///
+    /// /// Sends `left` bytes of zeros, as fast as the peer takes them.
+    /// struct Producer { left: usize }
+    ///
+    /// impl Producer {
+    ///     fn produce(&mut self, t: &mut dyn StreamTransport) -> Result<(), ProtocolError> {
+    ///         while self.left > 0 && !t.is_writing_paused() {
+    ///             let n = self.left.min(64 * 1024);
+    ///             t.write(&vec![0; n])?;
+    ///             self.left -= n;
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// impl StreamProtocol for Producer {
+    ///     fn handle(&mut self, ev: StreamEvent, t: &mut dyn StreamTransport) -> Result<(), ProtocolError> {
+    ///         match ev {
+    ///             StreamEvent::ConnectionMade | StreamEvent::ResumeWriting => self.produce(t),
+    ///             _ => Ok(()),
+    ///         }
+    ///     }
+    /// }
+    /// # let _ = Producer { left: 0 };
+    /// ```
+    fn is_writing_paused(&self) -> bool {
+        self.get_write_buffer_size() > self.get_write_buffer_limits().high
+    }
+
     /// The current watermarks.
     fn get_write_buffer_limits(&self) -> WriteLimits;
 
@@ -223,8 +270,18 @@ pub trait StreamTransport<M: 'static = NoMessage> {
     /// `get_extra_info('sockname')`.
     fn sockname(&self) -> Option<Address>;
 
-    /// `get_extra_info('socket')`: the raw descriptor, for socket options.
-    fn fileno(&self) -> Option<i32>;
+    /// `get_extra_info('socket')`: the raw descriptor while the socket is open.
+    fn fileno(&self) -> Option<RawFd>;
+
+    /// The socket, borrowed for typed option access (`set_nodelay`,
+    /// keepalive, `SO_LINGER`, buffer sizes); `None` once it is closed.
+    fn socket(&self) -> Option<SocketRef<'_>>;
+
+    /// Sets a timer on this connection: `TimerFired(token)` is delivered to
+    /// the protocol after `delay`, unless the connection is lost first. The
+    /// protocol needs neither an [`Addr`] nor a `Send` message type for it.
+    /// Timers cannot be cancelled; give each a token and ignore stale ones.
+    fn call_later(&mut self, delay: Duration, token: u32);
 
     /// The address other actors can use to send this connection's protocol
     /// `StreamEvent::Message`s (`None` for transports outside a loop).

@@ -135,7 +135,7 @@ struct WaiterGuard<'a> {
 
 impl Drop for WaiterGuard<'_> {
     fn drop(&mut self) {
-        let slot = self.lp.core.actors.borrow_mut().try_remove(self.id.0);
+        let slot = crate::routing::remove(&self.lp.core, self.id);
         drop(slot);
     }
 }
@@ -163,7 +163,7 @@ async fn connect_one(
     let done = lp.create_future::<()>();
     core.registry.register(
         &mut stream,
-        mio::Token(id.0 + FIRST_ACTOR_TOKEN),
+        mio::Token(id.index() + FIRST_ACTOR_TOKEN),
         mio::Interest::WRITABLE,
     )?;
     routing::insert(core, id, Box::new(Writable { done: done.clone() }));

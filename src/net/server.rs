@@ -9,7 +9,8 @@ use std::task::{Context, Poll};
 use socket2::{Domain, Protocol, Socket, Type};
 use switchboard_actors::server::{Factory, ServerCommand, ServerShared, TcpListenerActor};
 use switchboard_actors::stream::StreamLimits;
-use switchboard_protocols::{ActorId, AnyStreamProtocol, Mailer, StreamCommand, StreamProtocol};
+use switchboard_protocols::internal::Mailer;
+use switchboard_protocols::{ActorId, AnyStreamProtocol, StreamCommand, StreamProtocol};
 
 use crate::event_loop::{EventLoop, Ready};
 use crate::net::dns::Family;

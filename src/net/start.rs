@@ -5,7 +5,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use switchboard_actors::stream::{Hooks, SocketTransport, Start, StreamLimits, StreamSocket};
-use switchboard_protocols::{ActorId, Addr, AnyStreamProtocol, Mailer, StreamCommand};
+use switchboard_protocols::internal::{self, Mailer};
+use switchboard_protocols::{ActorId, AnyStreamProtocol, StreamCommand};
 
 use crate::event_loop::{EventLoop, Ready};
 use crate::net::error::NetError;
@@ -49,11 +50,11 @@ pub(crate) async fn start_transport<S: StreamSocket, M: Send + 'static>(
 ) -> Result<Connection<M>, NetError> {
     let core = &lp.core;
     core.check_open()?;
-    let id = routing::reserve(core);
+    let (id, gen) = routing::reserve_gen(core);
     let interest = mio::Interest::READABLE | mio::Interest::WRITABLE;
-    let token = mio::Token(id.0 + crate::event_loop::FIRST_ACTOR_TOKEN);
+    let token = mio::Token(id.index() + crate::event_loop::FIRST_ACTOR_TOKEN);
     if let Err(source) = core.registry.register(&mut socket, token, interest) {
-        core.actors.borrow_mut().try_remove(id.0);
+        routing::remove(core, id);
         return Err(NetError::Socket {
             op: "register",
             source,
@@ -89,6 +90,6 @@ pub(crate) async fn start_transport<S: StreamSocket, M: Send + 'static>(
             id,
             info: Rc::clone(&info),
         },
-        protocol: Addr::new(id, mailer),
+        protocol: internal::addr(id, gen, mailer),
     })
 }

@@ -2,7 +2,7 @@
 
 use std::any::Any;
 
-use switchboard_actors::{Actor, LoopContext, Readiness, Status};
+use switchboard_actors::{LoopActor, LoopContext, Readiness, Status};
 
 use crate::future::LoopFuture;
 
@@ -12,7 +12,7 @@ pub(crate) struct Writable {
     pub(crate) done: LoopFuture<()>,
 }
 
-impl Actor for Writable {
+impl LoopActor for Writable {
     fn ready(&mut self, _r: Readiness, _cx: &mut dyn LoopContext) -> Status {
         let _ = self.done.set_result(());
         Status::Done

@@ -3,17 +3,21 @@
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
+use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Buf, Bytes};
+use switchboard_protocols::internal::{self, Mailer};
 use switchboard_protocols::{
-    ActorId, Addr, Address, AnyStreamProtocol, LimitsError, Mailer, StreamTransport,
+    ActorId, Addr, Address, AnyStreamProtocol, LimitsError, SocketRef, StreamTransport,
     TransportError, WriteError, WriteLimits,
 };
 
 use crate::flow::{FlowControl, FlowSignal};
 use crate::stream::info::StreamInfo;
+use crate::stream::options::SOCKET_OPS;
 use crate::stream::socket::StreamSocket;
 
 /// The most buffers one vectored write takes.
@@ -63,6 +67,11 @@ pub(crate) enum WriteSide {
 pub(crate) enum Raised {
     PauseWriting,
     ResumeWriting,
+    /// The protocol asked for `TimerFired(token)` after `delay`.
+    Timer {
+        delay: Duration,
+        token: u32,
+    },
 }
 
 /// The transport state a protocol reaches through `&mut dyn StreamTransport`.
@@ -440,14 +449,26 @@ impl<S: StreamSocket, M: 'static> StreamTransport<M> for Core<S, M> {
         self.info.sockname.clone()
     }
 
-    fn fileno(&self) -> Option<i32> {
+    fn fileno(&self) -> Option<RawFd> {
         self.socket.as_ref().map(|s| s.as_raw_fd())
+    }
+
+    fn socket(&self) -> Option<SocketRef<'_>> {
+        self.socket
+            .as_ref()
+            .map(|s| SocketRef::new(s.as_fd(), &SOCKET_OPS))
+    }
+
+    fn call_later(&mut self, delay: Duration, token: u32) {
+        if self.phase < Phase::Dying {
+            self.raised.push_back(Raised::Timer { delay, token });
+        }
     }
 
     fn addr(&self) -> Option<Addr<M>>
     where
         M: Send,
     {
-        Some(Addr::new(self.id, self.mailer.clone()))
+        Some(internal::current_addr(self.id, self.mailer.clone()))
     }
 }

@@ -19,6 +19,7 @@ pub(crate) enum Ev<M> {
     Resume,
     Lost(Option<TransportError>),
     Message(M),
+    Timer(u32),
 }
 
 impl<M> Ev<M> {
@@ -33,6 +34,7 @@ impl<M> Ev<M> {
             Ev::Resume => "resume_writing",
             Ev::Lost(_) => "connection_lost",
             Ev::Message(_) => "message",
+            Ev::Timer(_) => "timer_fired",
         }
     }
 }
@@ -54,6 +56,7 @@ pub(crate) fn dispatch<S: StreamSocket, M: 'static>(
                 Ev::Resume => StreamEvent::ResumeWriting,
                 Ev::Lost(r) => StreamEvent::ConnectionLost(r),
                 Ev::Message(m) => StreamEvent::Message(m),
+                Ev::Timer(t) => StreamEvent::TimerFired(t),
             };
             p.handle(ev, core)
         }
@@ -69,6 +72,7 @@ pub(crate) fn dispatch<S: StreamSocket, M: 'static>(
                 Ev::Resume => BufferedEvent::ResumeWriting,
                 Ev::Lost(r) => BufferedEvent::ConnectionLost(r),
                 Ev::Message(m) => BufferedEvent::Message(m),
+                Ev::Timer(t) => BufferedEvent::TimerFired(t),
             };
             p.handle(ev, core)
         }

@@ -5,10 +5,12 @@ mod core;
 mod event;
 mod info;
 mod limits;
+mod options;
 mod socket;
 mod transport;
 
 pub use info::StreamInfo;
 pub use limits::StreamLimits;
+pub use options::{Socket2Ops, SOCKET_OPS};
 pub use socket::StreamSocket;
 pub use transport::{Hooks, SocketTransport, Start, TcpTransport, UnixTransport};

@@ -1,12 +1,14 @@
 //! What a stream transport needs of its socket: TCP and Unix streams both fit.
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 
 use switchboard_protocols::Address;
 
 /// A connected, non-blocking stream socket registered with mio.
-pub trait StreamSocket: mio::event::Source + io::Read + io::Write + AsRawFd + 'static {
+pub trait StreamSocket:
+    mio::event::Source + io::Read + io::Write + AsRawFd + AsFd + 'static
+{
     /// The transport's name in descriptions (`"TcpTransport"`).
     const KIND: &'static str;
     /// The peer's address.

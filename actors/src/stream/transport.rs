@@ -9,12 +9,13 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use switchboard_protocols::internal::Mailer;
 use switchboard_protocols::{
-    ActorId, AnyStreamProtocol, Exception, ExceptionContext, Mailer, StreamCommand,
-    StreamTransport, TransportError,
+    ActorId, AnyStreamProtocol, Exception, ExceptionContext, StreamCommand, StreamTransport,
+    TransportError,
 };
 
-use crate::context::{Actor, LoopContext, Readiness, Status};
+use crate::context::{LoopActor, LoopContext, Readiness, Status};
 use crate::stream::core::{Core, Phase, Raised, ReadSide};
 use crate::stream::event::{dispatch, Ev};
 use crate::stream::info::StreamInfo;
@@ -28,6 +29,8 @@ const READ_BUDGET: usize = 16;
 
 /// Timer tag of the close timeout.
 const TAG_CLOSE_TIMEOUT: u64 = 1;
+/// Timer tags of the protocol's own timers: this bit, or'ed with its token.
+const TAG_PROTOCOL_TIMER: u64 = 1 << 32;
 
 /// Sent by the loop (or a server) to start a transport: it delivers
 /// `ConnectionMade`, then runs the `on_made` hook.
@@ -124,13 +127,7 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
     /// Delivers `ev` and then everything it raised, in order.
     fn deliver(&mut self, ev: Ev<M>, cx: &mut dyn LoopContext) {
         self.call(ev, cx);
-        while let Some(raised) = self.core.raised.pop_front() {
-            let ev = match raised {
-                Raised::PauseWriting => Ev::Pause,
-                Raised::ResumeWriting => Ev::Resume,
-            };
-            self.call(ev, cx);
-        }
+        self.deliver_raised(cx);
         if let Some(p) = self.core.new_protocol.take() {
             self.protocol = p;
         }
@@ -358,17 +355,11 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
             );
         }
         // Deliver whatever the command raised (PauseWriting), in order.
-        while let Some(raised) = self.core.raised.pop_front() {
-            let ev = match raised {
-                Raised::PauseWriting => Ev::Pause,
-                Raised::ResumeWriting => Ev::Resume,
-            };
-            self.call(ev, cx);
-        }
+        self.deliver_raised(cx);
     }
 }
 
-impl<S: StreamSocket, M: 'static> Actor for SocketTransport<S, M> {
+impl<S: StreamSocket, M: 'static> LoopActor for SocketTransport<S, M> {
     fn ready(&mut self, readiness: Readiness, cx: &mut dyn LoopContext) -> Status {
         if self.core.phase == Phase::Pending {
             return Status::Alive;
@@ -385,7 +376,12 @@ impl<S: StreamSocket, M: 'static> Actor for SocketTransport<S, M> {
     }
 
     fn timer(&mut self, tag: u64, cx: &mut dyn LoopContext) -> Status {
-        if tag == TAG_CLOSE_TIMEOUT && self.core.phase == Phase::Closing {
+        if tag & TAG_PROTOCOL_TIMER != 0 {
+            if self.core.phase < Phase::Dying {
+                // The token is the low 32 bits by construction.
+                self.deliver(Ev::Timer(tag as u32), cx);
+            }
+        } else if tag == TAG_CLOSE_TIMEOUT && self.core.phase == Phase::Closing {
             let pending = self.core.buffered();
             self.core
                 .die(Some(TransportError::CloseTimedOut { pending }));
@@ -444,11 +440,17 @@ impl<S: StreamSocket, M: 'static> Actor for SocketTransport<S, M> {
 }
 
 impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
+    /// Delivers the events handlers raised, in order; arms the timers they
+    /// asked for.
     fn deliver_raised(&mut self, cx: &mut dyn LoopContext) {
         while let Some(raised) = self.core.raised.pop_front() {
             let ev = match raised {
                 Raised::PauseWriting => Ev::Pause,
                 Raised::ResumeWriting => Ev::Resume,
+                Raised::Timer { delay, token } => {
+                    cx.wake_after(delay, TAG_PROTOCOL_TIMER | u64::from(token));
+                    continue;
+                }
             };
             self.call(ev, cx);
         }

@@ -1,12 +1,13 @@
 //! `Framed`: a stream protocol that cuts the byte stream into frames with a
-//! [`Framer`] and hands each frame to a handler. [`Lines`](super::Lines) and
-//! [`LengthPrefixed`](super::LengthPrefixed) are two framings of it.
+//! [`Framer`] and hands each frame to a [`FrameHandler`]. [`Lines`](super::Lines)
+//! and [`LengthPrefixed`](super::LengthPrefixed) are two framings of it.
 
 use std::fmt;
 
 use bytes::Bytes;
 
 use crate::error::ProtocolError;
+use crate::message::NoMessage;
 use crate::ready_made::FramingError;
 use crate::stream::{StreamEvent, StreamProtocol, StreamTransport};
 
@@ -22,15 +23,86 @@ pub trait Framer {
     fn finish(&mut self) -> Result<Option<Bytes>, FramingError>;
 }
 
-/// A framed protocol: calls `handler(frame, transport)` once per frame.
+/// What a [`Framed`] protocol hands its frames to: a protocol of your own,
+/// with its own state and its own message type `M`, that sees whole frames
+/// instead of `DataReceived`.
+///
+/// Every other event passes through to [`event`](Self::event) in the
+/// connection's order: `ConnectionMade`, `PauseWriting`/`ResumeWriting`,
+/// `Message(M)`, `TimerFired`, `EofReceived` (after the last frame, so
+/// `keep_open()` may be called there) and `ConnectionLost`. A closure
+/// `FnMut(Bytes, &mut dyn StreamTransport) -> Result<(), ProtocolError>` is a
+/// handler that ignores the other events.
+///
+/// ```
+/// use switchboard::prelude::*;
+/// use switchboard::ready_made::{FrameHandler, Lines};
+///
+/// /// Counts lines and answers `count` with the total so far.
+/// #[derive(Default)]
+/// struct Counter { seen: usize }
+///
+/// impl FrameHandler for Counter {
+///     fn frame(&mut self, line: Bytes, t: &mut dyn StreamTransport) -> Result<(), ProtocolError> {
+///         self.seen += 1;
+///         if &line[..] == b"count" {
+///             t.write(format!("{}\r\n", self.seen).as_bytes())?;
+///         }
+///         Ok(())
+///     }
+///     fn event(&mut self, ev: StreamEvent, t: &mut dyn StreamTransport) -> Result<(), ProtocolError> {
+///         if let StreamEvent::ConnectionMade = ev {
+///             t.write(b"hello\r\n")?;
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// let protocol = Lines::with_handler(1024, Counter::default()).strip_cr(true);
+/// let mut conn = switchboard::testing::FakeConnection::new(protocol);
+/// conn.connect()?;
+/// conn.receive(b"a\r\nb\r\ncount\r\n")?;
+/// assert_eq!(conn.transport().written(), b"hello\r\n3\r\n");
+/// # Ok::<(), ProtocolError>(())
+/// ```
+pub trait FrameHandler<M: 'static = NoMessage>: 'static {
+    /// One whole frame.
+    fn frame(
+        &mut self,
+        frame: Bytes,
+        transport: &mut dyn StreamTransport<M>,
+    ) -> Result<(), ProtocolError>;
+
+    /// Any event other than `DataReceived`; ignored unless overridden.
+    fn event(
+        &mut self,
+        event: StreamEvent<M>,
+        transport: &mut dyn StreamTransport<M>,
+    ) -> Result<(), ProtocolError> {
+        let _ = (event, transport);
+        Ok(())
+    }
+}
+
+impl<H> FrameHandler for H
+where
+    H: FnMut(Bytes, &mut dyn StreamTransport) -> Result<(), ProtocolError> + 'static,
+{
+    fn frame(&mut self, frame: Bytes, t: &mut dyn StreamTransport) -> Result<(), ProtocolError> {
+        self(frame, t)
+    }
+}
+
+/// A framed protocol: calls the handler's [`frame`](FrameHandler::frame) once
+/// per frame.
 ///
 /// `DataReceived` feeds the framer; each complete frame goes to the handler.
 /// At `EofReceived` the framer's [`finish`](Framer::finish) may hand over a
-/// last frame (or fail the connection), then the transport closes as usual
-/// (the handler may call `keep_open()` in that call). Once the transport is
-/// closing no further frame is handed over, even from the same read. A framing
-/// error or a handler error fails the connection (see
-/// [`StreamProtocol::handle`](crate::StreamProtocol::handle)).
+/// last frame (or fail the connection); then `EofReceived` itself goes to the
+/// handler, and the transport closes as usual unless the handler called
+/// `keep_open()`. Once the transport is closing no further frame is handed
+/// over, even from the same read. A framing error or a handler error fails the
+/// connection (see [`StreamProtocol::handle`]).
 pub struct Framed<F, H> {
     framer: F,
     handler: H,
@@ -39,11 +111,20 @@ pub struct Framed<F, H> {
 impl<F, H> Framed<F, H>
 where
     F: Framer + 'static,
-    H: FnMut(Bytes, &mut dyn StreamTransport) -> Result<(), ProtocolError> + 'static,
 {
     /// A protocol over any framing of your own.
     pub fn with_framer(framer: F, handler: H) -> Self {
         Framed { framer, handler }
+    }
+
+    /// The handler, to read its state.
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// The framer (to change its settings).
+    pub fn framer_mut(&mut self) -> &mut F {
+        &mut self.framer
     }
 }
 
@@ -55,33 +136,37 @@ impl<F: fmt::Debug, H> fmt::Debug for Framed<F, H> {
     }
 }
 
-impl<F, H> StreamProtocol for Framed<F, H>
+impl<F, H, M> StreamProtocol<M> for Framed<F, H>
 where
     F: Framer + 'static,
-    H: FnMut(Bytes, &mut dyn StreamTransport) -> Result<(), ProtocolError> + 'static,
+    H: FrameHandler<M>,
+    M: 'static,
 {
     fn handle(
         &mut self,
-        event: StreamEvent,
-        transport: &mut dyn StreamTransport,
+        event: StreamEvent<M>,
+        transport: &mut dyn StreamTransport<M>,
     ) -> Result<(), ProtocolError> {
         match event {
             StreamEvent::DataReceived(data) => {
                 self.framer.push(&data);
                 while !transport.is_closing() {
                     match self.framer.next_frame()? {
-                        Some(frame) => (self.handler)(frame, transport)?,
+                        Some(frame) => self.handler.frame(frame, transport)?,
                         None => break,
                     }
                 }
+                Ok(())
             }
-            StreamEvent::EofReceived if !transport.is_closing() => {
-                if let Some(frame) = self.framer.finish()? {
-                    (self.handler)(frame, transport)?;
+            StreamEvent::EofReceived => {
+                if !transport.is_closing() {
+                    if let Some(frame) = self.framer.finish()? {
+                        self.handler.frame(frame, transport)?;
+                    }
                 }
+                self.handler.event(StreamEvent::EofReceived, transport)
             }
-            _ => {}
+            other => self.handler.event(other, transport),
         }
-        Ok(())
     }
 }

@@ -178,6 +178,15 @@ where
     }
 }
 
+impl<H> Framed<LengthPrefixedFramer, H> {
+    /// A protocol that hands payloads of at most `max_frame_length` bytes to
+    /// a stateful [`FrameHandler`](super::FrameHandler), which also sees every
+    /// other event and may take its own message type.
+    pub fn with_handler(max_frame_length: usize, handler: H) -> Self {
+        Framed::with_framer(LengthPrefixedFramer::new(max_frame_length), handler)
+    }
+}
+
 impl Framer for LengthPrefixedFramer {
     fn push(&mut self, data: &[u8]) {
         LengthPrefixedFramer::push(self, data);

@@ -9,8 +9,8 @@ use crate::stream::StreamTransport;
 
 /// Splits a byte stream into lines ending in `\n`, however it is chunked.
 ///
-/// Lines come out without their `\n`; a `\r` before it is kept (strip it if
-/// you speak CRLF). A line is the bytes before its `\n`, and one longer than
+/// Lines come out without their `\n`; a `\r` before it is kept unless
+/// [`strip_cr`](Self::strip_cr) is on (for CRLF protocols). A line is the bytes before its `\n`, and one longer than
 /// `max_line_length` is a [`FramingError::LineTooLong`], reported as soon as
 /// the buffered part exceeds the limit, so a peer cannot make the framer
 /// buffer without bound. After an error the framer keeps failing: end the
@@ -39,6 +39,7 @@ pub struct LineFramer {
     /// How many bytes at the front of `buf` are known to hold no `\n`.
     scanned: usize,
     max_line_length: usize,
+    strip_cr: bool,
 }
 
 impl Default for LineFramer {
@@ -58,7 +59,25 @@ impl LineFramer {
             buf: BytesMut::new(),
             scanned: 0,
             max_line_length,
+            strip_cr: false,
         }
+    }
+
+    /// With `true`, lines come out without a trailing `\r` too, so a CRLF
+    /// protocol sees `GET k` for `GET k\r\n` (the limit still counts the
+    /// `\r`).
+    ///
+    /// ```
+    /// use switchboard::ready_made::LineFramer;
+    /// let mut framer = LineFramer::new(16).strip_cr(true);
+    /// framer.push(b"two\r\nthree\n");
+    /// assert_eq!(framer.next_line()?.as_deref(), Some(&b"two"[..]));
+    /// assert_eq!(framer.next_line()?.as_deref(), Some(&b"three"[..]));
+    /// # Ok::<(), switchboard::ready_made::FramingError>(())
+    /// ```
+    pub fn strip_cr(mut self, on: bool) -> Self {
+        self.strip_cr = on;
+        self
     }
 
     /// Appends received bytes.
@@ -78,6 +97,9 @@ impl LineFramer {
                 }
                 let mut line = self.buf.split_to(end + 1).freeze();
                 line.truncate(end);
+                if self.strip_cr && line.last() == Some(&b'\r') {
+                    line.truncate(end - 1);
+                }
                 self.scanned = 0;
                 Ok(Some(line))
             }
@@ -101,7 +123,11 @@ impl LineFramer {
             });
         }
         self.scanned = 0;
-        Ok(Some(self.buf.split().freeze()).filter(|line| !line.is_empty()))
+        let mut line = self.buf.split().freeze();
+        if self.strip_cr && line.last() == Some(&b'\r') {
+            line.truncate(line.len() - 1);
+        }
+        Ok(Some(line).filter(|line| !line.is_empty()))
     }
 
     /// Bytes buffered that are not yet a complete line.
@@ -110,7 +136,9 @@ impl LineFramer {
     }
 }
 
-/// A line protocol: calls `handler(line, transport)` once per line.
+/// A line protocol: hands each line to a [`FrameHandler`](super::FrameHandler)
+/// (a closure `handler(line, transport)`, or a stateful protocol of your own
+/// with [`with_handler`](Framed::with_handler)).
 ///
 /// `DataReceived` feeds a [`LineFramer`]; each complete line (without `\n`)
 /// goes to the handler. At `EofReceived` an unterminated last line is handed
@@ -146,10 +174,26 @@ impl<H> Framed<LineFramer, H>
 where
     H: FnMut(Bytes, &mut dyn StreamTransport) -> Result<(), ProtocolError> + 'static,
 {
-    /// A protocol that hands lines of at most `max_line_length` bytes to
-    /// `handler`.
+    /// A protocol that hands lines of at most `max_line_length` bytes to the
+    /// closure `handler`.
     pub fn new(max_line_length: usize, handler: H) -> Self {
         Framed::with_framer(LineFramer::new(max_line_length), handler)
+    }
+}
+
+impl<H> Framed<LineFramer, H> {
+    /// A protocol that hands lines of at most `max_line_length` bytes to a
+    /// stateful [`FrameHandler`](super::FrameHandler), which also sees every
+    /// other event and may take its own message type.
+    pub fn with_handler(max_line_length: usize, handler: H) -> Self {
+        Framed::with_framer(LineFramer::new(max_line_length), handler)
+    }
+
+    /// Lines without a trailing `\r` (see [`LineFramer::strip_cr`]).
+    pub fn strip_cr(mut self, on: bool) -> Self {
+        let framer = std::mem::take(self.framer_mut());
+        *self.framer_mut() = framer.strip_cr(on);
+        self
     }
 }
 

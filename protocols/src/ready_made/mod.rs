@@ -19,7 +19,7 @@ mod length_prefixed;
 mod lines;
 
 pub use echo::Echo;
-pub use framed::{Framed, Framer};
+pub use framed::{FrameHandler, Framed, Framer};
 pub use framing_error::FramingError;
 pub use http::{HttpHello, BAD_REQUEST_RESPONSE, HELLO_RESPONSE};
 pub use length_prefixed::{encode, encode_into, LengthPrefixed, LengthPrefixedFramer};

@@ -28,6 +28,8 @@ pub enum Recorded {
     BufferUpdated(usize),
     /// `Message(m)`, with the message rendered by `Debug`.
     Message(String),
+    /// `TimerFired(token)`.
+    TimerFired(u32),
 }
 
 impl Recorded {
@@ -47,6 +49,7 @@ impl Recorded {
             Recorded::Lost(_) => "ConnectionLost",
             Recorded::BufferUpdated(_) => "BufferUpdated",
             Recorded::Message(_) => "Message",
+            Recorded::TimerFired(_) => "TimerFired",
         }
     }
 }

@@ -1,6 +1,8 @@
 //! An in-memory [`StreamTransport`] that records what a protocol did to it.
 
 use std::fmt;
+use std::os::fd::RawFd;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
@@ -8,6 +10,7 @@ use crate::address::Address;
 use crate::error::{LimitsError, WriteError};
 use crate::limits::WriteLimits;
 use crate::message::NoMessage;
+use crate::socket::SocketRef;
 use crate::stream::{AnyStreamProtocol, StreamTransport};
 
 /// Where a [`FakeTransport`] is in its life. Moves only forward.
@@ -69,6 +72,7 @@ pub struct FakeTransport<M: 'static = NoMessage> {
     new_protocol: Option<AnyStreamProtocol<M>>,
     peername: Option<Address>,
     sockname: Option<Address>,
+    timers: Vec<(Duration, u32)>,
 }
 
 impl FakeTransport {
@@ -91,6 +95,7 @@ impl<M: 'static> Default for FakeTransport<M> {
             new_protocol: None,
             peername: None,
             sockname: None,
+            timers: Vec::new(),
         }
     }
 }
@@ -110,6 +115,13 @@ impl<M: 'static> fmt::Debug for FakeTransport<M> {
 }
 
 impl<M: 'static> FakeTransport<M> {
+    /// The timers the protocol set with `call_later`, in order: `(delay,
+    /// token)`. The fake never fires them; a test delivers
+    /// `StreamEvent::TimerFired(token)` itself.
+    pub fn timers(&self) -> &[(Duration, u32)] {
+        &self.timers
+    }
+
     /// Every byte written so far, in order.
     pub fn written(&self) -> &[u8] {
         &self.written
@@ -263,8 +275,16 @@ impl<M: 'static> StreamTransport<M> for FakeTransport<M> {
         self.sockname.clone()
     }
 
-    fn fileno(&self) -> Option<i32> {
+    fn fileno(&self) -> Option<RawFd> {
         None
+    }
+
+    fn socket(&self) -> Option<SocketRef<'_>> {
+        None
+    }
+
+    fn call_later(&mut self, delay: Duration, token: u32) {
+        self.timers.push((delay, token));
     }
 }
 

@@ -117,7 +117,7 @@ pub fn check_stream_prefix(log: &[Recorded]) -> Result<(), GrammarError> {
         }
         match event {
             Recorded::ConnectionMade if index > 0 => return Err(GrammarError::MadeTwice { index }),
-            Recorded::ConnectionMade | Recorded::Message(_) => {}
+            Recorded::ConnectionMade | Recorded::Message(_) | Recorded::TimerFired(_) => {}
             Recorded::Data(_) | Recorded::BufferUpdated(_) if eof => {
                 return Err(GrammarError::DataAfterEof {
                     index,

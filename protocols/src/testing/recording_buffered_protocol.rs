@@ -114,6 +114,7 @@ impl<M: Debug + 'static> BufferedProtocol<M> for RecordingBufferedProtocol {
                 self.log.push(Recorded::Lost(reason.map(|e| e.to_string())));
             }
             BufferedEvent::Message(m) => self.log.push(Recorded::Message(format!("{m:?}"))),
+            BufferedEvent::TimerFired(token) => self.log.push(Recorded::TimerFired(token)),
         }
         Ok(())
     }

@@ -101,6 +101,7 @@ impl<M: Debug + 'static> StreamProtocol<M> for RecordingProtocol {
                 self.log.push(Recorded::Lost(reason.map(|e| e.to_string())));
             }
             StreamEvent::Message(m) => self.log.push(Recorded::Message(format!("{m:?}"))),
+            StreamEvent::TimerFired(token) => self.log.push(Recorded::TimerFired(token)),
         }
         Ok(())
     }

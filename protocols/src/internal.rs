@@ -1,0 +1,49 @@
+//! What the loop needs to make addresses and ids. Not part of the public API:
+//! the `switchboard` crate does not re-export this module, so user code cannot
+//! forge an [`Addr`] or an [`ActorId`].
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::addr::Addr;
+use crate::ids::ActorId;
+
+/// Delivers boxed messages to an actor of a loop; the loop implements it. A
+/// refused message comes back.
+pub trait Mailer: Send + Sync + 'static {
+    /// Queues `msg` for incarnation `gen` of actor `to`; refused (the message
+    /// comes back) when that incarnation has stopped or the loop is closed.
+    fn post(
+        &self,
+        to: ActorId,
+        gen: u64,
+        msg: Box<dyn Any + Send>,
+    ) -> Result<(), Box<dyn Any + Send>>;
+    /// Queues `msg` for actor `to` after `delay`.
+    fn post_after(
+        &self,
+        to: ActorId,
+        gen: u64,
+        msg: Box<dyn Any + Send>,
+        delay: Duration,
+    ) -> Result<(), Box<dyn Any + Send>>;
+    /// The incarnation living in row `id` now (0 for none).
+    fn generation(&self, id: ActorId) -> u64;
+}
+
+/// The id of row `index` of a loop's actor table.
+pub fn actor_id(index: usize) -> ActorId {
+    ActorId::from_index(index)
+}
+
+/// The address of incarnation `gen` of actor `id`, delivered through `mailer`.
+pub fn addr<M: Send + 'static>(id: ActorId, gen: u64, mailer: Arc<dyn Mailer>) -> Addr<M> {
+    Addr::from_parts(id, gen, mailer)
+}
+
+/// The address of actor `id` as it lives now.
+pub fn current_addr<M: Send + 'static>(id: ActorId, mailer: Arc<dyn Mailer>) -> Addr<M> {
+    let gen = mailer.generation(id);
+    Addr::from_parts(id, gen, mailer)
+}
