@@ -85,23 +85,13 @@ pub(crate) fn take_ready<T>(task: Task<T>) -> Result<T, TaskError> {
     impl std::task::Wake for Noop {
         fn wake(self: Arc<Self>) {}
     }
-    let mut task = task;
     let waker = std::task::Waker::from(Arc::new(Noop));
     let mut cx = std::task::Context::from_waker(&waker);
-    match std::pin::Pin::new(&mut task).poll_inner(&mut cx) {
+    match task.poll_outcome(&mut cx) {
         std::task::Poll::Ready(r) => r,
         std::task::Poll::Pending => Err(TaskError::LoopClosed {
             name: task.get_name(),
         }),
-    }
-}
-
-impl<T> Task<T> {
-    fn poll_inner(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<T, TaskError>> {
-        std::future::Future::poll(self, cx)
     }
 }
 

@@ -35,8 +35,8 @@ pub enum LoopError {
         delay: f64,
     },
     /// The OS refused to create the poller or the waker.
-    #[error("cannot create the event loop's poller: {0}")]
-    Poller(String),
+    #[error("cannot create the event loop's poller")]
+    Poller(#[source] std::io::Error),
     /// The task or future belongs to another loop.
     #[error("the future belongs to a different loop than the one given")]
     WrongLoop,
@@ -112,4 +112,108 @@ pub enum TaskError {
         /// The task's name.
         name: String,
     },
+}
+
+/// Every error switchboard returns, in one type: what `?` turns any of them
+/// into, so one function can use the loop, the network, tasks, signals, the
+/// executor and actors with a single `?` each.
+///
+/// Each variant wraps the error of one area unchanged: its `Display` is that
+/// error's, and [`source`](std::error::Error::source) walks on to the OS
+/// cause, so a printed chain names each thing once. Match on a variant to
+/// tell the areas apart.
+///
+/// ```
+/// fn serve() -> switchboard::Result<u16> {
+///     switchboard::run(|lp| async move {
+///         let server = lp.create_server(|| switchboard::ready_made::Echo)
+///             .host("127.0.0.1")
+///             .port(0)
+///             .await?; // a NetError becomes an Error
+///         let port = server.sockets()[0].port();
+///         server.close();
+///         Ok(port)
+///     })
+/// }
+/// assert!(serve()? > 0);
+/// # Ok::<(), switchboard::Error>(())
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The loop refused ([`LoopError`]).
+    #[error(transparent)]
+    Loop(#[from] LoopError),
+    /// Connecting, serving or resolving failed.
+    #[error(transparent)]
+    Net(#[from] crate::net::NetError),
+    /// A task ended without an output.
+    #[error(transparent)]
+    Task(#[from] TaskError),
+    /// A signal handler could not be set.
+    #[error(transparent)]
+    Signal(#[from] crate::signals::SignalError),
+    /// The executor refused a job, or a job failed.
+    #[error(transparent)]
+    Executor(#[from] crate::executor::ExecutorError),
+    /// A message could not be delivered: the actor has stopped or its loop is
+    /// closed (from [`SendError`](crate::SendError), whose message is dropped).
+    #[error("cannot deliver the message: the actor has stopped or its loop is closed")]
+    Send,
+    /// A question to an actor got no answer.
+    #[error(transparent)]
+    Call(#[from] crate::CallError),
+    /// [`wait_for`](crate::wait_for) ran out of time.
+    #[error(transparent)]
+    Timeout(#[from] crate::TimeoutError),
+    /// A future ended without a value.
+    #[error(transparent)]
+    Future(FutureError<std::convert::Infallible>),
+    /// A future was set twice.
+    #[error(transparent)]
+    InvalidState(#[from] InvalidStateError),
+    /// A protocol handler's error.
+    #[error(transparent)]
+    Protocol(#[from] crate::ProtocolError),
+    /// Why a connection was lost.
+    #[error(transparent)]
+    Transport(#[from] crate::TransportError),
+    /// A refused write.
+    #[error(transparent)]
+    Write(#[from] crate::WriteError),
+    /// Invalid write-buffer limits.
+    #[error(transparent)]
+    Limits(#[from] crate::LimitsError),
+    /// A framing error of a ready-made protocol.
+    #[error(transparent)]
+    Framing(#[from] crate::ready_made::FramingError),
+    /// An I/O error from the operating system.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// `Result` with [`Error`] as its default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl<M> From<crate::SendError<M>> for Error {
+    fn from(_: crate::SendError<M>) -> Self {
+        Error::Send
+    }
+}
+
+impl<E: Into<Error>> From<FutureError<E>> for Error {
+    fn from(e: FutureError<E>) -> Self {
+        match e {
+            FutureError::Failed(inner) => inner.into(),
+            FutureError::Cancelled => Error::Future(FutureError::Cancelled),
+            FutureError::Taken => Error::Future(FutureError::Taken),
+            FutureError::WrongLoop => Error::Future(FutureError::WrongLoop),
+        }
+    }
+}
+
+impl From<std::convert::Infallible> for Error {
+    fn from(e: std::convert::Infallible) -> Self {
+        match e {}
+    }
 }

@@ -5,7 +5,7 @@ use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
-use std::future::Future;
+use std::future::IntoFuture;
 use std::panic::Location;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::Ordering;
@@ -190,13 +190,9 @@ impl EventLoop {
     /// environment variable `SWITCHBOARD_DEBUG` is set to a non-empty value
     /// other than `0`.
     pub fn new() -> Result<EventLoop, LoopError> {
-        let poll = mio::Poll::new().map_err(|e| LoopError::Poller(e.to_string()))?;
-        let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)
-            .map_err(|e| LoopError::Poller(e.to_string()))?;
-        let registry = poll
-            .registry()
-            .try_clone()
-            .map_err(|e| LoopError::Poller(e.to_string()))?;
+        let poll = mio::Poll::new().map_err(LoopError::Poller)?;
+        let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN).map_err(LoopError::Poller)?;
+        let registry = poll.registry().try_clone().map_err(LoopError::Poller)?;
         let (tx, rx) = flume::unbounded();
         let debug = std::env::var("SWITCHBOARD_DEBUG").is_ok_and(|v| !v.is_empty() && v != "0");
         let core = Rc::new_cyclic(|me| LoopCore {
@@ -312,12 +308,25 @@ impl EventLoop {
         Ok(())
     }
 
-    /// Runs `future` to completion as a task and returns its output. If the loop
-    /// is stopped first, this is [`LoopError::StoppedBeforeComplete`] and the
-    /// task stays scheduled; a panic in the future is [`LoopError::Task`].
+    /// Runs `future` (anything that implements `IntoFuture`: an `async` block,
+    /// a [`Task`](crate::Task), a builder such as `create_server(..)`) to
+    /// completion as a task and returns its output. If the loop is stopped
+    /// first, this is [`LoopError::StoppedBeforeComplete`] and the task stays
+    /// scheduled; a panic in the future (or in a task it awaited) is
+    /// [`LoopError::Task`]. A task's output comes back as it is, not wrapped
+    /// in another `Result`:
+    ///
+    /// ```
+    /// let lp = switchboard::new_event_loop()?;
+    /// let task = lp.create_task(async { 6 * 7 })?;
+    /// let answer: i32 = lp.run_until_complete(task)?;
+    /// assert_eq!(answer, 42);
+    /// # Ok::<(), switchboard::LoopError>(())
+    /// ```
     pub fn run_until_complete<F>(&self, future: F) -> Result<F::Output, LoopError>
     where
-        F: Future + 'static,
+        F: IntoFuture + 'static,
+        F::IntoFuture: 'static,
         F::Output: 'static,
     {
         self.core.check_open()?;

@@ -17,7 +17,7 @@ pub type ExceptionHandler = Rc<dyn Fn(&EventLoop, &ExceptionContext)>;
 pub fn default_exception_handler(context: &ExceptionContext) {
     let text = render(context);
     if log::max_level() >= log::LevelFilter::Error {
-        log::error!("{text}");
+        crate::diag::error!("{text}");
     } else {
         eprintln!("switchboard: {text}");
     }
@@ -38,7 +38,7 @@ pub(crate) fn report(core: &LoopCore, context: ExceptionContext) {
     let handler = core.handler.borrow().clone();
     let Some(handler) = handler else {
         if catch_unwind(AssertUnwindSafe(|| default_exception_handler(&context))).is_err() {
-            log::error!("Exception in default exception handler");
+            crate::diag::error!("Exception in default exception handler");
         }
         return;
     };
@@ -52,7 +52,7 @@ pub(crate) fn report(core: &LoopCore, context: ExceptionContext) {
             .with_exception(Exception::from_panic(&*payload));
         outer.context = Some(Box::new(context));
         if catch_unwind(AssertUnwindSafe(|| default_exception_handler(&outer))).is_err() {
-            log::error!("Exception in default exception handler");
+            crate::diag::error!("Exception in default exception handler");
         }
     }
 }

@@ -4,7 +4,8 @@
 //! callbacks and timers, futures and tasks, an executor, and transports and
 //! protocols whose callbacks are typed messages.
 //!
-//! This crate is the top of the workspace and the one users depend on:
+//! This crate is the top of the workspace and the one users depend on; every
+//! item a program needs is here (most of them in [`prelude`]):
 //!
 //! ```text
 //!   switchboard-protocols  <-  switchboard-actors  <-  switchboard (this crate)
@@ -15,18 +16,59 @@
 //! ```
 //!
 //! ```
-//! let lp = switchboard::new_event_loop()?;
-//! lp.call_soon(|| println!("Hello World"))?;
-//! let out = lp.run_until_complete(async { 1 + 1 })?;
-//! assert_eq!(out, 2);
-//! lp.close()?;
-//! # Ok::<(), switchboard::LoopError>(())
+//! use switchboard::prelude::*;
+//!
+//! switchboard::run(|lp| async move {
+//!     lp.call_soon(|| println!("Hello World"))?;
+//!     switchboard::sleep(0.01).await;
+//!     let out = lp.create_task(async { 1 + 1 })?.await;
+//!     assert_eq!(out, 2);
+//!     Ok::<(), switchboard::Error>(())
+//! })?;
+//! # Ok::<(), switchboard::Error>(())
 //! ```
+//!
+//! ## asyncio → switchboard
+//!
+//! The names are asyncio's; `lp` is an [`EventLoop`].
+//!
+//! | asyncio | switchboard |
+//! | --- | --- |
+//! | `asyncio.run(main())` | [`run`]`(\|lp\| async move { .. })` |
+//! | `asyncio.sleep`, `wait_for`, `gather` | [`sleep`], [`wait_for`], [`gather`] |
+//! | `get_running_loop`, `get_event_loop`, `set_event_loop`, `new_event_loop` | [`get_running_loop`], [`get_event_loop`], [`set_event_loop`], [`new_event_loop`] |
+//! | `loop.run_until_complete`, `run_forever`, `stop`, `close` | [`EventLoop::run_until_complete`], [`EventLoop::run_forever`], [`EventLoop::stop`], [`EventLoop::close`] |
+//! | `loop.call_soon`, `call_later`, `call_at`, `time` | [`EventLoop::call_soon`], [`EventLoop::call_later`], [`EventLoop::call_at`], [`EventLoop::time`] |
+//! | `loop.call_soon_threadsafe` | [`LoopHandle::call_soon_threadsafe`] (a `Send` handle from [`EventLoop::handle`]) |
+//! | `Handle`, `TimerHandle` | [`Handle`], [`TimerHandle`] |
+//! | `loop.create_future`, `create_task`, `Task` | [`EventLoop::create_future`] ([`LoopFuture`]), [`EventLoop::create_task`] ([`Task`]) |
+//! | `loop.run_in_executor`, `ThreadPoolExecutor` | [`EventLoop::run_in_executor`], [`ThreadPool`] |
+//! | `loop.create_connection`, `create_server`, `Server` | [`EventLoop::create_connection`], [`EventLoop::create_server`], [`Server`] |
+//! | `Protocol` (`connection_made`, `data_received`, …) | [`StreamProtocol`] with one `handle` for [`StreamEvent`]s |
+//! | `BufferedProtocol` | [`BufferedProtocol`] with [`BufferedEvent`]s |
+//! | `Transport` (inside the protocol / outside) | [`StreamTransport`] / [`TransportHandle`] |
+//! | `transport.get_extra_info('socket')` | [`StreamTransport::socket`] ([`SocketRef`]) |
+//! | `loop.add_signal_handler`, `signal.SIGINT` | [`EventLoop::add_signal_handler`], [`Signal`] |
+//! | `loop.set_exception_handler`, `call_exception_handler` | [`EventLoop::set_exception_handler`], [`EventLoop::call_exception_handler`] |
+//! | exceptions | one [`Error`] (and [`Result`]), with one variant per area |
+//!
+//! Beyond asyncio: application actors ([`EventLoop::spawn`], [`Actor`],
+//! [`Addr`]), with ask-and-reply ([`Addr::call`], [`ReplyTo`]).
+//!
+//! ## Logging
+//!
+//! switchboard logs through the [`log`](https://docs.rs/log) crate (target
+//! `switchboard`): install any logger (`env_logger`, …) to route its messages.
+//! With no logger installed, warnings and errors (what the default exception
+//! handler reports, debug mode's slow callbacks and unclosed resources) go to
+//! stderr, as asyncio's do without logging configured.
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
 mod actor;
+mod compose;
 mod current;
+mod diag;
 mod error;
 mod event_loop;
 mod exception;
@@ -37,7 +79,9 @@ mod handle_table;
 mod interrupt;
 mod net;
 mod policy;
+pub mod prelude;
 mod routing;
+mod run;
 mod run_in_executor;
 mod shared;
 mod signals;
@@ -48,8 +92,9 @@ mod timers;
 mod turn;
 
 pub use actor::{Actor, ActorContext};
+pub use compose::{gather, wait_for, Gather, TimeoutError, WaitFor};
 pub use current::{get_event_loop, get_running_loop, new_event_loop, set_event_loop};
-pub use error::{FutureError, InvalidStateError, LoopError, TaskError};
+pub use error::{Error, FutureError, InvalidStateError, LoopError, Result, TaskError};
 pub use event_loop::{Delay, EventLoop, TaskFactory};
 pub use exception::{default_exception_handler, ExceptionHandler};
 pub use executor::{ExecutorError, ExecutorFuture, ThreadPool};
@@ -63,15 +108,36 @@ pub use net::{
 pub use policy::{
     get_event_loop_policy, set_event_loop_policy, DefaultEventLoopPolicy, EventLoopPolicy,
 };
+pub use run::run;
 pub use shared::LoopHandle;
-pub use signals::SignalError;
+pub use signals::{Signal, SignalError};
 pub use sleep::{sleep, Sleep};
-pub use task::{LocalBoxFuture, Task, TaskSpec};
+pub use task::{Join, LocalBoxFuture, Task, TaskSpec};
 
-pub use switchboard_actors as actors;
-pub use switchboard_protocols as protocols;
+/// Byte buffers: the payload type of `DataReceived` and of writes (the
+/// [`bytes`](https://docs.rs/bytes) crate's `Bytes`, re-exported so programs
+/// need not depend on it).
+#[doc(inline)]
+pub use bytes::{Bytes, BytesMut};
+
+#[doc(inline)]
 pub use switchboard_protocols::{
-    ActorId, Addr, Address, AnyStreamProtocol, BufferedEvent, BufferedProtocol, Exception,
-    ExceptionContext, NoMessage, ProtocolError, SendError, StreamEvent, StreamProtocol,
-    StreamTransport, TransportError, WriteError,
+    ActorId, Addr, Address, AnyStreamProtocol, BufferedEvent, BufferedProtocol, Call, CallError,
+    Exception, ExceptionContext, LimitsError, NoMessage, ProtocolError, ReplyTo, SendError,
+    SocketRef, StreamEvent, StreamProtocol, StreamTransport, TransportError, WriteError,
+    WriteLimits,
 };
+
+/// Ready-made protocols and framings: echo, lines, length-prefixed frames, a
+/// minimal HTTP/1.1 responder.
+pub mod ready_made {
+    #[doc(inline)]
+    pub use switchboard_protocols::ready_made::*;
+}
+
+/// Test doubles for protocols: a fake transport, a fake connection that drives
+/// a protocol through its grammar, recording protocols and a grammar checker.
+pub mod testing {
+    #[doc(inline)]
+    pub use switchboard_protocols::testing::*;
+}

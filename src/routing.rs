@@ -219,7 +219,7 @@ pub(crate) fn close_loop(core: &LoopCore) -> Result<(), LoopError> {
         if let Some(mut actor) = slot.actor {
             if core.debug.get() {
                 // asyncio's ResourceWarning for transports and servers left open.
-                log::warn!("unclosed resource at loop close: {}", actor.describe());
+                crate::diag::warning!("unclosed resource at loop close: {}", actor.describe());
             }
             let mut cx = LoopCx {
                 core,
@@ -248,7 +248,7 @@ impl Drop for LoopCore {
     fn drop(&mut self) {
         if !self.closed.get() {
             if self.debug.get() {
-                log::warn!("unclosed event loop dropped; call close() first");
+                crate::diag::warning!("unclosed event loop dropped; call close() first");
             }
             // Still release actors, tasks and the executor (not running: the
             // last handle is gone, so nothing can be borrowed here).

@@ -75,7 +75,7 @@ impl EventLoop {
                     let _ = tx.send(pool.join_timeout(limit));
                 });
             if spawned.is_err() {
-                log::warn!("could not start a thread to join the default executor");
+                crate::diag::warning!("could not start a thread to join the default executor");
             }
         } else {
             let _ = tx.send(true);
@@ -83,10 +83,12 @@ impl EventLoop {
         async move {
             match rx.recv_async().await {
                 Ok(true) => {}
-                Ok(false) => log::warn!(
+                Ok(false) => crate::diag::warning!(
                     "the default executor did not finish joining its threads within {timeout:?}"
                 ),
-                Err(_) => log::warn!("the default executor's joiner thread ended without a result"),
+                Err(_) => crate::diag::warning!(
+                    "the default executor's joiner thread ended without a result"
+                ),
             }
         }
     }

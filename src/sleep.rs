@@ -7,43 +7,48 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use crate::error::LoopError;
 use crate::event_loop::{Delay, EventLoop};
 use crate::handle::TimerHandle;
 
-/// The future [`EventLoop::sleep`] returns (asyncio's `asyncio.sleep`).
-/// Dropping it cancels its timer.
+/// The future [`sleep`] and [`EventLoop::sleep`] return (asyncio's
+/// `asyncio.sleep`); it resolves to `()`. Dropping it cancels its timer.
 pub struct Sleep {
-    lp: EventLoop,
-    when: f64,
+    /// The loop and the deadline on its clock, once known.
+    bound: Option<(EventLoop, f64)>,
+    delay: f64,
     timer: Option<TimerHandle>,
     fired: Rc<Cell<bool>>,
     waker: Rc<RefCell<Option<Waker>>>,
 }
 
+/// A delay in seconds that a timer can wait: a delay that is not a number
+/// counts as zero, a negative one as zero.
+fn clean(delay: f64) -> f64 {
+    if delay.is_nan() {
+        0.0
+    } else {
+        delay.max(0.0)
+    }
+}
+
 impl EventLoop {
     /// A future that completes `delay` after this call (the deadline is fixed
-    /// when the future is made, as `asyncio.sleep` fixes it when it starts).
-    /// A delay that is not a number resolves to [`LoopError::InvalidDelay`].
+    /// when the future is made, as `asyncio.sleep` fixes it when it starts). A
+    /// negative delay, or one that is not a number, completes on the next
+    /// iteration.
     ///
     /// ```
     /// let lp = switchboard::new_event_loop()?;
     /// let t0 = lp.time();
-    /// let l2 = lp.clone();
-    /// lp.run_until_complete(async move { l2.sleep(0.02).await })??;
+    /// lp.run_until_complete(lp.sleep(0.02))?;
     /// assert!(lp.time() - t0 >= 0.02);
     /// # Ok::<(), switchboard::LoopError>(())
     /// ```
     pub fn sleep(&self, delay: impl Into<Delay>) -> Sleep {
-        let d = delay.into().0;
-        let when = if d.is_nan() {
-            f64::NAN
-        } else {
-            self.time() + d.max(0.0)
-        };
+        let delay = clean(delay.into().0);
         Sleep {
-            lp: self.clone(),
-            when,
+            bound: Some((self.clone(), self.time() + delay)),
+            delay,
             timer: None,
             fired: Rc::new(Cell::new(false)),
             waker: Rc::new(RefCell::new(None)),
@@ -51,23 +56,66 @@ impl EventLoop {
     }
 }
 
-/// Sleeps on the running loop; [`LoopError::NoRunningLoop`] outside one.
-pub fn sleep(delay: impl Into<Delay>) -> Result<Sleep, LoopError> {
-    Ok(crate::get_running_loop()?.sleep(delay))
+/// Sleeps `delay` (seconds as `f64`, or a `Duration`) on the running loop
+/// (asyncio's `asyncio.sleep`); resolves to `()`.
+///
+/// Made inside a running loop, the deadline counts from now; made outside
+/// one, from its first poll. Polled outside any switchboard loop (on another
+/// executor) there is no clock to wait on: it logs a warning and completes at
+/// once.
+///
+/// ```
+/// switchboard::run(|lp| async move {
+///     let t0 = lp.time();
+///     switchboard::sleep(0.01).await;
+///     assert!(lp.time() - t0 >= 0.01);
+///     Ok::<(), switchboard::Error>(())
+/// })?;
+/// # Ok::<(), switchboard::Error>(())
+/// ```
+pub fn sleep(delay: impl Into<Delay>) -> Sleep {
+    let delay = clean(delay.into().0);
+    match crate::get_running_loop() {
+        Ok(lp) => lp.sleep(delay),
+        Err(_) => Sleep {
+            bound: None,
+            delay,
+            timer: None,
+            fired: Rc::new(Cell::new(false)),
+            waker: Rc::new(RefCell::new(None)),
+        },
+    }
 }
 
 impl Future for Sleep {
-    type Output = Result<(), LoopError>;
+    type Output = ();
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if self.fired.get() {
-            return Poll::Ready(Ok(()));
+            return Poll::Ready(());
         }
         *self.waker.borrow_mut() = Some(cx.waker().clone());
         if self.timer.is_none() {
+            if self.bound.is_none() {
+                match crate::get_running_loop() {
+                    Ok(lp) => {
+                        let when = lp.time() + self.delay;
+                        self.bound = Some((lp, when));
+                    }
+                    Err(_) => {
+                        crate::diag::warning!(
+                            "switchboard::sleep polled outside a running loop; completing at once"
+                        );
+                        return Poll::Ready(());
+                    }
+                }
+            }
+            let Some((lp, when)) = self.bound.clone() else {
+                return Poll::Ready(());
+            };
             let fired = self.fired.clone();
             let waker = self.waker.clone();
-            let timer = self.lp.call_at(self.when, move || {
+            let timer = lp.call_at(when, move || {
                 fired.set(true);
                 if let Some(w) = waker.borrow_mut().take() {
                     w.wake();
@@ -75,7 +123,8 @@ impl Future for Sleep {
             });
             match timer {
                 Ok(t) => self.timer = Some(t),
-                Err(e) => return Poll::Ready(Err(e)),
+                // A closed loop polls nothing more; nothing to wait for.
+                Err(_) => return Poll::Ready(()),
             }
         }
         Poll::Pending
@@ -92,11 +141,9 @@ impl Drop for Sleep {
 
 impl fmt::Debug for Sleep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "<Sleep until {:.6} fired={}>",
-            self.when,
-            self.fired.get()
-        )
+        match &self.bound {
+            Some((_, when)) => write!(f, "<Sleep until {when:.6} fired={}>", self.fired.get()),
+            None => write!(f, "<Sleep {:.6}s unbound>", self.delay),
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! `create_task`, `create_future` and the task factory.
 
-use std::future::Future;
+use std::future::IntoFuture;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -10,14 +10,17 @@ use crate::future::LoopFuture;
 use crate::task::{Task, TaskCell, TaskControl, TaskKey, TaskSlot, TaskSpec, TaskWaker};
 
 impl EventLoop {
-    /// Schedules `future` as a task on this loop and returns its handle. The
-    /// first step runs on the next iteration. The task is named `Task-N` unless
-    /// the task factory renames it.
+    /// Schedules `future` (anything that implements `IntoFuture`) as a task on
+    /// this loop and returns its handle. The first step runs on the next
+    /// iteration. The task is named `Task-N` unless the task factory renames
+    /// it.
     pub fn create_task<F>(&self, future: F) -> Result<Task<F::Output>, LoopError>
     where
-        F: Future + 'static,
+        F: IntoFuture + 'static,
+        F::IntoFuture: 'static,
         F::Output: 'static,
     {
+        let future = future.into_future();
         let core = &self.core;
         core.check_open()?;
         let gen = core.task_gen.get() + 1;

@@ -138,15 +138,31 @@ impl<T> TaskControl for TaskCell<T> {
 /// The loop polls the future on its own thread until it completes; the `Task`
 /// is the handle: await it for the output, [`cancel`](Task::cancel) it, name it.
 /// Cancelling drops the future at its next step (Rust's form of throwing
-/// `CancelledError` into a coroutine). Awaiting moves the output out: a second
-/// awaiter gets [`TaskError::Taken`]. A task keeps running if its handle is dropped.
-/// Awaited inside another loop (on the same thread), it resolves at once to
-/// [`TaskError::WrongLoop`] instead of waiting forever.
+/// `CancelledError` into a coroutine). A task keeps running if its handle is
+/// dropped.
+///
+/// Awaiting a task gives its output itself, as `await task` does in asyncio,
+/// so results do not stack a layer per task. A task that did not produce one
+/// (it panicked, was cancelled, or its loop closed) passes that on to whoever
+/// awaits it, again as asyncio does: an awaiting task ends with the same
+/// [`TaskError`] (a cancelled task cancels its awaiter), and
+/// [`run_until_complete`](crate::EventLoop::run_until_complete) returns it as
+/// [`LoopError::Task`](crate::LoopError::Task). To look at the failure
+/// instead, await [`join`](Task::join), which resolves to
+/// `Result<T, TaskError>`. Awaiting moves the output out: a second awaiter
+/// gets [`TaskError::Taken`]. Awaited inside another loop (on the same
+/// thread), it fails at once with [`TaskError::WrongLoop`] instead of waiting
+/// forever. Await tasks from switchboard tasks only: the failure travels as an
+/// unwind that the loop's task runner catches.
 ///
 /// ```
 /// let lp = switchboard::new_event_loop()?;
 /// let task = lp.create_task(async { 6 * 7 })?;
-/// assert_eq!(lp.run_until_complete(task)?, Ok(42));
+/// assert_eq!(lp.run_until_complete(task)?, 42);
+///
+/// let failing = lp.create_task(async { panic!("boom") })?;
+/// let outcome = lp.run_until_complete(failing.join())?;
+/// assert!(matches!(outcome, Err(switchboard::TaskError::Panicked { .. })));
 /// # Ok::<(), switchboard::LoopError>(())
 /// ```
 pub struct Task<T> {
@@ -198,10 +214,32 @@ impl<T> Task<T> {
     }
 }
 
-impl<T> Future for Task<T> {
-    type Output = Result<T, TaskError>;
+/// A task's failure on its way to whoever awaits the task: the payload of the
+/// unwind that [`Task`]'s `poll` starts and the task runner catches.
+pub(crate) struct Propagated(pub(crate) TaskError);
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+impl<T> Future for Task<T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        match self.poll_outcome(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(out)) => Poll::Ready(out),
+            // `resume_unwind` skips the panic hook: nothing is printed, and
+            // the runner turns it back into this error.
+            Poll::Ready(Err(e)) => std::panic::resume_unwind(Box::new(Propagated(e))),
+        }
+    }
+}
+
+impl<T> Task<T> {
+    /// A future of the task's outcome: its output, or the [`TaskError`] that
+    /// says why there is none (asyncio's `task.result()` / `task.exception()`).
+    pub fn join(self) -> Join<T> {
+        Join { task: self }
+    }
+
+    pub(crate) fn poll_outcome(&self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>> {
         if crate::current::other_loop_running(&self.owner) {
             return Poll::Ready(Err(TaskError::WrongLoop {
                 name: self.cell.name(),
@@ -221,6 +259,26 @@ impl<T> Future for Task<T> {
                 _ => unreachable!("matched Done above"),
             },
         }
+    }
+}
+
+/// The future [`Task::join`] returns.
+#[must_use = "a Join does nothing until awaited"]
+pub struct Join<T> {
+    task: Task<T>,
+}
+
+impl<T> Future for Join<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.task.poll_outcome(cx)
+    }
+}
+
+impl<T> fmt::Debug for Join<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Join({:?})", self.task)
     }
 }
 

@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use switchboard_protocols::{Exception, ExceptionContext};
 
+use crate::error::TaskError;
 use crate::event_loop::{LoopCore, Ready, FIRST_ACTOR_TOKEN, WAKER_TOKEN};
 use crate::interrupt::is_interrupt;
 use crate::shared::Inbox;
-use crate::task::TaskKey;
+use crate::task::{Propagated, TaskKey};
 
 /// Runs one iteration:
 ///
@@ -34,7 +35,7 @@ pub(crate) fn run_once(core: &LoopCore) {
         let mut events = core.events.borrow_mut();
         if let Err(e) = core.poll.borrow_mut().poll(&mut events, timeout) {
             if e.kind() != std::io::ErrorKind::Interrupted {
-                log::error!("poll failed: {e}");
+                crate::diag::error!("poll failed: {e}");
             }
             events.clear();
         }
@@ -225,7 +226,7 @@ fn run_callback(
 pub(crate) fn warn_if_slow(core: &LoopCore, t0: Instant, what: impl FnOnce() -> String) {
     let took = t0.elapsed();
     if took >= core.slow_callback.get() {
-        log::warn!(
+        crate::diag::warning!(
             "Executing {} took {:.3} seconds",
             what(),
             took.as_secs_f64()
@@ -277,6 +278,21 @@ fn run_task(core: &LoopCore, key: TaskKey) {
         Err(payload) => {
             core.tasks.borrow_mut().remove(key.index);
             drop(fut);
+            let payload = match payload.downcast::<Propagated>() {
+                Ok(propagated) => {
+                    // An awaited task failed: this one fails the same way
+                    // (cancellation cancels it), already reported once.
+                    let err = match propagated.0 {
+                        TaskError::Cancelled { .. } => TaskError::Cancelled {
+                            name: control.name(),
+                        },
+                        other => other,
+                    };
+                    control.fail(err);
+                    return;
+                }
+                Err(payload) => payload,
+            };
             let exception = Exception::from_panic(&*payload);
             let message = match &exception {
                 Exception::Panic(m) => m.clone(),

@@ -544,8 +544,7 @@ fn v6_several_hosts_bind_one_socket_each_and_all_serve() {
             .create_server::<_, NoMessage>(move || {
                 RecordingProtocol::with_log(lg.clone()).echo(true)
             })
-            .host("127.0.0.1")
-            .host("127.0.0.2")
+            .hosts(["127.0.0.1", "127.0.0.2"])
             .port(0)
             .await
             .expect("bind both");
@@ -575,8 +574,7 @@ fn v6_a_host_given_twice_is_bound_once() {
             .create_server::<_, NoMessage>(move || {
                 RecordingProtocol::with_log(lg.clone()).echo(true)
             })
-            .host("127.0.0.1")
-            .host("127.0.0.1")
+            .hosts(["127.0.0.1", "127.0.0.1"])
             .port(0)
             .await
             .expect("a duplicate is not a second bind (no EADDRINUSE)");

@@ -15,6 +15,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod context;
+pub mod diag;
 mod flow;
 pub mod server;
 pub mod signal;

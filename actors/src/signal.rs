@@ -26,8 +26,14 @@ use crate::sys::unix::signal as sys;
 use crate::{LoopActor, LoopContext, Readiness, Status};
 
 pub use crate::sys::unix::signal::NSIG;
-/// Signal names and numbers (`Signal::SIGINT as i32`, `Signal::SIGINT.as_str()`).
-pub use nix::sys::signal::Signal;
+/// The platform's signal numbers, for the loop's own `Signal` enum.
+pub mod signum {
+    pub use nix::libc::{
+        SIGABRT, SIGALRM, SIGBUS, SIGCHLD, SIGCONT, SIGFPE, SIGHUP, SIGILL, SIGINT, SIGIO, SIGKILL,
+        SIGPIPE, SIGPROF, SIGQUIT, SIGSEGV, SIGSTOP, SIGSYS, SIGTERM, SIGTRAP, SIGTSTP, SIGTTIN,
+        SIGTTOU, SIGURG, SIGUSR1, SIGUSR2, SIGVTALRM, SIGWINCH, SIGXCPU, SIGXFSZ,
+    };
+}
 
 /// True for the signals no handler can catch: SIGKILL and SIGSTOP.
 pub fn is_uncatchable(sig: i32) -> bool {
@@ -48,7 +54,7 @@ impl Inner {
         let sigs: Vec<i32> = self.handlers.borrow_mut().drain().map(|(s, _)| s).collect();
         for sig in sigs {
             if let Err(e) = sys::uninstall(sig, self.sender.as_raw_fd()) {
-                log::warn!("restoring SIG_DFL for signal {sig}: {e}");
+                crate::diag::warning!("restoring SIG_DFL for signal {sig}: {e}");
             }
         }
     }
@@ -169,7 +175,7 @@ impl LoopActor for SignalWatcher {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    log::warn!("reading the signal self-pipe: {e}");
+                    crate::diag::warning!("reading the signal self-pipe: {e}");
                     break;
                 }
             }

@@ -255,7 +255,7 @@ impl ThreadPool {
                     state.live += 1;
                 }
                 Err(err) if state.threads.is_empty() => return Err(ExecutorError::Spawn(err)),
-                Err(err) => log::warn!(
+                Err(err) => crate::diag::warning!(
                     "cannot spawn executor worker thread, queueing for the {} running: {err}",
                     state.threads.len()
                 ),
@@ -376,7 +376,7 @@ impl Core {
         let state = self.lock();
         let me = thread::current().id();
         if state.threads.iter().any(|t| t.thread().id() == me) {
-            log::warn!("executor worker cannot wait for its own pool to shut down");
+            crate::diag::warning!("executor worker cannot wait for its own pool to shut down");
             return false;
         }
         let mut state = match timeout {

@@ -157,6 +157,10 @@ impl<M: Send + 'static> CreateConnection<M> {
         self.port = Some(port);
         self
     }
+    /// Shortcut for `.host(addr.ip()).port(addr.port())`.
+    pub fn addr(self, addr: SocketAddr) -> Self {
+        self.host(addr.ip().to_string()).port(addr.port())
+    }
     /// Only addresses of this family.
     pub fn family(mut self, family: Family) -> Self {
         self.family = family;

@@ -13,7 +13,7 @@ pub enum NetError {
     #[error(transparent)]
     Loop(#[from] LoopError),
     /// Name resolution failed.
-    #[error("cannot resolve {host}:{port}: {source}")]
+    #[error("cannot resolve {host}:{port}")]
     Resolve {
         /// The host asked for.
         host: String,
@@ -32,7 +32,7 @@ pub enum NetError {
         port: u16,
     },
     /// Connecting to `addr` failed (refused, unreachable, timed out…).
-    #[error("cannot connect to {addr}: {source}")]
+    #[error("cannot connect to {addr}")]
     Connect {
         /// The address tried.
         addr: SocketAddr,
@@ -47,7 +47,7 @@ pub enum NetError {
         errors: Vec<(SocketAddr, io::Error)>,
     },
     /// Binding `addr` failed (EADDRINUSE names the address, as asyncio does).
-    #[error("error while attempting to bind on address {addr}: {source}")]
+    #[error("error while attempting to bind on address {addr}")]
     Bind {
         /// The address.
         addr: SocketAddr,
@@ -56,7 +56,7 @@ pub enum NetError {
         source: io::Error,
     },
     /// A socket operation on a given or new socket failed.
-    #[error("{op} failed: {source}")]
+    #[error("{op} failed")]
     Socket {
         /// The operation.
         op: &'static str,

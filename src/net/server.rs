@@ -89,10 +89,26 @@ impl EventLoop {
 }
 
 impl<M: Send + 'static> CreateServer<M> {
-    /// Adds a host to bind ("" means every interface); call again for several.
+    /// The host to bind ("" means every interface), as on
+    /// [`create_connection`](EventLoop::create_connection): replaces any host
+    /// given before. For several, use [`hosts`](Self::hosts).
     pub fn host(mut self, host: impl Into<String>) -> Self {
-        self.hosts.push(host.into());
+        self.hosts = vec![host.into()];
         self
+    }
+    /// Several hosts to bind, one socket each (asyncio's `host` as a
+    /// sequence); replaces any host given before.
+    pub fn hosts<I>(mut self, hosts: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.hosts = hosts.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Shortcut for `.host(addr.ip()).port(addr.port())`.
+    pub fn addr(self, addr: SocketAddr) -> Self {
+        self.host(addr.ip().to_string()).port(addr.port())
     }
     /// The port (0 picks a free one).
     pub fn port(mut self, port: u16) -> Self {
@@ -321,7 +337,7 @@ impl Server {
 
     /// The listening sockets' descriptors (`server.sockets[i].fileno()`); a
     /// socket passed with `sock` keeps its descriptor. Empty once closed.
-    pub fn filenos(&self) -> Vec<i32> {
+    pub fn filenos(&self) -> Vec<std::os::fd::RawFd> {
         if self.0.shared.is_closed() {
             return Vec::new();
         }
@@ -373,14 +389,20 @@ impl Server {
     }
 }
 
+/// asyncio's repr: `<Server sockets=[127.0.0.1:8888]>`.
+impl std::fmt::Display for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<Server sockets={:?}>", self.sockets())
+    }
+}
+
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "<Server sockets={:?} serving={}>",
-            self.sockets(),
-            self.is_serving()
-        )
+        f.debug_struct("Server")
+            .field("sockets", &self.sockets())
+            .field("serving", &self.is_serving())
+            .field("connections", &self.0.shared.connections().len())
+            .finish()
     }
 }
 

@@ -103,7 +103,7 @@ impl TransportHandle {
 
     /// `get_extra_info('socket')`: the socket's descriptor while it is open
     /// (for socket options or inspection), `None` once the transport closed it.
-    pub fn fileno(&self) -> Option<i32> {
+    pub fn fileno(&self) -> Option<std::os::fd::RawFd> {
         self.info.fileno()
     }
 

@@ -195,7 +195,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         if self.phase >= Phase::Closing {
             self.dropped_writes += 1;
             if self.dropped_writes >= WARN_DROPPED_WRITES {
-                log::warn!(
+                crate::diag::warning!(
                     "{}: write() after close; {len} bytes dropped",
                     self.describe()
                 );

@@ -10,30 +10,34 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use switchboard_actors::signal::{is_uncatchable, SignalTable, SignalWatcher, NSIG};
+use switchboard_actors::signal::{SignalTable, SignalWatcher, NSIG};
 
 use crate::event_loop::{EventLoop, LoopCore, FIRST_ACTOR_TOKEN};
 use crate::routing;
+
+mod signal;
+
+pub use signal::Signal;
 
 /// Why a signal handler could not be added or removed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SignalError {
-    /// Not a signal number: 0, negative, or `NSIG` and above (asyncio's
-    /// `ValueError`).
-    #[error("sig {0} out of range(1, {NSIG})")]
+    /// Not the number of a signal [`Signal`] names (asyncio's `ValueError`
+    /// for numbers outside `range(1, NSIG)`).
+    #[error("sig {0} is not a signal number (1 to {max})", max = NSIG - 1)]
     InvalidSignal(i32),
     /// SIGKILL or SIGSTOP (asyncio's `RuntimeError`).
-    #[error("sig {0} cannot be caught")]
-    Uncatchable(i32),
+    #[error("{0} cannot be caught")]
+    Uncatchable(Signal),
     /// The loop is closed.
-    #[error("Event loop is closed")]
+    #[error("event loop is closed")]
     Closed,
     /// The OS refused (the pipe, `sigaction`, registration).
-    #[error("signal handler for sig {sig}: {source}")]
+    #[error("cannot set a handler for signal {sig}")]
     Os {
         /// The signal.
-        sig: i32,
+        sig: Signal,
         /// What the OS said.
         #[source]
         source: std::io::Error,
@@ -45,11 +49,8 @@ thread_local! {
     static TABLES: RefCell<Vec<(Weak<LoopCore>, SignalTable)>> = const { RefCell::new(Vec::new()) };
 }
 
-fn check_signal(sig: i32) -> Result<(), SignalError> {
-    if sig <= 0 || sig >= NSIG {
-        return Err(SignalError::InvalidSignal(sig));
-    }
-    if is_uncatchable(sig) {
+fn check_signal(sig: Signal) -> Result<(), SignalError> {
+    if sig.is_uncatchable() {
         return Err(SignalError::Uncatchable(sig));
     }
     Ok(())
@@ -68,7 +69,7 @@ fn table_of(core: &Rc<LoopCore>) -> Option<SignalTable> {
     })
 }
 
-fn table_or_create(core: &Rc<LoopCore>, sig: i32) -> Result<SignalTable, SignalError> {
+fn table_or_create(core: &Rc<LoopCore>, sig: Signal) -> Result<SignalTable, SignalError> {
     if let Some(table) = table_of(core) {
         return Ok(table);
     }
@@ -88,32 +89,44 @@ fn table_or_create(core: &Rc<LoopCore>, sig: i32) -> Result<SignalTable, SignalE
 impl EventLoop {
     /// Runs `f` on the loop thread each time signal `sig` arrives (asyncio's
     /// `loop.add_signal_handler`). Replaces a previous handler for `sig`.
+    /// SIGKILL and SIGSTOP are refused with [`SignalError::Uncatchable`].
     ///
     /// ```no_run
-    /// use switchboard::actors::signal::Signal;
+    /// use switchboard::Signal;
     /// let lp = switchboard::new_event_loop()?;
     /// let handle = lp.handle();
-    /// lp.add_signal_handler(Signal::SIGINT as i32, move || handle.stop())?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// lp.add_signal_handler(Signal::SIGINT, move || handle.stop())?;
+    /// # Ok::<(), switchboard::Error>(())
     /// ```
-    pub fn add_signal_handler(&self, sig: i32, f: impl Fn() + 'static) -> Result<(), SignalError> {
+    ///
+    /// Only switchboard's own [`Signal`] is taken, not another crate's type:
+    ///
+    /// ```compile_fail
+    /// let lp = switchboard::new_event_loop().unwrap();
+    /// lp.add_signal_handler(nix::sys::signal::Signal::SIGINT, || {});
+    /// ```
+    pub fn add_signal_handler(
+        &self,
+        sig: Signal,
+        f: impl Fn() + 'static,
+    ) -> Result<(), SignalError> {
         check_signal(sig)?;
         if self.core.closed.get() {
             return Err(SignalError::Closed);
         }
         let table = table_or_create(&self.core, sig)?;
         table
-            .add(sig, Rc::new(f))
+            .add(sig.number(), Rc::new(f))
             .map_err(|source| SignalError::Os { sig, source })
     }
 
     /// Removes the handler for `sig` and restores the default disposition.
     /// Returns `true` if there was one, `false` otherwise.
-    pub fn remove_signal_handler(&self, sig: i32) -> Result<bool, SignalError> {
+    pub fn remove_signal_handler(&self, sig: Signal) -> Result<bool, SignalError> {
         check_signal(sig)?;
         match table_of(&self.core) {
             Some(table) => table
-                .remove(sig)
+                .remove(sig.number())
                 .map_err(|source| SignalError::Os { sig, source }),
             None => Ok(false),
         }

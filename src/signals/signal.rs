@@ -1,0 +1,212 @@
+//! [`Signal`]: switchboard's own names for the POSIX signals.
+
+use std::fmt;
+
+use switchboard_actors::signal::signum;
+
+use crate::signals::SignalError;
+
+/// A POSIX signal, by name. `add_signal_handler`, `remove_signal_handler` and
+/// (later) a subprocess's `send_signal` take it; a raw number converts with
+/// `TryFrom<i32>`, and `as i32` (or [`number`](Signal::number)) gives the
+/// platform's number back.
+///
+/// `SIGKILL` and `SIGSTOP` are here because they can be sent; a handler for
+/// them is refused with [`SignalError::Uncatchable`].
+///
+/// ```
+/// use switchboard::Signal;
+/// let sig = Signal::try_from(15)?;
+/// assert_eq!(sig, Signal::SIGTERM);
+/// assert_eq!(sig.to_string(), "SIGTERM");
+/// assert!(Signal::try_from(0).is_err());
+/// # Ok::<(), switchboard::SignalError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i32)]
+#[non_exhaustive]
+pub enum Signal {
+    /// Hangup: the controlling terminal closed; daemons reload on it.
+    SIGHUP = signum::SIGHUP,
+    /// Interrupt from the keyboard (Ctrl+C).
+    SIGINT = signum::SIGINT,
+    /// Quit from the keyboard (Ctrl+\\).
+    SIGQUIT = signum::SIGQUIT,
+    /// Illegal instruction.
+    SIGILL = signum::SIGILL,
+    /// Trace or breakpoint trap.
+    SIGTRAP = signum::SIGTRAP,
+    /// Abort.
+    SIGABRT = signum::SIGABRT,
+    /// Bus error.
+    SIGBUS = signum::SIGBUS,
+    /// Arithmetic error.
+    SIGFPE = signum::SIGFPE,
+    /// Kill; cannot be caught, only sent.
+    SIGKILL = signum::SIGKILL,
+    /// User-defined signal 1.
+    SIGUSR1 = signum::SIGUSR1,
+    /// Invalid memory reference.
+    SIGSEGV = signum::SIGSEGV,
+    /// User-defined signal 2.
+    SIGUSR2 = signum::SIGUSR2,
+    /// Write to a pipe with no reader.
+    SIGPIPE = signum::SIGPIPE,
+    /// Timer from `alarm`.
+    SIGALRM = signum::SIGALRM,
+    /// Termination request (the polite kill).
+    SIGTERM = signum::SIGTERM,
+    /// A child stopped or exited.
+    SIGCHLD = signum::SIGCHLD,
+    /// Continue if stopped.
+    SIGCONT = signum::SIGCONT,
+    /// Stop; cannot be caught, only sent.
+    SIGSTOP = signum::SIGSTOP,
+    /// Stop typed at the terminal (Ctrl+Z).
+    SIGTSTP = signum::SIGTSTP,
+    /// Terminal input for a background process.
+    SIGTTIN = signum::SIGTTIN,
+    /// Terminal output for a background process.
+    SIGTTOU = signum::SIGTTOU,
+    /// Urgent data on a socket.
+    SIGURG = signum::SIGURG,
+    /// CPU time limit exceeded.
+    SIGXCPU = signum::SIGXCPU,
+    /// File size limit exceeded.
+    SIGXFSZ = signum::SIGXFSZ,
+    /// Virtual alarm clock.
+    SIGVTALRM = signum::SIGVTALRM,
+    /// Profiling timer expired.
+    SIGPROF = signum::SIGPROF,
+    /// The terminal window changed size.
+    SIGWINCH = signum::SIGWINCH,
+    /// I/O is possible on a descriptor.
+    SIGIO = signum::SIGIO,
+    /// Bad system call.
+    SIGSYS = signum::SIGSYS,
+}
+
+impl Signal {
+    /// Every signal this enum names.
+    pub const ALL: &'static [Signal] = &[
+        Signal::SIGHUP,
+        Signal::SIGINT,
+        Signal::SIGQUIT,
+        Signal::SIGILL,
+        Signal::SIGTRAP,
+        Signal::SIGABRT,
+        Signal::SIGBUS,
+        Signal::SIGFPE,
+        Signal::SIGKILL,
+        Signal::SIGUSR1,
+        Signal::SIGSEGV,
+        Signal::SIGUSR2,
+        Signal::SIGPIPE,
+        Signal::SIGALRM,
+        Signal::SIGTERM,
+        Signal::SIGCHLD,
+        Signal::SIGCONT,
+        Signal::SIGSTOP,
+        Signal::SIGTSTP,
+        Signal::SIGTTIN,
+        Signal::SIGTTOU,
+        Signal::SIGURG,
+        Signal::SIGXCPU,
+        Signal::SIGXFSZ,
+        Signal::SIGVTALRM,
+        Signal::SIGPROF,
+        Signal::SIGWINCH,
+        Signal::SIGIO,
+        Signal::SIGSYS,
+    ];
+
+    /// The platform's number for this signal.
+    pub fn number(self) -> i32 {
+        self as i32
+    }
+
+    /// The signal's name (`"SIGINT"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::SIGHUP => "SIGHUP",
+            Signal::SIGINT => "SIGINT",
+            Signal::SIGQUIT => "SIGQUIT",
+            Signal::SIGILL => "SIGILL",
+            Signal::SIGTRAP => "SIGTRAP",
+            Signal::SIGABRT => "SIGABRT",
+            Signal::SIGBUS => "SIGBUS",
+            Signal::SIGFPE => "SIGFPE",
+            Signal::SIGKILL => "SIGKILL",
+            Signal::SIGUSR1 => "SIGUSR1",
+            Signal::SIGSEGV => "SIGSEGV",
+            Signal::SIGUSR2 => "SIGUSR2",
+            Signal::SIGPIPE => "SIGPIPE",
+            Signal::SIGALRM => "SIGALRM",
+            Signal::SIGTERM => "SIGTERM",
+            Signal::SIGCHLD => "SIGCHLD",
+            Signal::SIGCONT => "SIGCONT",
+            Signal::SIGSTOP => "SIGSTOP",
+            Signal::SIGTSTP => "SIGTSTP",
+            Signal::SIGTTIN => "SIGTTIN",
+            Signal::SIGTTOU => "SIGTTOU",
+            Signal::SIGURG => "SIGURG",
+            Signal::SIGXCPU => "SIGXCPU",
+            Signal::SIGXFSZ => "SIGXFSZ",
+            Signal::SIGVTALRM => "SIGVTALRM",
+            Signal::SIGPROF => "SIGPROF",
+            Signal::SIGWINCH => "SIGWINCH",
+            Signal::SIGIO => "SIGIO",
+            Signal::SIGSYS => "SIGSYS",
+        }
+    }
+
+    /// True for SIGKILL and SIGSTOP, which no handler can catch.
+    pub fn is_uncatchable(self) -> bool {
+        matches!(self, Signal::SIGKILL | Signal::SIGSTOP)
+    }
+}
+
+impl TryFrom<i32> for Signal {
+    type Error = SignalError;
+
+    /// The signal with the platform's number `number`;
+    /// [`SignalError::InvalidSignal`] for a number this enum does not name.
+    fn try_from(number: i32) -> Result<Self, SignalError> {
+        Signal::ALL
+            .iter()
+            .copied()
+            .find(|s| s.number() == number)
+            .ok_or(SignalError::InvalidSignal(number))
+    }
+}
+
+impl From<Signal> for i32 {
+    fn from(sig: Signal) -> i32 {
+        sig.number()
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_signal_round_trips_through_its_number() {
+        for &sig in Signal::ALL {
+            assert_eq!(Signal::try_from(sig.number()).ok(), Some(sig), "{sig}");
+        }
+    }
+
+    #[test]
+    fn numbers_outside_the_enum_are_refused() {
+        for n in [0, -1, 65, i32::MAX] {
+            assert!(matches!(Signal::try_from(n), Err(SignalError::InvalidSignal(m)) if m == n));
+        }
+    }
+}
