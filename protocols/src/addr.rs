@@ -48,8 +48,15 @@ pub enum CallError {
 /// `Addr` always names an actor that existed:
 ///
 /// ```compile_fail
-/// // There is no public constructor, and an `ActorId` cannot be made either.
-/// let forged: switchboard::Addr<u8> = switchboard::Addr::new(switchboard::ActorId(3));
+/// // There is no public constructor…
+/// fn forge(id: switchboard_protocols::ActorId) -> switchboard_protocols::Addr<u8> {
+///     switchboard_protocols::Addr::new(id)
+/// }
+/// ```
+///
+/// ```compile_fail
+/// // …and an `ActorId` cannot be made either.
+/// let id = switchboard_protocols::ActorId(3);
 /// ```
 pub struct Addr<M> {
     id: ActorId,

@@ -215,7 +215,7 @@ pub trait StreamTransport<M: 'static = NoMessage> {
     /// the handler returns.
     ///
     /// ```
-    /// use switchboard::prelude::*;
+    /// use switchboard_protocols::{ProtocolError, StreamEvent, StreamProtocol, StreamTransport};
     ///
     /// /// Sends `left` bytes of zeros, as fast as the peer takes them.
     /// struct Producer { left: usize }

@@ -68,12 +68,12 @@ impl LineFramer {
     /// `\r`).
     ///
     /// ```
-    /// use switchboard::ready_made::LineFramer;
+    /// use switchboard_protocols::ready_made::LineFramer;
     /// let mut framer = LineFramer::new(16).strip_cr(true);
     /// framer.push(b"two\r\nthree\n");
     /// assert_eq!(framer.next_line()?.as_deref(), Some(&b"two"[..]));
     /// assert_eq!(framer.next_line()?.as_deref(), Some(&b"three"[..]));
-    /// # Ok::<(), switchboard::ready_made::FramingError>(())
+    /// # Ok::<(), switchboard_protocols::ready_made::FramingError>(())
     /// ```
     pub fn strip_cr(mut self, on: bool) -> Self {
         self.strip_cr = on;
