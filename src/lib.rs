@@ -18,7 +18,7 @@
 //! ```
 //! use switchboard::prelude::*;
 //!
-//! switchboard::run(|lp| async move {
+//! switchboard::run(|lp: EventLoop| async move {
 //!     lp.call_soon(|| println!("Hello World"))?;
 //!     switchboard::sleep(0.01).await;
 //!     let out = lp.create_task(async { 1 + 1 })?.await;

@@ -37,7 +37,7 @@ impl Drop for CloseOnExit {
 /// use switchboard::prelude::*;
 ///
 /// fn main() -> switchboard::Result<()> {
-///     let n = switchboard::run(|lp| async move {
+///     let n = switchboard::run(|lp: EventLoop| async move {
 ///         let server = lp.create_server(|| switchboard::ready_made::Echo)
 ///             .host("127.0.0.1")
 ///             .port(0)
@@ -50,7 +50,6 @@ impl Drop for CloseOnExit {
 ///     assert!(n > 0);
 ///     Ok(())
 /// }
-/// # main().unwrap();
 /// ```
 pub fn run<F, Fut, T, E>(main: F) -> Result<T, E>
 where

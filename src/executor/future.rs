@@ -138,6 +138,32 @@ impl<T> ExecutorFuture<T> {
     }
 }
 
+impl<T, E> ExecutorFuture<Result<T, E>>
+where
+    E: Into<crate::Error>,
+{
+    /// For a job that returns a `Result`: one [`Error`](crate::Error) for both
+    /// the executor's failure and the job's own, so the output takes one `?`.
+    ///
+    /// ```
+    /// switchboard::run(|lp| async move {
+    ///     let text = lp.run_in_executor(None, || std::fs::read_to_string("/proc/self/stat"))?
+    ///         .flatten()
+    ///         .await?;
+    ///     assert!(!text.is_empty());
+    ///     Ok::<(), switchboard::Error>(())
+    /// })?;
+    /// # Ok::<(), switchboard::Error>(())
+    /// ```
+    pub async fn flatten(self) -> Result<T, crate::Error> {
+        match self.await {
+            Ok(Ok(out)) => Ok(out),
+            Ok(Err(e)) => Err(e.into()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
 impl<T> Future for ExecutorFuture<T> {
     type Output = Result<T, ExecutorError>;
 

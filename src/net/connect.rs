@@ -56,7 +56,7 @@ impl EventLoop {
     /// (asyncio's `loop.create_connection`).
     ///
     /// ```
-    /// use switchboard::protocols::ready_made::Echo;
+    /// use switchboard::ready_made::Echo;
     /// let lp = switchboard::new_event_loop()?;
     /// let l2 = lp.clone();
     /// lp.run_until_complete(async move {
@@ -66,9 +66,9 @@ impl EventLoop {
     ///     assert!(conn.transport.peername().is_some());
     ///     conn.transport.close();
     ///     server.close();
-    ///     Ok::<(), switchboard::NetError>(())
+    ///     Ok::<(), switchboard::Error>(())
     /// })??;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # Ok::<(), switchboard::Error>(())
     /// ```
     pub fn create_connection<P, M>(
         &self,
