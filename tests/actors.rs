@@ -10,9 +10,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use support::{new_loop, run_with_deadline};
-use switchboard::protocols::ready_made::Echo;
+use switchboard::ready_made::Echo;
+use switchboard::Bytes;
 use switchboard::{
     Actor, ActorContext, EventLoop, LoopFuture, ProtocolError, SendError, StreamEvent,
     StreamProtocol, StreamTransport,
