@@ -18,12 +18,9 @@
 //! actor#3 says "hello"
 //! ```
 
-use bytes::Bytes;
-use switchboard::actors::signal::Signal;
-use switchboard::protocols::ready_made::LineFramer;
-use switchboard::{
-    Actor, ActorContext, ActorId, Addr, ProtocolError, StreamEvent, StreamProtocol, StreamTransport,
-};
+use switchboard::prelude::*;
+use switchboard::ready_made::LineFramer;
+use switchboard::ActorId;
 
 /// What the room hears.
 enum Room {
@@ -90,9 +87,7 @@ impl StreamProtocol<Bytes> for Member {
                 self.lines.push(&data);
                 while let Some(line) = self.lines.next_line()? {
                     if let Some(me) = self.me {
-                        let line =
-                            Bytes::copy_from_slice(line.strip_suffix(b"\r").unwrap_or(&line));
-                        let _ = self.room.send(Room::Say(me, line));
+                        self.room.send(Room::Say(me, line))?;
                     }
                 }
             }
@@ -110,16 +105,15 @@ impl StreamProtocol<Bytes> for Member {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = std::env::args().nth(1).map_or(Ok(8888), |p| p.parse())?;
-    let lp = switchboard::new_event_loop()?;
-    let room = lp.spawn(ChatRoom::default())?;
-    let l2 = lp.clone();
-    lp.run_until_complete(async move {
-        let server = l2
-            .create_server(move || Member {
-                room: room.clone(),
-                me: None,
-                lines: LineFramer::default(),
-            })
+    switchboard::run(|lp| async move {
+        let room = lp.spawn(ChatRoom::default())?;
+        let member = move || Member {
+            room: room.clone(),
+            me: None,
+            lines: LineFramer::default().strip_cr(true),
+        };
+        let server = lp
+            .create_server(member)
             .host("127.0.0.1")
             .port(port)
             .await?;
@@ -127,13 +121,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // SIGINT/SIGTERM: stop accepting, close every member, then return.
         for sig in [Signal::SIGINT, Signal::SIGTERM] {
             let s = server.clone();
-            l2.add_signal_handler(sig as i32, move || {
+            lp.add_signal_handler(sig, move || {
                 s.close();
                 s.close_clients();
             })?;
         }
         server.wait_closed().await;
-        Ok::<(), Box<dyn std::error::Error>>(())
-    })??;
-    Ok(())
+        Ok(())
+    })
 }

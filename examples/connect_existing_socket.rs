@@ -19,16 +19,14 @@
 //! Received: abc
 //! ```
 
-use std::error::Error;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 
-use switchboard::new_event_loop;
-use switchboard::protocols::{ProtocolError, StreamEvent, StreamProtocol, StreamTransport};
+use switchboard::prelude::*;
 use switchboard::LoopFuture;
 
 struct MyProtocol {
-    on_con_lost: LoopFuture<bool>,
+    on_con_lost: LoopFuture<()>,
 }
 
 impl StreamProtocol for MyProtocol {
@@ -44,7 +42,7 @@ impl StreamProtocol for MyProtocol {
                 t.close();
             }
             StreamEvent::ConnectionLost(_) => {
-                self.on_con_lost.set_result(true).ok();
+                self.on_con_lost.set_result(()).ok();
             }
             _ => {}
         }
@@ -60,25 +58,20 @@ fn socketpair() -> std::io::Result<(TcpStream, TcpStream)> {
     Ok((rsock, wsock))
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let lp = new_event_loop()?;
+fn main() -> switchboard::Result<()> {
     let (rsock, mut wsock) = socketpair()?;
-    let on_con_lost = lp.create_future::<bool>();
-    let protocol = MyProtocol {
-        on_con_lost: on_con_lost.clone(),
-    };
-    let l = lp.clone();
-    lp.run_until_complete(async move {
-        let conn = l.create_connection(move || protocol).sock(rsock).await?;
+    switchboard::run(|lp| async move {
+        let on_con_lost = lp.create_future();
+        let protocol = MyProtocol {
+            on_con_lost: on_con_lost.clone(),
+        };
+        let conn = lp.create_connection(move || protocol).sock(rsock).await?;
         // Simulate the reception of data from the network.
-        l.call_soon(move || {
+        lp.call_soon(move || {
             wsock.write_all(b"abc").ok();
         })?;
-        let lost = on_con_lost.await;
+        on_con_lost.await?;
         conn.transport.close();
-        lost.map(|_| ())
-            .map_err(|e| -> Box<dyn Error> { e.to_string().into() })
-    })??;
-    lp.close()?;
-    Ok(())
+        Ok(())
+    })
 }

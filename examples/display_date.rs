@@ -29,7 +29,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use switchboard::{new_event_loop, EventLoop, LoopError};
+use switchboard::{new_event_loop, EventLoop};
 
 /// Prints the date, then reschedules itself `interval` later until `end_time`.
 fn display_date(end_time: f64, lp: EventLoop, interval: f64) {
@@ -43,11 +43,8 @@ fn display_date(end_time: f64, lp: EventLoop, interval: f64) {
     }
 }
 
-fn main() -> Result<(), LoopError> {
-    let interval: f64 = match std::env::args().nth(1) {
-        Some(arg) => arg.parse().expect("the interval is a number of seconds"),
-        None => 1.0,
-    };
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let interval: f64 = std::env::args().nth(1).map_or(Ok(1.0), |a| a.parse())?;
     let lp = new_event_loop()?;
 
     // Schedule the first call to display_date(), five intervals before the end.
@@ -58,7 +55,7 @@ fn main() -> Result<(), LoopError> {
     // Blocking call interrupted by lp.stop().
     let ran = lp.run_forever();
     lp.close()?;
-    ran
+    Ok(ran?)
 }
 
 /// The wall-clock time in UTC as `YYYY-MM-DD HH:MM:SS.ffffff`, the format of

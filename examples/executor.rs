@@ -25,10 +25,9 @@
 //! custom thread pool 333333283333335000000
 //! ```
 
-use std::error::Error;
 use std::io::Read;
 
-use switchboard::{get_running_loop, new_event_loop, ThreadPool};
+use switchboard::{get_running_loop, ThreadPool};
 
 /// File operations (such as logging) can block the event loop: run them in a
 /// thread pool.
@@ -43,18 +42,21 @@ fn cpu_bound() -> u128 {
     (0..10u128.pow(7)).map(|i| i * i).sum()
 }
 
-async fn main_task() -> Result<(), Box<dyn Error>> {
+async fn main_task() -> switchboard::Result<()> {
     let lp = get_running_loop()?;
 
-    // 1. Run in the default loop's executor. The outer `?` is the pool's
-    // (a panic in the job, say), the inner one is blocking_io's own error.
-    let result = lp.run_in_executor(None, blocking_io)?.await??;
+    // 1. Run in the default loop's executor. `flatten` makes one error of
+    // the pool's (a panic in the job, say) and blocking_io's own.
+    let result = lp.run_in_executor(None, blocking_io)?.flatten().await?;
     println!("default thread pool {}", py_bytes(&result));
 
     // 2. Run in a custom thread pool, then shut it down and wait, like
     // leaving Python's `with ThreadPoolExecutor() as pool:` block.
     let pool = ThreadPool::with_default_size();
-    let result = lp.run_in_executor(Some(&pool), blocking_io)?.await??;
+    let result = lp
+        .run_in_executor(Some(&pool), blocking_io)?
+        .flatten()
+        .await?;
     println!("custom thread pool {}", py_bytes(&result));
 
     // 3. The CPU-bound function, where Python uses a process pool.
@@ -64,13 +66,9 @@ async fn main_task() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> switchboard::Result<()> {
     // asyncio.run(main()): run main, shut the default executor down, close.
-    let lp = new_event_loop()?;
-    let outcome = lp.run_until_complete(main_task());
-    lp.run_until_complete(lp.shutdown_default_executor(None))?;
-    lp.close()?;
-    outcome?
+    switchboard::run(|_lp| main_task())
 }
 
 /// Renders bytes the way Python's `repr(bytes)` does: `b'...'`, or `b"..."`

@@ -24,10 +24,10 @@
 //! ... world
 //! ```
 
-use switchboard::{get_running_loop, new_event_loop, LoopError, LoopFuture};
+use switchboard::{get_running_loop, LoopFuture};
 
 /// Resolves `fut` with `value` after `delay` seconds, from a loop callback.
-fn set_after(fut: LoopFuture<String>, delay: f64, value: &str) -> Result<(), LoopError> {
+fn set_after(fut: LoopFuture<String>, delay: f64, value: &str) -> switchboard::Result<()> {
     let lp = get_running_loop()?;
     let value = value.to_string();
     lp.call_later(delay, move || {
@@ -37,7 +37,7 @@ fn set_after(fut: LoopFuture<String>, delay: f64, value: &str) -> Result<(), Loo
     Ok(())
 }
 
-async fn main_task(delay: f64) -> Result<(), LoopError> {
+async fn main_task(delay: f64) -> switchboard::Result<()> {
     // Get the current event loop: this code runs inside it.
     let lp = get_running_loop()?;
 
@@ -51,24 +51,12 @@ async fn main_task(delay: f64) -> Result<(), LoopError> {
     println!("hello ...");
 
     // Wait until fut has a result (one delay) and print it.
-    match fut.await {
-        Ok(value) => println!("{value}"),
-        Err(e) => println!("the future ended without a value: {e}"),
-    }
+    println!("{}", fut.await?);
     Ok(())
 }
 
-fn main() -> Result<(), LoopError> {
-    let delay: f64 = match std::env::args().nth(1) {
-        Some(arg) => arg.parse().expect("the delay is a number of seconds"),
-        None => 1.0,
-    };
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let delay: f64 = std::env::args().nth(1).map_or(Ok(1.0), |a| a.parse())?;
     // asyncio.run(main()): a fresh loop, main() as a task, then close.
-    let lp = new_event_loop()?;
-    let task = lp.create_task(main_task(delay))?;
-    let outcome = lp.run_until_complete(task);
-    lp.close()?;
-    // Three layers: the loop ran, the task finished, main_task succeeded.
-    outcome?.map_err(LoopError::Task)??;
-    Ok(())
+    Ok(switchboard::run(move |_lp| main_task(delay))?)
 }

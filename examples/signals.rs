@@ -21,26 +21,23 @@
 //! got signal SIGINT: exit
 //! ```
 
-use std::error::Error;
+use switchboard::prelude::*;
 
-use switchboard::actors::signal::Signal;
-use switchboard::{new_event_loop, EventLoop};
-
-fn ask_exit(signame: &str, lp: &EventLoop) {
-    println!("got signal {signame}: exit");
+fn ask_exit(sig: Signal, lp: &EventLoop) {
+    println!("got signal {sig}: exit");
     lp.stop();
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> switchboard::Result<()> {
     println!("Event loop running for 1 hour, press Ctrl+C to interrupt.");
     println!(
         "pid {}: send SIGINT or SIGTERM to exit.",
         std::process::id()
     );
-    let lp = new_event_loop()?;
+    let lp = switchboard::new_event_loop()?;
     for sig in [Signal::SIGINT, Signal::SIGTERM] {
         let l = lp.clone();
-        lp.add_signal_handler(sig as i32, move || ask_exit(sig.as_str(), &l))?;
+        lp.add_signal_handler(sig, move || ask_exit(sig, &l))?;
     }
     // asyncio.sleep(3600): the loop stops earlier when a signal arrives.
     let l = lp.clone();

@@ -23,15 +23,12 @@
 //! The server closed the connection
 //! ```
 
-use std::error::Error;
-
-use switchboard::new_event_loop;
-use switchboard::protocols::{ProtocolError, StreamEvent, StreamProtocol, StreamTransport};
+use switchboard::prelude::*;
 use switchboard::LoopFuture;
 
 struct EchoClientProtocol {
     message: String,
-    on_con_lost: LoopFuture<bool>,
+    on_con_lost: LoopFuture<()>,
 }
 
 impl StreamProtocol for EchoClientProtocol {
@@ -50,7 +47,7 @@ impl StreamProtocol for EchoClientProtocol {
             }
             StreamEvent::ConnectionLost(_) => {
                 println!("The server closed the connection");
-                self.on_con_lost.set_result(true).ok();
+                self.on_con_lost.set_result(()).ok();
             }
             _ => {}
         }
@@ -58,27 +55,22 @@ impl StreamProtocol for EchoClientProtocol {
     }
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = std::env::args().nth(1).map_or(Ok(8888), |p| p.parse())?;
-    let lp = new_event_loop()?;
-    let on_con_lost = lp.create_future::<bool>();
-    let protocol = EchoClientProtocol {
-        message: "Hello World!".to_string(),
-        on_con_lost: on_con_lost.clone(),
-    };
-    let l = lp.clone();
-    lp.run_until_complete(async move {
-        let conn = l
+    switchboard::run(|lp| async move {
+        let on_con_lost = lp.create_future();
+        let protocol = EchoClientProtocol {
+            message: "Hello World!".to_string(),
+            on_con_lost: on_con_lost.clone(),
+        };
+        let conn = lp
             .create_connection(move || protocol)
             .host("127.0.0.1")
             .port(port)
             .await?;
         // Wait until the protocol signals that the connection is lost.
-        let lost = on_con_lost.await;
+        on_con_lost.await?;
         conn.transport.close();
-        lost.map(|_| ())
-            .map_err(|e| -> Box<dyn Error> { e.to_string().into() })
-    })??;
-    lp.close()?;
-    Ok(())
+        Ok(())
+    })
 }

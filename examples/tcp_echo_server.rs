@@ -23,13 +23,8 @@
 //! Close the client socket
 //! ```
 
-use std::error::Error;
-
-use switchboard::actors::signal::Signal;
-use switchboard::new_event_loop;
-use switchboard::protocols::{
-    Address, ProtocolError, StreamEvent, StreamProtocol, StreamTransport,
-};
+use switchboard::prelude::*;
+use switchboard::Address;
 
 /// Echoes the first data it receives, then closes the connection.
 struct EchoServerProtocol;
@@ -59,22 +54,20 @@ impl StreamProtocol for EchoServerProtocol {
     }
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = std::env::args().nth(1).map_or(Ok(8888), |p| p.parse())?;
-    let lp = new_event_loop()?;
-    for sig in [Signal::SIGINT, Signal::SIGTERM] {
-        let l = lp.clone();
-        lp.add_signal_handler(sig as i32, move || l.stop())?;
-    }
-    let l = lp.clone();
-    let server = lp.run_until_complete(async move {
-        l.create_server(|| EchoServerProtocol)
+    switchboard::run(|lp| async move {
+        let server = lp
+            .create_server(|| EchoServerProtocol)
             .host("127.0.0.1")
             .port(port)
-            .await
-    })??;
-    lp.run_forever()?;
-    server.close();
-    lp.close()?;
-    Ok(())
+            .await?;
+        // Ctrl+C or SIGTERM: stop accepting; serve_forever returns.
+        for sig in [Signal::SIGINT, Signal::SIGTERM] {
+            let s = server.clone();
+            lp.add_signal_handler(sig, move || s.close())?;
+        }
+        server.serve_forever().await?;
+        Ok(())
+    })
 }

@@ -113,7 +113,9 @@ fn tour_prints_every_section_in_order() {
             "5. run_in_executor: blocking work on a thread pool",
             "6. The exception handler catches a panic",
             "7. A TCP echo server and client on 127.0.0.1",
-            "8. Stopping and closing cleanly",
+            "8. An actor answers questions: call and ReplyTo",
+            "9. Deadlines and composition: wait_for and gather",
+            "10. Stopping and closing cleanly",
         ]
     );
     // What each section shows, in order.
@@ -121,11 +123,15 @@ fn tour_prints_every_section_in_order() {
         "   callback first\n   callback second\n   callback third\n",
         "   call_at(time() + 0.01) fired first\n   call_later(0.02) fired second\n",
         "   a third timer was cancelled: cancelled() = true\n",
-        "   a timer set the future to 41; the task awaited it and returned 42\n",
+        "   a timer set the future to 41; the task awaited it, and 41 + 1 = 42\n",
         "   a callback sent from thread tour-worker ran on thread main\n",
         "   sum(1..=1000) = 500500, computed on a pool thread: true\n",
         "   handler: Exception in callback <Handle created at examples/tour/errors.rs:",
         "> -> panic: boom\n   the next callback still runs\n",
+        "   client: got back 'hello, tour'; closing\n",
+        "   ada -> Some(1815), bob -> None\n",
+        "   gather -> [\"slow\", \"fast\"]: in the order given, though fast finished first\n",
+        "   wait_for: timed out after 0.01 seconds; the sleep was dropped\n",
         "   the one iteration ran this callback\n",
         "   closed: is_closed() = true; call_soon -> event loop is closed\n",
     ];

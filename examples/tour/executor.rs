@@ -15,7 +15,9 @@ pub fn show(lp: &EventLoop) -> Result<(), Box<dyn Error>> {
             name.starts_with("switchboard-pool"),
         )
     })?;
-    let (sum, on_pool) = lp.run_until_complete(job)??;
+    // One `?` for the loop, one for the pool (the job itself cannot fail).
+    let outcome = lp.run_until_complete(job)?;
+    let (sum, on_pool) = outcome?;
     println!("   sum(1..=1000) = {sum}, computed on a pool thread: {on_pool}");
     Ok(())
 }

@@ -29,7 +29,7 @@
 //!
 //! 3. A task awaits a future
 //!    create_future makes a settable value; create_task runs a Rust future.
-//!    a timer set the future to 41; the task awaited it and returned 42
+//!    a timer set the future to 41; the task awaited it, and 41 + 1 = 42
 //!
 //! 4. call_soon_threadsafe from another thread
 //!    Other threads hold a LoopHandle; their callbacks run on the loop thread.
@@ -41,7 +41,7 @@
 //!
 //! 6. The exception handler catches a panic
 //!    A panic in a callback goes to the exception handler; the loop goes on.
-//!    handler: Exception in callback <Handle created at examples/tour/errors.rs:LINE:COL> -> panic: boom
+//!    handler: Exception in callback <Handle created at examples/tour/errors.rs:25:8> -> panic: boom
 //!    the next callback still runs
 //!
 //! 7. A TCP echo server and client on 127.0.0.1
@@ -52,14 +52,25 @@
 //!    server: the client closed the connection
 //!    server closed
 //!
-//! 8. Stopping and closing cleanly
+//! 8. An actor answers questions: call and ReplyTo
+//!    spawn starts an actor; send tells it something, call asks and awaits.
+//!    ada -> Some(1815), bob -> None
+//!
+//! 9. Deadlines and composition: wait_for and gather
+//!    gather collects outputs in order; wait_for gives up after its timeout.
+//!    gather -> ["slow", "fast"]: in the order given, though fast finished first
+//!    wait_for: timed out after 0.01 seconds; the sleep was dropped
+//!
+//! 10. Stopping and closing cleanly
 //!    stop() before run_forever(): exactly one iteration runs.
 //!    the one iteration ran this callback
 //!    closed: is_closed() = true; call_soon -> event loop is closed
 //! ```
 
+mod actors;
 mod callbacks;
 mod closing;
+mod compose;
 mod errors;
 mod executor;
 mod tasks;
@@ -89,6 +100,11 @@ const SECTIONS: &[(&str, Section)] = &[
     ),
     ("The exception handler catches a panic", errors::show),
     ("A TCP echo server and client on 127.0.0.1", tcp::show),
+    ("An actor answers questions: call and ReplyTo", actors::show),
+    (
+        "Deadlines and composition: wait_for and gather",
+        compose::show,
+    ),
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -100,6 +116,15 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     println!("{}. Stopping and closing cleanly", SECTIONS.len() + 1);
     closing::show(lp)
+}
+
+/// Runs a section's future on the loop; one `?` covers the loop and the
+/// future's own error.
+fn block_on<T: 'static>(
+    lp: &EventLoop,
+    fut: impl std::future::Future<Output = switchboard::Result<T>> + 'static,
+) -> Result<T, Box<dyn Error>> {
+    Ok(lp.run_until_complete(fut)??)
 }
 
 /// A callback that stops the loop it runs on.

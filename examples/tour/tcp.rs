@@ -4,8 +4,8 @@
 
 use std::error::Error;
 
-use switchboard::protocols::{ProtocolError, StreamEvent, StreamProtocol, StreamTransport};
-use switchboard::{EventLoop, LoopFuture};
+use switchboard::prelude::*;
+use switchboard::LoopFuture;
 
 /// The server side: echoes, and reports when the client leaves.
 struct TourEchoServer {
@@ -63,7 +63,7 @@ impl StreamProtocol for TourEchoClient {
 pub fn show(lp: &EventLoop) -> Result<(), Box<dyn Error>> {
     println!("   create_server on port 0 lets the OS pick a port; create_connection dials it.");
     let l = lp.clone();
-    lp.run_until_complete(async move {
+    crate::block_on(lp, async move {
         let lost = l.create_future::<()>();
         let on_lost = lost.clone();
         let server = l
@@ -83,6 +83,6 @@ pub fn show(lp: &EventLoop) -> Result<(), Box<dyn Error>> {
         server.close();
         server.wait_closed().await;
         println!("   server closed");
-        Ok::<(), Box<dyn Error>>(())
-    })?
+        Ok(())
+    })
 }
