@@ -12,8 +12,8 @@ use std::process::Command;
 use std::rc::Rc;
 use std::time::Duration;
 
-use support::{logs, new_loop, run_forever_with_deadline, run_with_deadline, stop_soon};
-use switchboard::{EventLoop, Exception, ExceptionContext};
+use support::{logs, new_loop, run_forever_with_deadline, stop_soon};
+use switchboard::{EventLoop, Exception, ExceptionContext, LoopError, TaskError};
 
 type Log<T> = Rc<RefCell<Vec<T>>>;
 
@@ -169,8 +169,15 @@ fn z4_a_task_panic_is_one_handler_call_with_the_task_key() {
         })
         .unwrap();
     t.set_name("failing");
-    let out: Result<(), _> = run_with_deadline(&lp, t);
-    assert!(out.is_err());
+    let out = lp.run_until_complete(t);
+    assert!(
+        matches!(
+            &out,
+            Err(LoopError::Task(TaskError::Panicked { name, message }))
+                if name == "failing" && message == "task boom"
+        ),
+        "{out:?}"
+    );
     let ctx = handler.take_one();
     assert_eq!(ctx.task.as_deref(), Some("<Task name=\"failing\">"));
     assert!(matches!(&ctx.exception, Some(Exception::Panic(m)) if m == "task boom"));
@@ -320,7 +327,7 @@ fn d3_closing_a_debug_loop_with_a_live_server_warns_of_the_unclosed_resource() {
     lp.set_debug(true);
     let l = lp.clone();
     let server = support::run_with_deadline(&lp, async move {
-        l.create_server(|| switchboard::protocols::ready_made::Echo)
+        l.create_server(|| switchboard::ready_made::Echo)
             .host("127.0.0.1")
             .port(0)
             .await

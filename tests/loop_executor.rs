@@ -146,7 +146,7 @@ fn e2_cancelling_the_awaiting_task_does_not_stop_the_worker() {
     let task = lp.create_task(fut).unwrap();
     let waiter = task.cancel();
     assert!(waiter);
-    let out = run_with_deadline(&lp, task);
+    let out = run_with_deadline(&lp, task.join());
     assert!(matches!(out, Err(TaskError::Cancelled { .. })), "{out:?}");
 
     // The job still runs to its end.
@@ -365,8 +365,8 @@ fn task_names_default_to_task_n_and_can_be_changed() {
     assert_eq!(b.get_name(), "worker");
     assert!(format!("{b:?}").contains("worker"));
     run_with_deadline(&lp, async move {
-        a.await.unwrap();
-        b.await.unwrap();
+        a.await;
+        b.await;
     });
 }
 
@@ -378,17 +378,17 @@ fn task_output_is_awaited_once_and_a_second_awaiter_gets_taken() {
     let d = done.clone();
     t.add_done_callback(move || d.set(true));
     let out = run_with_deadline(&lp, t);
-    assert_eq!(out, Ok(7));
+    assert_eq!(out, 7);
     assert!(done.get());
 
     let t = lp.create_task(async { 8 }).unwrap();
     let out = run_with_deadline(&lp, async move {
         let mut t = t;
         let first = (&mut t).await;
-        let second = (&mut t).await;
+        let second = t.join().await;
         (first, second)
     });
-    assert_eq!(out.0, Ok(8));
+    assert_eq!(out.0, 8);
     assert!(matches!(out.1, Err(TaskError::Taken { .. })), "{:?}", out.1);
 }
 
@@ -418,24 +418,36 @@ fn task_cancel_drops_the_future_and_ends_cancelled() {
     assert_eq!(steps.get(), 1);
     assert!(t.done() && t.cancelled());
     assert!(!t.cancel(), "already done");
-    let out = run_with_deadline(&lp, t);
+    let out = run_with_deadline(&lp, t.join());
     assert!(matches!(out, Err(TaskError::Cancelled { .. })), "{out:?}");
 
-    // Cancelled before its first step: never polled.
+    // Cancelled before its first step: never polled. Awaiting it takes its
+    // outcome and cancels the awaiter, as asyncio's `await` does.
     let polled = Rc::new(Cell::new(false));
     let p = polled.clone();
-    let mut t = lp.create_task(async move { p.set(true) }).unwrap();
+    let t = lp.create_task(async move { p.set(true) }).unwrap();
     t.cancel();
-    let (out, still_cancelled) = run_with_deadline(&lp, async move {
-        let out = (&mut t).await;
-        (out, t.cancelled())
-    });
-    assert!(matches!(out, Err(TaskError::Cancelled { .. })));
+    let t = Rc::new(std::cell::RefCell::new(t));
+    let inner = t.clone();
+    let went_on = Rc::new(Cell::new(false));
+    let w = went_on.clone();
+    let awaiter = lp
+        .create_task(async move {
+            std::future::poll_fn(|cx| Pin::new(&mut *inner.borrow_mut()).poll(cx)).await;
+            w.set(true);
+        })
+        .unwrap();
+    let out = run_with_deadline(&lp, awaiter.join());
+    assert!(matches!(out, Err(TaskError::Cancelled { .. })), "{out:?}");
+    assert!(!went_on.get(), "the awaiter went on past a cancelled task");
     assert!(!polled.get());
+    let t = Rc::try_unwrap(t).expect("the awaiter is gone").into_inner();
     assert!(
-        still_cancelled,
+        t.cancelled(),
         "cancelled() stays true after the outcome is taken"
     );
+    let again = run_with_deadline(&lp, t.join());
+    assert!(matches!(again, Err(TaskError::Taken { .. })), "{again:?}");
 }
 
 #[test]
@@ -450,7 +462,7 @@ fn task_panic_is_task_error_panicked_and_the_handler_is_called() {
         })
         .unwrap();
     t.set_name("exploder");
-    let out = run_with_deadline(&lp, t);
+    let out = run_with_deadline(&lp, t.join());
     assert_eq!(
         out,
         Err(TaskError::Panicked {
@@ -491,19 +503,19 @@ fn task_factory_sees_every_task_and_round_trips() {
     let l = lp.clone();
     let t = lp
         .create_task(async move {
-            l.sleep(0.001).await.unwrap();
+            l.sleep(0.001).await;
             "wrapped"
         })
         .unwrap();
     assert!(t.get_name().starts_with("traced-Task-"), "{}", t.get_name());
-    assert_eq!(run_with_deadline(&lp, t), Ok("wrapped"));
+    assert_eq!(run_with_deadline(&lp, t), "wrapped");
     assert!(polls.get() >= 2, "the wrapper polled the task's future");
 
     lp.set_task_factory(None);
     assert!(lp.get_task_factory().is_none());
     let t = lp.create_task(async {}).unwrap();
     assert!(t.get_name().starts_with("Task-"));
-    run_with_deadline(&lp, t).unwrap();
+    run_with_deadline(&lp, t);
 }
 
 #[test]
@@ -543,18 +555,32 @@ fn sleep_completes_no_earlier_than_its_delay_on_the_loop_clock() {
     let l = lp.clone();
     let (before, after) = run_with_deadline(&lp, async move {
         let before = l.time();
-        switchboard::sleep(0.02).unwrap().await.unwrap();
-        l.sleep(Duration::from_millis(5)).await.unwrap();
-        l.sleep(-1.0).await.unwrap();
+        switchboard::sleep(0.02).await;
+        l.sleep(Duration::from_millis(5)).await;
+        l.sleep(-1.0).await;
         (before, l.time())
     });
     assert!(after - before >= 0.025, "slept {}", after - before);
 }
 
 #[test]
-fn sleep_outside_a_running_loop_is_no_running_loop() {
-    assert!(matches!(
-        switchboard::sleep(0.1),
-        Err(LoopError::NoRunningLoop)
-    ));
+fn sleep_made_outside_a_running_loop_counts_from_its_first_poll() {
+    let (lp, _handler) = new_loop();
+    let s = switchboard::sleep(0.05);
+    // Time passes before the loop first polls it: not counted.
+    thread::sleep(Duration::from_millis(100));
+    let l = lp.clone();
+    let (before, after) = run_with_deadline(&lp, async move {
+        let before = l.time();
+        s.await;
+        (before, l.time())
+    });
+    assert!(after - before >= 0.05, "slept {}", after - before);
+}
+
+#[test]
+fn sleep_polled_outside_any_loop_completes_at_once() {
+    let mut s = std::pin::pin!(switchboard::sleep(10.0));
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(s.as_mut().poll(&mut cx).is_ready());
 }
