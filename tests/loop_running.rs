@@ -11,8 +11,10 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use support::{new_loop, run_forever_with_deadline, run_with_deadline, stop_soon, Dropped};
-use switchboard::{get_running_loop, Interrupt, LoopError, SignalError, TaskError};
+use support::{
+    new_loop, run_forever_with_deadline, run_with_deadline, stop_soon, Dropped, DEADLINE,
+};
+use switchboard::{get_running_loop, Interrupt, LoopError, Signal, SignalError, TaskError};
 
 type Log<T> = Rc<RefCell<Vec<T>>>;
 
@@ -123,7 +125,7 @@ fn l5_run_until_complete_returns_the_output() {
 
     let l = lp.clone();
     let out = run_with_deadline(&lp, async move {
-        l.sleep(0.005).await.unwrap();
+        l.sleep(0.005).await;
         "slept"
     });
     assert_eq!(out, "slept");
@@ -200,8 +202,19 @@ fn l5_future_of_another_loop_is_refused_not_awaited_forever() {
     let (a, _ha) = new_loop();
     let (b, _hb) = new_loop();
     let task_b = b.create_task(async { 1 }).unwrap();
-    let out = run_with_deadline(&a, task_b);
+    let out = run_with_deadline(&a, task_b.join());
     assert!(matches!(out, Err(TaskError::WrongLoop { .. })), "{out:?}");
+
+    // Awaited directly, the refusal ends the awaiting run with it.
+    let task_b = b.create_task(async { 2 }).unwrap();
+    let l = a.clone();
+    let guard = a.call_later(DEADLINE, move || l.stop()).unwrap();
+    let out = a.run_until_complete(task_b);
+    guard.cancel();
+    assert!(
+        matches!(out, Err(LoopError::Task(TaskError::WrongLoop { .. }))),
+        "{out:?}"
+    );
 
     let fut_b = b.create_future::<u8>();
     let out = run_with_deadline(&a, fut_b);
@@ -318,10 +331,9 @@ fn l7_after_close_every_refused_method_returns_closed() {
     closed("create_task", lp.create_task(async {}));
     closed("run_in_executor", lp.run_in_executor(None, || 1));
     // Signal handlers have their own error type, with the same meaning.
-    const SIGTERM: i32 = 15;
-    let added = lp.add_signal_handler(SIGTERM, || {});
+    let added = lp.add_signal_handler(Signal::SIGTERM, || {});
     assert!(matches!(added, Err(SignalError::Closed)), "{added:?}");
-    assert!(matches!(lp.remove_signal_handler(SIGTERM), Ok(false)));
+    assert!(matches!(lp.remove_signal_handler(Signal::SIGTERM), Ok(false)));
     // Stopping a closed loop is harmless.
     lp.stop();
     lp.handle().stop();
@@ -349,7 +361,7 @@ fn l7_close_drops_pending_callbacks_without_running_them() {
     lp.close().unwrap();
     assert_eq!(drops.load(Ordering::SeqCst), 4);
     assert!(task.done());
-    let out = poll_done(task);
+    let out = poll_done(task.join());
     assert!(matches!(out, Err(TaskError::LoopClosed { .. })), "{out:?}");
 }
 
@@ -425,7 +437,7 @@ fn l8_interrupt_in_run_until_complete_then_run_again_and_close() {
         .unwrap();
     let l = lp.clone();
     let out = run_with_deadline(&lp, async move {
-        l.sleep(0.02).await.unwrap();
+        l.sleep(0.02).await;
         "second run finished"
     });
     assert_eq!(out, "second run finished");
@@ -460,5 +472,8 @@ fn l8_interrupt_leaves_loop_that_can_be_closed() {
     lp.call_soon(|| panic_any(Interrupt)).unwrap();
     assert!(catch_unwind(AssertUnwindSafe(|| lp.run_forever())).is_err());
     lp.close().unwrap();
-    assert!(matches!(poll_done(task), Err(TaskError::LoopClosed { .. })));
+    assert!(matches!(
+        poll_done(task.join()),
+        Err(TaskError::LoopClosed { .. })
+    ));
 }

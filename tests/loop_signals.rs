@@ -10,9 +10,8 @@ use std::rc::Rc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use nix::libc;
-use nix::sys::signal::{raise, Signal};
-use switchboard::{new_event_loop, SignalError};
+use nix::sys::signal::{raise, Signal as NixSignal};
+use switchboard::{new_event_loop, Signal, SignalError};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -24,7 +23,7 @@ fn sg1_handler_runs_on_loop_thread_and_wakes_blocked_loop() {
     let loop_thread = std::thread::current().id();
     let handle = lp.handle();
     let c = caught.clone();
-    lp.add_signal_handler(libc::SIGUSR1, move || {
+    lp.add_signal_handler(Signal::SIGUSR1, move || {
         assert_eq!(std::thread::current().id(), loop_thread);
         c.set(c.get() + 1);
         handle.stop();
@@ -36,14 +35,14 @@ fn sg1_handler_runs_on_loop_thread_and_wakes_blocked_loop() {
         .unwrap();
     let raiser = std::thread::spawn(|| {
         std::thread::sleep(Duration::from_millis(100));
-        nix::sys::signal::kill(nix::unistd::getpid(), Signal::SIGUSR1).unwrap();
+        nix::sys::signal::kill(nix::unistd::getpid(), NixSignal::SIGUSR1).unwrap();
     });
     let started = Instant::now();
     lp.run_forever().unwrap();
     raiser.join().unwrap();
     assert_eq!(caught.get(), 1);
     assert!(started.elapsed() < Duration::from_secs(10));
-    assert!(lp.remove_signal_handler(libc::SIGUSR1).unwrap());
+    assert!(lp.remove_signal_handler(Signal::SIGUSR1).unwrap());
     lp.close().unwrap();
 }
 
@@ -53,9 +52,9 @@ fn sg1_raise_before_run_is_delivered_through_the_queue() {
     let lp = new_event_loop().unwrap();
     let caught = Rc::new(Cell::new(0));
     let c = caught.clone();
-    lp.add_signal_handler(libc::SIGUSR2, move || c.set(c.get() + 1))
+    lp.add_signal_handler(Signal::SIGUSR2, move || c.set(c.get() + 1))
         .unwrap();
-    raise(Signal::SIGUSR2).unwrap();
+    raise(NixSignal::SIGUSR2).unwrap();
     // The handler only wrote a byte; nothing ran yet.
     assert_eq!(caught.get(), 0);
     let handle = lp.handle();
@@ -64,10 +63,10 @@ fn sg1_raise_before_run_is_delivered_through_the_queue() {
     assert_eq!(caught.get(), 1);
     lp.close().unwrap();
     // Closing restored SIG_DFL and forgot the handler.
-    assert!(!lp_remove_after_close(libc::SIGUSR2));
+    assert!(!lp_remove_after_close(Signal::SIGUSR2));
 }
 
-fn lp_remove_after_close(sig: i32) -> bool {
+fn lp_remove_after_close(sig: Signal) -> bool {
     let lp = new_event_loop().unwrap();
     let removed = lp.remove_signal_handler(sig).unwrap();
     lp.close().unwrap();
@@ -76,30 +75,31 @@ fn lp_remove_after_close(sig: i32) -> bool {
 
 #[test]
 fn sg2_arguments_are_checked() {
-    let lp = new_event_loop().unwrap();
-    for sig in [0, -1, 65, 1000] {
-        let err = lp.add_signal_handler(sig, || {}).unwrap_err();
+    // Numbers are checked where they become a `Signal`.
+    for n in [0, -1, 65, 1000] {
+        let err = Signal::try_from(n).unwrap_err();
         assert!(
-            matches!(err, SignalError::InvalidSignal(s) if s == sig),
+            matches!(err, SignalError::InvalidSignal(s) if s == n),
             "{err:?}"
         );
-        assert!(err.to_string().contains(&sig.to_string()));
-        assert!(matches!(
-            lp.remove_signal_handler(sig),
-            Err(SignalError::InvalidSignal(_))
-        ));
+        assert!(err.to_string().contains(&n.to_string()));
     }
-    for sig in [libc::SIGKILL, libc::SIGSTOP] {
+    assert_eq!(Signal::try_from(libc_sigterm()).unwrap(), Signal::SIGTERM);
+    assert_eq!(Signal::SIGTERM.number(), libc_sigterm());
+    assert_eq!(Signal::SIGTERM.name(), "SIGTERM");
+
+    let lp = new_event_loop().unwrap();
+    for sig in [Signal::SIGKILL, Signal::SIGSTOP] {
         let err = lp.add_signal_handler(sig, || {}).unwrap_err();
         assert!(
             matches!(err, SignalError::Uncatchable(s) if s == sig),
             "{err:?}"
         );
-        assert_eq!(err.to_string(), format!("sig {sig} cannot be caught"));
+        assert_eq!(err.to_string(), format!("{} cannot be caught", sig.name()));
     }
     lp.close().unwrap();
     assert!(matches!(
-        lp.add_signal_handler(libc::SIGWINCH, || {}),
+        lp.add_signal_handler(Signal::SIGWINCH, || {}),
         Err(SignalError::Closed)
     ));
 }
@@ -108,10 +108,10 @@ fn sg2_arguments_are_checked() {
 fn sg3_remove_returns_whether_there_was_a_handler() {
     let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let lp = new_event_loop().unwrap();
-    assert!(!lp.remove_signal_handler(libc::SIGHUP).unwrap());
-    lp.add_signal_handler(libc::SIGHUP, || {}).unwrap();
-    assert!(lp.remove_signal_handler(libc::SIGHUP).unwrap());
-    assert!(!lp.remove_signal_handler(libc::SIGHUP).unwrap());
+    assert!(!lp.remove_signal_handler(Signal::SIGHUP).unwrap());
+    lp.add_signal_handler(Signal::SIGHUP, || {}).unwrap();
+    assert!(lp.remove_signal_handler(Signal::SIGHUP).unwrap());
+    assert!(!lp.remove_signal_handler(Signal::SIGHUP).unwrap());
     lp.close().unwrap();
 }
 
@@ -121,19 +121,23 @@ fn sg3_handler_removed_inside_a_handler_receives_nothing_more() {
     let lp = Rc::new(new_event_loop().unwrap());
     let caught = Rc::new(Cell::new(0));
     let (c, l) = (caught.clone(), Rc::downgrade(&lp));
-    lp.add_signal_handler(libc::SIGALRM, move || {
+    lp.add_signal_handler(Signal::SIGALRM, move || {
         c.set(c.get() + 1);
         if let Some(lp) = l.upgrade() {
-            assert!(lp.remove_signal_handler(libc::SIGALRM).unwrap());
+            assert!(lp.remove_signal_handler(Signal::SIGALRM).unwrap());
         }
     })
     .unwrap();
     // Two signals queued before the loop runs: two bytes, one delivery.
-    raise(Signal::SIGALRM).unwrap();
-    raise(Signal::SIGALRM).unwrap();
+    raise(NixSignal::SIGALRM).unwrap();
+    raise(NixSignal::SIGALRM).unwrap();
     let handle = lp.handle();
     lp.call_later(0.2, move || handle.stop()).unwrap();
     lp.run_forever().unwrap();
     assert_eq!(caught.get(), 1);
     lp.close().unwrap();
+}
+
+fn libc_sigterm() -> i32 {
+    nix::libc::SIGTERM
 }
