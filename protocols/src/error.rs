@@ -133,6 +133,10 @@ pub enum ProtocolError {
     /// `Addr::call`.
     #[error(transparent)]
     Call(#[from] CallError),
+    /// A ready-made framer refused the input (a line too long, a frame too
+    /// large), propagated with `?`.
+    #[error(transparent)]
+    Framing(#[from] crate::ready_made::FramingError),
     /// Any other failure, described.
     #[error("{0}")]
     Failed(String),

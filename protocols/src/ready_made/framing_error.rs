@@ -1,7 +1,5 @@
 //! Errors of the ready-made framers.
 
-use crate::error::ProtocolError;
-
 /// A frame the ready-made framers refuse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -26,11 +24,4 @@ pub enum FramingError {
         /// Bytes of the unfinished frame that had arrived (after its header).
         buffered: usize,
     },
-}
-
-/// A framing error ends the connection like any protocol failure.
-impl From<FramingError> for ProtocolError {
-    fn from(err: FramingError) -> Self {
-        ProtocolError::failed(err.to_string())
-    }
 }

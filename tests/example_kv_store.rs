@@ -1,0 +1,118 @@
+//! Runs `examples/kv_store.rs` and drives it from CPython's asyncio streams:
+//! SET/GET/DEL answers, pipelined requests answered in order, CRLF and LF,
+//! a line over 1 KiB answered with `ERR line too long` and a close, and
+//! SIGTERM stopping the server with status 0.
+//!
+//! The example is built once and its binary run directly
+//! ([`support::examples`]); every wait is bounded.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use support::examples;
+
+const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The asyncio client: one scenario per connection, answers printed one per
+/// line, `<closed>` when the server closed the connection.
+const CLIENT: &str = r#"
+import asyncio, sys
+
+async def talk(port, payload, expect):
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    w.write(payload)
+    await w.drain()
+    for _ in range(expect):
+        line = await asyncio.wait_for(r.readline(), 10)
+        print(line.decode().rstrip("\r\n") if line else "<closed>")
+    w.close()
+
+async def main(port):
+    await talk(port, b"SET k hello world\r\nGET k\r\n", 2)
+    await talk(port, b"GET k\nGET missing\nDEL k\nDEL k\nGET k\nBOGUS\n", 6)
+    # Pipelined in one write: answers in request order.
+    await talk(port, b"".join(b"SET n%d %d\r\n" % (i, i) for i in range(50))
+               + b"".join(b"GET n%d\r\n" % i for i in range(50)), 100)
+    # Too long: answered, then closed.
+    await talk(port, b"SET big " + b"x" * 2000 + b"\r\n", 2)
+
+asyncio.run(main(int(sys.argv[1])))
+"#;
+
+#[test]
+fn kv_store_answers_a_cpython_client_and_stops_on_sigterm() {
+    let mut child = examples::command("kv_store", &["0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start kv_store");
+    let stdout = child.stdout.take().expect("stdout");
+    let server = Server(child);
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx
+        .recv_timeout(STEP_TIMEOUT)
+        .expect("banner")
+        .expect("utf-8");
+    let port = first
+        .strip_prefix("kv_store on 127.0.0.1:")
+        .and_then(|p| p.parse::<u16>().ok())
+        .unwrap_or_else(|| panic!("unexpected banner {first:?}"));
+
+    let out = Command::new("python3")
+        .args(["-c", CLIENT, &port.to_string()])
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "client failed: {out:?}");
+    let answers = String::from_utf8(out.stdout).expect("utf-8");
+    let mut expected = vec!["OK", "hello world"];
+    expected.extend(["hello world", "NOT_FOUND", "OK", "NOT_FOUND", "NOT_FOUND"]);
+    expected.push("ERR unknown command");
+    let sets = vec!["OK".to_string(); 50];
+    let gets: Vec<String> = (0..50).map(|i| i.to_string()).collect();
+    let mut expected: Vec<String> = expected.into_iter().map(String::from).collect();
+    expected.extend(sets);
+    expected.extend(gets);
+    expected.extend(["ERR line too long".to_string(), "<closed>".to_string()]);
+    assert_eq!(answers.lines().collect::<Vec<_>>(), expected);
+
+    let pid = nix::unistd::Pid::from_raw(server.0.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    let last = rx
+        .recv_timeout(STEP_TIMEOUT)
+        .expect("exit line")
+        .expect("utf-8");
+    assert_eq!(last, "kv_store: 50 keys at exit");
+    let mut server = server;
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    let status = loop {
+        if let Some(status) = server.0.try_wait().expect("wait for kv_store") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "kv_store did not exit after SIGTERM"
+        );
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "kv_store exited with {status}");
+}
