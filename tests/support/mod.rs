@@ -246,3 +246,18 @@ pub async fn turns(n: usize) {
         YieldNow(false).await;
     }
 }
+
+/// The soft and hard RLIMIT_NOFILE of this process.
+#[allow(dead_code)]
+pub fn nofile_limit() -> std::io::Result<(u64, u64)> {
+    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map_err(std::io::Error::from)
+}
+
+/// Sets the soft RLIMIT_NOFILE (the hard limit stays).
+#[allow(dead_code)]
+pub fn set_nofile_soft(soft: u64) -> std::io::Result<()> {
+    let (_, hard) = nofile_limit()?;
+    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, soft, hard)
+        .map_err(std::io::Error::from)
+}

@@ -18,10 +18,10 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use bytes::Bytes;
+use switchboard::Bytes;
 
-use switchboard::protocols::testing::{EventLog, Recorded, RecordingProtocol};
-use switchboard::protocols::{BufferedProtocol, NoMessage, StreamProtocol};
+use switchboard::testing::{EventLog, Recorded, RecordingProtocol};
+use switchboard::{BufferedProtocol, NoMessage, StreamProtocol};
 use switchboard::{Connection, EventLoop, Server};
 
 /// Waits, yielding to the loop, until `cond` holds.
