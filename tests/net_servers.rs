@@ -12,12 +12,10 @@ use std::net::TcpStream;
 use std::rc::Rc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use switchboard::protocols::testing::{EventLog, Recorded, RecordingProtocol};
-use switchboard::protocols::{
-    NoMessage, ProtocolError, StreamEvent, StreamProtocol, StreamTransport,
-};
+use switchboard::testing::{EventLog, Recorded, RecordingProtocol};
+use switchboard::Bytes;
 use switchboard::{EventLoop, NetError, Server};
+use switchboard::{NoMessage, ProtocolError, StreamEvent, StreamProtocol, StreamTransport};
 
 use support::net::{
     client, echo_server, echo_server_with, is_alone_child, made, run_alone, serve, until,
@@ -116,7 +114,7 @@ fn v4_wait_closed_waits_for_every_connection() {
         support::turns(10).await;
         assert!(!early.done(), "a connection is still open");
         conn.transport.close();
-        early.await.expect("wait_closed");
+        early.await;
         // After that it returns at once.
         server.wait_closed().await;
     });
@@ -173,7 +171,7 @@ fn v4_abort_clients_unblocks_wait_closed_with_blocked_writers() {
         support::turns(10).await;
         assert!(!waiting.done());
         server.abort_clients();
-        waiting.await.expect("wait_closed");
+        waiting.await;
         drop(peer);
     });
 }
@@ -390,9 +388,8 @@ fn emfile_scene() -> EmfileScene {
     let peers: Vec<TcpStream> = (0..EMFILE_CLIENTS)
         .map(|_| TcpStream::connect(("127.0.0.1", port)).expect("connect"))
         .collect();
-    let (soft, _) = switchboard::actors::sys::unix::fd::nofile_limit().expect("limit");
-    switchboard::actors::sys::unix::fd::set_nofile_soft(limit_leaving(10))
-        .expect("lower RLIMIT_NOFILE");
+    let (soft, _) = support::nofile_limit().expect("limit");
+    support::set_nofile_soft(limit_leaving(10)).expect("lower RLIMIT_NOFILE");
     EmfileScene {
         lp,
         messages,
@@ -434,7 +431,7 @@ fn fault3_emfile_on_accept_is_reported_once_and_accepting_resumes() {
             "accept stopped early: {accepted}"
         );
         // Free descriptors: accepting resumes after the back-off.
-        switchboard::actors::sys::unix::fd::set_nofile_soft(soft).expect("restore RLIMIT_NOFILE");
+        support::set_nofile_soft(soft).expect("restore RLIMIT_NOFILE");
         until(&l, || made(&lg) == EMFILE_CLIENTS).await;
         eprintln!("all accepted");
         server.close();
@@ -470,7 +467,7 @@ fn fault3_emfile_retry_is_cancelled_when_the_server_closes() {
     run_with_deadline(&lp, async move {
         until(&l, || !m3.borrow().is_empty()).await;
         server.close();
-        switchboard::actors::sys::unix::fd::set_nofile_soft(soft).expect("restore RLIMIT_NOFILE");
+        support::set_nofile_soft(soft).expect("restore RLIMIT_NOFILE");
         // Past the retry delay: the cancelled retry must not fire.
         let _ = l.sleep(Duration::from_millis(1300)).await;
         assert!(made(&lg) < EMFILE_CLIENTS);
