@@ -9,11 +9,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use switchboard::protocols::testing::{
-    check_stream_grammar, EventLog, Recorded, RecordingProtocol,
-};
-use switchboard::protocols::NoMessage;
+use switchboard::testing::{check_stream_grammar, EventLog, Recorded, RecordingProtocol};
 use switchboard::EventLoop;
+use switchboard::NoMessage;
 
 use support::{new_loop, run_with_deadline};
 

@@ -13,11 +13,11 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use bytes::Bytes;
-use switchboard::protocols::testing::{
+use switchboard::testing::{
     check_stream_grammar, EventLog, Recorded, RecordingBufferedProtocol, RecordingProtocol,
 };
-use switchboard::protocols::{
+use switchboard::Bytes;
+use switchboard::{
     NoMessage, ProtocolError, StreamEvent, StreamProtocol, StreamTransport, WriteError, WriteLimits,
 };
 
@@ -746,9 +746,9 @@ impl StreamProtocol for Switcher {
             StreamEvent::ConnectionMade => self.0.push(Recorded::ConnectionMade),
             StreamEvent::DataReceived(d) => {
                 self.0.push(Recorded::Data(d));
-                t.set_protocol(switchboard::protocols::AnyStreamProtocol::Buffered(
-                    Box::new(RecordingBufferedProtocol::with_log(10, self.0.clone())),
-                ));
+                t.set_protocol(switchboard::AnyStreamProtocol::Buffered(Box::new(
+                    RecordingBufferedProtocol::with_log(10, self.0.clone()),
+                )));
             }
             other => panic!("the old protocol got {other:?} after the switch"),
         }

@@ -14,10 +14,8 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use bytes::Bytes;
-use switchboard::protocols::{
-    ProtocolError, StreamEvent, StreamProtocol, StreamTransport, TransportError,
-};
+use switchboard::Bytes;
+use switchboard::{ProtocolError, StreamEvent, StreamProtocol, StreamTransport, TransportError};
 
 use support::net::{payload, slow_peer, until, CHUNK};
 use support::{new_loop, run_with_deadline};
