@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use switchboard_protocols::{Exception, ExceptionContext};
 
-use crate::error::TaskError;
 use crate::event_loop::{LoopCore, Ready, FIRST_ACTOR_TOKEN, WAKER_TOKEN};
 use crate::interrupt::is_interrupt;
 use crate::shared::Inbox;
@@ -280,15 +279,10 @@ fn run_task(core: &LoopCore, key: TaskKey) {
             drop(fut);
             let payload = match payload.downcast::<Propagated>() {
                 Ok(propagated) => {
-                    // An awaited task failed: this one fails the same way
-                    // (cancellation cancels it), already reported once.
-                    let err = match propagated.0 {
-                        TaskError::Cancelled { .. } => TaskError::Cancelled {
-                            name: control.name(),
-                        },
-                        other => other,
-                    };
-                    control.fail(err);
+                    // An awaited task failed: this one fails with the same
+                    // error (naming the task where it began; cancellation
+                    // cancels this one too), already reported once.
+                    control.fail(propagated.0);
                     return;
                 }
                 Err(payload) => payload,
