@@ -333,7 +333,10 @@ fn l7_after_close_every_refused_method_returns_closed() {
     // Signal handlers have their own error type, with the same meaning.
     let added = lp.add_signal_handler(Signal::SIGTERM, || {});
     assert!(matches!(added, Err(SignalError::Closed)), "{added:?}");
-    assert!(matches!(lp.remove_signal_handler(Signal::SIGTERM), Ok(false)));
+    assert!(matches!(
+        lp.remove_signal_handler(Signal::SIGTERM),
+        Ok(false)
+    ));
     // Stopping a closed loop is harmless.
     lp.stop();
     lp.handle().stop();
