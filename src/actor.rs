@@ -154,6 +154,17 @@ impl<A: Actor> switchboard_actors::LoopActor for Mailbox<A> {
 impl EventLoop {
     /// Starts `actor` on this loop and returns its address. `started` runs on
     /// the next iteration, before any message.
+    ///
+    /// Addresses come only from the loop: user code cannot make one for an
+    /// id of its choosing, nor make an id.
+    ///
+    /// ```compile_fail
+    /// let forged: switchboard::Addr<u8> = switchboard::Addr::new(switchboard::ActorId(3));
+    /// ```
+    ///
+    /// ```compile_fail
+    /// let id = switchboard::ActorId(3);
+    /// ```
     pub fn spawn<A: Actor>(&self, actor: A) -> Result<Addr<A::Message>, LoopError> {
         let core = &self.core;
         core.check_open()?;

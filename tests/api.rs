@@ -567,3 +567,38 @@ fn host_means_one_host_on_both_builders_and_hosts_takes_a_list() {
     })
     .expect("run");
 }
+
+// ---- diagnostics ------------------------------------------------------------------------
+
+#[test]
+fn without_a_logger_debug_warnings_reach_stderr() {
+    if std::env::var_os("SWITCHBOARD_API_CHILD").is_some() {
+        // The child: debug mode, a server left open at close.
+        let lp = switchboard::new_event_loop().expect("loop");
+        lp.set_debug(true);
+        let server = lp.run_until_complete(lp.create_server(|| Echo).host("127.0.0.1").port(0));
+        let _server = server.expect("loop ran").expect("served");
+        lp.close().expect("close");
+        println!("child done");
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "without_a_logger_debug_warnings_reach_stderr",
+            "--exact",
+            "--nocapture",
+        ])
+        .env("SWITCHBOARD_API_CHILD", "1")
+        .output()
+        .expect("re-exec the test binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("child done"),
+        "{stdout}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("switchboard: warn: unclosed resource at loop close"),
+        "no warning on stderr:\n{stderr}"
+    );
+}
