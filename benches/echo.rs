@@ -57,7 +57,7 @@ fn announce(addr: SocketAddr) {
 // ---------------------------------------------------------------- servers --
 
 fn serve_switchboard() {
-    use switchboard::protocols::ready_made::Echo;
+    use switchboard::ready_made::Echo;
     let lp = switchboard::new_event_loop().expect("event loop");
     let lp2 = lp.clone();
     let res = lp.run_until_complete(async move {
