@@ -137,6 +137,9 @@ fn stop_runs_stopped_and_later_messages_are_dropped() {
     run_with_deadline(&lp, marker_done).expect("marker handled");
     assert!(*stopped.borrow());
     assert_eq!(*seen.borrow(), vec![1], "nothing after stop");
+    // Once the actor has stopped, a send fails and gives the message back.
+    assert!(!addr.is_alive());
+    assert!(matches!(addr.send(3), Err(SendError(3))));
 }
 
 #[test]
