@@ -206,6 +206,8 @@ fn awaiting_a_task_gives_its_output_and_run_until_complete_does_not_wrap_it() {
 }
 
 #[test]
+// The awaiting task is the point: the failure must cross an `.await`.
+#[allow(clippy::redundant_async_block)]
 fn a_panicked_task_fails_its_awaiter_the_same_way_and_join_shows_it() {
     let lp = switchboard::new_event_loop().expect("loop");
     let handler = support::RecordingHandler::install(&lp);
@@ -225,6 +227,8 @@ fn a_panicked_task_fails_its_awaiter_the_same_way_and_join_shows_it() {
 }
 
 #[test]
+// The awaiting task is the point: the failure must cross an `.await`.
+#[allow(clippy::redundant_async_block)]
 fn a_cancelled_task_cancels_its_awaiter() {
     let lp = switchboard::new_event_loop().expect("loop");
     let sleeper = lp.create_task(lp.sleep(10.0)).expect("task");
