@@ -29,16 +29,18 @@ fn ask_exit(sig: Signal, lp: &EventLoop) {
 }
 
 fn main() -> switchboard::Result<()> {
-    println!("Event loop running for 1 hour, press Ctrl+C to interrupt.");
-    println!(
-        "pid {}: send SIGINT or SIGTERM to exit.",
-        std::process::id()
-    );
     let lp = switchboard::new_event_loop()?;
     for sig in [Signal::SIGINT, Signal::SIGTERM] {
         let l = lp.clone();
         lp.add_signal_handler(sig, move || ask_exit(sig, &l))?;
     }
+    // Printed once the handlers are in place, so a signal sent on seeing it
+    // is always caught.
+    println!("Event loop running for 1 hour, press Ctrl+C to interrupt.");
+    println!(
+        "pid {}: send SIGINT or SIGTERM to exit.",
+        std::process::id()
+    );
     // asyncio.sleep(3600): the loop stops earlier when a signal arrives.
     let l = lp.clone();
     lp.call_later(3600.0, move || l.stop())?;

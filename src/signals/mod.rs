@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use switchboard_actors::signal::{SignalTable, SignalWatcher, NSIG};
+use switchboard_actors::signal::{SignalTable, SignalWatcher};
 
 use crate::event_loop::{EventLoop, LoopCore, FIRST_ACTOR_TOKEN};
 use crate::routing;
@@ -24,8 +24,9 @@ pub use signal::Signal;
 #[non_exhaustive]
 pub enum SignalError {
     /// Not the number of a signal [`Signal`] names (asyncio's `ValueError`
-    /// for numbers outside `range(1, NSIG)`).
-    #[error("sig {0} is not a signal number (1 to {max})", max = NSIG - 1)]
+    /// for numbers outside `range(1, NSIG)`; real-time signals are not named
+    /// either).
+    #[error("sig {0} is not the number of a signal switchboard names")]
     InvalidSignal(i32),
     /// SIGKILL or SIGSTOP (asyncio's `RuntimeError`).
     #[error("{0} cannot be caught")]
