@@ -123,6 +123,10 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
 
     /// Closes the socket now and schedules `ConnectionLost(reason)`; the buffer
     /// is dropped. Idempotent: the first reason wins.
+    ///
+    /// Flow-control events raised before and not yet delivered are dropped: a
+    /// `PauseWriting` for a buffer that no longer exists would tell the
+    /// protocol to wait for a `ResumeWriting` that never comes.
     pub(crate) fn die(&mut self, reason: Option<TransportError>) {
         if self.phase >= Phase::Dying {
             return;
@@ -130,6 +134,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         self.phase = Phase::Dying;
         self.read = ReadSide::Done;
         self.lost_reason = reason;
+        self.raised.clear();
         self.buffer.clear();
         self.buffered = 0;
         // Closing the fd also removes it from the epoll set.
@@ -271,11 +276,15 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
             }
         }
         self.info.set_buffered(self.buffered);
-        if let Some(FlowSignal::Resume) = self.flow.after_drain(self.buffered) {
-            self.raised.push_back(Raised::ResumeWriting);
-        }
+        let resume = self.flow.after_drain(self.buffered) == Some(FlowSignal::Resume);
         if self.buffered == 0 {
             self.after_drained();
+        }
+        // Raised after a close that has just completed, it still comes before
+        // `ConnectionLost` (G4); not after a failure, whose `die` dropped the
+        // events of a buffer that is gone.
+        if resume && (self.phase < Phase::Dying || self.lost_reason.is_none()) {
+            self.raised.push_back(Raised::ResumeWriting);
         }
     }
 
