@@ -18,8 +18,6 @@ use crate::stream::socket::StreamSocket;
 
 /// The most buffers one vectored write takes.
 const MAX_IOV: usize = 64;
-/// From this many dropped writes on, each one is logged (asyncio warns after 5).
-const WARN_DROPPED_WRITES: u32 = 5;
 
 /// Where a transport is in its life. It only moves forward.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -83,7 +81,6 @@ pub(crate) struct Core<S: StreamSocket, M: 'static> {
     pub(crate) read_again: bool,
     pub(crate) new_protocol: Option<AnyStreamProtocol<M>>,
     pub(crate) lost_reason: Option<TransportError>,
-    dropped_writes: u32,
     mailer: Arc<dyn Mailer>,
     /// Opt-in hard cap on the write buffer (asyncio has none).
     pub(crate) max_buffer: Option<usize>,
@@ -111,7 +108,6 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
             read_again: false,
             new_protocol: None,
             lost_reason: None,
-            dropped_writes: 0,
             mailer,
             max_buffer: None,
         }
@@ -183,22 +179,23 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
     }
 
     /// Checks whether a write may proceed: `Ok(true)` to write, `Ok(false)` to
-    /// drop silently (after close, abort or loss).
+    /// drop it (empty, or after close, abort or loss).
+    ///
+    /// A zero-length write is nothing at all: no syscall, no count, no
+    /// warning (fault scenario 6). A dropped write is counted and warned
+    /// about by [`StreamInfo::drop_write`], shared with outside handles.
     fn admit(&mut self, len: usize) -> Result<bool, WriteError> {
         if self.write != WriteSide::Open {
             return Err(WriteError::AfterWriteEof);
         }
-        if self.phase >= Phase::Closing {
-            self.dropped_writes += 1;
-            if self.dropped_writes >= WARN_DROPPED_WRITES {
-                log::warn!(
-                    "{}: write() after close; {len} bytes dropped",
-                    self.describe()
-                );
-            }
+        if len == 0 {
             return Ok(false);
         }
-        Ok(len > 0)
+        if self.phase >= Phase::Closing {
+            self.info.drop_write(len, || self.describe());
+            return Ok(false);
+        }
+        Ok(true)
     }
 
     /// With nothing queued, hands `data` to the socket at once and returns how

@@ -286,7 +286,7 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
 
     fn on_eof(&mut self, cx: &mut dyn LoopContext) {
         self.core.read = ReadSide::Done;
-        self.core.info.set_reading(false);
+        self.core.info.set_read_over();
         self.core.keep_open = false;
         self.deliver(Ev::Eof, cx);
         if !self.core.keep_open {
@@ -327,7 +327,10 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
     fn command(&mut self, cmd: StreamCommand, cx: &mut dyn LoopContext) {
         let core = &mut self.core;
         let refused = match cmd {
-            StreamCommand::Write(b) => core.write_bytes(b).err().map(|e| e.to_string()),
+            StreamCommand::Write(b) => {
+                core.info.take_pending(b.len());
+                core.write_bytes(b).err().map(|e| e.to_string())
+            }
             StreamCommand::WriteEof => core.write_eof().err().map(|e| e.to_string()),
             StreamCommand::Close => {
                 core.close();
