@@ -52,6 +52,10 @@ impl LoopContext for LoopCx<'_> {
         insert(self.core, id, actor);
     }
 
+    fn release(&mut self, id: ActorId) {
+        release(self.core, id);
+    }
+
     fn send(&mut self, to: ActorId, msg: Box<dyn Any>) {
         self.core
             .ready
@@ -103,6 +107,15 @@ pub(crate) fn reserve(core: &LoopCore) -> ActorId {
             .borrow_mut()
             .insert(ActorSlot { gen, actor: None }),
     )
+}
+
+/// Frees a reserved id that never got an actor. An id whose slot holds an
+/// actor, or none (not reserved, or already reused), is left alone.
+pub(crate) fn release(core: &LoopCore, id: ActorId) {
+    let mut actors = core.actors.borrow_mut();
+    if actors.get(id.0).is_some_and(|slot| slot.actor.is_none()) {
+        actors.try_remove(id.0);
+    }
 }
 
 pub(crate) fn insert(core: &LoopCore, id: ActorId, actor: Box<dyn Actor>) {

@@ -85,6 +85,10 @@ pub trait LoopContext {
     /// Puts a new actor in the table under a reserved id.
     fn insert(&mut self, id: ActorId, actor: Box<dyn Actor>);
 
+    /// Gives back an id from [`reserve`](Self::reserve) that will hold no
+    /// actor (setting the actor up failed), so its slot is not leaked.
+    fn release(&mut self, id: ActorId);
+
     /// Queues a message for another actor (or this one); delivered after the
     /// current call returns, never re-entrantly.
     fn send(&mut self, to: ActorId, msg: Box<dyn Any>);

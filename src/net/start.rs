@@ -53,7 +53,7 @@ pub(crate) async fn start_transport<S: StreamSocket, M: Send + 'static>(
     let interest = mio::Interest::READABLE | mio::Interest::WRITABLE;
     let token = mio::Token(id.0 + crate::event_loop::FIRST_ACTOR_TOKEN);
     if let Err(source) = core.registry.register(&mut socket, token, interest) {
-        core.actors.borrow_mut().try_remove(id.0);
+        routing::release(core, id);
         return Err(NetError::Socket {
             op: "register",
             source,
