@@ -50,6 +50,13 @@ pub(crate) enum Ready {
     },
     Task(TaskKey),
     Deliver(ActorId, Box<dyn Any>),
+    /// A readiness event from the poll, for the actor `id` of generation
+    /// `gen` (so a slot reused within the iteration gets nothing).
+    Io {
+        id: ActorId,
+        gen: u64,
+        readiness: switchboard_actors::Readiness,
+    },
 }
 
 /// A delay for [`call_later`](EventLoop::call_later): seconds as `f64` (negative

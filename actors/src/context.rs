@@ -109,4 +109,11 @@ pub trait LoopContext {
     /// Runs `f` on the loop's ready queue after this call returns (for
     /// completions the loop's futures are waiting for).
     fn call_soon(&mut self, f: Box<dyn FnOnce()>);
+
+    /// Leaves the loop with an `Interrupt` once this call has returned: for
+    /// an actor that caught one from the code it runs (a protocol handler)
+    /// and first brings its own state to rest. The actor stays in the
+    /// table; the loop is stopped, not closed, and runs again as asyncio's
+    /// does after a `KeyboardInterrupt`.
+    fn interrupt(&mut self);
 }

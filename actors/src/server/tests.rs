@@ -86,6 +86,7 @@ impl LoopContext for FakeCx {
         &mut self.buf
     }
     fn call_soon(&mut self, _f: Box<dyn FnOnce()>) {}
+    fn interrupt(&mut self) {}
 }
 
 struct NoMail;

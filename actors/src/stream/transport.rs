@@ -62,6 +62,10 @@ pub struct SocketTransport<S: StreamSocket, M: 'static> {
     /// bytes, which fit in this struct's padding: idle connections pay
     /// nothing for the option.
     close_timeout_ms: Option<NonZeroU32>,
+    /// The protocol raised an `Interrupt` during the current step: deliver
+    /// nothing more (but what it raised itself), settle, then let the loop
+    /// leave through `LoopContext::interrupt`.
+    interrupted: bool,
 }
 
 /// A TCP transport: asyncio's `_SelectorSocketTransport` for TCP.
@@ -97,6 +101,7 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
                 protocol,
                 hooks,
                 close_timeout_ms: None,
+                interrupted: false,
             },
             info,
         )
@@ -140,6 +145,10 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
         if self.core.phase == Phase::Gone {
             return;
         }
+        let flow = matches!(ev, Ev::Pause | Ev::Resume);
+        if self.interrupted && !flow {
+            return;
+        }
         let callback = ev.callback();
         let fatal = !matches!(ev, Ev::Made | Ev::Pause | Ev::Resume | Ev::Lost(_));
         let core = &mut self.core;
@@ -150,7 +159,10 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
             Ok(Err(e)) => Exception::Error(e.to_string()),
             Err(payload) => {
                 if payload.is::<switchboard_protocols::Interrupt>() {
-                    std::panic::resume_unwind(payload);
+                    // Not a failure of the connection: it lives on (asyncio
+                    // keeps its transports through a KeyboardInterrupt).
+                    self.interrupt(cx);
+                    return;
                 }
                 Exception::from_panic(&*payload)
             }
@@ -178,6 +190,15 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
         }
     }
 
+    /// The protocol raised an `Interrupt`: the current step ends early (no
+    /// more data is delivered), and the loop leaves once it has settled.
+    fn interrupt(&mut self, cx: &mut dyn LoopContext) {
+        if !self.interrupted {
+            self.interrupted = true;
+            cx.interrupt();
+        }
+    }
+
     /// Reads until the socket is drained, EOF, an error, a pause, or the budget
     /// is spent.
     ///
@@ -192,6 +213,11 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
         for _ in 0..READ_BUDGET {
             if self.core.read != ReadSide::Active || self.core.phase != Phase::Open {
                 return;
+            }
+            if self.interrupted {
+                // Data may be left in the socket, and no new edge will say
+                // so: read on in the next run.
+                break;
             }
             let Some(fd) = self.core.socket.as_ref().map(|s| s.as_raw_fd()) else {
                 return;
@@ -228,6 +254,10 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
                                 TransportError::EmptyBuffer,
                             );
                             return;
+                        }
+                        Err(payload) if payload.is::<switchboard_protocols::Interrupt>() => {
+                            self.interrupt(cx);
+                            break;
                         }
                         Err(payload) => {
                             let exc = Exception::from_panic(&*payload);
@@ -297,6 +327,8 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
     /// After any step: finish a close, read again if asked, schedule
     /// `ConnectionLost` once the socket is gone.
     fn settle(&mut self, cx: &mut dyn LoopContext) -> Status {
+        // The step is over; a later one delivers again.
+        self.interrupted = false;
         if std::mem::take(&mut self.core.read_again) && self.core.phase == Phase::Open {
             let me = cx.id();
             cx.send(me, Box::new(ReadMore));
