@@ -54,6 +54,13 @@ pub(crate) enum Ready {
     /// A message sent through an [`Addr`](crate::Addr): only for the
     /// incarnation it was addressed to.
     DeliverTo(ActorId, u64, Box<dyn Any>),
+    /// A readiness event from the poll, for the actor `id` of generation
+    /// `gen` (so a slot reused within the iteration gets nothing).
+    Io {
+        id: ActorId,
+        gen: u64,
+        readiness: switchboard_actors::Readiness,
+    },
 }
 
 /// A delay for [`call_later`](EventLoop::call_later): seconds as `f64` (negative

@@ -30,6 +30,8 @@ pub(crate) struct LoopCx<'a> {
     id: ActorId,
     gen: u64,
     buf: Option<RefMut<'a, BytesMut>>,
+    /// The actor asked to leave the loop with an `Interrupt` once it returns.
+    interrupt: bool,
 }
 
 impl LoopContext for LoopCx<'_> {
@@ -51,6 +53,10 @@ impl LoopContext for LoopCx<'_> {
 
     fn insert(&mut self, id: ActorId, actor: Box<dyn LoopActor>) {
         insert(self.core, id, actor);
+    }
+
+    fn release(&mut self, id: ActorId) {
+        release(self.core, id);
     }
 
     fn send(&mut self, to: ActorId, msg: Box<dyn Any>) {
@@ -94,6 +100,10 @@ impl LoopContext for LoopCx<'_> {
     fn call_soon(&mut self, f: Box<dyn FnOnce()>) {
         let _ = self.core.call_soon_boxed(f, Location::caller());
     }
+
+    fn interrupt(&mut self) {
+        self.interrupt = true;
+    }
 }
 
 pub(crate) fn reserve(core: &LoopCore) -> ActorId {
@@ -122,6 +132,19 @@ pub(crate) fn remove(core: &LoopCore, id: ActorId) -> Option<ActorSlot> {
     slot
 }
 
+/// Frees a reserved id that never got an actor. An id whose slot holds an
+/// actor, or none (not reserved, or already reused), is left alone.
+pub(crate) fn release(core: &LoopCore, id: ActorId) {
+    let mut actors = core.actors.borrow_mut();
+    if actors
+        .get(id.index())
+        .is_some_and(|slot| slot.actor.is_none())
+    {
+        actors.try_remove(id.index());
+        core.shared.set_live(id.index(), 0);
+    }
+}
+
 pub(crate) fn insert(core: &LoopCore, id: ActorId, actor: Box<dyn LoopActor>) {
     if let Some(slot) = core.actors.borrow_mut().get_mut(id.index()) {
         slot.actor = Some(actor);
@@ -131,6 +154,12 @@ pub(crate) fn insert(core: &LoopCore, id: ActorId, actor: Box<dyn LoopActor>) {
 /// Calls `f` on actor `id` with the actor taken out of the table, so that it may
 /// use the loop (spawn actors, send messages) while it runs. A panic stops the
 /// actor (dropping it closes what it owns) and is reported.
+///
+/// An [`Interrupt`](crate::Interrupt), asked for through
+/// [`LoopContext::interrupt`] (the actor finished its step first) or
+/// unwinding out of the actor, leaves through the caller once the actor is
+/// back in its slot: like asyncio's `KeyboardInterrupt`, it stops the loop
+/// but costs no transport its connection.
 pub(crate) fn dispatch(
     core: &LoopCore,
     id: ActorId,
@@ -150,41 +179,49 @@ pub(crate) fn dispatch(
         };
         (actor, slot.gen)
     };
-    let result = {
+    let (result, interrupt) = {
         let mut cx = LoopCx {
             core,
             id,
             gen: slot_gen,
             buf: None,
+            interrupt: false,
         };
-        catch_unwind(AssertUnwindSafe(|| f(&mut *actor, &mut cx)))
+        let result = catch_unwind(AssertUnwindSafe(|| f(&mut *actor, &mut cx)));
+        (result, cx.interrupt)
     };
     match result {
-        Ok(Status::Alive) => {
-            if let Some(slot) = core.actors.borrow_mut().get_mut(id.index()) {
-                slot.actor = Some(actor);
-            }
-        }
+        Ok(Status::Alive) => put_back(core, id, actor),
         Ok(Status::Done) => {
             remove(core, id);
             drop(actor);
+        }
+        Err(payload) if is_interrupt(&*payload) => {
+            put_back(core, id, actor);
+            std::panic::resume_unwind(payload);
         }
         Err(payload) => {
             let what = actor.describe();
             remove(core, id);
             drop(actor);
-            if is_interrupt(&*payload) {
-                std::panic::resume_unwind(payload);
-            }
             let ctx = ExceptionContext::new(format!("Exception in actor {what}"))
                 .with_exception(Exception::from_panic(&*payload));
             crate::exception::report(core, ctx);
         }
     }
+    if interrupt {
+        std::panic::resume_unwind(Box::new(crate::Interrupt));
+    }
 }
 
-pub(crate) fn dispatch_ready(core: &LoopCore, id: ActorId, readiness: Readiness) {
-    dispatch(core, id, None, |a, cx| a.ready(readiness, cx));
+fn put_back(core: &LoopCore, id: ActorId, actor: Box<dyn LoopActor>) {
+    if let Some(slot) = core.actors.borrow_mut().get_mut(id.index()) {
+        slot.actor = Some(actor);
+    }
+}
+
+pub(crate) fn dispatch_ready(core: &LoopCore, id: ActorId, gen: u64, readiness: Readiness) {
+    dispatch(core, id, Some(gen), |a, cx| a.ready(readiness, cx));
 }
 
 pub(crate) fn dispatch_message(core: &LoopCore, id: ActorId, gen: Option<u64>, msg: Box<dyn Any>) {
@@ -226,6 +263,7 @@ pub(crate) fn close_loop(core: &LoopCore) -> Result<(), LoopError> {
                 id: internal::actor_id(index),
                 gen: slot.gen,
                 buf: None,
+                interrupt: false,
             };
             actor.shutdown(&mut cx);
         }

@@ -17,12 +17,20 @@ use crate::task::{Propagated, TaskKey};
 /// 1. **Timeout**: zero if callbacks are ready, tasks are woken, the inbox is
 ///    non-empty or the loop is stopping; else until the nearest live timer;
 ///    else block.
-/// 2. **Poll**, and hand each readiness event to the actor that owns its token.
+/// 2. **Poll**, and queue each readiness event for the actor that owns its
+///    token (asyncio's `_process_events` adding the I/O callbacks to
+///    `_ready`).
 /// 3. **Inbox**: move callbacks and messages from other threads to the ready
 ///    queue, and woken tasks after them.
 /// 4. **Timers**: move due timers to the ready queue, earliest first.
-/// 5. **Run** the callbacks that were ready when this phase began; anything
-///    scheduled while they run waits for the next iteration.
+/// 5. **Run** what was ready when this phase began: callbacks, messages, and
+///    the actors' I/O, so protocol handlers run inside the snapshot like any
+///    callback. Anything scheduled while they run (a callback, a message, a
+///    `ConnectionLost` after `close()`) waits for the next iteration, and
+///    `stop()` from a handler lets only the rest of the snapshot run. If an
+///    [`Interrupt`](crate::Interrupt) leaves this phase, what it had not run
+///    yet (other I/O events of the same poll included) stays queued, in
+///    order, for the next run.
 pub(crate) fn run_once(core: &LoopCore) {
     // 1. Timeout.
     core.shared.arm();
@@ -39,18 +47,27 @@ pub(crate) fn run_once(core: &LoopCore) {
             events.clear();
         }
         core.shared.disarm();
+        let actors = core.actors.borrow();
+        let mut ready = core.ready.borrow_mut();
         for event in events.iter() {
             let token = event.token();
             if token == WAKER_TOKEN || token.0 < FIRST_ACTOR_TOKEN {
                 continue;
             }
+            let id = switchboard_protocols::internal::actor_id(token.0 - FIRST_ACTOR_TOKEN);
+            let Some(slot) = actors.get(id.index()) else {
+                continue;
+            };
             let readiness = switchboard_actors::Readiness {
                 readable: event.is_readable() || event.is_read_closed() || event.is_error(),
                 writable: event.is_writable() || event.is_write_closed(),
                 closed: event.is_read_closed() || event.is_error(),
             };
-            let id = switchboard_protocols::internal::actor_id(token.0 - FIRST_ACTOR_TOKEN);
-            crate::routing::dispatch_ready(core, id, readiness);
+            ready.push_back(Ready::Io {
+                id,
+                gen: slot.gen,
+                readiness,
+            });
         }
     }
 
@@ -93,6 +110,9 @@ pub(crate) fn run_once(core: &LoopCore) {
             Some(Ready::Deliver(to, msg)) => crate::routing::dispatch_message(core, to, None, msg),
             Some(Ready::DeliverTo(to, gen, msg)) => {
                 crate::routing::dispatch_message(core, to, Some(gen), msg)
+            }
+            Some(Ready::Io { id, gen, readiness }) => {
+                crate::routing::dispatch_ready(core, id, gen, readiness)
             }
             None => break,
         }

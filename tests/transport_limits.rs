@@ -143,8 +143,9 @@ fn fault4_connection_past_max_write_buffer_is_lost_with_buffer_overflow() {
         matches!(reason, Some(TransportError::BufferOverflow { cap }) if cap == CAP),
         "{reason:?}"
     );
-    // The pause came first, once, just past the high-water mark (W2).
-    assert_eq!(seen.pauses, 1);
+    // The writes that crossed high also crossed the cap in the same handler:
+    // the pause they raised was dropped with the buffer (issue 7 defect 7).
+    assert_eq!(seen.pauses, 0);
     assert_eq!(seen.resumes, 0);
     drop(peer.go);
     let got = peer.done.join().expect("peer");

@@ -85,6 +85,10 @@ pub trait LoopContext {
     /// Puts a new actor in the table under a reserved id.
     fn insert(&mut self, id: ActorId, actor: Box<dyn LoopActor>);
 
+    /// Gives back an id from [`reserve`](Self::reserve) that will hold no
+    /// actor (setting the actor up failed), so its slot is not leaked.
+    fn release(&mut self, id: ActorId);
+
     /// Queues a message for another actor (or this one); delivered after the
     /// current call returns, never re-entrantly.
     fn send(&mut self, to: ActorId, msg: Box<dyn Any>);
@@ -105,4 +109,11 @@ pub trait LoopContext {
     /// Runs `f` on the loop's ready queue after this call returns (for
     /// completions the loop's futures are waiting for).
     fn call_soon(&mut self, f: Box<dyn FnOnce()>);
+
+    /// Leaves the loop with an `Interrupt` once this call has returned: for
+    /// an actor that caught one from the code it runs (a protocol handler)
+    /// and first brings its own state to rest. The actor stays in the
+    /// table; the loop is stopped, not closed, and runs again as asyncio's
+    /// does after a `KeyboardInterrupt`.
+    fn interrupt(&mut self);
 }

@@ -89,10 +89,31 @@ enum State {
     /// Bound, not listening (`start_serving=False`): connects are refused.
     Bound(socket2::Socket),
     Serving(mio::net::TcpListener),
-    /// Accept hit EMFILE/ENFILE; retrying after a delay.
+    /// Accept hit EMFILE/ENFILE (reported); retrying after a delay.
     Backoff(mio::net::TcpListener),
+    /// Accepting again after a back-off, not yet recovered: a batch that
+    /// ends without running out of descriptors makes it `Serving` again; one
+    /// that runs out again backs off again without a second report, so one
+    /// exhaustion is reported once however many retries it takes.
+    Retrying(mio::net::TcpListener),
     Closed,
 }
+
+impl State {
+    /// The listener, while accepting.
+    fn accepting(&self) -> Option<&mio::net::TcpListener> {
+        match self {
+            State::Serving(l) | State::Retrying(l) => Some(l),
+            _ => None,
+        }
+    }
+}
+
+/// How a listener accepts one connection: `TcpListener::accept`, or a
+/// stand-in in tests.
+type AcceptFn = Box<
+    dyn FnMut(&mio::net::TcpListener) -> io::Result<(mio::net::TcpStream, std::net::SocketAddr)>,
+>;
 
 /// One listening TCP socket of a server.
 pub struct TcpListenerActor<M: 'static> {
@@ -107,6 +128,7 @@ pub struct TcpListenerActor<M: 'static> {
     nodelay: bool,
     /// Opt-in limits given to every accepted connection's transport.
     limits: StreamLimits,
+    accept: AcceptFn,
 }
 
 impl<M: 'static> std::fmt::Debug for TcpListenerActor<M> {
@@ -138,6 +160,7 @@ impl<M: 'static> TcpListenerActor<M> {
             local,
             nodelay: true,
             limits: StreamLimits::default(),
+            accept: Box::new(|l| l.accept()),
         }
     }
 
@@ -174,43 +197,87 @@ impl<M: 'static> TcpListenerActor<M> {
     }
 
     /// Accepts up to `backlog` connections; more wait for the next turn.
+    ///
+    /// An error that concerns one queued connection (a client that reset
+    /// while queued, `ECONNABORTED`, fault scenario 30; or any other kind but
+    /// running out of descriptors or memory) skips it and keeps draining, so
+    /// the connections behind it are not delayed to the next readiness
+    /// event; the first such error of a batch is reported. If no connection
+    /// came out of a whole batch, the listener waits for its next readiness
+    /// event rather than spin on an error that does not go away.
     fn accept_batch(&mut self, cx: &mut dyn LoopContext) {
+        let mut accepted = false;
+        let mut reported = false;
         for _ in 0..self.backlog.max(1) {
-            let State::Serving(listener) = &self.state else {
+            let Some(listener) = self.state.accepting() else {
                 return;
             };
-            match listener.accept() {
-                Ok((stream, _)) => self.spawn_connection(stream, cx),
+            match (self.accept)(listener) {
+                Ok((stream, _)) => {
+                    accepted = true;
+                    self.spawn_connection(stream, cx);
+                }
                 Err(e) => match e.kind() {
-                    io::ErrorKind::WouldBlock => return,
-                    // A client that reset while queued: skip it, keep draining.
+                    io::ErrorKind::WouldBlock => return self.recovered(),
                     io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted => continue,
                     _ if is_resource_exhausted(&e) => return self.back_off(e, cx),
                     _ => {
-                        cx.report(
-                            ExceptionContext::new("socket.accept() failed")
-                                .with_exception(Exception::Io(Arc::new(e)))
-                                .with_socket(self.describe()),
-                        );
-                        return;
+                        if !reported {
+                            reported = true;
+                            cx.report(
+                                ExceptionContext::new("socket.accept() failed")
+                                    .with_exception(Exception::Io(Arc::new(e)))
+                                    .with_socket(self.describe()),
+                            );
+                        }
                     }
                 },
             }
         }
-        let me = cx.id();
-        cx.send(me, Box::new(AcceptMore));
+        if accepted {
+            self.recovered();
+            let me = cx.id();
+            cx.send(me, Box::new(AcceptMore));
+        }
     }
 
-    fn back_off(&mut self, e: io::Error, cx: &mut dyn LoopContext) {
-        cx.report(
-            ExceptionContext::new("socket.accept() out of system resource")
-                .with_exception(Exception::Io(Arc::new(e)))
-                .with_socket(self.describe()),
-        );
-        if let State::Serving(l) = std::mem::replace(&mut self.state, State::Closed) {
-            self.state = State::Backoff(l);
-            cx.wake_after(ACCEPT_RETRY_DELAY, TAG_RESUME_ACCEPT);
+    /// A batch ended without running out of descriptors: a retry after a
+    /// back-off has recovered.
+    fn recovered(&mut self) {
+        if matches!(self.state, State::Retrying(_)) {
+            if let State::Retrying(l) = std::mem::replace(&mut self.state, State::Closed) {
+                self.state = State::Serving(l);
+            }
         }
+    }
+
+    /// Out of descriptors (or memory): stop accepting for
+    /// [`ACCEPT_RETRY_DELAY`], keeping the listening socket, then retry.
+    /// Reported once per exhaustion, not again when a retry finds it still
+    /// there (asyncio reports every attempt of the batch).
+    fn back_off(&mut self, e: io::Error, cx: &mut dyn LoopContext) {
+        let first = match std::mem::replace(&mut self.state, State::Closed) {
+            State::Serving(l) => {
+                self.state = State::Backoff(l);
+                true
+            }
+            State::Retrying(l) => {
+                self.state = State::Backoff(l);
+                false
+            }
+            other => {
+                self.state = other;
+                return;
+            }
+        };
+        if first {
+            cx.report(
+                ExceptionContext::new("socket.accept() out of system resource")
+                    .with_exception(Exception::Io(Arc::new(e)))
+                    .with_socket(self.describe()),
+            );
+        }
+        cx.wake_after(ACCEPT_RETRY_DELAY, TAG_RESUME_ACCEPT);
     }
 
     fn spawn_connection(&mut self, mut stream: mio::net::TcpStream, cx: &mut dyn LoopContext) {
@@ -223,9 +290,13 @@ impl<M: 'static> TcpListenerActor<M> {
             .registry()
             .register(&mut stream, cx.token_of(id), interest)
         {
+            // The id will hold no actor: give it back. Dropping the stream
+            // closes the connection, so its peer sees the end.
+            cx.release(id);
             cx.report(
                 ExceptionContext::new("cannot register an accepted connection")
-                    .with_exception(Exception::Io(Arc::new(e))),
+                    .with_exception(Exception::Io(Arc::new(e)))
+                    .with_socket(self.describe()),
             );
             return;
         }
@@ -244,7 +315,7 @@ impl<M: 'static> TcpListenerActor<M> {
     }
 
     fn close(&mut self, cx: &mut dyn LoopContext) {
-        if let State::Serving(mut l) | State::Backoff(mut l) =
+        if let State::Serving(mut l) | State::Backoff(mut l) | State::Retrying(mut l) =
             std::mem::replace(&mut self.state, State::Closed)
         {
             let _ = cx.registry().deregister(&mut l);
@@ -270,9 +341,9 @@ impl<M: 'static> LoopActor for TcpListenerActor<M> {
     }
 
     fn timer(&mut self, tag: u64, cx: &mut dyn LoopContext) -> Status {
-        if tag == TAG_RESUME_ACCEPT {
+        if tag == TAG_RESUME_ACCEPT && matches!(self.state, State::Backoff(_)) {
             if let State::Backoff(l) = std::mem::replace(&mut self.state, State::Closed) {
-                self.state = State::Serving(l);
+                self.state = State::Retrying(l);
                 self.accept_batch(cx);
             }
         }
@@ -314,3 +385,6 @@ impl<M: 'static> TcpListenerActor<M> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -27,16 +27,17 @@ struct Attempts {
 }
 
 impl Attempts {
-    fn launch(
+    fn launch<C: Connector>(
         &mut self,
         lp: &EventLoop,
+        connect: &C,
         addrs: &[SocketAddr],
         local: Option<SocketAddr>,
         tx: &flume::Sender<Attempt>,
     ) -> Result<(), NetError> {
         let i = self.next;
         self.tasks
-            .push(spawn_attempt(lp, i, addrs[i], local, tx.clone())?);
+            .push(spawn_attempt(lp, connect, i, addrs[i], local, tx.clone())?);
         self.next += 1;
         self.running += 1;
         self.started = lp.time();
@@ -64,6 +65,36 @@ pub(crate) async fn connect_any(
     local: Option<SocketAddr>,
     delay: Option<Duration>,
 ) -> Result<mio::net::TcpStream, NetError> {
+    race_attempts(lp, &connect_one, addrs, local, delay).await
+}
+
+/// One connection attempt: `connect_one`, or a stand-in in tests.
+trait Connector {
+    /// The attempt's future.
+    type Attempt: std::future::Future<Output = io::Result<mio::net::TcpStream>> + 'static;
+    /// Starts an attempt to connect to `addr` from `local`.
+    fn attempt(&self, lp: EventLoop, addr: SocketAddr, local: Option<SocketAddr>) -> Self::Attempt;
+}
+
+impl<F, Fut> Connector for F
+where
+    F: Fn(EventLoop, SocketAddr, Option<SocketAddr>) -> Fut,
+    Fut: std::future::Future<Output = io::Result<mio::net::TcpStream>> + 'static,
+{
+    type Attempt = Fut;
+    fn attempt(&self, lp: EventLoop, addr: SocketAddr, local: Option<SocketAddr>) -> Fut {
+        self(lp, addr, local)
+    }
+}
+
+/// [`connect_any`] with the attempts `connect` makes.
+async fn race_attempts<C: Connector>(
+    lp: &EventLoop,
+    connect: &C,
+    addrs: Vec<SocketAddr>,
+    local: Option<SocketAddr>,
+    delay: Option<Duration>,
+) -> Result<mio::net::TcpStream, NetError> {
     let (tx, rx) = flume::unbounded();
     let mut at = Attempts {
         tasks: Vec::new(),
@@ -77,7 +108,7 @@ pub(crate) async fn connect_any(
             if at.next >= addrs.len() {
                 break;
             }
-            at.launch(lp, &addrs, local, &tx)?;
+            at.launch(lp, connect, &addrs, local, &tx)?;
         }
         let event = match delay.filter(|_| at.next < addrs.len()) {
             Some(d) => {
@@ -94,11 +125,11 @@ pub(crate) async fn connect_any(
                 errors.push((index, addr, e));
                 let latest_failed = index + 1 == at.next;
                 if delay.is_some() && latest_failed && at.next < addrs.len() {
-                    at.launch(lp, &addrs, local, &tx)?;
+                    at.launch(lp, connect, &addrs, local, &tx)?;
                 }
             }
             Either::Left(Err(_)) => break,
-            Either::Right(_) => at.launch(lp, &addrs, local, &tx)?,
+            Either::Right(_) => at.launch(lp, connect, &addrs, local, &tx)?,
         }
     }
     errors.sort_by_key(|(index, _, _)| *index);
@@ -113,17 +144,51 @@ pub(crate) async fn connect_any(
 /// An attempt's outcome: its index in the address list, the address, the result.
 type Attempt = (usize, SocketAddr, io::Result<mio::net::TcpStream>);
 
-fn spawn_attempt(
+/// Sends an attempt's outcome; if the attempt ends without one (it panicked,
+/// and the loop dropped its task), sends an error instead, so the race never
+/// waits for an answer that cannot come.
+struct Answer {
+    index: usize,
+    addr: SocketAddr,
+    tx: Option<flume::Sender<Attempt>>,
+}
+
+impl Answer {
+    fn send(mut self, r: io::Result<mio::net::TcpStream>) {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send((self.index, self.addr, r));
+        }
+    }
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.tx.take() {
+            // Also reached when the race is over and cancels the attempt:
+            // nobody listens then, and the send fails quietly.
+            let e = io::Error::other("the connection attempt panicked");
+            let _ = tx.send((self.index, self.addr, Err(e)));
+        }
+    }
+}
+
+fn spawn_attempt<C: Connector>(
     lp: &EventLoop,
+    connect: &C,
     index: usize,
     addr: SocketAddr,
     local: Option<SocketAddr>,
     tx: flume::Sender<Attempt>,
 ) -> Result<crate::Task<()>, NetError> {
-    let l2 = lp.clone();
+    let answer = Answer {
+        index,
+        addr,
+        tx: Some(tx),
+    };
+    let attempt = connect.attempt(lp.clone(), addr, local);
     Ok(lp.create_task(async move {
-        let r = connect_one(&l2, addr, local).await;
-        let _ = tx.send((index, addr, r));
+        let answer = answer;
+        answer.send(attempt.await);
     })?)
 }
 
@@ -142,10 +207,11 @@ impl Drop for WaiterGuard<'_> {
 
 /// One non-blocking connect, resolved when the socket becomes writable.
 async fn connect_one(
-    lp: &EventLoop,
+    lp: EventLoop,
     addr: SocketAddr,
     local: Option<SocketAddr>,
 ) -> io::Result<mio::net::TcpStream> {
+    let lp = &lp;
     let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     sock.set_nonblocking(true)?;
     if let Some(l) = local {
@@ -321,6 +387,90 @@ mod tests {
             }
             assert_eq!(actors(&lp), 0);
         }
+    }
+
+    /// A connector whose attempt at `bad` panics without answering; the
+    /// others connect for real.
+    fn panics_at(
+        bad: SocketAddr,
+    ) -> impl Fn(
+        EventLoop,
+        SocketAddr,
+        Option<SocketAddr>,
+    ) -> std::pin::Pin<Box<dyn Future<Output = io::Result<mio::net::TcpStream>>>> {
+        move |lp, addr, local| {
+            Box::pin(async move {
+                if addr == bad {
+                    panic!("the attempt at {addr} panics");
+                }
+                connect_one(lp, addr, local).await
+            })
+        }
+    }
+
+    /// Like `run`, with a short deadline: a hang fails in 2 s.
+    fn run_briefly<F: Future + 'static>(lp: &EventLoop, f: F) -> Option<F::Output>
+    where
+        F::Output: 'static,
+    {
+        let stopper = lp.clone();
+        let guard = lp
+            .call_later(Duration::from_secs(2), move || stopper.stop())
+            .expect("open loop");
+        let out = lp.run_until_complete(f).ok();
+        guard.cancel();
+        out
+    }
+
+    fn quiet_handler(lp: &EventLoop) -> std::rc::Rc<std::cell::RefCell<Vec<String>>> {
+        let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let s2 = seen.clone();
+        lp.set_exception_handler(Some(std::rc::Rc::new(
+            move |_: &EventLoop, ctx: &crate::ExceptionContext| {
+                s2.borrow_mut().push(ctx.message.clone());
+            },
+        )));
+        seen
+    }
+
+    #[test]
+    fn issue_7_defect_5_a_panicking_attempt_falls_through_to_the_next_address() {
+        for delay in [None, Some(Duration::from_millis(50))] {
+            let lp = EventLoop::new().expect("loop");
+            let reports = quiet_handler(&lp);
+            let bad = refused();
+            let (_listener, ok) = live();
+            let l = lp.clone();
+            let peer = run_briefly(&lp, async move {
+                race_attempts(&l, &panics_at(bad), vec![bad, ok], None, delay)
+                    .await
+                    .map(|s| s.peer_addr().expect("peer"))
+            })
+            .expect("the race ends instead of waiting for the panicked attempt");
+            assert_eq!(peer.expect("the second address connects"), ok, "{delay:?}");
+            assert_eq!(reports.borrow().len(), 1, "{:?}", reports.borrow());
+            assert_eq!(actors(&lp), 0);
+        }
+    }
+
+    #[test]
+    fn issue_7_defect_5_a_lone_panicking_attempt_is_an_error_not_a_hang() {
+        let lp = EventLoop::new().expect("loop");
+        let reports = quiet_handler(&lp);
+        let bad = refused();
+        let l = lp.clone();
+        let err = run_briefly(&lp, async move {
+            race_attempts(&l, &panics_at(bad), vec![bad], None, None).await
+        })
+        .expect("the call returns")
+        .expect_err("nothing connected");
+        let NetError::Connect { addr, source } = &err else {
+            panic!("expected Connect, got {err:?}");
+        };
+        assert_eq!(*addr, bad);
+        assert!(source.to_string().contains("panicked"), "{source}");
+        // The panic itself went to the exception handler, as any task's.
+        assert_eq!(reports.borrow().len(), 1, "{:?}", reports.borrow());
     }
 
     #[test]

@@ -54,7 +54,7 @@ pub(crate) async fn start_transport<S: StreamSocket, M: Send + 'static>(
     let interest = mio::Interest::READABLE | mio::Interest::WRITABLE;
     let token = mio::Token(id.index() + crate::event_loop::FIRST_ACTOR_TOKEN);
     if let Err(source) = core.registry.register(&mut socket, token, interest) {
-        routing::remove(core, id);
+        routing::release(core, id);
         return Err(NetError::Socket {
             op: "register",
             source,

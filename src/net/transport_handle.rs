@@ -14,6 +14,13 @@ use crate::event_loop::{EventLoop, Ready};
 /// thread, in order, after the current callback returns; queries read facts the
 /// transport keeps current. Inside its handler a protocol calls its transport
 /// directly instead.
+///
+/// Queries answer as asyncio's do right after a call, before the loop has
+/// applied it: `is_closing()` is true at once after [`close`](Self::close) or
+/// [`abort`](Self::abort), [`is_reading`](Self::is_reading) follows
+/// `pause_reading`/`resume_reading`, and
+/// [`get_write_buffer_size`](Self::get_write_buffer_size) counts what
+/// [`write`](Self::write) was given until the transport takes it.
 #[derive(Clone)]
 pub struct TransportHandle {
     pub(crate) lp: EventLoop,
@@ -33,12 +40,20 @@ impl TransportHandle {
         }
     }
 
-    /// `transport.write(data)`.
+    /// `transport.write(data)`. Empty data does nothing. After `close()`,
+    /// `abort()` or loss the data is dropped, with a warning for the first
+    /// such write (and each later one whose count is a power of two).
     pub fn write(&self, data: impl Into<Bytes>) {
         let data = data.into();
-        if !data.is_empty() {
-            self.command(StreamCommand::Write(data));
+        if data.is_empty() {
+            return;
         }
+        if self.info.is_closing() {
+            self.info.drop_write(data.len(), || format!("{self:?}"));
+            return;
+        }
+        self.info.add_pending(data.len());
+        self.command(StreamCommand::Write(data));
     }
 
     /// `transport.write_eof()`.
@@ -46,23 +61,28 @@ impl TransportHandle {
         self.command(StreamCommand::WriteEof);
     }
 
-    /// `transport.close()`: flush, then `ConnectionLost(None)`.
+    /// `transport.close()`: flush, then `ConnectionLost(None)`. Closing at
+    /// once.
     pub fn close(&self) {
+        self.info.mark_closing();
         self.command(StreamCommand::Close);
     }
 
-    /// `transport.abort()`.
+    /// `transport.abort()`. Closing at once.
     pub fn abort(&self) {
+        self.info.mark_closing();
         self.command(StreamCommand::Abort);
     }
 
     /// `transport.pause_reading()`.
     pub fn pause_reading(&self) {
+        self.info.mark_reading(false);
         self.command(StreamCommand::PauseReading);
     }
 
-    /// `transport.resume_reading()`.
+    /// `transport.resume_reading()`; no effect once closing or after EOF.
     pub fn resume_reading(&self) {
+        self.info.mark_reading(true);
         self.command(StreamCommand::ResumeReading);
     }
 
@@ -76,7 +96,9 @@ impl TransportHandle {
         self.info.is_closing()
     }
 
-    /// `transport.is_reading()`.
+    /// `transport.is_reading()`: what was asked for. A transport whose write
+    /// buffer is above its high-water mark also holds reading on its own
+    /// (read-side backpressure), which does not show here.
     pub fn is_reading(&self) -> bool {
         self.info.is_reading()
     }
@@ -86,7 +108,8 @@ impl TransportHandle {
         self.info.is_lost()
     }
 
-    /// `transport.get_write_buffer_size()`.
+    /// `transport.get_write_buffer_size()`, including what was written
+    /// through a handle and not yet taken by the transport.
     pub fn get_write_buffer_size(&self) -> usize {
         self.info.write_buffer_size()
     }

@@ -14,6 +14,7 @@
 
 pub mod examples;
 pub mod net;
+pub mod script;
 
 use std::cell::RefCell;
 use std::future::Future;

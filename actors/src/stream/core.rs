@@ -22,8 +22,6 @@ use crate::stream::socket::StreamSocket;
 
 /// The most buffers one vectored write takes.
 const MAX_IOV: usize = 64;
-/// From this many dropped writes on, each one is logged (asyncio warns after 5).
-const WARN_DROPPED_WRITES: u32 = 5;
 
 /// Where a transport is in its life. It only moves forward.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -92,7 +90,6 @@ pub(crate) struct Core<S: StreamSocket, M: 'static> {
     pub(crate) read_again: bool,
     pub(crate) new_protocol: Option<AnyStreamProtocol<M>>,
     pub(crate) lost_reason: Option<TransportError>,
-    dropped_writes: u32,
     mailer: Arc<dyn Mailer>,
     /// Opt-in hard cap on the write buffer (asyncio has none).
     pub(crate) max_buffer: Option<usize>,
@@ -120,7 +117,6 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
             read_again: false,
             new_protocol: None,
             lost_reason: None,
-            dropped_writes: 0,
             mailer,
             max_buffer: None,
         }
@@ -132,6 +128,10 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
 
     /// Closes the socket now and schedules `ConnectionLost(reason)`; the buffer
     /// is dropped. Idempotent: the first reason wins.
+    ///
+    /// Flow-control events raised before and not yet delivered are dropped: a
+    /// `PauseWriting` for a buffer that no longer exists would tell the
+    /// protocol to wait for a `ResumeWriting` that never comes.
     pub(crate) fn die(&mut self, reason: Option<TransportError>) {
         if self.phase >= Phase::Dying {
             return;
@@ -139,6 +139,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         self.phase = Phase::Dying;
         self.read = ReadSide::Done;
         self.lost_reason = reason;
+        self.raised.clear();
         self.buffer.clear();
         self.buffered = 0;
         // Closing the fd also removes it from the epoll set.
@@ -187,22 +188,23 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
     }
 
     /// Checks whether a write may proceed: `Ok(true)` to write, `Ok(false)` to
-    /// drop silently (after close, abort or loss).
+    /// drop it (empty, or after close, abort or loss).
+    ///
+    /// A zero-length write is nothing at all: no syscall, no count, no
+    /// warning (fault scenario 6). A dropped write is counted and warned
+    /// about by [`StreamInfo::drop_write`], shared with outside handles.
     fn admit(&mut self, len: usize) -> Result<bool, WriteError> {
         if self.write != WriteSide::Open {
             return Err(WriteError::AfterWriteEof);
         }
-        if self.phase >= Phase::Closing {
-            self.dropped_writes += 1;
-            if self.dropped_writes >= WARN_DROPPED_WRITES {
-                crate::diag::warning!(
-                    "{}: write() after close; {len} bytes dropped",
-                    self.describe()
-                );
-            }
+        if len == 0 {
             return Ok(false);
         }
-        Ok(len > 0)
+        if self.phase >= Phase::Closing {
+            self.info.drop_write(len, || self.describe());
+            return Ok(false);
+        }
+        Ok(true)
     }
 
     /// With nothing queued, hands `data` to the socket at once and returns how
@@ -280,11 +282,15 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
             }
         }
         self.info.set_buffered(self.buffered);
-        if let Some(FlowSignal::Resume) = self.flow.after_drain(self.buffered) {
-            self.raised.push_back(Raised::ResumeWriting);
-        }
+        let resume = self.flow.after_drain(self.buffered) == Some(FlowSignal::Resume);
         if self.buffered == 0 {
             self.after_drained();
+        }
+        // Raised after a close that has just completed, it still comes before
+        // `ConnectionLost` (G4); not after a failure, whose `die` dropped the
+        // events of a buffer that is gone.
+        if resume && (self.phase < Phase::Dying || self.lost_reason.is_none()) {
+            self.raised.push_back(Raised::ResumeWriting);
         }
     }
 

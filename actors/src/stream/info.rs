@@ -7,6 +7,13 @@ use switchboard_protocols::Address;
 /// A transport's public facts, shared (on the loop thread) between the actor and
 /// the handles returned by `create_connection` and friends. Addresses stay
 /// readable after the connection is closed (S2).
+///
+/// A handle's commands reach the actor later, on the loop's turn; until then
+/// the facts already read as asyncio's would right after the call:
+/// `is_closing()` is true once `close()` or `abort()` was asked for,
+/// `is_reading()` follows `pause_reading()`/`resume_reading()`, and the write
+/// buffer size counts bytes written through a handle that the actor has not
+/// taken yet.
 #[derive(Debug)]
 pub struct StreamInfo {
     /// `get_extra_info('peername')`.
@@ -20,7 +27,12 @@ pub struct StreamInfo {
     closing: Cell<bool>,
     lost: Cell<bool>,
     reading: Cell<bool>,
+    /// EOF was received: reading is over whatever the protocol asks.
+    read_over: Cell<bool>,
     buffered: Cell<usize>,
+    /// Bytes written through handles that the actor has not taken yet.
+    pending: Cell<usize>,
+    dropped_writes: Cell<u32>,
 }
 
 impl StreamInfo {
@@ -34,7 +46,10 @@ impl StreamInfo {
             closing: Cell::new(false),
             lost: Cell::new(false),
             reading: Cell::new(true),
+            read_over: Cell::new(false),
             buffered: Cell::new(0),
+            pending: Cell::new(0),
+            dropped_writes: Cell::new(0),
         }
     }
     /// `get_extra_info('socket')`: the descriptor while the socket is open,
@@ -50,13 +65,59 @@ impl StreamInfo {
     pub fn is_lost(&self) -> bool {
         self.lost.get()
     }
-    /// `is_reading()`.
+    /// `is_reading()`: what the protocol (or a handle) asked for. The
+    /// transport may also hold reading on its own while its write buffer is
+    /// above the high-water mark (read-side backpressure); that does not
+    /// show here, as asyncio's `is_reading()` knows nothing of it.
     pub fn is_reading(&self) -> bool {
         self.reading.get()
     }
-    /// `get_write_buffer_size()`.
+    /// `get_write_buffer_size()`: the bytes in the write buffer, plus those
+    /// written through a handle that the transport has not taken yet.
     pub fn write_buffer_size(&self) -> usize {
-        self.buffered.get()
+        self.buffered.get() + self.pending.get()
+    }
+    /// A handle wrote `len` bytes: counted until the transport takes them
+    /// ([`take_pending`](Self::take_pending)).
+    pub fn add_pending(&self, len: usize) {
+        self.pending.set(self.pending.get().saturating_add(len));
+    }
+    /// The transport took `len` bytes a handle wrote.
+    pub fn take_pending(&self, len: usize) {
+        self.pending.set(self.pending.get().saturating_sub(len));
+    }
+    /// A handle asked for `close()` or `abort()`: closing from now on.
+    pub fn mark_closing(&self) {
+        self.set_closing();
+    }
+    /// A handle asked for `pause_reading()` (`resume` false) or
+    /// `resume_reading()` (`resume` true); the transport does the same when
+    /// the command reaches it. Resuming does nothing once closing or after
+    /// EOF.
+    pub fn mark_reading(&self, resume: bool) {
+        if !resume {
+            self.reading.set(false);
+        } else if !self.closing.get() && !self.read_over.get() {
+            self.reading.set(true);
+        }
+    }
+    /// Counts a write of `len` bytes dropped because the transport is
+    /// closing or gone, by the protocol or through a handle, and warns about
+    /// it (naming the transport `who` describes): the first dropped write
+    /// always, since a protocol that answers after `EofReceived` would
+    /// otherwise lose its answers silently, then each one whose count is a
+    /// power of two, so the log stays short however many follow and a
+    /// growing loss stays visible. (asyncio says nothing before the fifth.)
+    pub fn drop_write(&self, len: usize, who: impl FnOnce() -> String) {
+        let n = self.dropped_writes.get().saturating_add(1);
+        self.dropped_writes.set(n);
+        if n.is_power_of_two() {
+            let writes = if n == 1 { "write" } else { "writes" };
+            log::warn!(
+                "{}: write() after close: {len} bytes dropped ({n} {writes} dropped so far)",
+                who()
+            );
+        }
     }
     pub(crate) fn set_socket_closed(&self) {
         self.socket_open.set(false);
@@ -70,6 +131,11 @@ impl StreamInfo {
         self.reading.set(false);
         self.lost.set(true);
         self.buffered.set(0);
+        self.pending.set(0);
+    }
+    pub(crate) fn set_read_over(&self) {
+        self.read_over.set(true);
+        self.reading.set(false);
     }
     pub(crate) fn set_reading(&self, on: bool) {
         self.reading.set(on);

@@ -65,6 +65,10 @@ pub struct SocketTransport<S: StreamSocket, M: 'static> {
     /// bytes, which fit in this struct's padding: idle connections pay
     /// nothing for the option.
     close_timeout_ms: Option<NonZeroU32>,
+    /// The protocol raised an `Interrupt` during the current step: deliver
+    /// nothing more (but what it raised itself), settle, then let the loop
+    /// leave through `LoopContext::interrupt`.
+    interrupted: bool,
 }
 
 /// A TCP transport: asyncio's `_SelectorSocketTransport` for TCP.
@@ -100,6 +104,7 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
                 protocol,
                 hooks,
                 close_timeout_ms: None,
+                interrupted: false,
             },
             info,
         )
@@ -137,6 +142,10 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
         if self.core.phase == Phase::Gone {
             return;
         }
+        let flow = matches!(ev, Ev::Pause | Ev::Resume);
+        if self.interrupted && !flow {
+            return;
+        }
         let callback = ev.callback();
         let fatal = !matches!(ev, Ev::Made | Ev::Pause | Ev::Resume | Ev::Lost(_));
         let core = &mut self.core;
@@ -147,7 +156,10 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
             Ok(Err(e)) => Exception::Error(e.to_string()),
             Err(payload) => {
                 if payload.is::<switchboard_protocols::Interrupt>() {
-                    std::panic::resume_unwind(payload);
+                    // Not a failure of the connection: it lives on (asyncio
+                    // keeps its transports through a KeyboardInterrupt).
+                    self.interrupt(cx);
+                    return;
                 }
                 Exception::from_panic(&*payload)
             }
@@ -175,6 +187,15 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
         }
     }
 
+    /// The protocol raised an `Interrupt`: the current step ends early (no
+    /// more data is delivered), and the loop leaves once it has settled.
+    fn interrupt(&mut self, cx: &mut dyn LoopContext) {
+        if !self.interrupted {
+            self.interrupted = true;
+            cx.interrupt();
+        }
+    }
+
     /// Reads until the socket is drained, EOF, an error, a pause, or the budget
     /// is spent.
     ///
@@ -189,6 +210,11 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
         for _ in 0..READ_BUDGET {
             if self.core.read != ReadSide::Active || self.core.phase != Phase::Open {
                 return;
+            }
+            if self.interrupted {
+                // Data may be left in the socket, and no new edge will say
+                // so: read on in the next run.
+                break;
             }
             let Some(fd) = self.core.socket.as_ref().map(|s| s.as_raw_fd()) else {
                 return;
@@ -225,6 +251,10 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
                                 TransportError::EmptyBuffer,
                             );
                             return;
+                        }
+                        Err(payload) if payload.is::<switchboard_protocols::Interrupt>() => {
+                            self.interrupt(cx);
+                            break;
                         }
                         Err(payload) => {
                             let exc = Exception::from_panic(&*payload);
@@ -283,7 +313,7 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
 
     fn on_eof(&mut self, cx: &mut dyn LoopContext) {
         self.core.read = ReadSide::Done;
-        self.core.info.set_reading(false);
+        self.core.info.set_read_over();
         self.core.keep_open = false;
         self.deliver(Ev::Eof, cx);
         if !self.core.keep_open {
@@ -294,6 +324,8 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
     /// After any step: finish a close, read again if asked, schedule
     /// `ConnectionLost` once the socket is gone.
     fn settle(&mut self, cx: &mut dyn LoopContext) -> Status {
+        // The step is over; a later one delivers again.
+        self.interrupted = false;
         if std::mem::take(&mut self.core.read_again) && self.core.phase == Phase::Open {
             let me = cx.id();
             cx.send(me, Box::new(ReadMore));
@@ -324,7 +356,10 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
     fn command(&mut self, cmd: StreamCommand, cx: &mut dyn LoopContext) {
         let core = &mut self.core;
         let refused = match cmd {
-            StreamCommand::Write(b) => core.write_bytes(b).err().map(|e| e.to_string()),
+            StreamCommand::Write(b) => {
+                core.info.take_pending(b.len());
+                core.write_bytes(b).err().map(|e| e.to_string())
+            }
             StreamCommand::WriteEof => core.write_eof().err().map(|e| e.to_string()),
             StreamCommand::Close => {
                 core.close();
