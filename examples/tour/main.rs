@@ -124,7 +124,8 @@ fn block_on<T: 'static>(
     lp: &EventLoop,
     fut: impl std::future::Future<Output = switchboard::Result<T>> + 'static,
 ) -> Result<T, Box<dyn Error>> {
-    Ok(lp.run_until_complete(fut)??)
+    let out = lp.run_until_complete(fut)?;
+    Ok(out?)
 }
 
 /// A callback that stops the loop it runs on.

@@ -49,14 +49,14 @@ pub enum CallError {
 ///
 /// ```compile_fail
 /// // There is no public constructor…
-/// fn forge(id: switchboard_protocols::ActorId) -> switchboard_protocols::Addr<u8> {
-///     switchboard_protocols::Addr::new(id)
+/// fn forge(id: switchboard::ActorId) -> switchboard::Addr<u8> {
+///     switchboard::Addr::new(id)
 /// }
 /// ```
 ///
 /// ```compile_fail
 /// // …and an `ActorId` cannot be made either.
-/// let id = switchboard_protocols::ActorId(3);
+/// let id = switchboard::ActorId(3);
 /// ```
 pub struct Addr<M> {
     id: ActorId,

@@ -26,12 +26,12 @@ impl WriteLimits {
     /// `high < low` is a [`LimitsError`].
     ///
     /// ```
-    /// use switchboard_protocols::WriteLimits;
+    /// use switchboard::WriteLimits;
     /// let l = WriteLimits::new(None, Some(16385))?;
     /// assert_eq!((l.low, l.high), (16385, 65540));
     /// assert_eq!(WriteLimits::new(Some(0), None)?, WriteLimits { low: 0, high: 0 });
     /// assert!(WriteLimits::new(Some(1), Some(2)).is_err());
-    /// # Ok::<(), switchboard_protocols::LimitsError>(())
+    /// # Ok::<(), switchboard::LimitsError>(())
     /// ```
     pub fn new(high: Option<usize>, low: Option<usize>) -> Result<Self, LimitsError> {
         let high = match (high, low) {

@@ -98,7 +98,7 @@ pub enum BufferedEvent<M = NoMessage> {
 /// connection; it defaults to [`NoMessage`].
 ///
 /// ```
-/// use switchboard_protocols::{ProtocolError, StreamEvent, StreamProtocol, StreamTransport};
+/// use switchboard::{ProtocolError, StreamEvent, StreamProtocol, StreamTransport};
 ///
 /// /// Sends every byte back.
 /// pub struct Echo;
@@ -215,7 +215,7 @@ pub trait StreamTransport<M: 'static = NoMessage> {
     /// the handler returns.
     ///
     /// ```
-    /// use switchboard_protocols::{ProtocolError, StreamEvent, StreamProtocol, StreamTransport};
+    /// use switchboard::{ProtocolError, StreamEvent, StreamProtocol, StreamTransport};
     ///
     /// /// Sends `left` bytes of zeros, as fast as the peer takes them.
     /// struct Producer { left: usize }

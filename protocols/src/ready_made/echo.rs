@@ -20,8 +20,8 @@ use crate::stream::{StreamEvent, StreamProtocol, StreamTransport};
 /// server's memory. Nothing is lost or reordered.
 ///
 /// ```
-/// use switchboard_protocols::ready_made::Echo;
-/// use switchboard_protocols::testing::FakeConnection;
+/// use switchboard::ready_made::Echo;
+/// use switchboard::testing::FakeConnection;
 ///
 /// let mut conn = FakeConnection::new(Echo);
 /// conn.connect()?;
@@ -29,7 +29,7 @@ use crate::stream::{StreamEvent, StreamProtocol, StreamTransport};
 /// assert_eq!(conn.transport().written(), b"hello");
 /// conn.receive_eof()?;
 /// assert!(conn.transport().closed());
-/// # Ok::<(), switchboard_protocols::ProtocolError>(())
+/// # Ok::<(), switchboard::ProtocolError>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Echo;

@@ -36,8 +36,8 @@ pub trait Framer {
 ///
 /// ```
 /// use bytes::Bytes;
-/// use switchboard_protocols::ready_made::{FrameHandler, Lines};
-/// use switchboard_protocols::{ProtocolError, StreamEvent, StreamTransport};
+/// use switchboard::ready_made::{FrameHandler, Lines};
+/// use switchboard::{ProtocolError, StreamEvent, StreamTransport};
 ///
 /// /// Counts lines and answers `count` with the total so far.
 /// #[derive(Default)]
@@ -60,7 +60,7 @@ pub trait Framer {
 /// }
 ///
 /// let protocol = Lines::with_handler(1024, Counter::default()).strip_cr(true);
-/// let mut conn = switchboard_protocols::testing::FakeConnection::new(protocol);
+/// let mut conn = switchboard::testing::FakeConnection::new(protocol);
 /// conn.connect()?;
 /// conn.receive(b"a\r\nb\r\ncount\r\n")?;
 /// assert_eq!(conn.transport().written(), b"hello\r\n3\r\n");

@@ -45,8 +45,8 @@ struct Head {
 /// close. On EOF the transport closes (after flushing the answers).
 ///
 /// ```
-/// use switchboard_protocols::ready_made::{HttpHello, HELLO_RESPONSE};
-/// use switchboard_protocols::testing::FakeConnection;
+/// use switchboard::ready_made::{HttpHello, HELLO_RESPONSE};
+/// use switchboard::testing::FakeConnection;
 ///
 /// let mut conn = FakeConnection::new(HttpHello::new());
 /// conn.connect()?;
@@ -55,7 +55,7 @@ struct Head {
 /// conn.receive(b"Connection: close\r\n\r\n")?;
 /// assert_eq!(conn.transport().written(), [HELLO_RESPONSE, HELLO_RESPONSE].concat());
 /// assert!(conn.transport().closed());
-/// # Ok::<(), switchboard_protocols::ProtocolError>(())
+/// # Ok::<(), switchboard::ProtocolError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct HttpHello {

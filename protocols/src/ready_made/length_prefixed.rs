@@ -18,7 +18,7 @@ const HEADER_LEN: usize = 4;
 /// If `payload` is longer than `u32::MAX` bytes (no header can say so).
 ///
 /// ```
-/// use switchboard_protocols::ready_made::encode;
+/// use switchboard::ready_made::encode;
 /// assert_eq!(&encode(b"hi")[..], b"\0\0\0\x02hi");
 /// ```
 pub fn encode(payload: &[u8]) -> Bytes {
@@ -57,7 +57,7 @@ enum Awaiting {
 /// allocate.
 ///
 /// ```
-/// use switchboard_protocols::ready_made::{encode, FramingError, LengthPrefixedFramer};
+/// use switchboard::ready_made::{encode, FramingError, LengthPrefixedFramer};
 ///
 /// let mut framer = LengthPrefixedFramer::new(1024);
 /// let wire = encode(b"hello");
@@ -151,8 +151,8 @@ impl LengthPrefixedFramer {
 /// clean EOF the transport closes as usual.
 ///
 /// ```
-/// use switchboard_protocols::ready_made::{encode, LengthPrefixed};
-/// use switchboard_protocols::testing::FakeConnection;
+/// use switchboard::ready_made::{encode, LengthPrefixed};
+/// use switchboard::testing::FakeConnection;
 ///
 /// // Replies to each frame with the same payload, upper-cased.
 /// let protocol = LengthPrefixed::new(1024, |frame, t| {
@@ -163,7 +163,7 @@ impl LengthPrefixedFramer {
 /// conn.connect()?;
 /// conn.receive_bytewise(&encode(b"ping"))?;
 /// assert_eq!(conn.transport().written(), &encode(b"PING")[..]);
-/// # Ok::<(), switchboard_protocols::ProtocolError>(())
+/// # Ok::<(), switchboard::ProtocolError>(())
 /// ```
 pub type LengthPrefixed<H> = Framed<LengthPrefixedFramer, H>;
 

@@ -20,7 +20,7 @@ use crate::stream::StreamTransport;
 /// not allocate, and each byte is scanned for `\n` once.
 ///
 /// ```
-/// use switchboard_protocols::ready_made::{FramingError, LineFramer};
+/// use switchboard::ready_made::{FramingError, LineFramer};
 ///
 /// let mut framer = LineFramer::new(16);
 /// framer.push(b"one\ntw");
@@ -68,12 +68,12 @@ impl LineFramer {
     /// `\r`).
     ///
     /// ```
-    /// use switchboard_protocols::ready_made::LineFramer;
+    /// use switchboard::ready_made::LineFramer;
     /// let mut framer = LineFramer::new(16).strip_cr(true);
     /// framer.push(b"two\r\nthree\n");
     /// assert_eq!(framer.next_line()?.as_deref(), Some(&b"two"[..]));
     /// assert_eq!(framer.next_line()?.as_deref(), Some(&b"three"[..]));
-    /// # Ok::<(), switchboard_protocols::ready_made::FramingError>(())
+    /// # Ok::<(), switchboard::ready_made::FramingError>(())
     /// ```
     pub fn strip_cr(mut self, on: bool) -> Self {
         self.strip_cr = on;
@@ -148,8 +148,8 @@ impl LineFramer {
 /// error fails the connection (see [`StreamProtocol::handle`](crate::StreamProtocol::handle)).
 ///
 /// ```
-/// use switchboard_protocols::ready_made::Lines;
-/// use switchboard_protocols::testing::FakeConnection;
+/// use switchboard::ready_made::Lines;
+/// use switchboard::testing::FakeConnection;
 ///
 /// // Answers each line with its length; "quit" closes.
 /// let protocol = Lines::new(1024, |line, t| {
@@ -166,7 +166,7 @@ impl LineFramer {
 /// conn.receive(b"c\nquit\nignored\n")?;
 /// assert_eq!(conn.transport().written(), b"5\n3\n");
 /// assert!(conn.is_lost());
-/// # Ok::<(), switchboard_protocols::ProtocolError>(())
+/// # Ok::<(), switchboard::ProtocolError>(())
 /// ```
 pub type Lines<H> = Framed<LineFramer, H>;
 

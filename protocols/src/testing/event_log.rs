@@ -36,7 +36,7 @@ impl Recorded {
     /// The event's name, as the grammar speaks of it (`"DataReceived"`, …).
     ///
     /// ```
-    /// use switchboard_protocols::testing::Recorded;
+    /// use switchboard::testing::Recorded;
     /// assert_eq!(Recorded::Eof.name(), "EofReceived");
     /// ```
     pub fn name(&self) -> &'static str {
@@ -74,7 +74,7 @@ struct Inner {
 ///
 /// ```
 /// use bytes::Bytes;
-/// use switchboard_protocols::testing::{EventLog, Recorded};
+/// use switchboard::testing::{EventLog, Recorded};
 ///
 /// let log = EventLog::new();
 /// let writer = log.clone();

@@ -56,8 +56,8 @@ enum Shared<M> {
 /// arrives.
 ///
 /// ```
-/// use switchboard_protocols::ready_made::Echo;
-/// use switchboard_protocols::testing::FakeConnection;
+/// use switchboard::ready_made::Echo;
+/// use switchboard::testing::FakeConnection;
 ///
 /// let mut conn = FakeConnection::new(Echo);
 /// conn.connect()?;
@@ -65,7 +65,7 @@ enum Shared<M> {
 /// assert_eq!(conn.transport().written(), b"hello");
 /// conn.receive_eof()?;              // Echo does not keep the write side open
 /// assert!(conn.is_lost());
-/// # Ok::<(), switchboard_protocols::ProtocolError>(())
+/// # Ok::<(), switchboard::ProtocolError>(())
 /// ```
 pub struct FakeConnection<M: 'static = NoMessage> {
     protocol: AnyStreamProtocol<M>,

@@ -48,8 +48,8 @@ pub enum FakeLifecycle {
 /// and writing never pauses.
 ///
 /// ```
-/// use switchboard_protocols::{StreamTransport, WriteError};
-/// use switchboard_protocols::testing::FakeTransport;
+/// use switchboard::{StreamTransport, WriteError};
+/// use switchboard::testing::FakeTransport;
 ///
 /// let mut t = FakeTransport::new();
 /// t.write(b"hello ")?;

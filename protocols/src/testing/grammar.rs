@@ -72,7 +72,7 @@ pub enum GrammarError {
 /// with exactly one `ConnectionLost`.
 ///
 /// ```
-/// use switchboard_protocols::testing::{check_stream_grammar, GrammarError, Recorded};
+/// use switchboard::testing::{check_stream_grammar, GrammarError, Recorded};
 ///
 /// let ok = [Recorded::ConnectionMade, Recorded::Eof, Recorded::Lost(None)];
 /// assert_eq!(check_stream_grammar(&ok), Ok(()));
@@ -95,7 +95,7 @@ pub fn check_stream_grammar(log: &[Recorded]) -> Result<(), GrammarError> {
 /// grammar except that `ConnectionLost` must have come. An empty log passes.
 ///
 /// ```
-/// use switchboard_protocols::testing::{check_stream_prefix, Recorded};
+/// use switchboard::testing::{check_stream_prefix, Recorded};
 /// assert!(check_stream_prefix(&[Recorded::ConnectionMade, Recorded::PauseWriting]).is_ok());
 /// ```
 pub fn check_stream_prefix(log: &[Recorded]) -> Result<(), GrammarError> {

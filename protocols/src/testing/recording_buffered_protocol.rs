@@ -14,7 +14,7 @@ use crate::stream::{BufferedEvent, BufferedProtocol, StreamTransport};
 /// uvloop's `test_create_server_buffered_1` does (B4).
 ///
 /// ```
-/// use switchboard_protocols::testing::{FakeConnection, Recorded, RecordingBufferedProtocol};
+/// use switchboard::testing::{FakeConnection, Recorded, RecordingBufferedProtocol};
 ///
 /// let protocol = RecordingBufferedProtocol::new(7);
 /// let log = protocol.log();

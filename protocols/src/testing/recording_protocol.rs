@@ -13,7 +13,7 @@ use crate::stream::{StreamEvent, StreamProtocol, StreamTransport};
 /// logged as `Recorded::Message(format!("{m:?}"))`.
 ///
 /// ```
-/// use switchboard_protocols::testing::{FakeConnection, Recorded, RecordingProtocol};
+/// use switchboard::testing::{FakeConnection, Recorded, RecordingProtocol};
 ///
 /// let protocol = RecordingProtocol::new().echo(true);
 /// let log = protocol.log();
