@@ -606,3 +606,69 @@ fn without_a_logger_debug_warnings_reach_stderr() {
         "no warning on stderr:\n{stderr}"
     );
 }
+
+// ---- the prelude -----------------------------------------------------------------------
+
+/// Names every item the prelude promises; compiling is the test.
+#[allow(dead_code)]
+fn prelude_names(
+    _: EventLoop,
+    _: &dyn StreamTransport,
+    _: StreamEvent,
+    _: BufferedEvent,
+    _: Addr<u8>,
+    _: ReplyTo<u8>,
+    _: ProtocolError,
+    _: Bytes,
+    _: Signal,
+    _: &ActorContext<'_, u8>,
+) {
+    fn protocol<P: StreamProtocol>() {}
+    fn buffered<P: BufferedProtocol>() {}
+    fn actor<A: Actor>() {}
+    protocol::<Echo>();
+    let _ = (
+        buffered::<switchboard::testing::RecordingBufferedProtocol>,
+        actor::<Doubler>,
+    );
+}
+
+#[test]
+fn the_first_write_dropped_after_close_warns_on_stderr_without_a_logger() {
+    if std::env::var_os("SWITCHBOARD_API_CHILD").is_some() {
+        switchboard::run(|lp| async move {
+            let server = lp.create_server(|| Echo).host("127.0.0.1").port(0).await?;
+            let conn = lp
+                .create_connection(|| Echo)
+                .addr(server.sockets()[0])
+                .await?;
+            conn.transport.close();
+            conn.transport.write(&b"late"[..]);
+            switchboard::sleep(0.01).await;
+            server.close();
+            Ok::<(), switchboard::Error>(())
+        })
+        .expect("run");
+        println!("child done");
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "the_first_write_dropped_after_close_warns_on_stderr_without_a_logger",
+            "--exact",
+            "--nocapture",
+        ])
+        .env("SWITCHBOARD_API_CHILD", "1")
+        .output()
+        .expect("re-exec the test binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("child done"),
+        "{stdout}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("switchboard: warn:") && stderr.contains("4 bytes dropped"),
+        "no warning for the first dropped write on stderr:\n{stderr}"
+    );
+}

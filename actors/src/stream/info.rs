@@ -113,7 +113,7 @@ impl StreamInfo {
         self.dropped_writes.set(n);
         if n.is_power_of_two() {
             let writes = if n == 1 { "write" } else { "writes" };
-            log::warn!(
+            crate::diag::warning!(
                 "{}: write() after close: {len} bytes dropped ({n} {writes} dropped so far)",
                 who()
             );
