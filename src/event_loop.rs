@@ -3,7 +3,7 @@
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::IntoFuture;
 use std::panic::Location;
@@ -93,6 +93,11 @@ pub(crate) struct LoopCore {
     pub(crate) task_gen: Cell<u64>,
     pub(crate) actors: RefCell<Slab<ActorSlot>>,
     pub(crate) actor_gen: Cell<u64>,
+    /// Monitors and links, per incarnation of a row of the actor table.
+    pub(crate) watchers: RefCell<crate::supervision::watchers::Watchers>,
+    /// Rows of supervised children, kept across restarts; `Some` holds the
+    /// messages that arrive between two incarnations.
+    pub(crate) supervised: RefCell<crate::routing::SupervisedRows>,
     pub(crate) read_buf: RefCell<BytesMut>,
     epoch: Instant,
     pub(crate) running: Cell<bool>,
@@ -215,6 +220,8 @@ impl EventLoop {
             task_gen: Cell::new(0),
             actors: RefCell::new(Slab::new()),
             actor_gen: Cell::new(0),
+            watchers: RefCell::new(Default::default()),
+            supervised: RefCell::new(HashMap::new()),
             read_buf: RefCell::new(BytesMut::new()),
             epoch: Instant::now(),
             running: Cell::new(false),

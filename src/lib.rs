@@ -87,6 +87,7 @@ mod shared;
 mod signals;
 mod sleep;
 mod spawn;
+mod supervision;
 mod task;
 mod timers;
 mod turn;
@@ -112,6 +113,7 @@ pub use run::run;
 pub use shared::LoopHandle;
 pub use signals::{Signal, SignalError};
 pub use sleep::{sleep, Sleep};
+pub use supervision::MonitorRef;
 pub use task::{Join, LocalBoxFuture, Task, TaskSpec};
 
 /// Byte buffers: the payload type of `DataReceived` and of writes (the
@@ -122,10 +124,10 @@ pub use bytes::{Bytes, BytesMut};
 
 #[doc(inline)]
 pub use switchboard_protocols::{
-    ActorId, Addr, Address, AnyStreamProtocol, BufferedEvent, BufferedProtocol, Call, CallError,
-    Exception, ExceptionContext, LimitsError, NoMessage, ProtocolError, ReplyTo, SendError,
-    SocketRef, StreamEvent, StreamProtocol, StreamTransport, TransportError, WriteError,
-    WriteLimits,
+    ActorExited, ActorId, Addr, Address, AnyStreamProtocol, BufferedEvent, BufferedProtocol, Call,
+    CallError, Exception, ExceptionContext, ExitReason, LimitsError, NoMessage, ProtocolError,
+    ReplyTo, SendError, SocketRef, StreamEvent, StreamProtocol, StreamTransport, TransportError,
+    WriteError, WriteLimits,
 };
 
 /// Ready-made protocols and framings: echo, lines, length-prefixed frames, a

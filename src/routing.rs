@@ -3,6 +3,7 @@
 
 use std::any::Any;
 use std::cell::RefMut;
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::rc::Weak;
 use std::sync::atomic::Ordering;
@@ -11,11 +12,17 @@ use std::time::Duration;
 use bytes::BytesMut;
 use switchboard_actors::{LoopActor, LoopContext, Readiness, Status};
 use switchboard_protocols::internal;
-use switchboard_protocols::{ActorId, Exception, ExceptionContext};
+use switchboard_protocols::{ActorExited, ActorId, Exception, ExceptionContext, ExitReason};
 
 use crate::error::LoopError;
 use crate::event_loop::{LoopCore, Ready, FIRST_ACTOR_TOKEN};
 use crate::interrupt::is_interrupt;
+use crate::supervision::system::System;
+use crate::supervision::watchers::Watcher;
+
+/// Rows of supervised children (kept across restarts), by index; `Some`
+/// holds the messages that arrived since the last incarnation stopped.
+pub(crate) type SupervisedRows = std::collections::HashMap<usize, Option<VecDeque<Box<dyn Any>>>>;
 
 /// One row of the actor table. `actor` is `None` while the actor is being
 /// called (it is taken out, so it may use the loop freely) or only reserved.
@@ -119,6 +126,7 @@ pub(crate) fn reserve_gen(core: &LoopCore) -> (ActorId, u64) {
         .borrow_mut()
         .insert(ActorSlot { gen, actor: None });
     core.shared.set_live(index, gen);
+    core.watchers.borrow_mut().reused(index);
     (internal::actor_id(index), gen)
 }
 
@@ -151,6 +159,18 @@ pub(crate) fn insert(core: &LoopCore, id: ActorId, actor: Box<dyn LoopActor>) {
     }
 }
 
+/// Takes actor `id` (of incarnation `gen`, if given) out of its slot, with
+/// the slot's incarnation; `None` if there is none, or it is being called.
+fn take(core: &LoopCore, id: ActorId, gen: Option<u64>) -> Option<(Box<dyn LoopActor>, u64)> {
+    let mut actors = core.actors.borrow_mut();
+    let slot = actors.get_mut(id.index())?;
+    if gen.is_some_and(|g| g != slot.gen) {
+        return None;
+    }
+    let actor = slot.actor.take()?;
+    Some((actor, slot.gen))
+}
+
 /// Calls `f` on actor `id` with the actor taken out of the table, so that it may
 /// use the loop (spawn actors, send messages) while it runs. A panic stops the
 /// actor (dropping it closes what it owns) and is reported.
@@ -166,19 +186,18 @@ pub(crate) fn dispatch(
     gen: Option<u64>,
     f: impl FnOnce(&mut dyn LoopActor, &mut dyn LoopContext) -> Status,
 ) {
-    let (mut actor, slot_gen) = {
-        let mut actors = core.actors.borrow_mut();
-        let Some(slot) = actors.get_mut(id.index()) else {
-            return;
-        };
-        if gen.is_some_and(|g| g != slot.gen) {
-            return;
-        }
-        let Some(actor) = slot.actor.take() else {
-            return;
-        };
-        (actor, slot.gen)
-    };
+    if let Some((actor, slot_gen)) = take(core, id, gen) {
+        run(core, id, actor, slot_gen, f);
+    }
+}
+
+fn run(
+    core: &LoopCore,
+    id: ActorId,
+    mut actor: Box<dyn LoopActor>,
+    slot_gen: u64,
+    f: impl FnOnce(&mut dyn LoopActor, &mut dyn LoopContext) -> Status,
+) {
     let (result, interrupt) = {
         let mut cx = LoopCx {
             core,
@@ -193,8 +212,10 @@ pub(crate) fn dispatch(
     match result {
         Ok(Status::Alive) => put_back(core, id, actor),
         Ok(Status::Done) => {
-            remove(core, id);
+            let reason = catch_unwind(AssertUnwindSafe(|| actor.exit_reason()))
+                .unwrap_or_else(|p| ExitReason::failed(panic_message(&*p)));
             drop(actor);
+            finish(core, id, slot_gen, reason);
         }
         Err(payload) if is_interrupt(&*payload) => {
             put_back(core, id, actor);
@@ -202,16 +223,157 @@ pub(crate) fn dispatch(
         }
         Err(payload) => {
             let what = actor.describe();
-            remove(core, id);
             drop(actor);
+            let exception = Exception::from_panic(&*payload);
             let ctx = ExceptionContext::new(format!("Exception in actor {what}"))
-                .with_exception(Exception::from_panic(&*payload));
+                .with_exception(exception);
             crate::exception::report(core, ctx);
+            finish(
+                core,
+                id,
+                slot_gen,
+                ExitReason::failed(panic_message(&*payload)),
+            );
         }
     }
     if interrupt {
         std::panic::resume_unwind(Box::new(crate::Interrupt));
     }
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    match Exception::from_panic(payload) {
+        Exception::Panic(m) => m,
+        other => other.to_string(),
+    }
+}
+
+/// Incarnation `gen` of actor `id` has stopped with `reason` (the actor is
+/// already out of its slot): frees the row, or, for a supervised child,
+/// keeps it (and its address) for the next incarnation, holding messages
+/// meanwhile; then tells the watchers.
+pub(crate) fn finish(core: &LoopCore, id: ActorId, gen: u64, reason: ExitReason) {
+    let supervised = match core.supervised.borrow_mut().get_mut(&id.index()) {
+        Some(held) => {
+            *held = Some(VecDeque::new());
+            true
+        }
+        None => false,
+    };
+    if !supervised {
+        remove(core, id);
+    }
+    let watchers = core.watchers.borrow_mut().exited(id.index(), gen, &reason);
+    notify(core, ActorExited { id, reason }, watchers);
+}
+
+/// Tells each watcher that an actor stopped.
+pub(crate) fn notify(core: &LoopCore, exited: ActorExited, watchers: Vec<Watcher>) {
+    for w in watchers {
+        match w {
+            Watcher::Monitor { by, gen, .. } => core.ready.borrow_mut().push_back(
+                Ready::DeliverTo(by, gen, Box::new(System::Exited(exited.clone()))),
+            ),
+            Watcher::Link { by, gen } => {
+                core.watchers
+                    .borrow_mut()
+                    .remove_link(by.index(), exited.id);
+                core.ready.borrow_mut().push_back(Ready::DeliverTo(
+                    by,
+                    gen,
+                    Box::new(System::LinkExited(exited.clone())),
+                ));
+            }
+            Watcher::Future { fut, .. } => {
+                let _ = fut.set_result(exited.clone());
+            }
+            Watcher::Hook { f, .. } => f(&exited),
+        }
+    }
+}
+
+/// Stops actor `id` now with `reason`: its `shutdown` runs, then it is
+/// finished as if it had stopped itself. An actor being called right now
+/// (this is a nested call) is stopped once that call returns.
+pub(crate) fn kill(core: &LoopCore, id: ActorId, gen: Option<u64>, reason: ExitReason) {
+    match take(core, id, gen) {
+        Some((mut actor, slot_gen)) => {
+            {
+                let mut cx = LoopCx {
+                    core,
+                    id,
+                    gen: slot_gen,
+                    buf: None,
+                    interrupt: false,
+                };
+                let _ = catch_unwind(AssertUnwindSafe(|| actor.shutdown(&mut cx)));
+            }
+            drop(actor);
+            finish(core, id, slot_gen, reason);
+        }
+        None => {
+            let busy = {
+                let actors = core.actors.borrow();
+                actors.get(id.index()).and_then(|slot| {
+                    let held = core
+                        .supervised
+                        .borrow()
+                        .get(&id.index())
+                        .is_some_and(|h| h.is_some());
+                    (slot.actor.is_none() && !held && gen.is_none_or(|g| g == slot.gen))
+                        .then_some(slot.gen)
+                })
+            };
+            if let Some(g) = busy {
+                core.ready.borrow_mut().push_back(Ready::DeliverTo(
+                    id,
+                    g,
+                    Box::new(System::Kill(reason)),
+                ));
+            }
+        }
+    }
+}
+
+/// Puts a new incarnation of a supervised child in its kept row; the
+/// messages held since the last one stopped come first, in order.
+pub(crate) fn reinstall(core: &LoopCore, id: ActorId, actor: Box<dyn LoopActor>) {
+    let gen = {
+        let mut actors = core.actors.borrow_mut();
+        let Some(slot) = actors.get_mut(id.index()) else {
+            return;
+        };
+        slot.actor = Some(actor);
+        slot.gen
+    };
+    let held = core
+        .supervised
+        .borrow_mut()
+        .get_mut(&id.index())
+        .and_then(Option::take);
+    if let Some(held) = held {
+        let mut ready = core.ready.borrow_mut();
+        for msg in held.into_iter().rev() {
+            ready.push_front(Ready::DeliverTo(id, gen, msg));
+        }
+    }
+}
+
+/// A supervised child's row will get no new incarnation: its held
+/// messages are dropped (a `call` among them ends with `NoReply`) and its
+/// address refuses from now on.
+pub(crate) fn abandon(core: &LoopCore, id: ActorId) {
+    let held = core.supervised.borrow_mut().remove(&id.index());
+    let empty = core
+        .actors
+        .borrow()
+        .get(id.index())
+        .is_some_and(|slot| slot.actor.is_none());
+    if held.is_some() && empty {
+        remove(core, id);
+    }
+    drop(held);
 }
 
 fn put_back(core: &LoopCore, id: ActorId, actor: Box<dyn LoopActor>) {
@@ -225,7 +387,60 @@ pub(crate) fn dispatch_ready(core: &LoopCore, id: ActorId, gen: u64, readiness: 
 }
 
 pub(crate) fn dispatch_message(core: &LoopCore, id: ActorId, gen: Option<u64>, msg: Box<dyn Any>) {
-    dispatch(core, id, gen, |a, cx| a.deliver(msg, cx));
+    if msg.is::<System>() {
+        if let Ok(sys) = msg.downcast::<System>() {
+            system(core, id, gen, *sys);
+        }
+        return;
+    }
+    match take(core, id, gen) {
+        Some((actor, slot_gen)) => run(core, id, actor, slot_gen, |a, cx| a.deliver(msg, cx)),
+        None => hold(core, id, gen, msg),
+    }
+}
+
+/// A message for a supervised child between incarnations waits for the
+/// next one.
+fn hold(core: &LoopCore, id: ActorId, gen: Option<u64>, msg: Box<dyn Any>) {
+    let live = core
+        .actors
+        .borrow()
+        .get(id.index())
+        .is_some_and(|slot| gen.is_none_or(|g| g == slot.gen));
+    if live {
+        if let Some(Some(held)) = core.supervised.borrow_mut().get_mut(&id.index()) {
+            held.push_back(msg);
+        }
+    }
+}
+
+fn system(core: &LoopCore, id: ActorId, gen: Option<u64>, sys: System) {
+    match sys {
+        System::Kill(reason) => kill(core, id, gen, reason),
+        System::LinkExited(exited) => {
+            let traps = core
+                .actors
+                .borrow()
+                .get(id.index())
+                .filter(|slot| gen.is_none_or(|g| g == slot.gen))
+                .and_then(|slot| slot.actor.as_ref().map(|a| a.traps_exits()));
+            match traps {
+                Some(true) => dispatch(core, id, gen, |a, cx| {
+                    a.deliver(Box::new(System::Exited(exited)), cx)
+                }),
+                Some(false) if !exited.reason.is_clean() => {
+                    kill(core, id, gen, exited.reason);
+                }
+                _ => {}
+            }
+        }
+        other => match take(core, id, gen) {
+            Some((actor, slot_gen)) => run(core, id, actor, slot_gen, |a, cx| {
+                a.deliver(Box::new(other), cx)
+            }),
+            None => hold(core, id, gen, Box::new(other)),
+        },
+    }
 }
 
 /// `EventLoop::close`: everything the loop holds is taken out first and dropped
@@ -245,6 +460,8 @@ pub(crate) fn close_loop(core: &LoopCore) -> Result<(), LoopError> {
     let tasks = std::mem::take(&mut *core.tasks.borrow_mut());
     let actors = std::mem::take(&mut *core.actors.borrow_mut());
     let inbox: Vec<_> = core.inbox.drain().collect();
+    let watchers = core.watchers.borrow_mut().clear();
+    let supervised = std::mem::take(&mut *core.supervised.borrow_mut());
     core.shared.clear_live();
     core.shared
         .woken
@@ -275,7 +492,7 @@ pub(crate) fn close_loop(core: &LoopCore) -> Result<(), LoopError> {
             name: control.name(),
         });
     }
-    drop((ready, timers, inbox));
+    drop((ready, timers, inbox, watchers, supervised));
     if let Some(pool) = core.executor.borrow_mut().take() {
         pool.shutdown(false);
     }

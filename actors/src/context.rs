@@ -7,7 +7,7 @@ use std::any::Any;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use switchboard_protocols::{ActorId, ExceptionContext};
+use switchboard_protocols::{ActorId, ExceptionContext, ExitReason};
 
 /// Why the loop calls an actor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +60,19 @@ pub trait LoopActor: 'static {
     /// The loop is closing: release everything now (no event will follow).
     fn shutdown(&mut self, cx: &mut dyn LoopContext) {
         let _ = cx;
+    }
+
+    /// Why the actor stopped, asked once after a call returned
+    /// [`Status::Done`] (monitors, links and supervisors receive it). Clean
+    /// by default.
+    fn exit_reason(&mut self) -> ExitReason {
+        ExitReason::Normal
+    }
+
+    /// True if the actor takes the exit of a linked actor as a message
+    /// instead of stopping with it (Erlang's `trap_exit`).
+    fn traps_exits(&self) -> bool {
+        false
     }
 
     /// A short description for exception contexts and introspection, like

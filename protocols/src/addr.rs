@@ -91,6 +91,10 @@ impl<M: Send + 'static> Addr<M> {
         self.id
     }
 
+    pub(crate) fn generation(&self) -> u64 {
+        self.gen
+    }
+
     /// Sends `msg`; it is delivered on the actor's loop thread, never inside the
     /// caller. Fails, giving `msg` back, once the actor has stopped or its loop
     /// is closed.

@@ -47,3 +47,8 @@ pub fn current_addr<M: Send + 'static>(id: ActorId, mailer: Arc<dyn Mailer>) -> 
     let gen = mailer.generation(id);
     Addr::from_parts(id, gen, mailer)
 }
+
+/// The incarnation `addr` was made for.
+pub fn generation_of<M: Send + 'static>(addr: &Addr<M>) -> u64 {
+    addr.generation()
+}

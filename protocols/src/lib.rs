@@ -24,6 +24,7 @@ mod address;
 mod command;
 mod error;
 mod exception;
+mod exit;
 mod ids;
 #[doc(hidden)]
 pub mod internal;
@@ -40,6 +41,7 @@ pub use address::Address;
 pub use command::StreamCommand;
 pub use error::{LimitsError, ProtocolError, TransportError, WriteError};
 pub use exception::{Exception, ExceptionContext};
+pub use exit::{ActorExited, ExitReason};
 pub use ids::ActorId;
 pub use interrupt::Interrupt;
 pub use limits::WriteLimits;
