@@ -187,6 +187,9 @@ pub enum Error {
     /// A framing error of a ready-made protocol.
     #[error(transparent)]
     Framing(#[from] crate::ready_made::FramingError),
+    /// A supervisor gave up (a root supervisor's failure ends `run`).
+    #[error(transparent)]
+    Supervisor(#[from] crate::supervision::SupervisorError),
     /// An I/O error from the operating system.
     #[error(transparent)]
     Io(#[from] std::io::Error),

@@ -98,6 +98,8 @@ pub(crate) struct LoopCore {
     /// Rows of supervised children, kept across restarts; `Some` holds the
     /// messages that arrive between two incarnations.
     pub(crate) supervised: RefCell<crate::routing::SupervisedRows>,
+    /// A root supervisor gave up: `run` returns this.
+    pub(crate) fatal: RefCell<Option<crate::supervision::SupervisorError>>,
     pub(crate) read_buf: RefCell<BytesMut>,
     epoch: Instant,
     pub(crate) running: Cell<bool>,
@@ -222,6 +224,7 @@ impl EventLoop {
             actor_gen: Cell::new(0),
             watchers: RefCell::new(Default::default()),
             supervised: RefCell::new(HashMap::new()),
+            fatal: RefCell::new(None),
             read_buf: RefCell::new(BytesMut::new()),
             epoch: Instant::now(),
             running: Cell::new(false),

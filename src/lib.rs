@@ -113,7 +113,10 @@ pub use run::run;
 pub use shared::LoopHandle;
 pub use signals::{Signal, SignalError};
 pub use sleep::{sleep, Sleep};
-pub use supervision::MonitorRef;
+pub use supervision::{
+    ChildSpec, MonitorRef, Restart, ServerChild, Strategy, Supervisor, SupervisorBuilder,
+    SupervisorError, DEFAULT_CHILD_SHUTDOWN, DEFAULT_INTENSITY,
+};
 pub use task::{Join, LocalBoxFuture, Task, TaskSpec};
 
 /// Byte buffers: the payload type of `DataReceived` and of writes (the

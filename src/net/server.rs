@@ -344,6 +344,16 @@ impl Server {
         self.0.listeners.iter().map(|l| l.fd).collect()
     }
 
+    /// The listener actors' rows and incarnations (for supervisors).
+    pub(crate) fn listener_rows(&self) -> Vec<(ActorId, u64)> {
+        let actors = self.0.lp.core.actors.borrow();
+        self.0
+            .listeners
+            .iter()
+            .filter_map(|l| actors.get(l.id.index()).map(|slot| (l.id, slot.gen)))
+            .collect()
+    }
+
     /// The loop serving this server.
     pub fn get_loop(&self) -> EventLoop {
         self.0.lp.clone()
