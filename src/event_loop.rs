@@ -98,6 +98,12 @@ pub(crate) struct LoopCore {
     /// Rows of supervised children, kept across restarts; `Some` holds the
     /// messages that arrive between two incarnations.
     pub(crate) supervised: RefCell<crate::routing::SupervisedRows>,
+    /// Every server made on this loop, for `shutdown`.
+    pub(crate) servers: RefCell<Vec<Weak<crate::net::ServerInner>>>,
+    /// `shutdown` began: supervisors restart nothing more.
+    pub(crate) shutting_down: Cell<bool>,
+    /// Root supervisors (row, incarnation), for `shutdown`.
+    pub(crate) roots: RefCell<Vec<(ActorId, u64)>>,
     /// A root supervisor gave up: `run` returns this.
     pub(crate) fatal: RefCell<Option<crate::supervision::SupervisorError>>,
     pub(crate) read_buf: RefCell<BytesMut>,
@@ -225,6 +231,9 @@ impl EventLoop {
             watchers: RefCell::new(Default::default()),
             supervised: RefCell::new(HashMap::new()),
             fatal: RefCell::new(None),
+            servers: RefCell::new(Vec::new()),
+            roots: RefCell::new(Vec::new()),
+            shutting_down: Cell::new(false),
             read_buf: RefCell::new(BytesMut::new()),
             epoch: Instant::now(),
             running: Cell::new(false),

@@ -84,6 +84,7 @@ mod routing;
 mod run;
 mod run_in_executor;
 mod shared;
+mod shutdown;
 mod signals;
 mod sleep;
 mod spawn;
@@ -103,14 +104,15 @@ pub use future::LoopFuture;
 pub use handle::{Handle, TimerHandle};
 pub use interrupt::Interrupt;
 pub use net::{
-    Connection, CreateConnection, CreateServer, Family, NetError, ServeForever, Server,
-    TransportHandle, WaitClosed,
+    Connection, CreateConnection, CreateServer, Drain, DrainReport, DrainState, Family, NetError,
+    Reached, ServeForever, Server, TransportHandle, WaitClosed, DEFAULT_CLOSE_GRACE,
 };
 pub use policy::{
     get_event_loop_policy, set_event_loop_policy, DefaultEventLoopPolicy, EventLoopPolicy,
 };
 pub use run::run;
 pub use shared::LoopHandle;
+pub use shutdown::{Shutdown, ShutdownReport};
 pub use signals::{Signal, SignalError};
 pub use sleep::{sleep, Sleep};
 pub use supervision::{

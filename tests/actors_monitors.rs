@@ -102,7 +102,7 @@ fn sv1_monitor_future_gets_each_typed_reason() {
         ] {
             let a = spawn_plain(&l);
             let exited = l.monitor(&a);
-            a.send(cmd).ok().expect("alive");
+            a.send(cmd).expect("alive");
             let e = exited.await.expect("resolved");
             assert_eq!(e.id, a.id());
             out.push(e.reason);
@@ -130,7 +130,7 @@ fn sv1_monitor_fires_after_the_last_message_was_handled() {
         let exited = l.monitor(&a);
         // The question is queued before the stop: it is answered first.
         let answer = a.call(Cmd::Ping);
-        a.send(Cmd::Stop).ok().expect("alive");
+        a.send(Cmd::Stop).expect("alive");
         assert_eq!(answer.await, Ok(7));
         assert_eq!(exited.await.expect("fired").reason, ExitReason::Normal);
         // Afterwards the address refuses, typed.

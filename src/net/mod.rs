@@ -4,6 +4,7 @@
 mod attempts;
 mod connect;
 mod dns;
+mod drain;
 mod error;
 mod race;
 mod server;
@@ -13,6 +14,8 @@ mod writable;
 
 pub use connect::CreateConnection;
 pub use dns::Family;
+pub use drain::{Drain, DrainReport, DrainState, Reached, DEFAULT_CLOSE_GRACE};
 pub use error::NetError;
+pub(crate) use server::ServerInner;
 pub use server::{CreateServer, ServeForever, Server, WaitClosed};
 pub use transport_handle::{Connection, TransportHandle};

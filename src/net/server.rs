@@ -257,6 +257,12 @@ impl<M: Send + 'static> CreateServer<M> {
             shared,
             listeners,
         }));
+        {
+            // Known to the loop's `shutdown`, which drains every server.
+            let mut servers = self.lp.core.servers.borrow_mut();
+            servers.retain(|w| w.strong_count() > 0);
+            servers.push(Rc::downgrade(&server.0));
+        }
         if self.start_serving {
             server.start_serving();
         }
@@ -279,7 +285,7 @@ impl<M: Send + 'static> IntoFuture for CreateServer<M> {
     }
 }
 
-struct ServerInner {
+pub(crate) struct ServerInner {
     lp: EventLoop,
     shared: Rc<ServerShared>,
     listeners: Vec<Listening>,
@@ -295,7 +301,7 @@ struct Listening {
 /// on the same server. The loop keeps serving after every handle is dropped,
 /// until [`close`](Self::close).
 #[derive(Clone)]
-pub struct Server(Rc<ServerInner>);
+pub struct Server(pub(crate) Rc<ServerInner>);
 
 impl Server {
     fn command(&self, cmd: ServerCommand) {
@@ -313,6 +319,25 @@ impl Server {
             self.command(ServerCommand::Close);
             self.0.shared.mark_closed();
         }
+    }
+
+    /// The start of a drain: accepts what the kernel already queued, then
+    /// closes the listening sockets.
+    pub(crate) fn close_for_drain(&self) {
+        if !self.0.shared.is_closed() {
+            self.command(ServerCommand::Drain);
+            self.0.shared.mark_closed();
+        }
+    }
+
+    /// True once closed (a drained server is not drained again).
+    pub(crate) fn is_closed_for_drain(&self) -> bool {
+        self.0.shared.is_closed() && self.0.shared.connections().is_empty()
+    }
+
+    /// How many accepted connections are open now.
+    pub fn connection_count(&self) -> usize {
+        self.0.shared.connections().len()
     }
 
     /// Starts listening and accepting; idempotent.

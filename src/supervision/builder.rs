@@ -264,6 +264,11 @@ impl SupervisorBuilder {
             .ready
             .borrow_mut()
             .push_back(Ready::DeliverTo(id, gen, Box::new(StartActor)));
+        {
+            let mut roots = lp.core.roots.borrow_mut();
+            roots.retain(|&(id, gen)| crate::supervision::monitor::is_live(&lp.core, id, gen));
+            roots.push((id, gen));
+        }
         Ok(Supervisor { lp, id, gen, name })
     }
 }

@@ -139,6 +139,10 @@ impl SupervisorActor {
             return;
         };
         let i = down.index;
+        if lp.core.shutting_down.get() {
+            // The loop's shutdown stops every tree: nothing restarts now.
+            return;
+        }
         let again = match tree.children[i].spec.restart {
             Restart::Permanent => true,
             Restart::Transient => !down.reason.is_clean(),
