@@ -160,6 +160,10 @@ pub enum Error {
     /// closed (from [`SendError`](crate::SendError), whose message is dropped).
     #[error("cannot deliver the message: the actor has stopped or its loop is closed")]
     Send,
+    /// A message was refused: the actor's bounded mailbox is full (from
+    /// [`SendError::Full`](crate::SendError::Full)).
+    #[error("cannot deliver the message: the actor's mailbox is full")]
+    MailboxFull,
     /// A question to an actor got no answer.
     #[error(transparent)]
     Call(#[from] crate::CallError),
@@ -199,8 +203,12 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl<M> From<crate::SendError<M>> for Error {
-    fn from(_: crate::SendError<M>) -> Self {
-        Error::Send
+    fn from(e: crate::SendError<M>) -> Self {
+        if e.is_full() {
+            Error::MailboxFull
+        } else {
+            Error::Send
+        }
     }
 }
 

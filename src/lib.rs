@@ -131,8 +131,8 @@ pub use bytes::{Bytes, BytesMut};
 pub use switchboard_protocols::{
     ActorExited, ActorId, Addr, Address, AnyStreamProtocol, BufferedEvent, BufferedProtocol, Call,
     CallError, Exception, ExceptionContext, ExitReason, LimitsError, NoMessage, ProtocolError,
-    ReplyTo, SendError, SocketRef, StreamEvent, StreamProtocol, StreamTransport, TransportError,
-    WriteError, WriteLimits,
+    ReplyTo, SendError, SendWait, SocketRef, StreamEvent, StreamProtocol, StreamTransport,
+    TransportError, WriteError, WriteLimits,
 };
 
 /// Ready-made protocols and framings: echo, lines, length-prefixed frames, a

@@ -134,7 +134,10 @@ fn sv1_monitor_fires_after_the_last_message_was_handled() {
         assert_eq!(answer.await, Ok(7));
         assert_eq!(exited.await.expect("fired").reason, ExitReason::Normal);
         // Afterwards the address refuses, typed.
-        assert!(matches!(a.send(Cmd::Stop), Err(SendError(Cmd::Stop))));
+        assert!(matches!(
+            a.send(Cmd::Stop),
+            Err(SendError::Stopped(Cmd::Stop))
+        ));
         assert_eq!(a.call(Cmd::Ping).await, Err(CallError::Stopped));
     });
 }

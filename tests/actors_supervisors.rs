@@ -168,7 +168,10 @@ fn sv6_permanent_transient_and_temporary_children() {
         assert_eq!(t1.await.expect("stopped").reason, ExitReason::Normal);
         assert_eq!(t2.await.expect("stopped").reason, ExitReason::Normal);
         assert_eq!(trans.call(Job::Count).await, Err(CallError::Stopped));
-        assert!(matches!(temp.send(Job::Add), Err(SendError(Job::Add))));
+        assert!(matches!(
+            temp.send(Job::Add),
+            Err(SendError::Stopped(Job::Add))
+        ));
     });
     // Transient after a crash: restarted.
     let (lp, handler2) = new_loop();
@@ -371,7 +374,10 @@ fn sv9_a_child_given_up_on_refuses_and_its_pending_call_ends_with_no_reply() {
         // lets the temporary child go; the caller learns it.
         let pending = w.call(Job::Count);
         assert_eq!(pending.await, Err(CallError::NoReply));
-        assert!(matches!(w.send(Job::Add), Err(SendError(Job::Add))));
+        assert!(matches!(
+            w.send(Job::Add),
+            Err(SendError::Stopped(Job::Add))
+        ));
     });
     assert_eq!(panics(&handler), 1);
 }

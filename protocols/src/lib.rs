@@ -21,6 +21,7 @@
 
 mod addr;
 mod address;
+mod capacity;
 mod command;
 mod error;
 mod exception;
@@ -36,7 +37,7 @@ mod socket;
 mod stream;
 pub mod testing;
 
-pub use addr::{Addr, Call, CallError, ReplyTo, SendError};
+pub use addr::{Addr, Call, CallError, ReplyTo, SendError, SendWait};
 pub use address::Address;
 pub use command::StreamCommand;
 pub use error::{LimitsError, ProtocolError, TransportError, WriteError};

@@ -3,8 +3,10 @@
 
 use std::any::Any;
 use std::rc::Weak;
+use std::sync::Arc;
 
 use switchboard_actors::{LoopContext, Status};
+use switchboard_protocols::internal::{self, Capacity};
 use switchboard_protocols::{Addr, Exception, ExceptionContext, ExitReason};
 
 use crate::actor::{Actor, ActorContext};
@@ -24,12 +26,15 @@ pub(crate) struct Mailbox<A: Actor> {
     pub(crate) reason: Option<ExitReason>,
     pub(crate) core: Weak<LoopCore>,
     pub(crate) name: &'static str,
+    /// The bound of a bounded mailbox: released after each message.
+    pub(crate) capacity: Option<Arc<Capacity>>,
 }
 
 impl<A: Actor> Mailbox<A> {
     pub(crate) fn new(actor: A, addr: Addr<A::Message>, core: Weak<LoopCore>) -> Self {
         Mailbox {
             actor,
+            capacity: internal::capacity_of(&addr),
             addr,
             started: false,
             trap: false,
@@ -39,6 +44,16 @@ impl<A: Actor> Mailbox<A> {
                 .rsplit("::")
                 .next()
                 .unwrap_or("Actor"),
+        }
+    }
+}
+
+impl<A: Actor> Mailbox<A> {
+    /// The actor stopped: senders waiting for room look again (and find
+    /// it gone).
+    fn wake_senders(&self) {
+        if let Some(cap) = &self.capacity {
+            cap.wake_all();
         }
     }
 }
@@ -68,7 +83,13 @@ impl<A: Actor> switchboard_actors::LoopActor for Mailbox<A> {
             }
         } else {
             match msg.downcast::<A::Message>() {
-                Ok(m) => self.actor.handle(*m, &mut ctx),
+                Ok(m) => {
+                    if let Some(cap) = &self.capacity {
+                        // Taken out of the mailbox: room for the next one.
+                        cap.release();
+                    }
+                    self.actor.handle(*m, &mut ctx)
+                }
                 Err(_) => ctx.cx.report(
                     ExceptionContext::new(format!("{} got a message of the wrong type", self.name))
                         .with_exception(Exception::Error("message dropped".into())),
@@ -79,6 +100,7 @@ impl<A: Actor> switchboard_actors::LoopActor for Mailbox<A> {
             Some(reason) => {
                 self.reason = Some(reason);
                 self.actor.stopped();
+                self.wake_senders();
                 Status::Done
             }
             None => Status::Alive,
@@ -87,6 +109,7 @@ impl<A: Actor> switchboard_actors::LoopActor for Mailbox<A> {
 
     fn shutdown(&mut self, _cx: &mut dyn LoopContext) {
         self.actor.stopped();
+        self.wake_senders();
     }
 
     fn exit_reason(&mut self) -> ExitReason {

@@ -97,11 +97,58 @@ impl EventLoop {
     /// let id = switchboard::ActorId(3);
     /// ```
     pub fn spawn<A: Actor>(&self, actor: A) -> Result<Addr<A::Message>, LoopError> {
+        self.spawn_inner(actor, None)
+    }
+
+    /// [`spawn`](Self::spawn) with a mailbox of at most `bound` messages
+    /// (sent and not yet handled; at least 1). While it is full,
+    /// [`Addr::send`] fails with [`SendError::Full`](crate::SendError::Full),
+    /// [`Addr::send_wait`] waits for room, and [`Addr::forward`] from a
+    /// protocol pauses that connection's reading until there is room.
+    ///
+    /// ```
+    /// use switchboard::prelude::*;
+    /// use switchboard::SendError;
+    ///
+    /// struct Sink;
+    /// impl Actor for Sink {
+    ///     type Message = u32;
+    ///     fn handle(&mut self, _: u32, _: &mut ActorContext<'_, u32>) {}
+    /// }
+    ///
+    /// switchboard::run(|lp: EventLoop| async move {
+    ///     let sink = lp.spawn_bounded(Sink, 2)?;
+    ///     sink.send(1)?;
+    ///     sink.send(2)?;
+    ///     assert!(matches!(sink.send(3), Err(SendError::Full(3))));
+    ///     sink.send_wait(3).await?; // waits until the sink took one
+    ///     Ok::<(), switchboard::Error>(())
+    /// })?;
+    /// # Ok::<(), switchboard::Error>(())
+    /// ```
+    pub fn spawn_bounded<A: Actor>(
+        &self,
+        actor: A,
+        bound: usize,
+    ) -> Result<Addr<A::Message>, LoopError> {
+        self.spawn_inner(actor, Some(bound))
+    }
+
+    fn spawn_inner<A: Actor>(
+        &self,
+        actor: A,
+        bound: Option<usize>,
+    ) -> Result<Addr<A::Message>, LoopError> {
         let core = &self.core;
         core.check_open()?;
         let (id, gen) = routing::reserve_gen(core);
         let mailer: Arc<dyn Mailer> = Arc::new(self.handle());
-        let addr = internal::addr(id, gen, mailer);
+        let addr = match bound {
+            Some(b) => {
+                internal::bounded_addr(id, gen, mailer, Arc::new(internal::Capacity::new(b)))
+            }
+            None => internal::addr(id, gen, mailer),
+        };
         let mailbox = Mailbox::new(actor, addr.clone(), core.me.clone());
         routing::insert(core, id, Box::new(mailbox));
         core.ready

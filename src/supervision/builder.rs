@@ -41,7 +41,7 @@ pub const DEFAULT_INTENSITY: (u32, Duration) = (3, Duration::from_secs(5));
 /// ```
 /// use std::time::Duration;
 /// use switchboard::prelude::*;
-/// use switchboard::{Restart, Strategy};
+/// use switchboard::Strategy;
 ///
 /// #[derive(Default)]
 /// struct Doubler;
@@ -153,14 +153,21 @@ impl SupervisorBuilder {
         spec: impl Into<ChildSpec>,
         mut factory: impl FnMut() -> A + 'static,
     ) -> Addr<A::Message> {
+        let spec = spec.into();
         let mailer: Arc<dyn Mailer> = Arc::new(self.lp.handle());
-        let m = mailer.clone();
+        let capacity = spec.mailbox.map(|b| Arc::new(internal::Capacity::new(b)));
+        let (m, c) = (mailer.clone(), capacity.clone());
+        let address = move |id, gen, mailer: Arc<dyn Mailer>| match &c {
+            Some(cap) => internal::bounded_addr(id, gen, mailer, cap.clone()),
+            None => internal::addr(id, gen, mailer),
+        };
+        let addr_of = address.clone();
         let make: MakeActor = Box::new(move |lp, id, gen| {
-            let addr = internal::addr(id, gen, m.clone());
+            let addr = addr_of(id, gen, m.clone());
             Box::new(Mailbox::new(factory(), addr, lp.core.me.clone()))
         });
-        let (id, gen) = self.add_row(spec.into(), make, None);
-        internal::addr(id, gen, mailer)
+        let (id, gen) = self.add_row(spec, make, None);
+        address(id, gen, mailer)
     }
 
     /// Adds a periodic timer: `tick` runs every `interval` on the loop

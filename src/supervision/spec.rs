@@ -50,6 +50,7 @@ pub struct ChildSpec {
     pub(crate) name: String,
     pub(crate) restart: Restart,
     pub(crate) shutdown: Duration,
+    pub(crate) mailbox: Option<usize>,
 }
 
 /// The default shutdown deadline of a child.
@@ -62,6 +63,7 @@ impl ChildSpec {
             name: name.into(),
             restart: Restart::Permanent,
             shutdown: DEFAULT_CHILD_SHUTDOWN,
+            mailbox: None,
         }
     }
 
@@ -74,6 +76,14 @@ impl ChildSpec {
     /// How long the child may take to stop once asked before it is killed.
     pub fn shutdown(mut self, deadline: Duration) -> Self {
         self.shutdown = deadline;
+        self
+    }
+
+    /// Gives an actor child a bounded mailbox of `bound` messages (see
+    /// [`EventLoop::spawn_bounded`](crate::EventLoop::spawn_bounded)),
+    /// shared by its incarnations.
+    pub fn mailbox(mut self, bound: usize) -> Self {
+        self.mailbox = Some(bound);
         self
     }
 
