@@ -82,8 +82,10 @@ pub(crate) struct Core<S: StreamSocket, M: 'static> {
     pub(crate) new_protocol: Option<AnyStreamProtocol<M>>,
     pub(crate) lost_reason: Option<TransportError>,
     mailer: Arc<dyn Mailer>,
-    /// Opt-in hard cap on the write buffer (asyncio has none).
+    /// Hard cap on the write buffer (asyncio has none); see `StreamLimits`.
     pub(crate) max_buffer: Option<usize>,
+    /// Read-side backpressure: no reading while the buffer is above high.
+    pub(crate) read_backpressure: bool,
 }
 
 impl<S: StreamSocket, M: 'static> Core<S, M> {
@@ -109,12 +111,20 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
             new_protocol: None,
             lost_reason: None,
             mailer,
-            max_buffer: None,
+            max_buffer: Some(crate::stream::limits::DEFAULT_MAX_WRITE_BUFFER),
+            read_backpressure: true,
         }
     }
 
     pub(crate) fn buffered(&self) -> usize {
         self.buffered
+    }
+
+    /// True while read-side backpressure holds reading: the write buffer
+    /// went strictly above high and has not drained to low since (the span
+    /// of a `PauseWriting`, whether or not the protocol heeds it).
+    pub(crate) fn reading_held(&self) -> bool {
+        self.read_backpressure && self.flow.is_paused()
     }
 
     /// Closes the socket now and schedules `ConnectionLost(reason)`; the buffer
@@ -282,6 +292,11 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         // events of a buffer that is gone.
         if resume && (self.phase < Phase::Dying || self.lost_reason.is_none()) {
             self.raised.push_back(Raised::ResumeWriting);
+        }
+        if resume && self.read_backpressure && self.read == ReadSide::Active {
+            // Reading was held: edge-triggered polling will not repeat the
+            // edges skipped meanwhile, so read again at once.
+            self.read_again = true;
         }
     }
 

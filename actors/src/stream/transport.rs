@@ -107,15 +107,17 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
         )
     }
 
-    /// Sets an opt-in hard cap on the write buffer: past it the transport
-    /// aborts with `TransportError::BufferOverflow`.
+    /// Sets the hard cap on the write buffer (`None`: no cap): past it the
+    /// transport aborts with `TransportError::BufferOverflow`.
     pub fn set_max_buffer(&mut self, cap: Option<usize>) {
         self.core.max_buffer = cap;
     }
 
-    /// Applies the opt-in [`StreamLimits`] (call before the transport starts).
+    /// Applies [`StreamLimits`] (call before the transport starts); a new
+    /// transport has the defaults.
     pub fn set_limits(&mut self, limits: StreamLimits) {
         self.core.max_buffer = limits.max_write_buffer;
+        self.core.read_backpressure = limits.read_backpressure;
         self.close_timeout_ms = limits.close_timeout.map(|d| {
             // Whole milliseconds, rounded up, at least 1 (about 49 days at most).
             let ms = d
@@ -199,8 +201,8 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
         }
     }
 
-    /// Reads until the socket is drained, EOF, an error, a pause, or the budget
-    /// is spent.
+    /// Reads until the socket is drained, EOF, an error, a pause (the
+    /// protocol's, or read-side backpressure's), or the budget is spent.
     ///
     /// With `short_read_drains`, a read that returned fewer bytes than the
     /// space offered is taken to mean the socket is empty: under edge-triggered
@@ -212,6 +214,10 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
     fn read_loop(&mut self, cx: &mut dyn LoopContext, short_read_drains: bool) {
         for _ in 0..READ_BUDGET {
             if self.core.read != ReadSide::Active || self.core.phase != Phase::Open {
+                return;
+            }
+            if self.core.reading_held() {
+                // The drain that releases the hold reads again.
                 return;
             }
             if self.interrupted {
@@ -299,7 +305,10 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
             }
         }
         // Budget spent with data maybe left: come back after others had a turn.
-        if self.core.read == ReadSide::Active && self.core.phase == Phase::Open {
+        if self.core.read == ReadSide::Active
+            && self.core.phase == Phase::Open
+            && !self.core.reading_held()
+        {
             let me = cx.id();
             cx.send(me, Box::new(ReadMore));
         }
