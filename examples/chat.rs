@@ -5,7 +5,9 @@
 //! address (`StreamTransport::addr`, `StreamEvent::Message`), line framing. The
 //! room is an actor that owns the member list; each connection's protocol joins
 //! the room with its address, forwards its lines, and writes what the room sends
-//! it. Nothing is shared: everything is a message.
+//! it. Nothing is shared: everything is a message. A member that stops reading
+//! gets `PauseWriting`; until `ResumeWriting` the lines for it are skipped (and
+//! counted), so the slowest client cannot grow the server.
 //!
 //! Run: `cargo run --example chat -- 8888`, then connect two clients
 //! (`nc 127.0.0.1 8888`) and type. Stops on SIGINT or SIGTERM.
@@ -71,6 +73,8 @@ struct Member {
     room: Addr<Room>,
     me: Option<ActorId>,
     lines: LineFramer,
+    /// Lines skipped since `PauseWriting`; `None` while the client keeps up.
+    skipped: Option<usize>,
 }
 
 impl StreamProtocol<Bytes> for Member {
@@ -96,7 +100,18 @@ impl StreamProtocol<Bytes> for Member {
                     }
                 }
             }
-            StreamEvent::Message(line) => t.write(&line)?,
+            StreamEvent::Message(line) => match &mut self.skipped {
+                Some(n) => *n += 1,
+                None => t.write(&line)?,
+            },
+            StreamEvent::PauseWriting => self.skipped = Some(0),
+            StreamEvent::ResumeWriting => {
+                if let Some(n @ 1..) = self.skipped.take() {
+                    t.write(
+                        format!("*** {n} lines skipped while you were not reading\n").as_bytes(),
+                    )?;
+                }
+            }
             StreamEvent::ConnectionLost(_) => {
                 if let Some(me) = self.me {
                     let _ = self.room.send(Room::Leave(me));
@@ -119,6 +134,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 room: room.clone(),
                 me: None,
                 lines: LineFramer::default(),
+                skipped: None,
             })
             .host("127.0.0.1")
             .port(port)
