@@ -86,6 +86,8 @@ pub(crate) struct Core<S: StreamSocket, M: 'static> {
     pub(crate) max_buffer: Option<usize>,
     /// Read-side backpressure: no reading while the buffer is above high.
     pub(crate) read_backpressure: bool,
+    /// The transport died of a failed send, not yet reported.
+    pub(crate) write_failed: bool,
 }
 
 impl<S: StreamSocket, M: 'static> Core<S, M> {
@@ -113,6 +115,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
             mailer,
             max_buffer: Some(crate::stream::limits::DEFAULT_MAX_WRITE_BUFFER),
             read_backpressure: true,
+            write_failed: false,
         }
     }
 
@@ -148,6 +151,16 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         self.info.set_socket_closed();
         self.info.set_closing();
         self.info.set_buffered(0);
+    }
+
+    /// A send (or the shutdown of the write side) failed: the transport dies
+    /// with the error, and the actor reports it once its step is over
+    /// (asyncio's "Fatal write error on socket transport").
+    fn fail_write(&mut self, op: &'static str, e: io::Error) {
+        if self.phase < Phase::Dying {
+            self.write_failed = true;
+        }
+        self.die(Some(TransportError::from_io(op, e)));
     }
 
     /// Appends `rest` to the buffer and applies flow control and the cap.
@@ -218,7 +231,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         match self.write_now(data) {
             Ok(n) => Some(n),
             Err(e) => {
-                self.die(Some(TransportError::from_io("write", e)));
+                self.fail_write("write", e);
                 None
             }
         }
@@ -277,7 +290,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => {
-                    self.die(Some(TransportError::from_io("write", e)));
+                    self.fail_write("write", e);
                     return;
                 }
             }
@@ -315,7 +328,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         if let Some(sock) = &self.socket {
             if let Err(e) = crate::sys::unix::fd::shutdown_write(sock.as_raw_fd()) {
                 if e.kind() != io::ErrorKind::NotConnected {
-                    self.die(Some(TransportError::from_io("shutdown", e)));
+                    self.fail_write("shutdown", e);
                 }
             }
         }

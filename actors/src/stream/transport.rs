@@ -289,13 +289,7 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => {
                     let err = TransportError::from_io("read", e);
-                    if !err.is_connection_error() || cx.debug() {
-                        cx.report(
-                            ExceptionContext::new("Fatal read error on socket transport")
-                                .with_exception(Exception::Transport(err.clone()))
-                                .with_transport(self.core.describe()),
-                        );
-                    }
+                    self.report_fatal("Fatal read error on socket transport", &err, cx);
                     self.core.die(Some(err));
                     return;
                 }
@@ -311,6 +305,24 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
         {
             let me = cx.id();
             cx.send(me, Box::new(ReadMore));
+        }
+    }
+
+    /// Reports a transport's fatal I/O error as asyncio's `_fatal_error`
+    /// does: connection errors (reset, broken pipe, aborted) only in debug
+    /// mode.
+    fn report_fatal(&self, message: &str, err: &TransportError, cx: &mut dyn LoopContext) {
+        if !err.is_connection_error() || cx.debug() {
+            let kind = match self.protocol {
+                AnyStreamProtocol::Stream(_) => "StreamProtocol",
+                AnyStreamProtocol::Buffered(_) => "BufferedProtocol",
+            };
+            cx.report(
+                ExceptionContext::new(message)
+                    .with_exception(Exception::Transport(err.clone()))
+                    .with_transport(self.core.describe())
+                    .with_protocol(format!("<{kind} of {}>", self.core.id)),
+            );
         }
     }
 
@@ -338,6 +350,11 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
     fn settle(&mut self, cx: &mut dyn LoopContext) -> Status {
         // The step is over; a later one delivers again.
         self.interrupted = false;
+        if std::mem::take(&mut self.core.write_failed) {
+            if let Some(err) = &self.core.lost_reason {
+                self.report_fatal("Fatal write error on socket transport", err, cx);
+            }
+        }
         if std::mem::take(&mut self.core.read_again) && self.core.phase == Phase::Open {
             let me = cx.id();
             cx.send(me, Box::new(ReadMore));
