@@ -188,11 +188,12 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
     /// so that the space freed later raises a writable edge, which flushes the
     /// queue.
     fn write_now(&mut self, data: &[u8]) -> Result<usize, io::Error> {
-        let Some(sock) = self.socket.as_mut() else {
+        let Some(sock) = self.socket.as_ref() else {
             return Ok(0);
         };
+        let fd = sock.as_raw_fd();
         loop {
-            match sock.write(data) {
+            match crate::sys::unix::socket::send(fd, data) {
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
@@ -254,7 +255,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
     /// Then applies resume, a pending EOF, or the end of a close.
     pub(crate) fn flush(&mut self) {
         while !self.buffer.is_empty() {
-            let Some(sock) = self.socket.as_mut() else {
+            let Some(fd) = self.socket.as_ref().map(|s| s.as_raw_fd()) else {
                 return;
             };
             let mut slices = [IoSlice::new(&[]); MAX_IOV];
@@ -264,7 +265,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
                 n += 1;
             }
             let offered: usize = slices[..n].iter().map(|s| s.len()).sum();
-            match sock.write_vectored(&slices[..n]) {
+            match crate::sys::unix::socket::send_vectored(fd, &slices[..n]) {
                 Ok(0) => break,
                 Ok(mut written) => {
                     // Short of what was offered: the send buffer is full, and
