@@ -556,9 +556,12 @@ fn x4_stop_from_another_thread_wakes_the_loop_at_once() {
     timer.cancel();
 }
 
+/// Requests to a [`canceller`] thread, and its answers.
+type Canceller = (mpsc::Sender<usize>, mpsc::Receiver<bool>);
+
 /// A thread that cancels handles on request and answers, for each request,
 /// whether the handle reads as cancelled once `cancel()` has returned.
-fn canceller(handles: Vec<Handle>) -> (mpsc::Sender<usize>, mpsc::Receiver<bool>) {
+fn canceller(handles: Vec<Handle>) -> Canceller {
     let (ask, asked) = mpsc::channel::<usize>();
     let (tell, told) = mpsc::channel::<bool>();
     std::thread::spawn(move || {
@@ -580,8 +583,7 @@ fn x5_a_foreign_cancel_that_returns_before_the_handle_is_dequeued_always_wins() 
     let (lp, handler) = new_loop();
     let ran: Rc<RefCell<Vec<bool>>> = Rc::new(RefCell::new(vec![false; N]));
     let won: Rc<RefCell<Vec<Option<bool>>>> = Rc::new(RefCell::new(vec![None; N]));
-    let hub: Rc<RefCell<Option<(mpsc::Sender<usize>, mpsc::Receiver<bool>)>>> =
-        Rc::new(RefCell::new(None));
+    let hub: Rc<RefCell<Option<Canceller>>> = Rc::new(RefCell::new(None));
     let mut handles = Vec::with_capacity(N);
     for i in 0..N {
         let (ran, won, hub) = (ran.clone(), won.clone(), hub.clone());
