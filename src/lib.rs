@@ -114,6 +114,12 @@ pub use signals::{Signal, SignalError};
 pub use sleep::{sleep, Sleep};
 pub use task::{Join, LocalBoxFuture, Task, TaskSpec};
 
+/// The default hard cap on a stream transport's write buffer (64 MiB): a
+/// write that takes the buffer past it ends the connection with
+/// `TransportError::BufferOverflow`. Builders change it with
+/// `max_write_buffer(cap)`, or turn it off with `max_write_buffer(None)`.
+pub const DEFAULT_MAX_WRITE_BUFFER: usize = switchboard_actors::stream::DEFAULT_MAX_WRITE_BUFFER;
+
 /// Byte buffers: the payload type of `DataReceived` and of writes (the
 /// [`bytes`](https://docs.rs/bytes) crate's `Bytes`, re-exported so programs
 /// need not depend on it).

@@ -20,7 +20,7 @@ fn python(code: &str, args: &[&str]) -> String {
         .arg(code)
         .args(args)
         .output()
-        .expect("python3 is installed (DESIGN.md: it is on every machine)");
+        .expect("python3 is installed (the README lists it as a test requirement)");
     assert!(out.status.success(), "python3 failed: {out:?}");
     String::from_utf8(out.stdout)
         .expect("utf-8")

@@ -1,4 +1,4 @@
-//! Signal handlers (BEHAVIOR.md section N): SG1 a handler runs on the loop
+//! Signal handlers (docs/behavior.md section N): SG1 a handler runs on the loop
 //! thread and wakes a blocked loop, SG2 arguments are checked, SG3 removal
 //! reports whether there was a handler.
 //!

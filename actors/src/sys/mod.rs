@@ -8,6 +8,8 @@
 //! - `fd::read_to_spare(fd, buf)`: read into a `BytesMut`'s spare capacity
 //!   without zeroing it first;
 //! - `fd::shutdown_write(fd)`: half-close a stream socket;
+//! - `socket::send(fd, buf)` / `socket::send_vectored(fd, bufs)`: send on a
+//!   stream socket without ever raising SIGPIPE;
 //! - `fd::raise_nofile_soft(n)` / `fd::nofile_limit()`: read and set
 //!   RLIMIT_NOFILE (for EMFILE handling and its tests).
 //!
