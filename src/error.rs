@@ -150,6 +150,9 @@ pub enum Error {
     /// A task ended without an output.
     #[error(transparent)]
     Task(#[from] TaskError),
+    /// A pipe could not be connected.
+    #[error(transparent)]
+    Pipe(#[from] crate::pipes::PipeError),
     /// A signal handler could not be set.
     #[error(transparent)]
     Signal(#[from] crate::signals::SignalError),

@@ -78,6 +78,7 @@ mod handle;
 mod handle_table;
 mod interrupt;
 mod net;
+mod pipes;
 mod policy;
 pub mod prelude;
 mod routing;
@@ -105,11 +106,13 @@ pub use net::{
     Connection, CreateConnection, CreateServer, Family, NetError, ServeForever, Server,
     TransportHandle, WaitClosed,
 };
+pub use pipes::{PipeError, PipeHandle};
 pub use policy::{
     get_event_loop_policy, set_event_loop_policy, DefaultEventLoopPolicy, EventLoopPolicy,
 };
 pub use run::run;
 pub use shared::LoopHandle;
+#[doc(inline)]
 pub use signals::{Signal, SignalError};
 pub use sleep::{sleep, Sleep};
 pub use task::{Join, LocalBoxFuture, Task, TaskSpec};
@@ -123,9 +126,10 @@ pub use bytes::{Bytes, BytesMut};
 #[doc(inline)]
 pub use switchboard_protocols::{
     ActorId, Addr, Address, AnyStreamProtocol, BufferedEvent, BufferedProtocol, Call, CallError,
-    Exception, ExceptionContext, LimitsError, NoMessage, ProtocolError, ReplyTo, SendError,
-    SocketRef, StreamEvent, StreamProtocol, StreamTransport, TransportError, WriteError,
-    WriteLimits,
+    Exception, ExceptionContext, LimitsError, NoMessage, PipeCommand, ProtocolError, ReadPipeEvent,
+    ReadPipeProtocol, ReadPipeTransport, ReplyTo, SendError, SocketRef, StreamEvent,
+    StreamProtocol, StreamTransport, TransportError, WriteError, WriteLimits, WritePipeEvent,
+    WritePipeProtocol, WritePipeTransport,
 };
 
 /// Ready-made protocols and framings: echo, lines, length-prefixed frames, a

@@ -10,8 +10,8 @@ mod support;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use switchboard::Bytes;
 use switchboard::testing::{check_stream_grammar, EventLog, Recorded};
+use switchboard::Bytes;
 use switchboard::{ProtocolError, StreamTransport};
 
 use support::logs;

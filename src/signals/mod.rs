@@ -15,35 +15,7 @@ use switchboard_actors::signal::{SignalTable, SignalWatcher};
 use crate::event_loop::{EventLoop, LoopCore, FIRST_ACTOR_TOKEN};
 use crate::routing;
 
-mod signal;
-
-pub use signal::Signal;
-
-/// Why a signal handler could not be added or removed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SignalError {
-    /// Not the number of a signal [`Signal`] names (asyncio's `ValueError`
-    /// for numbers outside `range(1, NSIG)`; real-time signals are not named
-    /// either).
-    #[error("sig {0} is not the number of a signal switchboard names")]
-    InvalidSignal(i32),
-    /// SIGKILL or SIGSTOP (asyncio's `RuntimeError`).
-    #[error("{0} cannot be caught")]
-    Uncatchable(Signal),
-    /// The loop is closed.
-    #[error("event loop is closed")]
-    Closed,
-    /// The OS refused (the pipe, `sigaction`, registration).
-    #[error("cannot set a handler for signal {sig}")]
-    Os {
-        /// The signal.
-        sig: Signal,
-        /// What the OS said.
-        #[source]
-        source: std::io::Error,
-    },
-}
+pub use switchboard_protocols::{Signal, SignalError};
 
 thread_local! {
     /// The signal table of each loop on this thread that added a handler.

@@ -2,8 +2,8 @@
 //! [`EventLog`] and then hands it to a closure, for tests that act on one
 //! particular event (write on `ConnectionMade`, abort on a message, ...).
 
-use switchboard::Bytes;
 use switchboard::testing::{EventLog, Recorded};
+use switchboard::Bytes;
 use switchboard::{ProtocolError, StreamEvent, StreamProtocol, StreamTransport};
 
 /// The event a script reacts to (already recorded when the closure runs).

@@ -16,4 +16,6 @@ macro_rules! syscall {
 }
 
 pub mod fd;
+pub mod pipe;
+pub mod process;
 pub mod signal;
