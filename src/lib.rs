@@ -88,6 +88,7 @@ mod shared;
 mod signals;
 mod sleep;
 mod spawn;
+mod subprocess;
 mod task;
 mod timers;
 mod turn;
@@ -115,6 +116,7 @@ pub use shared::LoopHandle;
 #[doc(inline)]
 pub use signals::{Signal, SignalError};
 pub use sleep::{sleep, Sleep};
+pub use subprocess::{SpawnSubprocess, Stdio, SubprocessError, SubprocessHandle};
 pub use task::{Join, LocalBoxFuture, Task, TaskSpec};
 
 /// Byte buffers: the payload type of `DataReceived` and of writes (the
@@ -126,10 +128,11 @@ pub use bytes::{Bytes, BytesMut};
 #[doc(inline)]
 pub use switchboard_protocols::{
     ActorId, Addr, Address, AnyStreamProtocol, BufferedEvent, BufferedProtocol, Call, CallError,
-    Exception, ExceptionContext, LimitsError, NoMessage, PipeCommand, ProtocolError, ReadPipeEvent,
-    ReadPipeProtocol, ReadPipeTransport, ReplyTo, SendError, SocketRef, StreamEvent,
-    StreamProtocol, StreamTransport, TransportError, WriteError, WriteLimits, WritePipeEvent,
-    WritePipeProtocol, WritePipeTransport,
+    Exception, ExceptionContext, LimitsError, NoMessage, PipeCommand, PipeTransportMut,
+    ProcessError, ProtocolError, ReadPipeEvent, ReadPipeProtocol, ReadPipeTransport, ReplyTo,
+    SendError, SocketRef, StreamEvent, StreamProtocol, StreamTransport, SubprocessEvent,
+    SubprocessProtocol, SubprocessTransport, TransportError, WriteError, WriteLimits,
+    WritePipeEvent, WritePipeProtocol, WritePipeTransport,
 };
 
 /// Ready-made protocols and framings: echo, lines, length-prefixed frames, a

@@ -21,6 +21,7 @@ pub mod pipe;
 pub mod server;
 pub mod signal;
 pub mod stream;
+pub mod subprocess;
 
 pub mod sys;
 

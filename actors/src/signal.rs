@@ -212,6 +212,30 @@ impl SignalTable {
     }
 }
 
+/// Removes a listener from its table when dropped.
+#[derive(Debug)]
+pub struct ListenGuard {
+    table: SignalTable,
+    key: ListenerKey,
+}
+
+impl ListenGuard {
+    /// Adds `listener` for `sig` to `table`; it stays until the guard drops.
+    pub fn listen(table: &SignalTable, sig: i32, listener: SignalListener) -> io::Result<Self> {
+        let key = table.listen(sig, listener)?;
+        Ok(ListenGuard {
+            table: table.clone(),
+            key,
+        })
+    }
+}
+
+impl Drop for ListenGuard {
+    fn drop(&mut self) {
+        self.table.unlisten(self.key);
+    }
+}
+
 /// The actor that owns the self-pipe's read end.
 pub struct SignalWatcher {
     receiver: pipe::Receiver,

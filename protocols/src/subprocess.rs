@@ -26,7 +26,11 @@
 //!   grandchild still holds open (its data and its `PipeConnectionLost` come
 //!   when the grandchild writes or closes it), one whose reading the protocol
 //!   paused, and stdin, whose end is seen closed by a separate readiness
-//!   event. `ProcessExited` itself never waits for a pipe (Q6).
+//!   event. (Another thread of this process that is starting a child at the
+//!   same moment holds copies of every descriptor until that child execs;
+//!   that can delay an EOF, and so a `PipeConnectionLost`, past
+//!   `ProcessExited`, never the data.) `ProcessExited` itself never waits
+//!   for a pipe (Q6).
 
 use std::os::fd::RawFd;
 

@@ -15,7 +15,6 @@ use crate::event_loop::{EventLoop, Ready};
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Route {
     Own,
-    #[allow(dead_code)] // used by subprocess pipes
     Child(RawFd),
 }
 

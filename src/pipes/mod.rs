@@ -3,7 +3,7 @@
 
 mod connect;
 mod error;
-mod handle;
+pub(crate) mod handle;
 
 pub use error::PipeError;
 pub use handle::PipeHandle;

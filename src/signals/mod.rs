@@ -42,7 +42,10 @@ fn table_of(core: &Rc<LoopCore>) -> Option<SignalTable> {
     })
 }
 
-fn table_or_create(core: &Rc<LoopCore>, sig: Signal) -> Result<SignalTable, SignalError> {
+pub(crate) fn table_or_create(
+    core: &Rc<LoopCore>,
+    sig: Signal,
+) -> Result<SignalTable, SignalError> {
     if let Some(table) = table_of(core) {
         return Ok(table);
     }
