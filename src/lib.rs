@@ -114,7 +114,7 @@ pub use policy::{
 pub use run::run;
 pub use shared::LoopHandle;
 #[doc(inline)]
-pub use signals::{Signal, SignalError};
+pub use signals::{Signal, SignalError, SignalReceived};
 pub use sleep::{sleep, Sleep};
 pub use subprocess::{SpawnSubprocess, Stdio, SubprocessError, SubprocessHandle};
 pub use task::{Join, LocalBoxFuture, Task, TaskSpec};

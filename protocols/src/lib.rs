@@ -51,7 +51,7 @@ pub use pipe::{
     PipeCommand, ReadPipeEvent, ReadPipeProtocol, ReadPipeTransport, WritePipeEvent,
     WritePipeProtocol, WritePipeTransport,
 };
-pub use signal::{Signal, SignalError};
+pub use signal::{Signal, SignalError, SignalReceived};
 pub use socket::{SocketOps, SocketRef};
 pub use stream::{
     AnyStreamProtocol, BufferedEvent, BufferedProtocol, StreamEvent, StreamProtocol,

@@ -34,6 +34,19 @@ pub enum SignalError {
     },
 }
 
+/// A signal arrived: the message an actor subscribed to a signal with
+/// `EventLoop::subscribe_signal` receives (its message type implements
+/// `From<SignalReceived>`).
+///
+/// Sent on the loop thread after the OS handler woke the loop; a burst of
+/// the same signal may come as one message, but a signal that arrives after
+/// a message was sent always brings another one (SG4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalReceived {
+    /// Which signal.
+    pub signal: Signal,
+}
+
 /// The platform's signal numbers (Linux on its common architectures).
 #[cfg(any(target_os = "linux", target_os = "android"))]
 #[allow(missing_docs)]
