@@ -48,7 +48,10 @@
 //! | `BufferedProtocol` | [`BufferedProtocol`] with [`BufferedEvent`]s |
 //! | `Transport` (inside the protocol / outside) | [`StreamTransport`] / [`TransportHandle`] |
 //! | `transport.get_extra_info('socket')` | [`StreamTransport::socket`] ([`SocketRef`]) |
-//! | `loop.add_signal_handler`, `signal.SIGINT` | [`EventLoop::add_signal_handler`], [`Signal`] |
+//! | `loop.connect_read_pipe`, `connect_write_pipe` | [`EventLoop::connect_read_pipe`], [`EventLoop::connect_write_pipe`] ([`ReadPipeProtocol`], [`WritePipeProtocol`], [`PipeHandle`]) |
+//! | `loop.subprocess_exec`, `subprocess_shell` | [`EventLoop::subprocess_exec`], [`EventLoop::subprocess_shell`] ([`SpawnSubprocess`], [`Stdio`]) |
+//! | `SubprocessProtocol`, `SubprocessTransport` | [`SubprocessProtocol`] with [`SubprocessEvent`]s, [`SubprocessTransport`] / [`SubprocessHandle`] |
+//! | `loop.add_signal_handler`, `signal.SIGINT` | [`EventLoop::add_signal_handler`], [`Signal`]; actors: [`EventLoop::subscribe_signal`] ([`SignalReceived`]) |
 //! | `loop.set_exception_handler`, `call_exception_handler` | [`EventLoop::set_exception_handler`], [`EventLoop::call_exception_handler`] |
 //! | exceptions | one [`Error`] (and [`Result`]), with one variant per area |
 //!

@@ -70,7 +70,7 @@ pub fn write(fd: BorrowedFd<'_>, data: &[u8], socket: bool) -> io::Result<usize>
     })
 }
 
-/// Vectored [`write`].
+/// Vectored [`write()`].
 pub fn writev(fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>], socket: bool) -> io::Result<usize> {
     let raw = fd.as_raw_fd();
     let count = bufs.len().min(libc::c_int::MAX as usize) as libc::c_int;
