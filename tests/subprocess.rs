@@ -638,3 +638,56 @@ fn q1_fault_13_without_pidfd_sigchld_reaps_each_child() {
     hundred_children();
     println!("NOPIDFD-OK");
 }
+
+/// Our children, zombies included (from `/proc/*/stat`).
+fn children() -> Vec<u32> {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| {
+            let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let rest = stat.rsplit_once(')')?.1;
+            (rest.split_whitespace().nth(1)? == me).then_some(pid)
+        })
+        .collect()
+}
+
+/// Q9 (alone, so every child is this test's): a spawn cancelled after the
+/// child started and before the handle was handed over kills and reaps it.
+#[test]
+fn q9_a_spawn_cancelled_before_it_resolved_kills_and_reaps_the_child() {
+    if !is_alone_child() {
+        return run_alone(
+            "q9_a_spawn_cancelled_before_it_resolved_kills_and_reaps_the_child",
+            "Q9-CANCEL-OK",
+        );
+    }
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        assert!(children().is_empty());
+        let log: Log = Rc::default();
+        let spawn = l.subprocess_shell(recorder(&log), "exec sleep 30");
+        // The task takes its first step (the child starts) and is cancelled
+        // in the same batch, before the child's handle could be handed over.
+        let task = Rc::new(l.create_task(spawn).unwrap());
+        let t = task.clone();
+        l.call_soon(move || {
+            t.cancel();
+        })
+        .unwrap();
+        until(&l, || task.done()).await;
+        assert!(task.cancelled(), "the spawn was not cancelled");
+        // Its protocol still saw a whole grammar, and the child was killed.
+        until(&l, || lost(&log)).await;
+        check_grammar(&log);
+        assert!(
+            log.borrow().contains(&Seen::Exited(-9)),
+            "{:?}",
+            log.borrow()
+        );
+        assert!(children().is_empty(), "left behind: {:?}", children());
+    });
+    println!("Q9-CANCEL-OK");
+}
