@@ -691,3 +691,40 @@ fn q9_a_spawn_cancelled_before_it_resolved_kills_and_reaps_the_child() {
     });
     println!("Q9-CANCEL-OK");
 }
+
+/// CLOEXEC everywhere: a child holds none of the loop's descriptors (its
+/// poller, waker, pidfds) nor another child's pipes, only its own 0, 1, 2
+/// (and whatever the test harness itself left inheritable).
+#[test]
+fn q7_a_child_inherits_no_descriptor_of_the_loop() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let log_a: Log = Rc::default();
+        let a = spawn_shell(&l, &log_a, "exec sleep 5").await;
+        let a_out = a.get_pipe_transport(1).unwrap().fileno().unwrap();
+        let a_pipe = std::fs::read_link(format!("/proc/self/fd/{a_out}")).unwrap();
+        let log: Log = Rc::default();
+        let b = spawn_shell(
+            &l,
+            &log,
+            "for f in /proc/$$/fd/*; do echo \"${f##*/} $(readlink $f)\"; done",
+        )
+        .await;
+        assert_eq!(b.wait().await.unwrap(), 0);
+        until(&l, || lost(&log)).await;
+        let out = String::from_utf8(output(&log, 1)).unwrap();
+        for line in out.lines() {
+            let (fd, target) = line.split_once(' ').unwrap();
+            if ["0", "1", "2"].contains(&fd) {
+                continue;
+            }
+            for loop_kind in ["eventpoll", "eventfd", "pidfd"] {
+                assert!(!target.contains(loop_kind), "leaked {line}:\n{out}");
+            }
+            assert_ne!(target, a_pipe.to_str().unwrap(), "A's pipe leaked:\n{out}");
+        }
+        a.close();
+        until(&l, || lost(&log_a)).await;
+    });
+}
