@@ -368,3 +368,82 @@ fn sg1_an_actor_subscribed_to_a_signal_gets_signal_received() {
     lp.close().unwrap();
     println!("SUBSCRIBE-OK");
 }
+
+/// Fault 16 / SG6: after `fork`, a signal sent to the child never runs the
+/// parent's handler, and the child builds its own loop, handles its own
+/// signal and runs a subprocess.
+#[test]
+fn fault_16_after_fork_the_child_has_its_own_signals_and_subprocesses() {
+    if !is_alone_child() {
+        return run_alone(
+            "fault_16_after_fork_the_child_has_its_own_signals_and_subprocesses",
+            "FAULT16-OK",
+        );
+    }
+    use nix::sys::wait::{waitpid, WaitStatus};
+    use nix::unistd::{fork, ForkResult};
+
+    let lp = new_event_loop().unwrap();
+    let parent_calls = Rc::new(Cell::new(0));
+    let p = parent_calls.clone();
+    lp.add_signal_handler(Signal::SIGUSR1, move || p.set(p.get() + 1))
+        .unwrap();
+    // SAFETY: the child only builds a loop, runs it and `_exit`s; the test
+    // harness's other thread is parked on a channel, holding no lock.
+    match unsafe { fork() }.unwrap() {
+        ForkResult::Child => {
+            let ok = std::panic::catch_unwind(|| {
+                let child_loop = new_event_loop().unwrap();
+                let caught = Rc::new(Cell::new(false));
+                let (c, h) = (caught.clone(), child_loop.handle());
+                child_loop
+                    .add_signal_handler(Signal::SIGUSR1, move || {
+                        c.set(true);
+                        h.stop();
+                    })
+                    .unwrap();
+                raise(NixSignal::SIGUSR1).unwrap();
+                let h = child_loop.handle();
+                child_loop.call_later(5.0, move || h.stop()).unwrap();
+                child_loop.run_forever().unwrap();
+                assert!(caught.get());
+                struct Nop;
+                impl switchboard::SubprocessProtocol for Nop {
+                    fn handle(
+                        &mut self,
+                        _: switchboard::SubprocessEvent,
+                        _: &mut dyn switchboard::SubprocessTransport,
+                    ) -> Result<(), switchboard::ProtocolError> {
+                        Ok(())
+                    }
+                }
+                let l = child_loop.clone();
+                let code = child_loop
+                    .run_until_complete(async move {
+                        let c = l.subprocess_shell(|| Nop, "exit 4").await.unwrap();
+                        c.wait().await.unwrap()
+                    })
+                    .unwrap();
+                assert_eq!(code, 4);
+                child_loop.close().unwrap();
+            })
+            .is_ok();
+            // SAFETY: _exit skips the parent's atexit handlers and buffers.
+            unsafe { nix::libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        ForkResult::Parent { child } => {
+            assert_eq!(waitpid(child, None).unwrap(), WaitStatus::Exited(child, 0));
+            // Nothing reached the parent's loop.
+            let h = lp.handle();
+            lp.call_later(0.1, move || h.stop()).unwrap();
+            lp.run_forever().unwrap();
+            assert_eq!(
+                parent_calls.get(),
+                0,
+                "the child's signal ran the parent's handler"
+            );
+            lp.close().unwrap();
+        }
+    }
+    println!("FAULT16-OK");
+}

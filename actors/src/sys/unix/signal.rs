@@ -32,6 +32,19 @@ pub const SLOTS: usize = 16;
 static WRITE_FDS: [[AtomicI32; SLOTS]; NSIG as usize] =
     [const { [const { AtomicI32::new(-1) }; SLOTS] }; NSIG as usize];
 
+/// The process that registered each slot. After `fork` the child inherits
+/// the slots, whose descriptors are copies of the parent's pipes: the
+/// handler skips slots of another process, so a signal sent to the child
+/// never wakes the parent's loops (fault 16), and the child's own loops
+/// take such slots over.
+static OWNERS: [[AtomicI32; SLOTS]; NSIG as usize] =
+    [const { [const { AtomicI32::new(0) }; SLOTS] }; NSIG as usize];
+
+fn this_process() -> i32 {
+    // SAFETY: getpid(2) is async-signal-safe and cannot fail.
+    unsafe { libc::getpid() }
+}
+
 /// The disposition each signal had before our handler went in (`None` while
 /// ours is not installed). Only touched outside the handler, under the lock,
 /// which also serialises install and uninstall.
@@ -49,11 +62,16 @@ unsafe impl Send for Disposition {}
 /// registered pipe, errno kept.
 extern "C" fn on_signal(sig: libc::c_int) {
     let saved = nix::errno::Errno::last_raw();
-    if let Some(slots) = usize::try_from(sig).ok().and_then(|i| WRITE_FDS.get(i)) {
+    let index = usize::try_from(sig).ok();
+    if let (Some(slots), Some(owners)) = (
+        index.and_then(|i| WRITE_FDS.get(i)),
+        index.and_then(|i| OWNERS.get(i)),
+    ) {
         let byte = sig as u8;
-        for slot in slots {
+        let me = this_process();
+        for (slot, owner) in slots.iter().zip(owners) {
             let fd = slot.load(Ordering::Relaxed);
-            if fd >= 0 {
+            if fd >= 0 && owner.load(Ordering::Relaxed) == me {
                 // SAFETY: write(2) is async-signal-safe; `byte` lives for the
                 // call and the pointer is valid for one byte. A full pipe
                 // (EAGAIN) already holds a byte that will wake its loop; a
@@ -65,12 +83,42 @@ extern "C" fn on_signal(sig: libc::c_int) {
     nix::errno::Errno::set_raw(saved);
 }
 
-fn slots(sig: i32) -> io::Result<&'static [AtomicI32; SLOTS]> {
-    usize::try_from(sig)
+/// The slots of `sig` that belong to this process (a free one, or one
+/// registered by the process this one was forked from, counts as free).
+struct Slots {
+    fds: &'static [AtomicI32; SLOTS],
+    owners: &'static [AtomicI32; SLOTS],
+    me: i32,
+}
+
+impl Slots {
+    fn mine(&self) -> impl Iterator<Item = &'static AtomicI32> + '_ {
+        self.fds
+            .iter()
+            .zip(self.owners)
+            .filter(|(fd, owner)| {
+                fd.load(Ordering::SeqCst) >= 0 && owner.load(Ordering::SeqCst) == self.me
+            })
+            .map(|(fd, _)| fd)
+    }
+
+    fn free(&self) -> Option<(&'static AtomicI32, &'static AtomicI32)> {
+        self.fds.iter().zip(self.owners).find(|(fd, owner)| {
+            fd.load(Ordering::SeqCst) < 0 || owner.load(Ordering::SeqCst) != self.me
+        })
+    }
+}
+
+fn slots(sig: i32) -> io::Result<Slots> {
+    let i = usize::try_from(sig)
         .ok()
-        .filter(|&i| i > 0)
-        .and_then(|i| WRITE_FDS.get(i))
-        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))
+        .filter(|&i| i > 0 && i < NSIG as usize)
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    Ok(Slots {
+        fds: &WRITE_FDS[i],
+        owners: &OWNERS[i],
+        me: this_process(),
+    })
 }
 
 fn lock_previous() -> std::sync::MutexGuard<'static, [Option<Disposition>; NSIG as usize]> {
@@ -108,22 +156,25 @@ fn handler_action(handler: libc::sighandler_t, flags: libc::c_int) -> io::Result
 pub fn install(sig: i32, write_fd: RawFd) -> io::Result<()> {
     let slots = slots(sig)?;
     let mut previous = lock_previous();
-    if slots.iter().any(|s| s.load(Ordering::SeqCst) == write_fd) {
+    if slots.mine().any(|s| s.load(Ordering::SeqCst) == write_fd) {
         return Ok(());
     }
-    let first = slots.iter().all(|s| s.load(Ordering::SeqCst) < 0);
-    let Some(free) = slots.iter().find(|s| s.load(Ordering::SeqCst) < 0) else {
+    let first = slots.mine().next().is_none();
+    let Some((free, owner)) = slots.free() else {
         // More loops listen for this signal than there are slots.
         return Err(io::Error::from_raw_os_error(libc::ENOSPC));
     };
+    // The owner first: the handler must never see our fd with a stale owner.
+    free.store(-1, Ordering::SeqCst);
+    owner.store(slots.me, Ordering::SeqCst);
     free.store(write_fd, Ordering::SeqCst);
     if first {
-        let action = handler_action(
-            on_signal as *const () as libc::sighandler_t,
-            libc::SA_RESTART,
-        )
-        .and_then(|a| swap_action(sig, &a));
+        let ours = on_signal as *const () as libc::sighandler_t;
+        let action = handler_action(ours, libc::SA_RESTART).and_then(|a| swap_action(sig, &a));
         match action {
+            // After a fork, the handler in place is ours, inherited: what to
+            // restore is what the parent saved.
+            Ok(old) if old.sa_sigaction == ours && previous[sig as usize].is_some() => {}
             Ok(old) => previous[sig as usize] = Some(Disposition(old)),
             Err(e) => {
                 free.store(-1, Ordering::SeqCst);
@@ -140,11 +191,11 @@ pub fn install(sig: i32, write_fd: RawFd) -> io::Result<()> {
 pub fn uninstall(sig: i32, write_fd: RawFd) -> io::Result<bool> {
     let slots = slots(sig)?;
     let mut previous = lock_previous();
-    let Some(slot) = slots.iter().find(|s| s.load(Ordering::SeqCst) == write_fd) else {
+    let Some(slot) = slots.mine().find(|s| s.load(Ordering::SeqCst) == write_fd) else {
         return Ok(false);
     };
     slot.store(-1, Ordering::SeqCst);
-    if slots.iter().all(|s| s.load(Ordering::SeqCst) < 0) {
+    if slots.mine().next().is_none() {
         let restore = match previous[sig as usize].take() {
             Some(Disposition(old)) => old,
             None => handler_action(libc::SIG_DFL, 0)?,
@@ -156,9 +207,7 @@ pub fn uninstall(sig: i32, write_fd: RawFd) -> io::Result<bool> {
 
 /// True while some loop listens for SIGPIPE.
 pub fn sigpipe_watched() -> bool {
-    WRITE_FDS[libc::SIGPIPE as usize]
-        .iter()
-        .any(|s| s.load(Ordering::Relaxed) >= 0)
+    slots(libc::SIGPIPE).is_ok_and(|s| s.mine().next().is_some())
 }
 
 /// Makes sure a write to a pipe whose reader has gone fails with `EPIPE`
