@@ -10,11 +10,13 @@
 //! * [`Dropped`]: a value that counts its drops, to see when the loop frees
 //!   a callback and everything it captured.
 //! * [`net`]: loopback servers and clients for the networking tests.
+//! * [`subprocess`]: a recording subprocess protocol and grammar checks.
 #![allow(dead_code)]
 
 pub mod examples;
 pub mod net;
 pub mod script;
+pub mod subprocess;
 
 use std::cell::RefCell;
 use std::future::Future;
