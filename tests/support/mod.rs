@@ -11,11 +11,13 @@
 //!   a callback and everything it captured.
 //! * [`net`]: loopback servers and clients for the networking tests.
 //! * [`script`]: a recording protocol that runs a closure on each event.
+//! * [`subprocess`]: a recording subprocess protocol and grammar checks.
 #![allow(dead_code)]
 
 pub mod examples;
 pub mod net;
 pub mod script;
+pub mod subprocess;
 
 use std::cell::RefCell;
 use std::future::Future;
