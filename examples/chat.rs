@@ -5,7 +5,9 @@
 //! address (`StreamTransport::addr`, `StreamEvent::Message`), line framing. The
 //! room is an actor that owns the member list; each connection's protocol joins
 //! the room with its address, forwards its lines, and writes what the room sends
-//! it. Nothing is shared: everything is a message.
+//! it. Nothing is shared: everything is a message. A member that stops reading
+//! gets `PauseWriting`; until `ResumeWriting` the lines for it are skipped (and
+//! counted), so the slowest client cannot grow the server.
 //!
 //! Run: `cargo run --example chat -- 8888`, then connect two clients
 //! (`nc 127.0.0.1 8888`) and type. Stops on SIGINT or SIGTERM.
@@ -68,6 +70,8 @@ struct Member {
     room: Addr<Room>,
     me: Option<ActorId>,
     lines: LineFramer,
+    /// Lines skipped since `PauseWriting`; `None` while the client keeps up.
+    skipped: Option<usize>,
 }
 
 impl StreamProtocol<Bytes> for Member {
@@ -91,7 +95,18 @@ impl StreamProtocol<Bytes> for Member {
                     }
                 }
             }
-            StreamEvent::Message(line) => t.write(&line)?,
+            StreamEvent::Message(line) => match &mut self.skipped {
+                Some(n) => *n += 1,
+                None => t.write(&line)?,
+            },
+            StreamEvent::PauseWriting => self.skipped = Some(0),
+            StreamEvent::ResumeWriting => {
+                if let Some(n @ 1..) = self.skipped.take() {
+                    t.write(
+                        format!("*** {n} lines skipped while you were not reading\n").as_bytes(),
+                    )?;
+                }
+            }
             StreamEvent::ConnectionLost(_) => {
                 if let Some(me) = self.me {
                     let _ = self.room.send(Room::Leave(me));
@@ -111,6 +126,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             room: room.clone(),
             me: None,
             lines: LineFramer::default().strip_cr(true),
+            skipped: None,
         };
         let server = lp
             .create_server(member)
@@ -118,15 +134,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .port(port)
             .await?;
         println!("Chat room on {}", server.sockets()[0]);
-        // SIGINT/SIGTERM: stop accepting, close every member, then return.
+        // SIGINT/SIGTERM: stop accepting and close every member; a member
+        // that does not read its last lines within 5 s is aborted.
+        let stop = lp.create_future::<()>();
         for sig in [Signal::SIGINT, Signal::SIGTERM] {
-            let s = server.clone();
+            let stop = stop.clone();
             lp.add_signal_handler(sig, move || {
-                s.close();
-                s.close_clients();
+                let _ = stop.set_result(());
             })?;
         }
-        server.wait_closed().await;
+        stop.await?;
+        server.close();
+        server.close_clients();
+        if switchboard::wait_for(server.wait_closed(), 5.0)
+            .await
+            .is_err()
+        {
+            server.abort_clients();
+            server.wait_closed().await;
+        }
         Ok(())
     })
 }

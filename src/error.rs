@@ -150,6 +150,15 @@ pub enum Error {
     /// A task ended without an output.
     #[error(transparent)]
     Task(#[from] TaskError),
+    /// A pipe could not be connected.
+    #[error(transparent)]
+    Pipe(#[from] crate::pipes::PipeError),
+    /// A subprocess could not be started.
+    #[error(transparent)]
+    Subprocess(#[from] crate::subprocess::SubprocessError),
+    /// A signal could not be sent to a child.
+    #[error(transparent)]
+    Process(#[from] crate::ProcessError),
     /// A signal handler could not be set.
     #[error(transparent)]
     Signal(#[from] crate::signals::SignalError),

@@ -48,7 +48,10 @@
 //! | `BufferedProtocol` | [`BufferedProtocol`] with [`BufferedEvent`]s |
 //! | `Transport` (inside the protocol / outside) | [`StreamTransport`] / [`TransportHandle`] |
 //! | `transport.get_extra_info('socket')` | [`StreamTransport::socket`] ([`SocketRef`]) |
-//! | `loop.add_signal_handler`, `signal.SIGINT` | [`EventLoop::add_signal_handler`], [`Signal`] |
+//! | `loop.connect_read_pipe`, `connect_write_pipe` | [`EventLoop::connect_read_pipe`], [`EventLoop::connect_write_pipe`] ([`ReadPipeProtocol`], [`WritePipeProtocol`], [`PipeHandle`]) |
+//! | `loop.subprocess_exec`, `subprocess_shell` | [`EventLoop::subprocess_exec`], [`EventLoop::subprocess_shell`] ([`SpawnSubprocess`], [`Stdio`]) |
+//! | `SubprocessProtocol`, `SubprocessTransport` | [`SubprocessProtocol`] with [`SubprocessEvent`]s, [`SubprocessTransport`] / [`SubprocessHandle`] |
+//! | `loop.add_signal_handler`, `signal.SIGINT` | [`EventLoop::add_signal_handler`], [`Signal`]; actors: [`EventLoop::subscribe_signal`] ([`SignalReceived`]) |
 //! | `loop.set_exception_handler`, `call_exception_handler` | [`EventLoop::set_exception_handler`], [`EventLoop::call_exception_handler`] |
 //! | exceptions | one [`Error`] (and [`Result`]), with one variant per area |
 //!
@@ -78,6 +81,7 @@ mod handle;
 mod handle_table;
 mod interrupt;
 mod net;
+mod pipes;
 mod policy;
 pub mod prelude;
 mod routing;
@@ -88,6 +92,7 @@ mod shutdown;
 mod signals;
 mod sleep;
 mod spawn;
+mod subprocess;
 mod supervision;
 mod task;
 mod timers;
@@ -107,19 +112,28 @@ pub use net::{
     Connection, CreateConnection, CreateServer, Drain, DrainReport, DrainState, Family, NetError,
     Reached, ServeForever, Server, TransportHandle, WaitClosed, DEFAULT_CLOSE_GRACE,
 };
+pub use pipes::{PipeError, PipeHandle};
 pub use policy::{
     get_event_loop_policy, set_event_loop_policy, DefaultEventLoopPolicy, EventLoopPolicy,
 };
 pub use run::run;
 pub use shared::LoopHandle;
 pub use shutdown::{Shutdown, ShutdownReport};
-pub use signals::{Signal, SignalError};
+#[doc(inline)]
+pub use signals::{Signal, SignalError, SignalReceived};
 pub use sleep::{sleep, Sleep};
+pub use subprocess::{SpawnSubprocess, Stdio, SubprocessError, SubprocessHandle};
 pub use supervision::{
     ChildSpec, MonitorRef, Restart, ServerChild, Strategy, Supervisor, SupervisorBuilder,
     SupervisorError, DEFAULT_CHILD_SHUTDOWN, DEFAULT_INTENSITY,
 };
 pub use task::{Join, LocalBoxFuture, Task, TaskSpec};
+
+/// The default hard cap on a stream transport's write buffer (64 MiB): a
+/// write that takes the buffer past it ends the connection with
+/// `TransportError::BufferOverflow`. Builders change it with
+/// `max_write_buffer(cap)`, or turn it off with `max_write_buffer(None)`.
+pub const DEFAULT_MAX_WRITE_BUFFER: usize = switchboard_actors::stream::DEFAULT_MAX_WRITE_BUFFER;
 
 /// Byte buffers: the payload type of `DataReceived` and of writes (the
 /// [`bytes`](https://docs.rs/bytes) crate's `Bytes`, re-exported so programs
@@ -130,9 +144,11 @@ pub use bytes::{Bytes, BytesMut};
 #[doc(inline)]
 pub use switchboard_protocols::{
     ActorExited, ActorId, Addr, Address, AnyStreamProtocol, BufferedEvent, BufferedProtocol, Call,
-    CallError, Exception, ExceptionContext, ExitReason, LimitsError, NoMessage, ProtocolError,
-    ReplyTo, SendError, SendWait, SocketRef, StreamEvent, StreamProtocol, StreamTransport,
-    TransportError, WriteError, WriteLimits,
+    CallError, Exception, ExceptionContext, ExitReason, LimitsError, NoMessage, PipeCommand,
+    PipeTransportMut, ProcessError, ProtocolError, ReadPipeEvent, ReadPipeProtocol,
+    ReadPipeTransport, ReplyTo, SendError, SendWait, SocketRef, StreamEvent, StreamProtocol,
+    StreamTransport, SubprocessEvent, SubprocessProtocol, SubprocessTransport, TransportError,
+    WriteError, WriteLimits, WritePipeEvent, WritePipeProtocol, WritePipeTransport,
 };
 
 /// Ready-made protocols and framings: echo, lines, length-prefixed frames, a

@@ -26,5 +26,6 @@
 #[doc(no_inline)]
 pub use crate::{
     Actor, ActorContext, Addr, BufferedEvent, BufferedProtocol, Bytes, EventLoop, ProtocolError,
-    ReplyTo, Signal, StreamEvent, StreamProtocol, StreamTransport,
+    ReplyTo, Signal, Stdio, StreamEvent, StreamProtocol, StreamTransport, SubprocessEvent,
+    SubprocessProtocol, SubprocessTransport,
 };

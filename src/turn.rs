@@ -50,7 +50,7 @@ pub(crate) fn run_once(core: &LoopCore) {
         let actors = core.actors.borrow();
         let mut ready = core.ready.borrow_mut();
         for event in events.iter() {
-            let token = event.token();
+            let (token, source) = switchboard_actors::split_token(event.token());
             if token == WAKER_TOKEN || token.0 < FIRST_ACTOR_TOKEN {
                 continue;
             }
@@ -62,6 +62,7 @@ pub(crate) fn run_once(core: &LoopCore) {
                 readable: event.is_readable() || event.is_read_closed() || event.is_error(),
                 writable: event.is_writable() || event.is_write_closed(),
                 closed: event.is_read_closed() || event.is_error(),
+                source,
             };
             ready.push_back(Ready::Io {
                 id,

@@ -613,7 +613,7 @@ fn without_a_logger_debug_warnings_reach_stderr() {
 // ---- the prelude -----------------------------------------------------------------------
 
 /// Names every item the prelude promises; compiling is the test.
-#[allow(dead_code)]
+#[allow(dead_code, clippy::too_many_arguments)]
 fn prelude_names(
     _: EventLoop,
     _: &dyn StreamTransport,

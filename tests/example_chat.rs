@@ -1,5 +1,6 @@
 //! Runs `examples/chat.rs`: two clients join the room, a line from one reaches
-//! the other, and SIGTERM stops the server with status 0.
+//! the other, and SIGTERM stops the server with status 0; a member that never
+//! reads cannot grow the server (issue 7).
 //!
 //! See <https://docs.python.org/3/library/asyncio-protocol.html#examples>.
 //!
@@ -123,4 +124,84 @@ fn chat_broadcasts_lines_to_other_members_and_stops_on_sigterm() {
     // Both members were closed by the server on the way out.
     let mut rest = Vec::new();
     let _ = alice.read_to_end(&mut rest);
+}
+
+/// The peak resident size of process `pid`, in KiB.
+fn peak_rss_kib(pid: u32) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmHWM")
+}
+
+#[test]
+fn issue_7_chat_the_slowest_member_cannot_grow_the_server() {
+    const LINE: usize = 64 * 1024;
+    const LINES: usize = 640; // 40 MiB for the member that never reads
+    const BOUND_KIB: usize = 16 * 1024;
+    examples::exe("chat");
+    let port = free_port();
+    let child = examples::command("chat", &[&port.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the chat example starts");
+    let mut server = Server(child);
+    let pid = server.0.id();
+    let lines = Lines::new(server.0.stdout.take().expect("piped stdout"));
+    lines.next("a first line");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // Bob does not read (until the end).
+    let bob = connect_with_deadline(port, deadline);
+    assert!(lines.next("join line").ends_with("joined (1 in the room)"));
+    let mut alice = connect_with_deadline(port, deadline);
+    assert!(lines.next("join line").ends_with("joined (2 in the room)"));
+    let before = peak_rss_kib(pid);
+    let mut line = vec![b'x'; LINE - 1];
+    line.push(b'\n');
+    // One line at a time, each one through the room before the next: what
+    // the server holds then is what it keeps for bob, not a backlog of
+    // alice's lines.
+    for _ in 0..LINES {
+        alice.write_all(&line).expect("alice writes");
+        assert!(lines.next("say line").contains(" says "));
+    }
+    let grew = peak_rss_kib(pid).saturating_sub(before);
+    assert!(
+        grew < BOUND_KIB,
+        "the server grew by {grew} KiB for a member that does not read"
+    );
+    // Bob is still a member. Once he reads, he is told what he missed.
+    let mut bob = bob;
+    bob.set_read_timeout(Some(STEP_TIMEOUT)).expect("timeout");
+    let mut got = Vec::new();
+    // Large reads: each one opens the window wide, so the kernel tells the
+    // server at once (64 KiB reads wait for delayed window updates).
+    let mut buf = vec![0u8; 4 * 1024 * 1024];
+    let notice = b"lines skipped while you were not reading\n";
+    while !got.windows(notice.len()).any(|w| w == notice) {
+        let n = bob.read(&mut buf).expect("bob reads");
+        assert!(n > 0, "bob's connection closed early");
+        got.extend_from_slice(&buf[..n]);
+        assert!(
+            got.len() < LINE * LINES,
+            "more than the server held for bob"
+        );
+    }
+    // He leaves, and SIGTERM stops the room.
+    drop(bob);
+    assert!(lines.next("leave line").contains(" left (1 in the room)"));
+    let pid = nix::unistd::Pid::from_raw(pid as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    let status = loop {
+        if let Some(status) = server.0.try_wait().expect("wait for chat") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "chat did not exit after SIGTERM");
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "chat exited with {status}");
+    drop(alice);
 }

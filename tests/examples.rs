@@ -20,7 +20,7 @@ fn python(code: &str, args: &[&str]) -> String {
         .arg(code)
         .args(args)
         .output()
-        .expect("python3 is installed (DESIGN.md: it is on every machine)");
+        .expect("python3 is installed (the README lists it as a test requirement)");
     assert!(out.status.success(), "python3 failed: {out:?}");
     String::from_utf8(out.stdout)
         .expect("utf-8")
@@ -115,7 +115,8 @@ fn tour_prints_every_section_in_order() {
             "7. A TCP echo server and client on 127.0.0.1",
             "8. An actor answers questions: call and ReplyTo",
             "9. Deadlines and composition: wait_for and gather",
-            "10. Stopping and closing cleanly",
+            "10. Run a child process and handle a signal",
+            "11. Stopping and closing cleanly",
         ]
     );
     // What each section shows, in order.
@@ -132,6 +133,8 @@ fn tour_prints_every_section_in_order() {
         "   ada -> Some(1815), bob -> None\n",
         "   gather -> [\"slow\", \"fast\"]: in the order given, though fast finished first\n",
         "   wait_for: timed out after 0.01 seconds; the sleep was dropped\n",
+        "   child said 'hello from a child', exited with 0\n",
+        "   a child sent us SIGUSR1; the handler ran on the loop thread\n",
         "   the one iteration ran this callback\n",
         "   closed: is_closed() = true; call_soon -> event loop is closed\n",
     ];
@@ -162,5 +165,39 @@ fn tour_prints_every_section_in_order() {
     assert!(
         numbers.len() == 2 && numbers.iter().all(|n| n.parse::<u32>().is_ok()),
         "created at {location}: expected errors.rs:LINE:COL"
+    );
+}
+
+#[test]
+fn subprocess_date_prints_the_date_the_child_printed() {
+    let out = run_example("subprocess_date", &[]);
+    let date = Command::new("date").output().expect("date runs");
+    let today = String::from_utf8_lossy(&date.stdout);
+    let line = out.strip_suffix('\n').expect("one line");
+    let rest = line.strip_prefix("Current date: ").expect(line);
+    // Same day, month and year as a `date` run right after it (the time of
+    // day moves on).
+    let words = |s: &str| -> Vec<String> { s.split_whitespace().map(String::from).collect() };
+    let (got, now) = (words(rest), words(&today));
+    assert_eq!(got.len(), now.len(), "{rest} vs {today}");
+    assert_eq!(got[..3], now[..3], "{rest} vs {today}");
+    assert_eq!(got.last(), now.last());
+}
+
+#[test]
+fn subprocess_shell_feeds_stdin_and_prints_the_return_code() {
+    assert_eq!(
+        run_example("subprocess_shell", &[]),
+        "child: 2 apple\nchild: 1 pear\nprocess exited with 3\nwait() -> 3\n"
+    );
+}
+
+#[test]
+fn pipes_passes_three_lines_from_the_write_pipe_to_the_read_pipe() {
+    assert_eq!(
+        run_example("pipes", &[]),
+        "write pipe: connected, writing 3 lines then closing\n\
+         read pipe: ping 1\nread pipe: ping 2\nread pipe: ping 3\n\
+         read pipe: EOF\nread pipe: closed\n"
     );
 }

@@ -2,7 +2,7 @@
 //! <https://docs.python.org/3/library/asyncio-eventloop.html#creating-network-servers>
 //! and <https://docs.python.org/3/library/asyncio-eventloop.html#server-objects>.
 //!
-//! Ids refer to BEHAVIOR.md (V1–V7, S6, faults 3 and 17).
+//! Ids refer to docs/behavior.md (V1–V7, S6, faults 3 and 17).
 
 mod support;
 

@@ -3,7 +3,7 @@
 //! <https://docs.python.org/3/library/asyncio-protocol.html#flow-control-callbacks>
 //! and <https://docs.python.org/3/library/asyncio-protocol.html#buffered-streaming-protocols>.
 //!
-//! Ids refer to BEHAVIOR.md (W1–W6, G1–G5, H1–H4, B1–B4, faults 1, 4–7).
+//! Ids refer to docs/behavior.md (W1–W6, G1–G5, H1–H4, B1–B4, faults 1, 4–7).
 
 mod support;
 

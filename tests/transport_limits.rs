@@ -1,7 +1,8 @@
-//! Opt-in transport limits beyond asyncio, over loopback TCP: a hard cap on the
-//! write buffer (BEHAVIOR.md fault scenario 4, slow consumer) and a close
-//! timeout (fault scenario 5, close() while the peer never reads). Both are
-//! builder options of `create_connection` and `create_server`.
+//! Transport limits beyond asyncio, over loopback TCP: a hard cap on the
+//! write buffer (fault scenario 4, slow consumer; on by default, set here
+//! lower) and a close timeout (fault scenario 5, close() while the peer never
+//! reads; off by default). Both are builder options of `create_connection`
+//! and `create_server`.
 //! <https://docs.python.org/3/library/asyncio-protocol.html#flow-control-callbacks>
 
 mod support;

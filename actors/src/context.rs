@@ -18,6 +18,26 @@ pub struct Readiness {
     pub writable: bool,
     /// The peer hung up or the source is in error; reads will tell which.
     pub closed: bool,
+    /// Which of the actor's sources this is: 0 for the one registered under
+    /// [`LoopContext::token_of`], `n` for one registered under
+    /// [`source_token`]`(token, n)` (a subprocess registers its pidfd and
+    /// its pipes this way).
+    pub source: u8,
+}
+
+/// Where the source number sits in a mio token: the top byte, above any
+/// actor index a loop can hold.
+const SOURCE_SHIFT: u32 = usize::BITS - 8;
+
+/// The token for source `source` of the actor whose own token is `token`.
+pub fn source_token(token: mio::Token, source: u8) -> mio::Token {
+    mio::Token(token.0 | (usize::from(source) << SOURCE_SHIFT))
+}
+
+/// Splits a token into the actor's own token and the source number.
+pub fn split_token(token: mio::Token) -> (mio::Token, u8) {
+    let mask = (1usize << SOURCE_SHIFT) - 1;
+    (mio::Token(token.0 & mask), (token.0 >> SOURCE_SHIFT) as u8)
 }
 
 /// Whether an actor lives on after a call.
@@ -106,7 +126,7 @@ pub trait LoopContext {
     /// current call returns, never re-entrantly.
     fn send(&mut self, to: ActorId, msg: Box<dyn Any>);
 
-    /// Calls this actor's [`Actor::timer`] with `tag` after `delay`.
+    /// Calls this actor's [`LoopActor::timer`] with `tag` after `delay`.
     fn wake_after(&mut self, delay: Duration, tag: u64);
 
     /// Reports to the loop's exception handler.

@@ -17,10 +17,13 @@
 mod context;
 pub mod diag;
 mod flow;
+pub mod pipe;
 pub mod server;
 pub mod signal;
 pub mod stream;
+pub mod subprocess;
+
 pub mod sys;
 
-pub use context::{LoopActor, LoopContext, Readiness, Status};
+pub use context::{source_token, split_token, LoopActor, LoopContext, Readiness, Status};
 pub use flow::{FlowControl, FlowSignal};

@@ -130,7 +130,7 @@ pub struct TcpListenerActor<M: 'static> {
     /// A connection's transport calls this with its info once made (for
     /// introspection and `close_clients`).
     nodelay: bool,
-    /// Opt-in limits given to every accepted connection's transport.
+    /// The limits given to every accepted connection's transport.
     limits: StreamLimits,
     accept: AcceptFn,
 }
@@ -168,7 +168,7 @@ impl<M: 'static> TcpListenerActor<M> {
         }
     }
 
-    /// Gives every accepted connection's transport these opt-in limits (a
+    /// Gives every accepted connection's transport these limits (a
     /// write-buffer cap, a close timeout).
     pub fn with_limits(mut self, limits: StreamLimits) -> Self {
         self.limits = limits;

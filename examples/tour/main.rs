@@ -1,14 +1,14 @@
 //! A guided tour of switchboard: the main demonstration, one numbered section
 //! per capability and one module file per section. Later capabilities (UDP,
-//! pipes, subprocesses, signals, …) are added to [`SECTIONS`] as they land.
+//! fd watching, …) are added to [`SECTIONS`] as they land.
 //!
 //! Teaches, in order: callbacks run in the order they were scheduled; timers
 //! (`call_later`, `call_at`, `cancel`); a task awaiting a future;
 //! `call_soon_threadsafe` from another thread; `run_in_executor`; the exception
-//! handler catching a panicking callback; a TCP echo server and client; stopping
-//! and closing cleanly. Mirrors the asyncio "Event Loop" page (running and
+//! handler catching a panicking callback; a TCP echo server and client; a
+//! child process and a signal handler; stopping and closing cleanly. Mirrors the asyncio "Event Loop" page (running and
 //! stopping, scheduling callbacks, futures and tasks, network connections and
-//! servers, executors, error handling):
+//! servers, executors, error handling, subprocesses and Unix signals):
 //! <https://docs.python.org/3/library/asyncio-eventloop.html>
 //!
 //! Run it with `cargo run --example tour` (it finishes in well under a second).
@@ -61,7 +61,12 @@
 //!    gather -> ["slow", "fast"]: in the order given, though fast finished first
 //!    wait_for: timed out after 0.01 seconds; the sleep was dropped
 //!
-//! 10. Stopping and closing cleanly
+//! 10. Run a child process and handle a signal
+//!    subprocess_exec runs a program; its output arrives as PipeDataReceived.
+//!    child said 'hello from a child', exited with 0
+//!    a child sent us SIGUSR1; the handler ran on the loop thread
+//!
+//! 11. Stopping and closing cleanly
 //!    stop() before run_forever(): exactly one iteration runs.
 //!    the one iteration ran this callback
 //!    closed: is_closed() = true; call_soon -> event loop is closed
@@ -73,6 +78,7 @@ mod closing;
 mod compose;
 mod errors;
 mod executor;
+mod process;
 mod tasks;
 mod tcp;
 mod threads;
@@ -105,6 +111,7 @@ const SECTIONS: &[(&str, Section)] = &[
         "Deadlines and composition: wait_for and gather",
         compose::show,
     ),
+    ("Run a child process and handle a signal", process::show),
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {

@@ -40,7 +40,7 @@ pub enum TransportError {
     /// A buffered protocol's `get_buffer` returned an empty buffer.
     #[error("get_buffer() returned an empty buffer")]
     EmptyBuffer,
-    /// The write buffer grew past the transport's hard cap (an opt-in limit that
+    /// The write buffer grew past the transport's hard cap (a limit that
     /// asyncio does not have) and the transport was aborted.
     #[error("write buffer exceeded its hard cap of {cap} bytes")]
     BufferOverflow {

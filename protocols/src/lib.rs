@@ -32,9 +32,12 @@ pub mod internal;
 mod interrupt;
 mod limits;
 mod message;
+mod pipe;
 pub mod ready_made;
+mod signal;
 mod socket;
 mod stream;
+mod subprocess;
 pub mod testing;
 
 pub use addr::{Addr, Call, CallError, ReplyTo, SendError, SendWait};
@@ -47,8 +50,16 @@ pub use ids::ActorId;
 pub use interrupt::Interrupt;
 pub use limits::WriteLimits;
 pub use message::NoMessage;
+pub use pipe::{
+    PipeCommand, ReadPipeEvent, ReadPipeProtocol, ReadPipeTransport, WritePipeEvent,
+    WritePipeProtocol, WritePipeTransport,
+};
+pub use signal::{Signal, SignalError, SignalReceived};
 pub use socket::{SocketOps, SocketRef};
 pub use stream::{
     AnyStreamProtocol, BufferedEvent, BufferedProtocol, StreamEvent, StreamProtocol,
     StreamTransport,
+};
+pub use subprocess::{
+    PipeTransportMut, ProcessError, SubprocessEvent, SubprocessProtocol, SubprocessTransport,
 };

@@ -202,7 +202,11 @@ pub trait StreamTransport<M: 'static = NoMessage> {
     /// Resumes delivering data. Idempotent; safe after close.
     fn resume_reading(&mut self);
 
-    /// True while the transport delivers data.
+    /// True unless reading was paused, or is over (EOF, close, abort or
+    /// loss): what the protocol asked for, as asyncio's `is_reading()`. A
+    /// transport may also hold reading on its own while its write buffer is
+    /// above the high-water mark (read-side backpressure, on by default);
+    /// that hold does not show here.
     fn is_reading(&self) -> bool;
 
     /// Bytes waiting in user space to be sent.

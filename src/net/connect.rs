@@ -187,21 +187,38 @@ impl<M: Send + 'static> CreateConnection<M> {
         self.interleave = Some(first_count.max(1));
         self
     }
-    /// Beyond asyncio (BEHAVIOR fault 4): a hard cap on the transport's write
-    /// buffer. A write that takes it past `cap` bytes aborts the transport
-    /// with `ConnectionLost(Some(TransportError::BufferOverflow { cap }))`;
-    /// the write itself does not fail. Off by default (asyncio has no cap);
-    /// keep it well above the high-water mark.
-    pub fn max_write_buffer(mut self, cap: usize) -> Self {
-        self.limits = self.limits.max_write_buffer(Some(cap));
+    /// Beyond asyncio (fault scenario 4, slow consumer): the hard cap on the
+    /// transport's write buffer. A write that takes it past `cap` bytes
+    /// aborts the transport with
+    /// `ConnectionLost(Some(TransportError::BufferOverflow { cap }))`; the
+    /// write itself does not fail. Default
+    /// `Some(`[`DEFAULT_MAX_WRITE_BUFFER`](crate::DEFAULT_MAX_WRITE_BUFFER)`)`
+    /// (64 MiB), so writes that do not come from reading (a broadcast to a
+    /// peer that never reads) cannot grow the buffer without end; `None`
+    /// disables the cap (asyncio has none). Keep it well above the
+    /// high-water mark.
+    pub fn max_write_buffer(mut self, cap: impl Into<Option<usize>>) -> Self {
+        self.limits = self.limits.max_write_buffer(cap.into());
         self
     }
-    /// Beyond asyncio (BEHAVIOR fault 5): if the buffer has not drained
+    /// Beyond asyncio (fault scenario 5): if the buffer has not drained
     /// `timeout` after `close()`, the transport aborts with
     /// `ConnectionLost(Some(TransportError::CloseTimedOut { pending }))`. Off
     /// by default: a close then waits for the peer as long as it takes.
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
         self.limits = self.limits.close_timeout(Some(timeout));
+        self
+    }
+    /// Beyond asyncio: read-side backpressure, on by default. While the
+    /// write buffer is above its high-water mark (from the write that took
+    /// it strictly above high until it drains to low or below), the
+    /// transport reads nothing from its socket, so a protocol that answers
+    /// what it reads and ignores `PauseWriting` cannot grow its buffer
+    /// without end under a peer that sends and never reads.
+    /// `TransportHandle::is_reading()` and the protocol's `is_reading()` do
+    /// not show this hold. `false` reads on regardless, as asyncio does.
+    pub fn read_backpressure(mut self, on: bool) -> Self {
+        self.limits = self.limits.read_backpressure(on);
         self
     }
 

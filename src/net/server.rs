@@ -146,22 +146,38 @@ impl<M: Send + 'static> CreateServer<M> {
         self.start_serving = on;
         self
     }
-    /// Beyond asyncio (BEHAVIOR fault 4): a hard cap on each accepted
-    /// connection's write buffer. A write that takes it past `cap` bytes
-    /// aborts that transport with
+    /// Beyond asyncio (fault scenario 4, slow consumer): the hard cap on each
+    /// accepted connection's write buffer. A write that takes it past `cap`
+    /// bytes aborts that transport with
     /// `ConnectionLost(Some(TransportError::BufferOverflow { cap }))`; the
-    /// write itself does not fail. Off by default (asyncio has no cap); keep
-    /// it well above the high-water mark.
-    pub fn max_write_buffer(mut self, cap: usize) -> Self {
-        self.limits = self.limits.max_write_buffer(Some(cap));
+    /// write itself does not fail. Default
+    /// `Some(`[`DEFAULT_MAX_WRITE_BUFFER`](crate::DEFAULT_MAX_WRITE_BUFFER)`)`
+    /// (64 MiB), so writes that do not come from reading (a broadcast to a
+    /// client that never reads) cannot grow the server without end; `None`
+    /// disables the cap (asyncio has none). Keep it well above the
+    /// high-water mark.
+    pub fn max_write_buffer(mut self, cap: impl Into<Option<usize>>) -> Self {
+        self.limits = self.limits.max_write_buffer(cap.into());
         self
     }
-    /// Beyond asyncio (BEHAVIOR fault 5): if an accepted connection's buffer
+    /// Beyond asyncio (fault scenario 5): if an accepted connection's buffer
     /// has not drained `timeout` after its `close()`, that transport aborts
     /// with `ConnectionLost(Some(TransportError::CloseTimedOut { pending }))`.
     /// Off by default.
     pub fn close_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.limits = self.limits.close_timeout(Some(timeout));
+        self
+    }
+    /// Beyond asyncio: read-side backpressure for every accepted
+    /// connection, on by default. While a connection's write buffer is above
+    /// its high-water mark (from the write that took it strictly above high
+    /// until it drains to low or below), its transport reads nothing from
+    /// the socket, so a protocol that answers what it reads and ignores
+    /// `PauseWriting` cannot grow the server without end under a client that
+    /// sends and never reads. `is_reading()` does not show this hold. `false`
+    /// reads on regardless, as asyncio does.
+    pub fn read_backpressure(mut self, on: bool) -> Self {
+        self.limits = self.limits.read_backpressure(on);
         self
     }
 

@@ -39,7 +39,7 @@ impl Drop for AbortUnlessHanded<'_> {
     }
 }
 
-/// Registers `socket` under a new actor id with the opt-in `limits`, delivers
+/// Registers `socket` under a new actor id with `limits`, delivers
 /// `ConnectionMade` and resolves once it was delivered (S2).
 pub(crate) async fn start_transport<S: StreamSocket, M: Send + 'static>(
     lp: &EventLoop,

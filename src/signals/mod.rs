@@ -4,8 +4,11 @@
 //! The first handler a loop adds creates its [`SignalWatcher`] actor, which
 //! owns the read end of a self-pipe the OS handler writes one byte to. Callbacks
 //! run on the loop thread, through the ready queue, and a signal wakes a loop
-//! blocked in poll. Closing the loop removes every handler (restoring
-//! `SIG_DFL`).
+//! blocked in poll. Removing the last handler of a signal (on any loop)
+//! restores the disposition the signal had before the first; closing the
+//! loop removes every handler. Several loops, on any threads, may handle the
+//! same signal: each gets it (SG5). Actors can subscribe to signals as
+//! [`SignalReceived`] messages (`subscribe.rs`).
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -15,42 +18,16 @@ use switchboard_actors::signal::{SignalTable, SignalWatcher};
 use crate::event_loop::{EventLoop, LoopCore, FIRST_ACTOR_TOKEN};
 use crate::routing;
 
-mod signal;
+pub use switchboard_protocols::{Signal, SignalError, SignalReceived};
 
-pub use signal::Signal;
-
-/// Why a signal handler could not be added or removed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SignalError {
-    /// Not the number of a signal [`Signal`] names (asyncio's `ValueError`
-    /// for numbers outside `range(1, NSIG)`; real-time signals are not named
-    /// either).
-    #[error("sig {0} is not the number of a signal switchboard names")]
-    InvalidSignal(i32),
-    /// SIGKILL or SIGSTOP (asyncio's `RuntimeError`).
-    #[error("{0} cannot be caught")]
-    Uncatchable(Signal),
-    /// The loop is closed.
-    #[error("event loop is closed")]
-    Closed,
-    /// The OS refused (the pipe, `sigaction`, registration).
-    #[error("cannot set a handler for signal {sig}")]
-    Os {
-        /// The signal.
-        sig: Signal,
-        /// What the OS said.
-        #[source]
-        source: std::io::Error,
-    },
-}
+mod subscribe;
 
 thread_local! {
     /// The signal table of each loop on this thread that added a handler.
     static TABLES: RefCell<Vec<(Weak<LoopCore>, SignalTable)>> = const { RefCell::new(Vec::new()) };
 }
 
-fn check_signal(sig: Signal) -> Result<(), SignalError> {
+pub(crate) fn check_signal(sig: Signal) -> Result<(), SignalError> {
     if sig.is_uncatchable() {
         return Err(SignalError::Uncatchable(sig));
     }
@@ -58,7 +35,7 @@ fn check_signal(sig: Signal) -> Result<(), SignalError> {
 }
 
 /// The table of `core`, if it has one; forgets tables of dropped or closed loops.
-fn table_of(core: &Rc<LoopCore>) -> Option<SignalTable> {
+pub(crate) fn table_of(core: &Rc<LoopCore>) -> Option<SignalTable> {
     TABLES.with(|t| {
         let mut tables = t.borrow_mut();
         tables.retain(|(w, table)| w.strong_count() > 0 && !table.is_closed());
@@ -70,7 +47,10 @@ fn table_of(core: &Rc<LoopCore>) -> Option<SignalTable> {
     })
 }
 
-fn table_or_create(core: &Rc<LoopCore>, sig: Signal) -> Result<SignalTable, SignalError> {
+pub(crate) fn table_or_create(
+    core: &Rc<LoopCore>,
+    sig: Signal,
+) -> Result<SignalTable, SignalError> {
     if let Some(table) = table_of(core) {
         return Ok(table);
     }
@@ -90,7 +70,15 @@ fn table_or_create(core: &Rc<LoopCore>, sig: Signal) -> Result<SignalTable, Sign
 impl EventLoop {
     /// Runs `f` on the loop thread each time signal `sig` arrives (asyncio's
     /// `loop.add_signal_handler`). Replaces a previous handler for `sig`.
-    /// SIGKILL and SIGSTOP are refused with [`SignalError::Uncatchable`].
+    /// SIGKILL and SIGSTOP are refused with [`SignalError::Uncatchable`];
+    /// a number that is no signal never becomes a [`Signal`]
+    /// ([`SignalError::InvalidSignal`] from `Signal::try_from`).
+    ///
+    /// The OS handler only writes a byte to the loop's wakeup pipe; `f` runs
+    /// later, from the ready queue, like any callback (SG1). Any loop may add
+    /// handlers, on any thread (unlike asyncio, which wants the main
+    /// thread), and every loop that handles `sig` gets it (SG5). A burst of
+    /// signals runs `f` at least once after the last one (SG4).
     ///
     /// ```no_run
     /// use switchboard::Signal;
@@ -121,8 +109,10 @@ impl EventLoop {
             .map_err(|source| SignalError::Os { sig, source })
     }
 
-    /// Removes the handler for `sig` and restores the default disposition.
-    /// Returns `true` if there was one, `false` otherwise.
+    /// Removes the handler for `sig`; when no loop wants `sig` any more,
+    /// the disposition it had before the first handler is restored
+    /// (`SIG_DFL` usually). Returns `true` if there was a handler, `false`
+    /// otherwise (SG3).
     pub fn remove_signal_handler(&self, sig: Signal) -> Result<bool, SignalError> {
         check_signal(sig)?;
         match table_of(&self.core) {

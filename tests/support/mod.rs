@@ -1,7 +1,7 @@
 //! Shared helpers for the loop's integration tests.
 //!
-//! * [`RecordingHandler`]: the exception handler every test installs (BEHAVIOR
-//!   Z4, after uvloop's `_testbase`). It records every call, and a test that
+//! * [`RecordingHandler`]: the exception handler every test installs (Z4,
+//!   after uvloop's `_testbase`). It records every call, and a test that
 //!   ends with calls it did not [`take`](RecordingHandler::take) fails.
 //! * [`run_with_deadline`] / [`run_forever_with_deadline`]: run the loop, but
 //!   fail the test instead of hanging when the loop does not finish in time.
@@ -10,11 +10,14 @@
 //! * [`Dropped`]: a value that counts its drops, to see when the loop frees
 //!   a callback and everything it captured.
 //! * [`net`]: loopback servers and clients for the networking tests.
+//! * [`script`]: a recording protocol that runs a closure on each event.
+//! * [`subprocess`]: a recording subprocess protocol and grammar checks.
 #![allow(dead_code)]
 
 pub mod examples;
 pub mod net;
 pub mod script;
+pub mod subprocess;
 
 use std::cell::RefCell;
 use std::future::Future;

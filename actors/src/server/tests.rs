@@ -183,6 +183,7 @@ const READABLE: Readiness = Readiness {
     readable: true,
     writable: false,
     closed: false,
+    source: 0,
 };
 
 #[test]

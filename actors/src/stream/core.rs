@@ -91,8 +91,12 @@ pub(crate) struct Core<S: StreamSocket, M: 'static> {
     pub(crate) new_protocol: Option<AnyStreamProtocol<M>>,
     pub(crate) lost_reason: Option<TransportError>,
     mailer: Arc<dyn Mailer>,
-    /// Opt-in hard cap on the write buffer (asyncio has none).
+    /// Hard cap on the write buffer (asyncio has none); see `StreamLimits`.
     pub(crate) max_buffer: Option<usize>,
+    /// Read-side backpressure: no reading while the buffer is above high.
+    pub(crate) read_backpressure: bool,
+    /// The transport died of a failed send, not yet reported.
+    pub(crate) write_failed: bool,
 }
 
 impl<S: StreamSocket, M: 'static> Core<S, M> {
@@ -118,12 +122,21 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
             new_protocol: None,
             lost_reason: None,
             mailer,
-            max_buffer: None,
+            max_buffer: Some(crate::stream::limits::DEFAULT_MAX_WRITE_BUFFER),
+            read_backpressure: true,
+            write_failed: false,
         }
     }
 
     pub(crate) fn buffered(&self) -> usize {
         self.buffered
+    }
+
+    /// True while read-side backpressure holds reading: the write buffer
+    /// went strictly above high and has not drained to low since (the span
+    /// of a `PauseWriting`, whether or not the protocol heeds it).
+    pub(crate) fn reading_held(&self) -> bool {
+        self.read_backpressure && self.flow.is_paused()
     }
 
     /// Closes the socket now and schedules `ConnectionLost(reason)`; the buffer
@@ -147,6 +160,16 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         self.info.set_socket_closed();
         self.info.set_closing();
         self.info.set_buffered(0);
+    }
+
+    /// A send (or the shutdown of the write side) failed: the transport dies
+    /// with the error, and the actor reports it once its step is over
+    /// (asyncio's "Fatal write error on socket transport").
+    fn fail_write(&mut self, op: &'static str, e: io::Error) {
+        if self.phase < Phase::Dying {
+            self.write_failed = true;
+        }
+        self.die(Some(TransportError::from_io(op, e)));
     }
 
     /// Appends `rest` to the buffer and applies flow control and the cap.
@@ -174,11 +197,12 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
     /// so that the space freed later raises a writable edge, which flushes the
     /// queue.
     fn write_now(&mut self, data: &[u8]) -> Result<usize, io::Error> {
-        let Some(sock) = self.socket.as_mut() else {
+        let Some(sock) = self.socket.as_ref() else {
             return Ok(0);
         };
+        let fd = sock.as_raw_fd();
         loop {
-            match sock.write(data) {
+            match crate::sys::unix::socket::send(fd, data) {
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
@@ -217,7 +241,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         match self.write_now(data) {
             Ok(n) => Some(n),
             Err(e) => {
-                self.die(Some(TransportError::from_io("write", e)));
+                self.fail_write("write", e);
                 None
             }
         }
@@ -240,7 +264,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
     /// Then applies resume, a pending EOF, or the end of a close.
     pub(crate) fn flush(&mut self) {
         while !self.buffer.is_empty() {
-            let Some(sock) = self.socket.as_mut() else {
+            let Some(fd) = self.socket.as_ref().map(|s| s.as_raw_fd()) else {
                 return;
             };
             let mut slices = [IoSlice::new(&[]); MAX_IOV];
@@ -250,7 +274,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
                 n += 1;
             }
             let offered: usize = slices[..n].iter().map(|s| s.len()).sum();
-            match sock.write_vectored(&slices[..n]) {
+            match crate::sys::unix::socket::send_vectored(fd, &slices[..n]) {
                 Ok(0) => break,
                 Ok(mut written) => {
                     // Short of what was offered: the send buffer is full, and
@@ -276,7 +300,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => {
-                    self.die(Some(TransportError::from_io("write", e)));
+                    self.fail_write("write", e);
                     return;
                 }
             }
@@ -291,6 +315,11 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         // events of a buffer that is gone.
         if resume && (self.phase < Phase::Dying || self.lost_reason.is_none()) {
             self.raised.push_back(Raised::ResumeWriting);
+        }
+        if resume && self.read_backpressure && self.read == ReadSide::Active {
+            // Reading was held: edge-triggered polling will not repeat the
+            // edges skipped meanwhile, so read again at once.
+            self.read_again = true;
         }
     }
 
@@ -309,7 +338,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         if let Some(sock) = &self.socket {
             if let Err(e) = crate::sys::unix::fd::shutdown_write(sock.as_raw_fd()) {
                 if e.kind() != io::ErrorKind::NotConnected {
-                    self.die(Some(TransportError::from_io("shutdown", e)));
+                    self.fail_write("shutdown", e);
                 }
             }
         }

@@ -10,7 +10,7 @@ mod socket;
 mod transport;
 
 pub use info::StreamInfo;
-pub use limits::StreamLimits;
+pub use limits::{StreamLimits, DEFAULT_MAX_WRITE_BUFFER};
 pub use options::{Socket2Ops, SOCKET_OPS};
 pub use socket::StreamSocket;
 pub use transport::{Hooks, SocketTransport, Start, TcpTransport, UnixTransport};

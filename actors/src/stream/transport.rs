@@ -110,15 +110,17 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
         )
     }
 
-    /// Sets an opt-in hard cap on the write buffer: past it the transport
-    /// aborts with `TransportError::BufferOverflow`.
+    /// Sets the hard cap on the write buffer (`None`: no cap): past it the
+    /// transport aborts with `TransportError::BufferOverflow`.
     pub fn set_max_buffer(&mut self, cap: Option<usize>) {
         self.core.max_buffer = cap;
     }
 
-    /// Applies the opt-in [`StreamLimits`] (call before the transport starts).
+    /// Applies [`StreamLimits`] (call before the transport starts); a new
+    /// transport has the defaults.
     pub fn set_limits(&mut self, limits: StreamLimits) {
         self.core.max_buffer = limits.max_write_buffer;
+        self.core.read_backpressure = limits.read_backpressure;
         self.close_timeout_ms = limits.close_timeout.map(|d| {
             // Whole milliseconds, rounded up, at least 1 (about 49 days at most).
             let ms = d
@@ -196,8 +198,8 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
         }
     }
 
-    /// Reads until the socket is drained, EOF, an error, a pause, or the budget
-    /// is spent.
+    /// Reads until the socket is drained, EOF, an error, a pause (the
+    /// protocol's, or read-side backpressure's), or the budget is spent.
     ///
     /// With `short_read_drains`, a read that returned fewer bytes than the
     /// space offered is taken to mean the socket is empty: under edge-triggered
@@ -209,6 +211,10 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
     fn read_loop(&mut self, cx: &mut dyn LoopContext, short_read_drains: bool) {
         for _ in 0..READ_BUDGET {
             if self.core.read != ReadSide::Active || self.core.phase != Phase::Open {
+                return;
+            }
+            if self.core.reading_held() {
+                // The drain that releases the hold reads again.
                 return;
             }
             if self.interrupted {
@@ -280,13 +286,7 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => {
                     let err = TransportError::from_io("read", e);
-                    if !err.is_connection_error() || cx.debug() {
-                        cx.report(
-                            ExceptionContext::new("Fatal read error on socket transport")
-                                .with_exception(Exception::Transport(err.clone()))
-                                .with_transport(self.core.describe()),
-                        );
-                    }
+                    self.report_fatal("Fatal read error on socket transport", &err, cx);
                     self.core.die(Some(err));
                     return;
                 }
@@ -296,9 +296,30 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
             }
         }
         // Budget spent with data maybe left: come back after others had a turn.
-        if self.core.read == ReadSide::Active && self.core.phase == Phase::Open {
+        if self.core.read == ReadSide::Active
+            && self.core.phase == Phase::Open
+            && !self.core.reading_held()
+        {
             let me = cx.id();
             cx.send(me, Box::new(ReadMore));
+        }
+    }
+
+    /// Reports a transport's fatal I/O error as asyncio's `_fatal_error`
+    /// does: connection errors (reset, broken pipe, aborted) only in debug
+    /// mode.
+    fn report_fatal(&self, message: &str, err: &TransportError, cx: &mut dyn LoopContext) {
+        if !err.is_connection_error() || cx.debug() {
+            let kind = match self.protocol {
+                AnyStreamProtocol::Stream(_) => "StreamProtocol",
+                AnyStreamProtocol::Buffered(_) => "BufferedProtocol",
+            };
+            cx.report(
+                ExceptionContext::new(message)
+                    .with_exception(Exception::Transport(err.clone()))
+                    .with_transport(self.core.describe())
+                    .with_protocol(format!("<{kind} of {}>", self.core.id)),
+            );
         }
     }
 
@@ -326,6 +347,11 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
     fn settle(&mut self, cx: &mut dyn LoopContext) -> Status {
         // The step is over; a later one delivers again.
         self.interrupted = false;
+        if std::mem::take(&mut self.core.write_failed) {
+            if let Some(err) = &self.core.lost_reason {
+                self.report_fatal("Fatal write error on socket transport", err, cx);
+            }
+        }
         if std::mem::take(&mut self.core.read_again) && self.core.phase == Phase::Open {
             let me = cx.id();
             cx.send(me, Box::new(ReadMore));

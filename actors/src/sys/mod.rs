@@ -3,11 +3,19 @@
 //! A backend (today only `unix`, for Linux and the BSDs) provides:
 //!
 //! - `signal::install(sig, write_fd)` / `signal::uninstall(sig, write_fd)`:
-//!   route a signal to a self-pipe (the handler writes one byte) and back to
-//!   `SIG_DFL`;
+//!   route a signal to the self-pipes of the loops that listen (the handler
+//!   writes one byte to each) and, with the last, back to the disposition it
+//!   had; `signal::write_without_sigpipe` keeps the runtime's own broken-pipe
+//!   writes from raising a SIGPIPE anyone sees;
+//! - `pipe::{kind, set_nonblocking, pipe, write, writev}`: pipe-like
+//!   descriptors and writes that fail with `EPIPE` instead of signalling;
+//! - `process::{pidfd_open, try_wait, wait, kill}`: children, reaped one pid
+//!   at a time (never `waitpid(-1)`);
 //! - `fd::read_to_spare(fd, buf)`: read into a `BytesMut`'s spare capacity
 //!   without zeroing it first;
 //! - `fd::shutdown_write(fd)`: half-close a stream socket;
+//! - `socket::send(fd, buf)` / `socket::send_vectored(fd, bufs)`: send on a
+//!   stream socket without ever raising SIGPIPE;
 //! - `fd::raise_nofile_soft(n)` / `fd::nofile_limit()`: read and set
 //!   RLIMIT_NOFILE (for EMFILE handling and its tests).
 //!

@@ -16,4 +16,7 @@ macro_rules! syscall {
 }
 
 pub mod fd;
+pub mod pipe;
+pub mod process;
 pub mod signal;
+pub mod socket;

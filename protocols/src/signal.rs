@@ -1,26 +1,138 @@
-//! [`Signal`]: switchboard's own names for the POSIX signals.
+//! [`Signal`]: switchboard's own names for the POSIX signals, and
+//! [`SignalError`].
+//!
+//! The numbers are the platform's; this crate is platform-free, so they are
+//! written out per OS family here, and `switchboard-actors` checks them
+//! against the C library at compile time.
 
 use std::fmt;
 
-use switchboard_actors::signal::signum;
+/// Why a signal handler could not be added or removed, or a number is not a
+/// signal.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignalError {
+    /// Not the number of a signal [`Signal`] names (asyncio's `ValueError`
+    /// for numbers outside `range(1, NSIG)`; real-time signals are not named
+    /// either).
+    #[error("sig {0} is not the number of a signal switchboard names")]
+    InvalidSignal(i32),
+    /// SIGKILL or SIGSTOP (asyncio's `RuntimeError`).
+    #[error("{0} cannot be caught")]
+    Uncatchable(Signal),
+    /// The loop is closed.
+    #[error("event loop is closed")]
+    Closed,
+    /// The OS refused (the pipe, `sigaction`, registration).
+    #[error("cannot set a handler for signal {sig}")]
+    Os {
+        /// The signal.
+        sig: Signal,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+}
 
-use crate::signals::SignalError;
+/// A signal arrived: the message an actor subscribed to a signal with
+/// `EventLoop::subscribe_signal` receives (its message type implements
+/// `From<SignalReceived>`).
+///
+/// Sent on the loop thread after the OS handler woke the loop; a burst of
+/// the same signal may come as one message, but a signal that arrives after
+/// a message was sent always brings another one (SG4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalReceived {
+    /// Which signal.
+    pub signal: Signal,
+}
+
+/// The platform's signal numbers (Linux on its common architectures).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[allow(missing_docs)]
+mod signum {
+    pub const SIGHUP: i32 = 1;
+    pub const SIGINT: i32 = 2;
+    pub const SIGQUIT: i32 = 3;
+    pub const SIGILL: i32 = 4;
+    pub const SIGTRAP: i32 = 5;
+    pub const SIGABRT: i32 = 6;
+    pub const SIGBUS: i32 = 7;
+    pub const SIGFPE: i32 = 8;
+    pub const SIGKILL: i32 = 9;
+    pub const SIGUSR1: i32 = 10;
+    pub const SIGSEGV: i32 = 11;
+    pub const SIGUSR2: i32 = 12;
+    pub const SIGPIPE: i32 = 13;
+    pub const SIGALRM: i32 = 14;
+    pub const SIGTERM: i32 = 15;
+    pub const SIGCHLD: i32 = 17;
+    pub const SIGCONT: i32 = 18;
+    pub const SIGSTOP: i32 = 19;
+    pub const SIGTSTP: i32 = 20;
+    pub const SIGTTIN: i32 = 21;
+    pub const SIGTTOU: i32 = 22;
+    pub const SIGURG: i32 = 23;
+    pub const SIGXCPU: i32 = 24;
+    pub const SIGXFSZ: i32 = 25;
+    pub const SIGVTALRM: i32 = 26;
+    pub const SIGPROF: i32 = 27;
+    pub const SIGWINCH: i32 = 28;
+    pub const SIGIO: i32 = 29;
+    pub const SIGSYS: i32 = 31;
+}
+
+/// The platform's signal numbers (the BSDs and macOS).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[allow(missing_docs)]
+mod signum {
+    pub const SIGHUP: i32 = 1;
+    pub const SIGINT: i32 = 2;
+    pub const SIGQUIT: i32 = 3;
+    pub const SIGILL: i32 = 4;
+    pub const SIGTRAP: i32 = 5;
+    pub const SIGABRT: i32 = 6;
+    pub const SIGFPE: i32 = 8;
+    pub const SIGKILL: i32 = 9;
+    pub const SIGBUS: i32 = 10;
+    pub const SIGSEGV: i32 = 11;
+    pub const SIGSYS: i32 = 12;
+    pub const SIGPIPE: i32 = 13;
+    pub const SIGALRM: i32 = 14;
+    pub const SIGTERM: i32 = 15;
+    pub const SIGURG: i32 = 16;
+    pub const SIGSTOP: i32 = 17;
+    pub const SIGTSTP: i32 = 18;
+    pub const SIGCONT: i32 = 19;
+    pub const SIGCHLD: i32 = 20;
+    pub const SIGTTIN: i32 = 21;
+    pub const SIGTTOU: i32 = 22;
+    pub const SIGIO: i32 = 23;
+    pub const SIGXCPU: i32 = 24;
+    pub const SIGXFSZ: i32 = 25;
+    pub const SIGVTALRM: i32 = 26;
+    pub const SIGPROF: i32 = 27;
+    pub const SIGWINCH: i32 = 28;
+    pub const SIGUSR1: i32 = 30;
+    pub const SIGUSR2: i32 = 31;
+}
 
 /// A POSIX signal, by name. `add_signal_handler`, `remove_signal_handler` and
-/// (later) a subprocess's `send_signal` take it; a raw number converts with
+/// a subprocess's `send_signal` take it; a raw number converts with
 /// `TryFrom<i32>`, and `as i32` (or [`number`](Signal::number)) gives the
 /// platform's number back.
 ///
-/// `SIGKILL` and `SIGSTOP` are here because they can be sent; a handler for
+/// `SIGKILL` and `SIGSTOP` are here because they can be sent (a subprocess's
+/// `send_signal`); a handler for
 /// them is refused with [`SignalError::Uncatchable`].
 ///
 /// ```
-/// use switchboard::Signal;
+/// use switchboard_protocols::Signal;
 /// let sig = Signal::try_from(15)?;
 /// assert_eq!(sig, Signal::SIGTERM);
 /// assert_eq!(sig.to_string(), "SIGTERM");
 /// assert!(Signal::try_from(0).is_err());
-/// # Ok::<(), switchboard::SignalError>(())
+/// # Ok::<(), switchboard_protocols::SignalError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(i32)]
