@@ -100,6 +100,8 @@ pub(crate) struct LoopCore {
     pub(crate) supervised: RefCell<crate::routing::SupervisedRows>,
     /// Every server made on this loop, for `shutdown`.
     pub(crate) servers: RefCell<Vec<Weak<crate::net::ServerInner>>>,
+    /// The loop's child processes, for `shutdown` to wait for.
+    pub(crate) subprocesses: RefCell<Vec<Weak<switchboard_actors::subprocess::ProcessInfo>>>,
     /// `shutdown` began: supervisors restart nothing more.
     pub(crate) shutting_down: Cell<bool>,
     /// Root supervisors (row, incarnation), for `shutdown`.
@@ -234,6 +236,7 @@ impl EventLoop {
             servers: RefCell::new(Vec::new()),
             roots: RefCell::new(Vec::new()),
             shutting_down: Cell::new(false),
+            subprocesses: RefCell::new(Vec::new()),
             read_buf: RefCell::new(BytesMut::new()),
             epoch: Instant::now(),
             running: Cell::new(false),

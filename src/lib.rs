@@ -124,8 +124,8 @@ pub use signals::{Signal, SignalError, SignalReceived};
 pub use sleep::{sleep, Sleep};
 pub use subprocess::{SpawnSubprocess, Stdio, SubprocessError, SubprocessHandle};
 pub use supervision::{
-    ChildSpec, MonitorRef, Restart, ServerChild, Strategy, Supervisor, SupervisorBuilder,
-    SupervisorError, DEFAULT_CHILD_SHUTDOWN, DEFAULT_INTENSITY,
+    ChildSpec, MonitorRef, Restart, ServerChild, Strategy, SubprocessChild, Supervisor,
+    SupervisorBuilder, SupervisorError, DEFAULT_CHILD_SHUTDOWN, DEFAULT_INTENSITY,
 };
 pub use task::{Join, LocalBoxFuture, Task, TaskSpec};
 

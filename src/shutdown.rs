@@ -27,15 +27,24 @@ pub struct ShutdownReport {
     pub servers: usize,
     /// How many supervision trees were stopped.
     pub trees: usize,
+    /// How many child processes the shutdown waited for, that exited.
+    pub subprocesses: usize,
+    /// How many child processes were still running at the deadline (they
+    /// are left to their handles).
+    pub subprocesses_running: usize,
 }
 
 impl fmt::Display for ShutdownReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} servers drained ({}), {} supervision trees stopped",
-            self.servers, self.connections, self.trees
-        )
+            "{} servers drained ({}), {} supervision trees stopped, {} child processes exited",
+            self.servers, self.connections, self.trees, self.subprocesses
+        )?;
+        if self.subprocesses_running > 0 {
+            write!(f, ", {} still running", self.subprocesses_running)?;
+        }
+        Ok(())
     }
 }
 
@@ -87,8 +96,10 @@ impl EventLoop {
     /// once; open connections have until `deadline` to end, then are
     /// closed, and aborted if still open a close grace later), supervisors
     /// stop restarting children, then every supervision tree is stopped
-    /// (children in reverse start order, each within its own deadline).
-    /// The loop itself keeps running and is not closed.
+    /// (children in reverse start order, each within its own deadline;
+    /// supervised child processes get SIGTERM), and last the loop's other
+    /// child processes are waited for until `deadline` (counted from the
+    /// start). The loop itself keeps running and is not closed.
     ///
     /// ```
     /// use std::time::Duration;
@@ -121,6 +132,7 @@ impl EventLoop {
         let drains = Rc::new(RefCell::new(drains));
         let lp = self.clone();
         let all = drains.clone();
+        let end = self.time() + deadline.as_secs_f64();
         let run = async move {
             let mut report = ShutdownReport {
                 servers: all.borrow().len(),
@@ -145,6 +157,28 @@ impl EventLoop {
                     ));
                     let _ = done.await;
                     report.trees += 1;
+                }
+            }
+            // Then the loop's child processes, until the deadline.
+            let children: Vec<_> = lp
+                .core
+                .subprocesses
+                .borrow()
+                .iter()
+                .filter_map(|w| w.upgrade())
+                .filter(|i| i.returncode().is_none())
+                .collect();
+            for info in children {
+                let exited: LoopFuture<i32> = lp.create_future();
+                let e = exited.clone();
+                info.on_exit(Box::new(move |code| {
+                    let _ = e.set_result(code);
+                }));
+                let left = (end - lp.time()).max(0.0);
+                if crate::compose::wait_for(exited, left).await.is_ok() {
+                    report.subprocesses += 1;
+                } else {
+                    report.subprocesses_running += 1;
                 }
             }
             report

@@ -19,6 +19,7 @@ use crate::event_loop::{EventLoop, Ready};
 use crate::future::LoopFuture;
 use crate::net::{CreateServer, NetError, Server};
 use crate::routing;
+use crate::subprocess::{SpawnSubprocess, SubprocessHandle};
 use crate::supervision::child::{Child, Kind, MakeActor, OnAbandon, State};
 use crate::supervision::intensity::Intensity;
 use crate::supervision::spec::{ChildSpec, Strategy};
@@ -227,6 +228,30 @@ impl SupervisorBuilder {
         ServerChild { running }
     }
 
+    /// Adds a child process that `make` spawns (again on each restart). It
+    /// counts as stopped when the process exits: `Normal` with return code
+    /// 0, failed otherwise (so a [`Transient`](crate::Restart::Transient)
+    /// worker is spawned again only after a crash). Asked to stop, it gets
+    /// SIGTERM, and SIGKILL at its shutdown deadline. Returns a handle on
+    /// whichever process runs.
+    pub fn subprocess(
+        &mut self,
+        spec: impl Into<ChildSpec>,
+        make: impl FnMut(&EventLoop) -> SpawnSubprocess + 'static,
+    ) -> SubprocessChild {
+        let running = Rc::new(RefCell::new(None));
+        self.tree().children.push(Child {
+            spec: spec.into(),
+            kind: Kind::Subprocess {
+                make: Box::new(make),
+                running: running.clone(),
+            },
+            state: State::Idle,
+            inc: 0,
+        });
+        SubprocessChild { running }
+    }
+
     /// Adds a supervisor as a child: its failure (giving up) is a crash of
     /// the child, handled by this supervisor's strategy and intensity; a
     /// restart starts its children again, on their same addresses.
@@ -322,6 +347,29 @@ impl fmt::Debug for ServerChild {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerChild")
             .field("sockets", &self.sockets())
+            .finish()
+    }
+}
+
+/// A subprocess child of a supervisor: the process that runs now.
+#[derive(Clone)]
+pub struct SubprocessChild {
+    running: Rc<RefCell<Option<SubprocessHandle>>>,
+}
+
+impl SubprocessChild {
+    /// The running process (`None` before it started, between two, and
+    /// once stopped).
+    pub fn handle(&self) -> Option<SubprocessHandle> {
+        self.running.borrow().clone()
+    }
+}
+
+impl fmt::Debug for SubprocessChild {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pid = self.handle().map(|h| h.get_pid());
+        f.debug_struct("SubprocessChild")
+            .field("pid", &pid)
             .finish()
     }
 }

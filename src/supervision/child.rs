@@ -9,12 +9,15 @@ use switchboard_protocols::{ActorExited, ActorId, Exception, ExceptionContext, E
 use crate::event_loop::{EventLoop, LoopCore, Ready};
 use crate::net::Server;
 use crate::routing;
+use crate::subprocess::{SpawnSubprocess, SubprocessHandle};
 use crate::supervision::spec::ChildSpec;
 use crate::supervision::system::System;
 use crate::supervision::watchers::Watcher;
 
 /// Builds the next incarnation of an actor child for its kept row.
 pub(crate) type MakeActor = Box<dyn FnMut(&EventLoop, ActorId, u64) -> Box<dyn LoopActor>>;
+/// Builds the spawn of a subprocess child.
+pub(crate) type MakeSubprocess = Box<dyn FnMut(&EventLoop) -> SpawnSubprocess>;
 /// Runs when an actor child's row is let go of for good.
 pub(crate) type OnAbandon = Box<dyn FnMut(&LoopCore)>;
 /// Starts a server child; `Some(port)` after the first start, to re-create
@@ -31,6 +34,12 @@ pub(crate) enum Kind {
         /// Runs when the row is let go of for good (a supervisor child lets
         /// go of its own children).
         on_abandon: Option<OnAbandon>,
+    },
+    /// A child process, spawned again when it exits (for a transient
+    /// child: with a non-zero return code or by a signal).
+    Subprocess {
+        make: MakeSubprocess,
+        running: Rc<std::cell::RefCell<Option<SubprocessHandle>>>,
     },
     /// A server, re-created on its address.
     Server {
@@ -124,6 +133,39 @@ impl Child {
                     }
                 }
             }
+            Kind::Subprocess { make, running } => {
+                let spawn = make(lp);
+                let running = running.clone();
+                let name = self.spec.name.clone();
+                let l = lp.clone();
+                let watch = async move {
+                    let (id, reason) = match spawn.await {
+                        Ok(child) => {
+                            *running.borrow_mut() = Some(child.clone());
+                            let code = child.wait().await;
+                            running.borrow_mut().take();
+                            let reason = match code {
+                                Ok(0) => ExitReason::Normal,
+                                Ok(c) => ExitReason::failed(format!("exited with returncode {c}")),
+                                Err(e) => ExitReason::failed(e.to_string()),
+                            };
+                            (child.id(), reason)
+                        }
+                        Err(e) => {
+                            l.call_exception_handler(
+                                ExceptionContext::new(format!("cannot start child {name}"))
+                                    .with_exception(Exception::Error(e.to_string())),
+                            );
+                            let id = switchboard_protocols::internal::actor_id(usize::MAX);
+                            (id, ExitReason::failed(e.to_string()))
+                        }
+                    };
+                    hook(&ActorExited { id, reason });
+                };
+                if lp.create_task(watch).is_err() {
+                    self.state = State::Idle;
+                }
+            }
             Kind::Server {
                 make,
                 running,
@@ -164,7 +206,7 @@ impl Child {
         );
         let id = match &self.kind {
             Kind::Actor { id, .. } => *id,
-            Kind::Server { .. } => switchboard_protocols::internal::actor_id(usize::MAX),
+            _ => switchboard_protocols::internal::actor_id(usize::MAX),
         };
         hook(&ActorExited {
             id,
@@ -187,6 +229,11 @@ impl Child {
                     s.close();
                 }
             }
+            Kind::Subprocess { running, .. } => {
+                if let Some(child) = running.borrow().as_ref() {
+                    let _ = child.terminate();
+                }
+            }
         }
     }
 
@@ -199,6 +246,11 @@ impl Child {
                 if let Some(s) = running.borrow_mut().take() {
                     s.close();
                     s.abort_clients();
+                }
+            }
+            Kind::Subprocess { running, .. } => {
+                if let Some(child) = running.borrow().as_ref() {
+                    let _ = child.kill();
                 }
             }
         }

@@ -18,7 +18,7 @@ mod supervisor;
 pub(crate) mod system;
 pub(crate) mod watchers;
 
-pub use builder::{ServerChild, Supervisor, SupervisorBuilder, DEFAULT_INTENSITY};
+pub use builder::{ServerChild, SubprocessChild, Supervisor, SupervisorBuilder, DEFAULT_INTENSITY};
 pub use error::SupervisorError;
 pub use spec::{ChildSpec, Restart, Strategy, DEFAULT_CHILD_SHUTDOWN};
 pub use watchers::MonitorRef;
