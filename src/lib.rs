@@ -56,7 +56,13 @@
 //! | exceptions | one [`Error`] (and [`Result`]), with one variant per area |
 //!
 //! Beyond asyncio: application actors ([`EventLoop::spawn`], [`Actor`],
-//! [`Addr`]), with ask-and-reply ([`Addr::call`], [`ReplyTo`]).
+//! [`Addr`]), with ask-and-reply ([`Addr::call`], [`ReplyTo`]); bounded
+//! mailboxes ([`EventLoop::spawn_bounded`], [`Addr::send_wait`],
+//! [`Addr::forward`]); supervision after Erlang/OTP
+//! ([`EventLoop::supervisor`], [`EventLoop::monitor`],
+//! [`ActorContext::link`], [`ExitReason`]); graceful drain and shutdown
+//! ([`Server::drain`], [`EventLoop::shutdown`],
+//! [`EventLoop::shutdown_on_signals`]).
 //!
 //! ## Logging
 //!

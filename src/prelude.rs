@@ -25,7 +25,7 @@
 
 #[doc(no_inline)]
 pub use crate::{
-    Actor, ActorContext, Addr, BufferedEvent, BufferedProtocol, Bytes, EventLoop, ProtocolError,
-    ReplyTo, Signal, Stdio, StreamEvent, StreamProtocol, StreamTransport, SubprocessEvent,
-    SubprocessProtocol, SubprocessTransport,
+    Actor, ActorContext, ActorExited, Addr, BufferedEvent, BufferedProtocol, Bytes, ChildSpec,
+    EventLoop, ExitReason, ProtocolError, ReplyTo, Restart, Signal, Stdio, Strategy, StreamEvent,
+    StreamProtocol, StreamTransport, SubprocessEvent, SubprocessProtocol, SubprocessTransport,
 };

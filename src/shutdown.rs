@@ -209,25 +209,39 @@ impl EventLoop {
         sig: Signal,
         deadline: Duration,
     ) -> Result<LoopFuture<ShutdownReport>, SignalError> {
+        self.shutdown_on_signals(&[sig], deadline)
+    }
+
+    /// [`shutdown_on_signal`](Self::shutdown_on_signal) for several
+    /// signals (SIGTERM and SIGINT, say): the first of any of them drains,
+    /// the next one aborts.
+    pub fn shutdown_on_signals(
+        &self,
+        sigs: &[Signal],
+        deadline: Duration,
+    ) -> Result<LoopFuture<ShutdownReport>, SignalError> {
         let done: LoopFuture<ShutdownReport> = self.create_future();
         let started: Rc<RefCell<Option<Drains>>> = Rc::default();
-        let lp = self.clone();
-        let d = done.clone();
-        self.add_signal_handler(sig, move || {
-            if let Some(drains) = started.borrow().as_ref() {
-                for drain in drains.borrow().iter() {
-                    drain.abort_now();
+        for &sig in sigs {
+            let lp = self.clone();
+            let d = done.clone();
+            let started = started.clone();
+            self.add_signal_handler(sig, move || {
+                if let Some(drains) = started.borrow().as_ref() {
+                    for drain in drains.borrow().iter() {
+                        drain.abort_now();
+                    }
+                    return;
                 }
-                return;
-            }
-            let shutdown = lp.shutdown(deadline);
-            *started.borrow_mut() = Some(shutdown.drains.clone());
-            let d = d.clone();
-            let _ = lp.create_task(async move {
-                let report = shutdown.await;
-                let _ = d.set_result(report);
-            });
-        })?;
+                let shutdown = lp.shutdown(deadline);
+                *started.borrow_mut() = Some(shutdown.drains.clone());
+                let d = d.clone();
+                let _ = lp.create_task(async move {
+                    let report = shutdown.await;
+                    let _ = d.set_result(report);
+                });
+            })?;
+        }
         Ok(done)
     }
 }

@@ -116,7 +116,8 @@ fn tour_prints_every_section_in_order() {
             "8. An actor answers questions: call and ReplyTo",
             "9. Deadlines and composition: wait_for and gather",
             "10. Run a child process and handle a signal",
-            "11. Stopping and closing cleanly",
+            "11. A supervisor restarts a crashed actor",
+            "12. Stopping and closing cleanly",
         ]
     );
     // What each section shows, in order.
@@ -135,6 +136,9 @@ fn tour_prints_every_section_in_order() {
         "   wait_for: timed out after 0.01 seconds; the sleep was dropped\n",
         "   child said 'hello from a child', exited with 0\n",
         "   a child sent us SIGUSR1; the handler ran on the loop thread\n",
+        "   counter at 5\n   crash: a counter needs a number\n",
+        "   the question that crashed it: the actor dropped the question without answering\n",
+        "   restarted: counter at 1, same address\n",
         "   the one iteration ran this callback\n",
         "   closed: is_closed() = true; call_soon -> event loop is closed\n",
     ];

@@ -6,7 +6,8 @@
 //! (`call_later`, `call_at`, `cancel`); a task awaiting a future;
 //! `call_soon_threadsafe` from another thread; `run_in_executor`; the exception
 //! handler catching a panicking callback; a TCP echo server and client; a
-//! child process and a signal handler; stopping and closing cleanly. Mirrors the asyncio "Event Loop" page (running and
+//! child process and a signal handler; a supervisor restarting a crashed
+//! actor; stopping and closing cleanly. Mirrors the asyncio "Event Loop" page (running and
 //! stopping, scheduling callbacks, futures and tasks, network connections and
 //! servers, executors, error handling, subprocesses and Unix signals):
 //! <https://docs.python.org/3/library/asyncio-eventloop.html>
@@ -66,7 +67,14 @@
 //!    child said 'hello from a child', exited with 0
 //!    a child sent us SIGUSR1; the handler ran on the loop thread
 //!
-//! 11. Stopping and closing cleanly
+//! 11. A supervisor restarts a crashed actor
+//!    A supervised actor that panics is started again, at the same address.
+//!    counter at 5
+//!    crash: a counter needs a number
+//!    the question that crashed it: the actor dropped the question without answering
+//!    restarted: counter at 1, same address
+//!
+//! 12. Stopping and closing cleanly
 //!    stop() before run_forever(): exactly one iteration runs.
 //!    the one iteration ran this callback
 //!    closed: is_closed() = true; call_soon -> event loop is closed
@@ -79,6 +87,7 @@ mod compose;
 mod errors;
 mod executor;
 mod process;
+mod supervision;
 mod tasks;
 mod tcp;
 mod threads;
@@ -112,6 +121,7 @@ const SECTIONS: &[(&str, Section)] = &[
         compose::show,
     ),
     ("Run a child process and handle a signal", process::show),
+    ("A supervisor restarts a crashed actor", supervision::show),
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {

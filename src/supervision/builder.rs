@@ -279,8 +279,8 @@ impl SupervisorBuilder {
         self.add_row(spec.into(), make, Some(on_abandon)).0
     }
 
-    /// Starts the tree: children start in the order they were added, on the
-    /// next iteration. A failure of the root supervisor (it gave up) goes to
+    /// Starts the tree: children start at once, in the order they were
+    /// added (servers listen, actors have run `started`). A failure of the root supervisor (it gave up) goes to
     /// the exception handler, stops the loop, and makes
     /// [`run`](crate::run) return it.
     pub fn start(mut self) -> crate::Result<Supervisor> {
@@ -292,10 +292,9 @@ impl SupervisorBuilder {
         let slot: TreeSlot = Rc::new(RefCell::new(Some(tree)));
         let actor = SupervisorActor::new(slot, (id, gen), lp.core.me.clone(), false);
         routing::insert(&lp.core, id, Box::new(actor));
-        lp.core
-            .ready
-            .borrow_mut()
-            .push_back(Ready::DeliverTo(id, gen, Box::new(StartActor)));
+        // Children start now, in order: once `start` returns, servers
+        // listen and actors have run `started`.
+        routing::dispatch_message(&lp.core, id, Some(gen), Box::new(StartActor));
         {
             let mut roots = lp.core.roots.borrow_mut();
             roots.retain(|&(id, gen)| crate::supervision::monitor::is_live(&lp.core, id, gen));
