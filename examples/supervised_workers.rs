@@ -19,12 +19,12 @@
 //! worker #1 started
 //! 100 / 4 = 25
 //! crash: attempt to divide by zero
-//! worker #2 started
 //! 100 / 0: no answer (the actor dropped the question without answering)
+//! worker #2 started
 //! 100 / 5 = 20
 //! crash: attempt to divide by zero
-//! worker #3 started
 //! 100 / 0: no answer (the actor dropped the question without answering)
+//! worker #3 started
 //! 100 / 20 = 5, the worker still serves
 //! crash: attempt to divide by zero
 //! worker #4 started

@@ -15,6 +15,16 @@ use crate::handle::Handle;
 use crate::handle_table::AloneSlot;
 use crate::task::TaskKey;
 
+thread_local! {
+    /// This thread's id, read without touching its `Thread` handle.
+    static THREAD: ThreadId = std::thread::current().id();
+}
+
+/// True on thread `id`.
+fn on_thread(id: ThreadId) -> bool {
+    THREAD.with(|me| *me == id)
+}
+
 /// What other threads put in a loop's inbox.
 pub(crate) enum Inbox {
     Call(Arc<AloneSlot>, Box<dyn FnOnce() + Send>),
@@ -94,9 +104,20 @@ impl Shared {
         self.notified.store(true, Ordering::SeqCst);
     }
 
-    pub(crate) fn wake_task(&self, key: TaskKey) {
+    pub(crate) fn wake_task(self: &Arc<Self>, key: TaskKey) {
         if self.closed.load(Ordering::Acquire) {
             return;
+        }
+        // Woken on the loop's own thread (an actor answered a `call`, a
+        // future was set): straight to the ready queue, for the next
+        // iteration, as through `woken`.
+        if on_thread(self.thread) && self.inbox.is_empty() {
+            if let Some(core) = crate::current::local_loop(self) {
+                if let Ok(mut ready) = core.ready.try_borrow_mut() {
+                    ready.push_back(crate::event_loop::Ready::Task(key));
+                    return;
+                }
+            }
         }
         match self.woken.lock() {
             Ok(mut q) => q.push(key),
@@ -177,6 +198,44 @@ impl LoopHandle {
     }
 }
 
+impl LoopHandle {
+    /// Posts on the loop's own thread, straight to its ready queue; gives
+    /// the message back (to go through the inbox) anywhere else, or when
+    /// the queues are in use.
+    #[allow(clippy::type_complexity)]
+    fn post_local(
+        &self,
+        to: ActorId,
+        gen: u64,
+        msg: Box<dyn Any + Send>,
+    ) -> Result<Result<(), Box<dyn Any + Send>>, Box<dyn Any + Send>> {
+        // Behind messages other threads sent first (still in the inbox), a
+        // message must wait its turn there too: what happened before the
+        // send is delivered before it.
+        if !on_thread(self.shared.thread) || self.is_closed() || !self.shared.inbox.is_empty() {
+            return Err(msg);
+        }
+        let Some(core) = crate::current::local_loop(&self.shared) else {
+            return Err(msg);
+        };
+        let live = match core.actors.try_borrow() {
+            Ok(actors) => actors.get(to.index()).is_some_and(|slot| slot.gen == gen),
+            Err(_) => return Err(msg),
+        };
+        if !live {
+            return Ok(Err(msg));
+        }
+        let pushed = match core.ready.try_borrow_mut() {
+            Ok(mut ready) => {
+                ready.push_back(crate::event_loop::Ready::DeliverTo(to, gen, msg));
+                Ok(Ok(()))
+            }
+            Err(_) => Err(msg),
+        };
+        pushed
+    }
+}
+
 fn message_of(item: Inbox) -> Box<dyn Any + Send> {
     match item {
         Inbox::Deliver(_, _, m) | Inbox::DeliverAfter(_, _, m, _) => m,
@@ -193,6 +252,13 @@ impl Mailer for LoopHandle {
         gen: u64,
         msg: Box<dyn Any + Send>,
     ) -> Result<(), Box<dyn Any + Send>> {
+        // On the loop's own thread (an actor or task sending to another),
+        // the message joins the ready queue directly: no channel, no lock.
+        // It is delivered on the next iteration, as through the inbox.
+        let msg = match self.post_local(to, gen, msg) {
+            Ok(done) => return done,
+            Err(msg) => msg,
+        };
         if self.shared.live_gen(to.index()) != gen {
             return Err(msg);
         }

@@ -145,6 +145,11 @@ impl TimerQueue {
         self.heap.len()
     }
 
+    /// True when no timer is scheduled (live or cancelled).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
     fn is_cancelled(&self, key: Key) -> bool {
         self.handles.is_cancelled(self.entries[key.slot()].slot)
     }

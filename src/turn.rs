@@ -80,9 +80,10 @@ pub(crate) fn run_once(core: &LoopCore) {
     {
         // Purge first (asyncio's order), so due cancelled entries are not
         // popped one by one.
-        let now = core.now_ns();
-        {
-            let mut timers = core.timers.borrow_mut();
+        let mut timers = core.timers.borrow_mut();
+        // No timer at all: no clock read.
+        if !timers.is_empty() {
+            let now = core.now_ns();
             timers.maybe_purge();
             let mut ready = core.ready.borrow_mut();
             while let Some(entry) = timers.pop_due(now) {
@@ -93,6 +94,7 @@ pub(crate) fn run_once(core: &LoopCore) {
                 });
             }
         }
+        drop(timers);
         // Cancelled callbacks are dropped with no borrow held: their captures'
         // `Drop` may schedule on the loop.
         drop_dead_timers(core);

@@ -52,10 +52,12 @@ fn mb1_a_full_mailbox_refuses_send_typed_and_send_wait_waits_for_room() {
         sink.send(In::N(99)),
         Err(SendError::Full(In::N(99)))
     ));
+    // A question is refused too (the call is decided when it is made).
+    let refused = sink.call(In::Ask);
     let s = sink.clone();
     let l = lp.clone();
     let asked = run_with_deadline(&lp, async move {
-        assert!(matches!(s.call(In::Ask).await, Err(CallError::MailboxFull)));
+        assert!(matches!(refused.await, Err(CallError::MailboxFull)));
         // Waits until the sink has taken a message, then goes in.
         for n in 3..=10 {
             s.send_wait(In::N(n)).await.expect("room came");

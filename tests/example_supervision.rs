@@ -137,12 +137,19 @@ fn counts(out: &str) -> (usize, usize, usize) {
 #[test]
 fn supervised_workers_restarts_a_crashed_worker_then_gives_up() {
     let out = run_example("supervised_workers", &[]);
-    let want = "worker #1 started\n100 / 4 = 25\ncrash: attempt to divide by zero\n\
-        worker #2 started\n100 / 0: no answer (the actor dropped the question without answering)\n\
-        100 / 5 = 20\ncrash: attempt to divide by zero\nworker #3 started\n\
+    let want = "worker #1 started\n\
+        100 / 4 = 25\n\
+        crash: attempt to divide by zero\n\
         100 / 0: no answer (the actor dropped the question without answering)\n\
-        100 / 20 = 5, the worker still serves\ncrash: attempt to divide by zero\n\
-        worker #4 started\ncrash: attempt to divide by zero\n\
+        worker #2 started\n\
+        100 / 5 = 20\n\
+        crash: attempt to divide by zero\n\
+        100 / 0: no answer (the actor dropped the question without answering)\n\
+        worker #3 started\n\
+        100 / 20 = 5, the worker still serves\n\
+        crash: attempt to divide by zero\n\
+        worker #4 started\n\
+        crash: attempt to divide by zero\n\
         gave up: supervisor workers gave up: more than 3 restarts within 1s\n";
     assert_eq!(out, want);
 }

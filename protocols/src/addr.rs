@@ -12,6 +12,8 @@ use std::time::Duration;
 use crate::capacity::Capacity;
 use crate::ids::ActorId;
 use crate::internal::Mailer;
+pub use crate::reply::ReplyTo;
+use crate::reply::{self, Answer};
 
 /// A message that could not be delivered; the message is given back.
 #[derive(Clone, PartialEq, Eq, thiserror::Error)]
@@ -244,9 +246,9 @@ impl<M: Send + 'static> Addr<M> {
         T: Send + 'static,
         F: FnOnce(ReplyTo<T>) -> M,
     {
-        let (tx, rx) = flume::bounded(1);
-        let state = match self.send(make(ReplyTo { tx })) {
-            Ok(()) => CallState::Waiting(rx.into_recv_async()),
+        let (reply, answer) = reply::channel();
+        let state = match self.send(make(reply)) {
+            Ok(()) => CallState::Waiting(answer),
             Err(SendError::Full(_)) => CallState::Refused(CallError::MailboxFull),
             Err(_) => CallState::Refused(CallError::Stopped),
         };
@@ -276,35 +278,8 @@ impl<M> PartialEq for Addr<M> {
 
 impl<M> Eq for Addr<M> {}
 
-/// Where an actor sends the answer to a [`call`](Addr::call). `Send`, so the
-/// answer may come from another thread (a job on the executor, say). Dropping
-/// it unanswered ends the call with [`CallError::NoReply`].
-pub struct ReplyTo<T> {
-    tx: flume::Sender<T>,
-}
-
-impl<T> ReplyTo<T> {
-    /// Answers the call. Returns the value back if the caller stopped waiting.
-    pub fn send(self, value: T) -> Result<(), T> {
-        self.tx.send(value).map_err(|e| e.into_inner())
-    }
-
-    /// True while the caller still waits for the answer.
-    pub fn is_waiting(&self) -> bool {
-        self.tx.receiver_count() > 0
-    }
-}
-
-impl<T> fmt::Debug for ReplyTo<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReplyTo")
-            .field("waiting", &self.is_waiting())
-            .finish()
-    }
-}
-
 enum CallState<T: 'static> {
-    Waiting(flume::r#async::RecvFut<'static, T>),
+    Waiting(Answer<T>),
     Refused(CallError),
     Done,
 }
@@ -331,7 +306,7 @@ impl<T> Future for Call<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.state {
-            CallState::Waiting(rx) => match Pin::new(rx).poll(cx) {
+            CallState::Waiting(answer) => match answer.poll(cx) {
                 Poll::Pending => Poll::Pending,
                 Poll::Ready(r) => {
                     self.state = CallState::Done;

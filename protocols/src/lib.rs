@@ -34,6 +34,7 @@ mod limits;
 mod message;
 mod pipe;
 pub mod ready_made;
+mod reply;
 mod signal;
 mod socket;
 mod stream;
