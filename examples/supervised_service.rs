@@ -1,22 +1,21 @@
 //! A supervised TCP service: a listener and a backend worker under one
-//! supervisor. Each line a client sends is counted by the backend; a line
-//! `crash` makes the backend panic, the supervisor restarts it, and every
-//! connection goes on, talking to the new backend at the same address.
+//! supervisor. The backend counts the words of each line; a line `crash`
+//! makes it panic, the supervisor restarts it, and every connection goes on
+//! talking to the new backend at the same address.
 //!
-//! Teaches: `sup.server(..)` and `sup.actor(..)` children, a bounded
-//! mailbox (`ChildSpec::mailbox`) fed with `Addr::forward` (a connection
-//! stops reading while the backend is behind), answers coming back to the
-//! connection as `StreamEvent::Message`, and SIGTERM/SIGINT bound to the
-//! loop's graceful `shutdown`. Beyond asyncio; the protocol side mirrors
-//! <https://docs.python.org/3/library/asyncio-protocol.html#examples>.
+//! Teaches: `sup.server` and `sup.actor` children, a bounded mailbox
+//! (`ChildSpec::mailbox`) fed with `Addr::forward` (a connection stops
+//! reading while the backend is behind), answers as `StreamEvent::Message`,
+//! and SIGTERM/SIGINT bound to the loop's graceful `shutdown`. Beyond asyncio;
+//! the protocol side mirrors <https://docs.python.org/3/library/asyncio-protocol.html#examples>.
 //!
 //! ```text
 //! cargo run --example supervised_service [port]
 //! ```
 //!
-//! A client that sends `one two`, `crash` and `three`, one line each, gets
-//! `2 words (backend #1)` and `1 words (backend #2)`. Once it has gone,
-//! `kill -TERM <pid>`; the service prints (the pid varies):
+//! A client sending `one two`, `crash`, `three` (a line each) gets `2 words
+//! (backend #1)` and `1 words (backend #2)`. After it left, `kill -TERM <pid>`;
+//! the service prints (the pid varies):
 //!
 //! ```text
 //! service on 127.0.0.1:8888, pid 4242
@@ -32,23 +31,17 @@ use switchboard::prelude::*;
 use switchboard::{ChildSpec, Exception};
 
 /// A line to count, and the connection to answer.
-struct Count {
-    line: String,
-    reply: Addr<String>,
-}
+struct Count(String, Addr<String>);
 
 /// The backend: counts words; `crash` makes it panic.
-struct Backend {
-    incarnation: u32,
-}
+struct Backend(u32);
 
 impl Actor for Backend {
     type Message = Count;
-    fn handle(&mut self, job: Count, _: &mut ActorContext<'_, Count>) {
-        assert!(job.line != "crash", "asked to crash");
-        let words = job.line.split_whitespace().count();
-        let answer = format!("{words} words (backend #{})\n", self.incarnation);
-        let _ = job.reply.send(answer);
+    fn handle(&mut self, Count(line, reply): Count, _: &mut ActorContext<'_, Count>) {
+        assert!(line != "crash", "asked to crash");
+        let words = line.split_whitespace().count();
+        let _ = reply.send(format!("{words} words (backend #{})\n", self.0));
     }
 }
 
@@ -71,7 +64,7 @@ impl StreamProtocol<String> for Conn {
                     let line: Vec<u8> = self.pending.drain(..=end).collect();
                     let line = String::from_utf8_lossy(&line).trim().to_string();
                     if let Some(me) = t.addr() {
-                        self.backend.forward(Count { line, reply: me }, t)?;
+                        self.backend.forward(Count(line, me), t)?;
                     }
                 }
             }
@@ -97,9 +90,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let started = Rc::new(Cell::new(0));
         let backend = sup.actor(ChildSpec::new("backend").mailbox(64), move || {
             started.set(started.get() + 1);
-            Backend {
-                incarnation: started.get(),
-            }
+            Backend(started.get())
         });
         let listener = sup.server("listener", move |lp| {
             let backend = backend.clone();

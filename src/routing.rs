@@ -17,8 +17,8 @@ use switchboard_protocols::{ActorExited, ActorId, Exception, ExceptionContext, E
 use crate::error::LoopError;
 use crate::event_loop::{LoopCore, Ready, FIRST_ACTOR_TOKEN};
 use crate::interrupt::is_interrupt;
+use crate::supervision::rows;
 use crate::supervision::system::System;
-use crate::supervision::watchers::Watcher;
 
 /// Rows of supervised children (kept across restarts), by index; `Some`
 /// holds the messages that arrived since the last incarnation stopped.
@@ -265,32 +265,7 @@ pub(crate) fn finish(core: &LoopCore, id: ActorId, gen: u64, reason: ExitReason)
         remove(core, id);
     }
     let watchers = core.watchers.borrow_mut().exited(id.index(), gen, &reason);
-    notify(core, ActorExited { id, reason }, watchers);
-}
-
-/// Tells each watcher that an actor stopped.
-pub(crate) fn notify(core: &LoopCore, exited: ActorExited, watchers: Vec<Watcher>) {
-    for w in watchers {
-        match w {
-            Watcher::Monitor { by, gen, .. } => core.ready.borrow_mut().push_back(
-                Ready::DeliverTo(by, gen, Box::new(System::Exited(exited.clone()))),
-            ),
-            Watcher::Link { by, gen } => {
-                core.watchers
-                    .borrow_mut()
-                    .remove_link(by.index(), exited.id);
-                core.ready.borrow_mut().push_back(Ready::DeliverTo(
-                    by,
-                    gen,
-                    Box::new(System::LinkExited(exited.clone())),
-                ));
-            }
-            Watcher::Future { fut, .. } => {
-                let _ = fut.set_result(exited.clone());
-            }
-            Watcher::Hook { f, .. } => f(&exited),
-        }
-    }
+    rows::notify(core, ActorExited { id, reason }, watchers);
 }
 
 /// Stops actor `id` now with `reason`: its `shutdown` runs, then it is
@@ -336,46 +311,6 @@ pub(crate) fn kill(core: &LoopCore, id: ActorId, gen: Option<u64>, reason: ExitR
     }
 }
 
-/// Puts a new incarnation of a supervised child in its kept row; the
-/// messages held since the last one stopped come first, in order.
-pub(crate) fn reinstall(core: &LoopCore, id: ActorId, actor: Box<dyn LoopActor>) {
-    let gen = {
-        let mut actors = core.actors.borrow_mut();
-        let Some(slot) = actors.get_mut(id.index()) else {
-            return;
-        };
-        slot.actor = Some(actor);
-        slot.gen
-    };
-    let held = core
-        .supervised
-        .borrow_mut()
-        .get_mut(&id.index())
-        .and_then(Option::take);
-    if let Some(held) = held {
-        let mut ready = core.ready.borrow_mut();
-        for msg in held.into_iter().rev() {
-            ready.push_front(Ready::DeliverTo(id, gen, msg));
-        }
-    }
-}
-
-/// A supervised child's row will get no new incarnation: its held
-/// messages are dropped (a `call` among them ends with `NoReply`) and its
-/// address refuses from now on.
-pub(crate) fn abandon(core: &LoopCore, id: ActorId) {
-    let held = core.supervised.borrow_mut().remove(&id.index());
-    let empty = core
-        .actors
-        .borrow()
-        .get(id.index())
-        .is_some_and(|slot| slot.actor.is_none());
-    if held.is_some() && empty {
-        remove(core, id);
-    }
-    drop(held);
-}
-
 fn put_back(core: &LoopCore, id: ActorId, actor: Box<dyn LoopActor>) {
     if let Some(slot) = core.actors.borrow_mut().get_mut(id.index()) {
         slot.actor = Some(actor);
@@ -395,22 +330,7 @@ pub(crate) fn dispatch_message(core: &LoopCore, id: ActorId, gen: Option<u64>, m
     }
     match take(core, id, gen) {
         Some((actor, slot_gen)) => run(core, id, actor, slot_gen, |a, cx| a.deliver(msg, cx)),
-        None => hold(core, id, gen, msg),
-    }
-}
-
-/// A message for a supervised child between incarnations waits for the
-/// next one.
-fn hold(core: &LoopCore, id: ActorId, gen: Option<u64>, msg: Box<dyn Any>) {
-    let live = core
-        .actors
-        .borrow()
-        .get(id.index())
-        .is_some_and(|slot| gen.is_none_or(|g| g == slot.gen));
-    if live {
-        if let Some(Some(held)) = core.supervised.borrow_mut().get_mut(&id.index()) {
-            held.push_back(msg);
-        }
+        None => rows::hold(core, id, gen, msg),
     }
 }
 
@@ -438,7 +358,7 @@ fn system(core: &LoopCore, id: ActorId, gen: Option<u64>, sys: System) {
             Some((actor, slot_gen)) => run(core, id, actor, slot_gen, |a, cx| {
                 a.deliver(Box::new(other), cx)
             }),
-            None => hold(core, id, gen, Box::new(other)),
+            None => rows::hold(core, id, gen, Box::new(other)),
         },
     }
 }

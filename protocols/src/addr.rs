@@ -181,6 +181,24 @@ impl<M: Send + 'static> Addr<M> {
     /// feeds a slow actor slows its peer down through TCP instead of growing
     /// memory: at most one message over the bound per forwarding connection.
     /// For an unbounded mailbox this is [`send`](Self::send).
+    ///
+    /// ```
+    /// use switchboard::prelude::*;
+    ///
+    /// /// Hands every chunk it reads to a (bounded) consumer.
+    /// struct Feed(Addr<Bytes>);
+    ///
+    /// impl StreamProtocol for Feed {
+    ///     fn handle(&mut self, ev: StreamEvent, t: &mut dyn StreamTransport) -> Result<(), ProtocolError> {
+    ///         if let StreamEvent::DataReceived(data) = ev {
+    ///             // Reading pauses here while the consumer is full.
+    ///             self.0.forward(data, t)?;
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    /// # let _ = Feed;
+    /// ```
     pub fn forward<N: Send + 'static>(
         &self,
         msg: M,

@@ -109,3 +109,58 @@ impl Capacity {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+
+    #[test]
+    fn reserves_up_to_the_bound_and_releases_make_room() {
+        let c = Capacity::new(2);
+        assert!(c.try_reserve());
+        assert!(c.try_reserve());
+        assert!(!c.try_reserve(), "full");
+        c.release();
+        assert_eq!(c.depth(), 1);
+        assert!(c.try_reserve());
+    }
+
+    #[test]
+    fn force_reserve_goes_past_the_bound_and_says_when_full() {
+        let c = Capacity::new(2);
+        assert!(!c.force_reserve());
+        assert!(c.force_reserve(), "at the bound");
+        assert!(c.force_reserve(), "one over");
+        assert_eq!(c.depth(), 3);
+    }
+
+    #[test]
+    fn a_resume_waits_for_room_and_runs_once() {
+        let c = Capacity::new(1);
+        assert!(c.force_reserve());
+        let fired = Arc::new(AtomicBool::new(false));
+        let f = fired.clone();
+        c.on_room(Box::new(move || f.store(true, Ordering::SeqCst)));
+        assert!(!fired.load(Ordering::SeqCst), "still full");
+        c.release();
+        assert!(fired.load(Ordering::SeqCst), "room: resumed");
+    }
+
+    #[test]
+    fn a_resume_registered_after_the_room_came_runs_at_once() {
+        let c = Capacity::new(1);
+        let fired = Arc::new(AtomicBool::new(false));
+        let f = fired.clone();
+        c.on_room(Box::new(move || f.store(true, Ordering::SeqCst)));
+        assert!(fired.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn release_never_goes_below_zero() {
+        let c = Capacity::new(1);
+        c.release();
+        assert_eq!(c.depth(), 0);
+    }
+}

@@ -132,3 +132,69 @@ impl<T> Drop for Answer<T> {
         s.waker = None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn waker() -> (Arc<Count>, Waker) {
+        let c = Arc::new(Count(AtomicUsize::new(0)));
+        (c.clone(), Waker::from(c))
+    }
+
+    #[test]
+    fn the_answer_wakes_the_caller_and_is_taken_once() {
+        let (reply, answer) = channel::<u8>();
+        let (count, w) = waker();
+        let mut cx = Context::from_waker(&w);
+        assert!(answer.poll(&mut cx).is_pending());
+        assert!(reply.is_waiting());
+        assert_eq!(reply.send(7), Ok(()));
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(answer.poll(&mut cx), Poll::Ready(Ok(7)));
+        assert_eq!(
+            answer.poll(&mut cx),
+            Poll::Ready(Err(())),
+            "no second value"
+        );
+    }
+
+    #[test]
+    fn a_dropped_reply_ends_the_wait() {
+        let (reply, answer) = channel::<u8>();
+        let (count, w) = waker();
+        let mut cx = Context::from_waker(&w);
+        assert!(answer.poll(&mut cx).is_pending());
+        drop(reply);
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(answer.poll(&mut cx), Poll::Ready(Err(())));
+    }
+
+    #[test]
+    fn an_answer_to_a_caller_that_left_comes_back() {
+        let (reply, answer) = channel::<u8>();
+        drop(answer);
+        assert!(!reply.is_waiting());
+        assert_eq!(reply.send(3), Err(3));
+    }
+
+    #[test]
+    fn the_answer_may_come_from_another_thread() {
+        let (reply, answer) = channel::<u32>();
+        std::thread::spawn(move || reply.send(42).ok())
+            .join()
+            .expect("thread");
+        let (_, w) = waker();
+        let mut cx = Context::from_waker(&w);
+        assert_eq!(answer.poll(&mut cx), Poll::Ready(Ok(42)));
+    }
+}

@@ -69,6 +69,43 @@ impl<M: Send + 'static> ActorContext<'_, M> {
     /// actor's [`Actor::exited`](crate::Actor::exited) gets an
     /// [`ActorExited`](crate::ActorExited), at once if it is already gone.
     /// One message per call; [`demonitor`](Self::demonitor) takes it back.
+    ///
+    /// ```
+    /// use switchboard::prelude::*;
+    ///
+    /// /// Watches the actors it is told about; done after the first exit.
+    /// struct Watch(switchboard::LoopFuture<ExitReason>);
+    ///
+    /// impl Actor for Watch {
+    ///     type Message = Addr<()>;
+    ///     fn handle(&mut self, who: Addr<()>, ctx: &mut ActorContext<'_, Addr<()>>) {
+    ///         ctx.monitor(&who);
+    ///     }
+    ///     fn exited(&mut self, e: ActorExited, ctx: &mut ActorContext<'_, Addr<()>>) {
+    ///         let _ = self.0.set_result(e.reason);
+    ///         ctx.stop();
+    ///     }
+    /// }
+    ///
+    /// struct Quits;
+    /// impl Actor for Quits {
+    ///     type Message = ();
+    ///     fn handle(&mut self, _: (), ctx: &mut ActorContext<'_, ()>) {
+    ///         ctx.stop_with(ExitReason::failed("done for"));
+    ///     }
+    /// }
+    ///
+    /// switchboard::run(|lp: EventLoop| async move {
+    ///     let heard = lp.create_future();
+    ///     let watch = lp.spawn(Watch(heard.clone()))?;
+    ///     let quits = lp.spawn(Quits)?;
+    ///     watch.send(quits.clone())?;
+    ///     quits.send(())?;
+    ///     assert_eq!(heard.await?, ExitReason::failed("done for"));
+    ///     Ok::<(), switchboard::Error>(())
+    /// })?;
+    /// # Ok::<(), switchboard::Error>(())
+    /// ```
     pub fn monitor<N: Send + 'static>(&mut self, addr: &Addr<N>) -> MonitorRef {
         let Some(core) = self.core.upgrade() else {
             return MonitorRef(0);

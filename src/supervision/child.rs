@@ -10,6 +10,7 @@ use crate::event_loop::{EventLoop, LoopCore, Ready};
 use crate::net::Server;
 use crate::routing;
 use crate::subprocess::{SpawnSubprocess, SubprocessHandle};
+use crate::supervision::rows;
 use crate::supervision::spec::ChildSpec;
 use crate::supervision::system::System;
 use crate::supervision::watchers::Watcher;
@@ -117,7 +118,7 @@ impl Child {
                                 f: Box::new(hook),
                             },
                         );
-                        routing::reinstall(core, id, actor);
+                        rows::reinstall(core, id, actor);
                         // `started` runs now, so children start in order
                         // (and before the messages held for them).
                         routing::dispatch_message(
@@ -271,7 +272,7 @@ impl Child {
     pub(crate) fn abandon(&mut self, core: &LoopCore) {
         self.state = State::Gone;
         if let Kind::Actor { id, on_abandon, .. } = &mut self.kind {
-            routing::abandon(core, *id);
+            rows::abandon(core, *id);
             if let Some(f) = on_abandon.as_mut() {
                 f(core);
             }

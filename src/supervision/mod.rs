@@ -13,6 +13,7 @@ mod child;
 mod error;
 mod intensity;
 pub(crate) mod monitor;
+pub(crate) mod rows;
 mod spec;
 mod supervisor;
 pub(crate) mod system;

@@ -6,7 +6,7 @@ use switchboard_protocols::{ActorExited, ActorId, Addr, ExitReason};
 
 use crate::event_loop::{EventLoop, LoopCore, Ready};
 use crate::future::LoopFuture;
-use crate::routing;
+use crate::supervision::rows;
 use crate::supervision::system::System;
 use crate::supervision::watchers::{MonitorRef, Watcher};
 
@@ -44,7 +44,7 @@ pub(crate) fn watch(
     if is_live(core, id, gen) {
         core.watchers.borrow_mut().add(id.index(), gen, w);
     } else {
-        routing::notify(core, gone(core, id, gen), vec![w]);
+        rows::notify(core, gone(core, id, gen), vec![w]);
     }
     MonitorRef(token)
 }
