@@ -478,3 +478,45 @@ fn sv10_a_periodic_timer_child_ticks_and_is_restarted_after_a_panic() {
     });
     assert_eq!(panics(&handler), 1);
 }
+
+#[test]
+fn sv8_stopping_a_tree_drains_its_server_child_within_the_deadline() {
+    use std::io::{Read, Write};
+    let (lp, _h) = new_loop();
+    let mut sup = lp.supervisor("svc");
+    let echo = sup.server(
+        ChildSpec::new("echo").shutdown(Duration::from_secs(5)),
+        |lp| lp.create_server(|| Echo).host("127.0.0.1").port(0),
+    );
+    let l = lp.clone();
+    let (took, refused) = run_with_deadline(&lp, async move {
+        let tree = sup.await.expect("started");
+        let port = echo.sockets()[0].port();
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let server = echo.server().expect("running");
+        until(&l, || server.connection_count() == 1).await;
+        let t0 = l.time();
+        let stopped = tree.shutdown();
+        // The listener is closed at once…
+        until(&l, || server.sockets().is_empty()).await;
+        let refused = std::net::TcpStream::connect(("127.0.0.1", port)).is_err();
+        // …and the open conversation goes on until the client ends it.
+        let client = std::thread::spawn(move || {
+            c.write_all(b"last words").expect("write");
+            let mut buf = [0u8; 10];
+            c.read_exact(&mut buf).expect("echo during the drain");
+            buf
+        });
+        while !client.is_finished() {
+            l.sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(&client.join().expect("client"), b"last words");
+        stopped.await.expect("stopped");
+        (l.time() - t0, refused)
+    });
+    assert!(refused, "no new connection once the drain began");
+    assert!(
+        took < 4.0,
+        "done when the connection ended, not at the deadline: {took}"
+    );
+}

@@ -197,9 +197,9 @@ impl SupervisorBuilder {
     /// addresses (`.host("127.0.0.1")`, not a name to resolve). When its
     /// listener fails it is re-created on the same address (port 0 picks a
     /// port the first time; restarts keep it); its accepted connections are
-    /// actors of their own, which no restart of a sibling drops. Stopping it
-    /// stops listening; a drain is the loop's
-    /// [`shutdown`](EventLoop::shutdown).
+    /// actors of their own, which no restart of a sibling drops. When the
+    /// tree stops, the server is [drained](Server::drain) within the child's
+    /// shutdown deadline, then its connections are aborted.
     ///
     /// Returns a handle on whichever incarnation of the server runs.
     pub fn server<M: Send + 'static>(
@@ -221,6 +221,7 @@ impl SupervisorBuilder {
                 make: Box::new(start),
                 running: running.clone(),
                 port: None,
+                draining: None,
             },
             state: State::Idle,
             inc: 0,

@@ -7,7 +7,7 @@ use switchboard_actors::LoopActor;
 use switchboard_protocols::{ActorExited, ActorId, Exception, ExceptionContext, ExitReason};
 
 use crate::event_loop::{EventLoop, LoopCore, Ready};
-use crate::net::Server;
+use crate::net::{Drain, Server};
 use crate::routing;
 use crate::subprocess::{SpawnSubprocess, SubprocessHandle};
 use crate::supervision::rows;
@@ -47,6 +47,8 @@ pub(crate) enum Kind {
         make: MakeServer,
         running: Rc<std::cell::RefCell<Option<Server>>>,
         port: Option<u16>,
+        /// The drain of a server being stopped for good.
+        draining: Option<Drain>,
     },
 }
 
@@ -171,6 +173,7 @@ impl Child {
                 make,
                 running,
                 port,
+                ..
             } => match make(lp, *port) {
                 Ok(server) => {
                     if port.is_none() {
@@ -216,20 +219,59 @@ impl Child {
     }
 
     /// Asks the child to stop (an actor gets its shutdown request, behind
-    /// the messages sent before; a server stops listening).
-    pub(crate) fn request_stop(&mut self, lp: &EventLoop) {
+    /// the messages sent before; a child process gets SIGTERM). A server
+    /// stops listening; stopped for good (`drain`), it also drains its
+    /// connections until its deadline, and is down once they are all gone;
+    /// stopped to be restarted with a sibling, its connections stay.
+    pub(crate) fn request_stop(
+        &mut self,
+        lp: &EventLoop,
+        index: usize,
+        sup: (ActorId, u64),
+        drain: bool,
+    ) {
         self.state = State::Stopping;
+        if let Kind::Server {
+            running, draining, ..
+        } = &mut self.kind
+        {
+            let Some(server) = running.borrow_mut().take() else {
+                return;
+            };
+            if !drain {
+                server.close();
+                return;
+            }
+            // The listener's own exit is not the end now: the drain is.
+            self.inc += 1;
+            let inc = self.inc;
+            let d = server.drain(self.spec.shutdown);
+            *draining = Some(d.clone());
+            let me = lp.core.me.clone();
+            let _ = lp.create_task(async move {
+                d.await;
+                if let Some(core) = me.upgrade() {
+                    let down = ChildDown {
+                        index,
+                        inc,
+                        reason: ExitReason::Shutdown,
+                    };
+                    core.ready.borrow_mut().push_back(Ready::DeliverTo(
+                        sup.0,
+                        sup.1,
+                        Box::new(down),
+                    ));
+                }
+            });
+            return;
+        }
         match &mut self.kind {
             Kind::Actor { id, gen, .. } => lp.core.ready.borrow_mut().push_back(Ready::DeliverTo(
                 *id,
                 *gen,
                 Box::new(System::Shutdown),
             )),
-            Kind::Server { running, .. } => {
-                if let Some(s) = running.borrow_mut().take() {
-                    s.close();
-                }
-            }
+            Kind::Server { .. } => {}
             Kind::Subprocess { running, .. } => {
                 if let Some(child) = running.borrow().as_ref() {
                     let _ = child.terminate();
@@ -243,10 +285,15 @@ impl Child {
         self.state = State::Idle;
         match &mut self.kind {
             Kind::Actor { id, gen, .. } => routing::kill(&lp.core, *id, Some(*gen), reason),
-            Kind::Server { running, .. } => {
+            Kind::Server {
+                running, draining, ..
+            } => {
                 if let Some(s) = running.borrow_mut().take() {
                     s.close();
                     s.abort_clients();
+                }
+                if let Some(d) = draining.take() {
+                    d.abort_now();
                 }
             }
             Kind::Subprocess { running, .. } => {
@@ -261,10 +308,14 @@ impl Child {
     /// other listeners).
     pub(crate) fn stopped(&mut self) {
         self.state = State::Idle;
-        if let Kind::Server { running, .. } = &mut self.kind {
+        if let Kind::Server {
+            running, draining, ..
+        } = &mut self.kind
+        {
             if let Some(s) = running.borrow_mut().take() {
                 s.close();
             }
+            *draining = None;
         }
     }
 

@@ -197,7 +197,10 @@ impl SupervisorActor {
                 if child.state != State::Running {
                     continue;
                 }
-                child.request_stop(lp);
+                // Stopped for good, a server drains; stopped for a restart
+                // of siblings, it keeps its connections.
+                let for_good = matches!(plan.then, After::Exit(_));
+                child.request_stop(lp, i, self.me, for_good);
                 if child.state == State::Stopping {
                     self.tags += 1;
                     plan.current = Some((i, self.tags));
