@@ -44,7 +44,7 @@ pub use ids::ActorId;
 pub use interrupt::Interrupt;
 pub use limits::WriteLimits;
 pub use message::NoMessage;
-pub use socket::{SocketOps, SocketRef};
+pub use socket::{PeerCredentials, SocketOps, SocketRef};
 pub use stream::{
     AnyStreamProtocol, BufferedEvent, BufferedProtocol, StreamEvent, StreamProtocol,
     StreamTransport,

@@ -389,15 +389,14 @@ mod tests {
         }
     }
 
+    /// What a stand-in connector's attempt is.
+    type BoxedAttempt = std::pin::Pin<Box<dyn Future<Output = io::Result<mio::net::TcpStream>>>>;
+
     /// A connector whose attempt at `bad` panics without answering; the
     /// others connect for real.
     fn panics_at(
         bad: SocketAddr,
-    ) -> impl Fn(
-        EventLoop,
-        SocketAddr,
-        Option<SocketAddr>,
-    ) -> std::pin::Pin<Box<dyn Future<Output = io::Result<mio::net::TcpStream>>>> {
+    ) -> impl Fn(EventLoop, SocketAddr, Option<SocketAddr>) -> BoxedAttempt {
         move |lp, addr, local| {
             Box::pin(async move {
                 if addr == bad {

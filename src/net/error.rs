@@ -3,6 +3,8 @@
 use std::io;
 use std::net::SocketAddr;
 
+use switchboard_protocols::Address;
+
 use crate::error::LoopError;
 
 /// Why `create_connection`, `create_server` or `getaddrinfo` failed.
@@ -55,6 +57,27 @@ pub enum NetError {
         #[source]
         source: io::Error,
     },
+    /// Binding a Unix socket to `address` failed. A file that is not a
+    /// socket at the path gives `AddrInUse` (asyncio: "Address '…' is
+    /// already in use"); a stale socket file is removed first.
+    #[error("error while attempting to bind on address {address}")]
+    BindUnix {
+        /// The path or abstract name.
+        address: Address,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// Connecting a Unix socket to `address` failed (a missing path gives
+    /// `NotFound`, asyncio's `FileNotFoundError`).
+    #[error("cannot connect to {address}")]
+    ConnectUnix {
+        /// The path or abstract name.
+        address: Address,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
     /// A socket operation on a given or new socket failed.
     #[error("{op} failed")]
     Socket {
@@ -87,6 +110,8 @@ impl NetError {
             NetError::Resolve { source, .. }
             | NetError::Connect { source, .. }
             | NetError::Bind { source, .. }
+            | NetError::BindUnix { source, .. }
+            | NetError::ConnectUnix { source, .. }
             | NetError::Socket { source, .. } => Some(source.kind()),
             NetError::AllFailed { errors } if errors.len() == 1 => Some(errors[0].1.kind()),
             _ => None,

@@ -1,5 +1,6 @@
 //! Networking: `create_connection`, `create_server`, `connect_accepted_socket`,
-//! `getaddrinfo`, and the handles they return.
+//! `create_unix_connection`, `create_unix_server`, `getaddrinfo`, and the
+//! handles they return.
 
 mod attempts;
 mod connect;
@@ -9,6 +10,7 @@ mod race;
 mod server;
 mod start;
 mod transport_handle;
+mod unix;
 mod writable;
 
 pub use connect::CreateConnection;
@@ -16,3 +18,4 @@ pub use dns::Family;
 pub use error::NetError;
 pub use server::{CreateServer, ServeForever, Server, WaitClosed};
 pub use transport_handle::{Connection, TransportHandle};
+pub use unix::{CreateUnixConnection, CreateUnixServer};

@@ -2,7 +2,7 @@
 
 use std::cell::Cell;
 
-use switchboard_protocols::Address;
+use switchboard_protocols::{Address, PeerCredentials};
 
 /// A transport's public facts, shared (on the loop thread) between the actor and
 /// the handles returned by `create_connection` and friends. Addresses stay
@@ -56,6 +56,16 @@ impl StreamInfo {
     /// `None` once the transport closed it (close flushed, abort, or loss).
     pub fn fileno(&self) -> Option<i32> {
         self.socket_open.get().then_some(self.fd)
+    }
+    /// The credentials of the peer process of a Unix-domain connection
+    /// (`SO_PEERCRED`), while the socket is open; `None` for TCP or where
+    /// the OS does not tell.
+    pub fn peer_credentials(&self) -> Option<PeerCredentials> {
+        if matches!(self.sockname, Some(Address::Inet(_)) | None) {
+            return None;
+        }
+        let fd = self.fileno()?;
+        crate::sys::unix::socket::peer_credentials_of(fd).ok()
     }
     /// `is_closing()`.
     pub fn is_closing(&self) -> bool {

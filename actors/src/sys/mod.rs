@@ -9,7 +9,9 @@
 //!   without zeroing it first;
 //! - `fd::shutdown_write(fd)`: half-close a stream socket;
 //! - `fd::raise_nofile_soft(n)` / `fd::nofile_limit()`: read and set
-//!   RLIMIT_NOFILE (for EMFILE handling and its tests).
+//!   RLIMIT_NOFILE (for EMFILE handling and its tests);
+//! - `socket::peer_credentials(fd)`: the peer process of a Unix-domain
+//!   stream socket (`SO_PEERCRED`), or `Unsupported`.
 //!
 //! Code outside `sys/` sees only `io::Result` and safe types.
 #![allow(unsafe_code)]

@@ -17,3 +17,4 @@ macro_rules! syscall {
 
 pub mod fd;
 pub mod signal;
+pub mod socket;
