@@ -44,6 +44,7 @@
 //! | `loop.create_future`, `create_task`, `Task` | [`EventLoop::create_future`] ([`LoopFuture`]), [`EventLoop::create_task`] ([`Task`]) |
 //! | `loop.run_in_executor`, `ThreadPoolExecutor` | [`EventLoop::run_in_executor`], [`ThreadPool`] |
 //! | `loop.create_connection`, `create_server`, `Server` | [`EventLoop::create_connection`], [`EventLoop::create_server`], [`Server`] |
+//! | `loop.create_datagram_endpoint`, `DatagramProtocol`, `DatagramTransport` | [`EventLoop::create_datagram_endpoint`], [`DatagramProtocol`] with [`DatagramEvent`]s, [`DatagramTransport`] / [`DatagramHandle`] |
 //! | `loop.create_unix_connection`, `create_unix_server` | [`EventLoop::create_unix_connection`], [`EventLoop::create_unix_server`] |
 //! | `Protocol` (`connection_made`, `data_received`, …) | [`StreamProtocol`] with one `handle` for [`StreamEvent`]s |
 //! | `BufferedProtocol` | [`BufferedProtocol`] with [`BufferedEvent`]s |
@@ -103,8 +104,9 @@ pub use future::LoopFuture;
 pub use handle::{Handle, TimerHandle};
 pub use interrupt::Interrupt;
 pub use net::{
-    Connection, CreateConnection, CreateServer, CreateUnixConnection, CreateUnixServer, Family,
-    NetError, ServeForever, Server, TransportHandle, WaitClosed,
+    Connection, CreateConnection, CreateDatagramEndpoint, CreateServer, CreateUnixConnection,
+    CreateUnixServer, DatagramEndpoint, DatagramHandle, Family, NetError, ServeForever, Server,
+    TransportHandle, WaitClosed,
 };
 pub use policy::{
     get_event_loop_policy, set_event_loop_policy, DefaultEventLoopPolicy, EventLoopPolicy,
@@ -124,9 +126,9 @@ pub use bytes::{Bytes, BytesMut};
 #[doc(inline)]
 pub use switchboard_protocols::{
     ActorId, Addr, Address, AnyStreamProtocol, BufferedEvent, BufferedProtocol, Call, CallError,
-    Exception, ExceptionContext, LimitsError, NoMessage, PeerCredentials, ProtocolError, ReplyTo,
-    SendError, SocketRef, StreamEvent, StreamProtocol, StreamTransport, TransportError, WriteError,
-    WriteLimits,
+    DatagramEvent, DatagramProtocol, DatagramTransport, Exception, ExceptionContext, LimitsError,
+    NoMessage, PeerCredentials, ProtocolError, ReplyTo, SendError, SocketRef, StreamEvent,
+    StreamProtocol, StreamTransport, TransportError, WriteError, WriteLimits,
 };
 
 /// Ready-made protocols and framings: echo, lines, length-prefixed frames, a

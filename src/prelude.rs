@@ -25,6 +25,7 @@
 
 #[doc(no_inline)]
 pub use crate::{
-    Actor, ActorContext, Addr, BufferedEvent, BufferedProtocol, Bytes, EventLoop, ProtocolError,
-    ReplyTo, Signal, StreamEvent, StreamProtocol, StreamTransport,
+    Actor, ActorContext, Addr, Address, BufferedEvent, BufferedProtocol, Bytes, DatagramEvent,
+    DatagramProtocol, DatagramTransport, EventLoop, ProtocolError, ReplyTo, Signal, StreamEvent,
+    StreamProtocol, StreamTransport,
 };

@@ -1,6 +1,7 @@
 //! # switchboard-protocols
 //!
 //! The vocabulary shared by the switchboard loop and user code: the event enums
+//! (stream and datagram)
 //! a protocol receives, the transport traits a protocol may call, the protocol
 //! traits, the errors for lost connections, the exception-handler context, and
 //! ready-made protocols.
@@ -22,6 +23,7 @@
 mod addr;
 mod address;
 mod command;
+mod datagram;
 mod error;
 mod exception;
 mod ids;
@@ -38,6 +40,7 @@ pub mod testing;
 pub use addr::{Addr, Call, CallError, ReplyTo, SendError};
 pub use address::Address;
 pub use command::StreamCommand;
+pub use datagram::{DatagramCommand, DatagramEvent, DatagramProtocol, DatagramTransport};
 pub use error::{LimitsError, ProtocolError, TransportError, WriteError};
 pub use exception::{Exception, ExceptionContext};
 pub use ids::ActorId;

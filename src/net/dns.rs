@@ -5,16 +5,18 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use crate::event_loop::EventLoop;
 use crate::net::error::NetError;
 
-/// An address family filter (`socket.AF_UNSPEC`, `AF_INET`, `AF_INET6`).
+/// An address family (`socket.AF_UNSPEC`, `AF_INET`, `AF_INET6`, `AF_UNIX`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Family {
-    /// Either family.
+    /// Either IP family.
     #[default]
     Unspec,
     /// IPv4 only.
     Inet,
     /// IPv6 only.
     Inet6,
+    /// Unix-domain: for datagram endpoints (`AF_UNIX`); admits no IP address.
+    Unix,
 }
 
 impl Family {
@@ -23,6 +25,7 @@ impl Family {
             Family::Unspec => true,
             Family::Inet => a.is_ipv4(),
             Family::Inet6 => a.is_ipv6(),
+            Family::Unix => false,
         }
     }
 }

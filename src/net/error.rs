@@ -87,6 +87,11 @@ pub enum NetError {
         #[source]
         source: io::Error,
     },
+    /// `reuse_address(true)` on a datagram endpoint: refused, as asyncio
+    /// refuses it (`SO_REUSEADDR` on UDP lets another process take the
+    /// port's datagrams); `reuse_port` is the safe way to share a port.
+    #[error("reuse_address=true is not supported for datagram endpoints: use reuse_port")]
+    ReuseAddressUnsupported,
     /// The arguments do not fit together (asyncio's `ValueError`).
     #[error("invalid arguments: {0}")]
     InvalidArgs(&'static str),

@@ -1,9 +1,11 @@
 //! Networking: `create_connection`, `create_server`, `connect_accepted_socket`,
-//! `create_unix_connection`, `create_unix_server`, `getaddrinfo`, and the
+//! `create_unix_connection`, `create_unix_server`, `create_datagram_endpoint`,
+//! `getaddrinfo`, and the
 //! handles they return.
 
 mod attempts;
 mod connect;
+mod datagram;
 mod dns;
 mod error;
 mod race;
@@ -14,6 +16,7 @@ mod unix;
 mod writable;
 
 pub use connect::CreateConnection;
+pub use datagram::{CreateDatagramEndpoint, DatagramEndpoint, DatagramHandle};
 pub use dns::Family;
 pub use error::NetError;
 pub use server::{CreateServer, ServeForever, Server, WaitClosed};

@@ -6,6 +6,7 @@ mod connection;
 mod server;
 
 pub use connection::CreateUnixConnection;
+pub(crate) use server::remove_stale_socket;
 pub use server::CreateUnixServer;
 
 use std::os::unix::ffi::OsStrExt;

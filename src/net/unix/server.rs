@@ -185,10 +185,10 @@ fn is_path(path: &Path) -> bool {
     matches!(address_of(path), Address::Unix(_))
 }
 
-/// Binds a new Unix stream socket to `path`, removing a stale socket file
-/// there first.
-fn bind(path: &Path) -> Result<Socket, NetError> {
-    let address = address_of(path);
+/// Removes a socket file left at `path` by a server that is gone, as
+/// asyncio does before binding; a file of another kind is left alone, and
+/// an abstract name has no file.
+pub(crate) fn remove_stale_socket(path: &Path) {
     if is_path(path) {
         match std::fs::metadata(path) {
             Ok(m) if m.file_type().is_socket() => {
@@ -209,6 +209,13 @@ fn bind(path: &Path) -> Result<Socket, NetError> {
             ),
         }
     }
+}
+
+/// Binds a new Unix stream socket to `path`, removing a stale socket file
+/// there first.
+fn bind(path: &Path) -> Result<Socket, NetError> {
+    let address = address_of(path);
+    remove_stale_socket(path);
     let fail = |source| NetError::BindUnix {
         address: address.clone(),
         source,
