@@ -150,6 +150,9 @@ pub enum Error {
     /// A task ended without an output.
     #[error(transparent)]
     Task(#[from] TaskError),
+    /// A descriptor could not be watched.
+    #[error(transparent)]
+    FdWatch(#[from] crate::fd_watch::FdWatchError),
     /// A signal handler could not be set.
     #[error(transparent)]
     Signal(#[from] crate::signals::SignalError),

@@ -50,6 +50,7 @@
 //! | `BufferedProtocol` | [`BufferedProtocol`] with [`BufferedEvent`]s |
 //! | `Transport` (inside the protocol / outside) | [`StreamTransport`] / [`TransportHandle`] |
 //! | `transport.get_extra_info('socket')` | [`StreamTransport::socket`] ([`SocketRef`]) |
+//! | `loop.add_reader`, `remove_reader`, `add_writer`, `remove_writer` | [`EventLoop::add_reader`], [`EventLoop::remove_reader`], [`EventLoop::add_writer`], [`EventLoop::remove_writer`] |
 //! | `loop.add_signal_handler`, `signal.SIGINT` | [`EventLoop::add_signal_handler`], [`Signal`] |
 //! | `loop.set_exception_handler`, `call_exception_handler` | [`EventLoop::set_exception_handler`], [`EventLoop::call_exception_handler`] |
 //! | exceptions | one [`Error`] (and [`Result`]), with one variant per area |
@@ -75,6 +76,7 @@ mod error;
 mod event_loop;
 mod exception;
 mod executor;
+mod fd_watch;
 mod future;
 mod handle;
 mod handle_table;
@@ -100,6 +102,7 @@ pub use error::{Error, FutureError, InvalidStateError, LoopError, Result, TaskEr
 pub use event_loop::{Delay, EventLoop, TaskFactory};
 pub use exception::{default_exception_handler, ExceptionHandler};
 pub use executor::{ExecutorError, ExecutorFuture, ThreadPool};
+pub use fd_watch::{FdWatchError, FileDescriptor};
 pub use future::LoopFuture;
 pub use handle::{Handle, TimerHandle};
 pub use interrupt::Interrupt;

@@ -34,6 +34,11 @@ fn hello_world_prints_hello_world_then_stops() {
 }
 
 #[test]
+fn watch_fd_prints_what_the_reader_received() {
+    assert_eq!(run_example("watch_fd", &[]), "Received: abc\n");
+}
+
+#[test]
 fn display_date_prints_five_utc_timestamps_then_stops() {
     let utc_minute = "import datetime; \
         print(datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M'))";
