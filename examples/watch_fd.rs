@@ -25,7 +25,6 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 
-
 fn main() -> switchboard::Result<()> {
     let lp = switchboard::new_event_loop()?;
 

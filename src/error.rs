@@ -150,6 +150,9 @@ pub enum Error {
     /// A task ended without an output.
     #[error(transparent)]
     Task(#[from] TaskError),
+    /// A `sock_*` method failed.
+    #[error(transparent)]
+    Sock(#[from] crate::net::SockError),
     /// A descriptor could not be watched.
     #[error(transparent)]
     FdWatch(#[from] crate::fd_watch::FdWatchError),

@@ -229,7 +229,7 @@ fn put_back(core: &LoopCore, id: ActorId, gen: u64, actor: Box<dyn LoopActor>) {
 }
 
 /// [`remove`], only if the row still holds incarnation `gen`.
-fn remove_gen(core: &LoopCore, id: ActorId, gen: u64) {
+pub(crate) fn remove_gen(core: &LoopCore, id: ActorId, gen: u64) {
     let current = core.actors.borrow().get(id.index()).map(|slot| slot.gen);
     if current == Some(gen) {
         remove(core, id);

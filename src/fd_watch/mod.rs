@@ -219,7 +219,7 @@ fn set(core: &LoopCore, fd: RawFd, side: Side, cb: Option<Callback>) -> Result<b
 }
 
 /// True if a transport of the loop owns `fd`.
-fn owned_by_transport(core: &LoopCore, fd: RawFd) -> bool {
+pub(crate) fn owned_by_transport(core: &LoopCore, fd: RawFd) -> bool {
     core.actors.borrow().iter().any(|(_, slot)| {
         slot.actor
             .as_ref()

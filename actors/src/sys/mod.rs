@@ -11,7 +11,9 @@
 //! - `fd::raise_nofile_soft(n)` / `fd::nofile_limit()`: read and set
 //!   RLIMIT_NOFILE (for EMFILE handling and its tests);
 //! - `socket::peer_credentials(fd)`: the peer process of a Unix-domain
-//!   stream socket (`SO_PEERCRED`), or `Unsupported`.
+//!   stream socket (`SO_PEERCRED`), or `Unsupported`;
+//! - `socket::is_nonblocking(fd)`, `socket::recv(fd, buf)`,
+//!   `socket::recv_from(fd, buf)`: for the loop's `sock_*` methods.
 //!
 //! Code outside `sys/` sees only `io::Result` and safe types.
 #![allow(unsafe_code)]

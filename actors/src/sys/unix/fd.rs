@@ -45,3 +45,15 @@ pub fn set_nofile_soft(soft: u64) -> io::Result<()> {
 pub fn is_connect_in_progress(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::WouldBlock || e.raw_os_error() == Some(nix::libc::EINPROGRESS)
 }
+
+/// True for the error a repeated `connect` gives once the socket is
+/// connected (`EISCONN`), and [`is_connect_in_progress`] also for
+/// `EALREADY` (a connect still going on).
+pub fn is_connected_already(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(nix::libc::EISCONN)
+}
+
+/// True for `EALREADY`: a non-blocking connect is still going on.
+pub fn is_connect_already_started(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(nix::libc::EALREADY)
+}

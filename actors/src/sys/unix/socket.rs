@@ -35,3 +35,27 @@ pub fn peer_credentials_of(fd: std::os::fd::RawFd) -> io::Result<PeerCredentials
     let fd = unsafe { BorrowedFd::borrow_raw(fd) };
     peer_credentials(fd)
 }
+
+/// True if `fd` has `O_NONBLOCK` set.
+pub fn is_nonblocking(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    let flags = fcntl(fd, FcntlArg::F_GETFL).map_err(io::Error::from)?;
+    Ok(OFlag::from_bits_truncate(flags).contains(OFlag::O_NONBLOCK))
+}
+
+/// `recv(2)` into an initialised buffer.
+pub fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    socket2::SockRef::from(&fd).recv(as_uninit(buf))
+}
+
+/// `recvfrom(2)` into an initialised buffer.
+pub fn recv_from(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, socket2::SockAddr)> {
+    socket2::SockRef::from(&fd).recv_from(as_uninit(buf))
+}
+
+fn as_uninit(buf: &mut [u8]) -> &mut [std::mem::MaybeUninit<u8>] {
+    // SAFETY: `MaybeUninit<u8>` has the layout of `u8`, and the callee
+    // (recv/recvfrom) only writes initialised bytes into it, so the slice
+    // stays initialised when the borrow ends.
+    unsafe { &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) }
+}
