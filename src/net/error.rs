@@ -25,6 +25,15 @@ pub enum NetError {
         #[source]
         source: io::Error,
     },
+    /// `getnameinfo` failed.
+    #[error("cannot look up the name of {addr}")]
+    NameInfo {
+        /// The address.
+        addr: SocketAddr,
+        /// The resolver's error.
+        #[source]
+        source: io::Error,
+    },
     /// Resolution gave no address of the requested family.
     #[error("no address found for {host}:{port}")]
     NoAddress {
@@ -113,6 +122,7 @@ impl NetError {
     pub fn io_kind(&self) -> Option<io::ErrorKind> {
         match self {
             NetError::Resolve { source, .. }
+            | NetError::NameInfo { source, .. }
             | NetError::Connect { source, .. }
             | NetError::Bind { source, .. }
             | NetError::BindUnix { source, .. }

@@ -18,7 +18,7 @@ mod writable;
 
 pub use connect::CreateConnection;
 pub use datagram::{CreateDatagramEndpoint, DatagramEndpoint, DatagramHandle};
-pub use dns::Family;
+pub use dns::{AddrInfo, AddrInfoFlags, Family, GetAddrInfo, GetNameInfo, NameInfoFlags, SockType};
 pub use error::NetError;
 pub use server::{CreateServer, ServeForever, Server, WaitClosed};
 pub use sock::SockError;

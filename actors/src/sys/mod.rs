@@ -13,7 +13,9 @@
 //! - `socket::peer_credentials(fd)`: the peer process of a Unix-domain
 //!   stream socket (`SO_PEERCRED`), or `Unsupported`;
 //! - `socket::is_nonblocking(fd)`, `socket::recv(fd, buf)`,
-//!   `socket::recv_from(fd, buf)`: for the loop's `sock_*` methods.
+//!   `socket::recv_from(fd, buf)`: for the loop's `sock_*` methods;
+//! - `dns::getaddrinfo(..)` / `dns::getnameinfo(..)`: the resolver, blocking
+//!   (the loop calls them on its executor).
 //!
 //! Code outside `sys/` sees only `io::Result` and safe types.
 #![allow(unsafe_code)]
