@@ -150,6 +150,9 @@ pub enum Error {
     /// A task ended without an output.
     #[error(transparent)]
     Task(#[from] TaskError),
+    /// `sendfile` or `sock_sendfile` failed.
+    #[error(transparent)]
+    Sendfile(#[from] crate::net::SendfileError),
     /// A `sock_*` method failed.
     #[error(transparent)]
     Sock(#[from] crate::net::SockError),

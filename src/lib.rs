@@ -51,6 +51,7 @@
 //! | `Transport` (inside the protocol / outside) | [`StreamTransport`] / [`TransportHandle`] |
 //! | `transport.get_extra_info('socket')` | [`StreamTransport::socket`] ([`SocketRef`]) |
 //! | `loop.sock_recv`, `sock_sendall`, `sock_connect`, `sock_accept`, … | [`EventLoop::sock_recv`], [`EventLoop::sock_sendall`], [`EventLoop::sock_connect`], [`EventLoop::sock_accept`], … ([`SockError`]) |
+//! | `loop.sendfile`, `sock_sendfile` | [`EventLoop::sendfile`], [`EventLoop::sock_sendfile`] ([`SendfileError`]) |
 //! | `loop.getaddrinfo`, `getnameinfo` | [`EventLoop::getaddrinfo`] ([`AddrInfoFlags`], [`SockType`], [`AddrInfo`]), [`EventLoop::getnameinfo`] ([`NameInfoFlags`]) |
 //! | `loop.add_reader`, `remove_reader`, `add_writer`, `remove_writer` | [`EventLoop::add_reader`], [`EventLoop::remove_reader`], [`EventLoop::add_writer`], [`EventLoop::remove_writer`] |
 //! | `loop.add_signal_handler`, `signal.SIGINT` | [`EventLoop::add_signal_handler`], [`Signal`] |
@@ -111,8 +112,8 @@ pub use interrupt::Interrupt;
 pub use net::{
     AddrInfo, AddrInfoFlags, Connection, CreateConnection, CreateDatagramEndpoint, CreateServer,
     CreateUnixConnection, CreateUnixServer, DatagramEndpoint, DatagramHandle, Family, GetAddrInfo,
-    GetNameInfo, NameInfoFlags, NetError, ServeForever, Server, SockError, SockType,
-    TransportHandle, WaitClosed,
+    GetNameInfo, NameInfoFlags, NetError, Sendfile, SendfileError, ServeForever, Server, SockError,
+    SockSendfile, SockType, TransportHandle, WaitClosed,
 };
 pub use policy::{
     get_event_loop_policy, set_event_loop_policy, DefaultEventLoopPolicy, EventLoopPolicy,

@@ -14,6 +14,8 @@
 //!   stream socket (`SO_PEERCRED`), or `Unsupported`;
 //! - `socket::is_nonblocking(fd)`, `socket::recv(fd, buf)`,
 //!   `socket::recv_from(fd, buf)`: for the loop's `sock_*` methods;
+//! - `fd::sendfile(sock, file, offset, count)` / `fd::dup_raw(fd)`: for
+//!   `loop.sendfile` and `sock_sendfile`;
 //! - `dns::getaddrinfo(..)` / `dns::getnameinfo(..)`: the resolver, blocking
 //!   (the loop calls them on its executor).
 //!
