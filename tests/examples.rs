@@ -118,9 +118,10 @@ fn tour_prints_every_section_in_order() {
             "5. run_in_executor: blocking work on a thread pool",
             "6. The exception handler catches a panic",
             "7. A TCP echo server and client on 127.0.0.1",
-            "8. An actor answers questions: call and ReplyTo",
-            "9. Deadlines and composition: wait_for and gather",
-            "10. Stopping and closing cleanly",
+            "8. A UDP datagram round trip on 127.0.0.1",
+            "9. An actor answers questions: call and ReplyTo",
+            "10. Deadlines and composition: wait_for and gather",
+            "11. Stopping and closing cleanly",
         ]
     );
     // What each section shows, in order.
@@ -134,6 +135,7 @@ fn tour_prints_every_section_in_order() {
         "   handler: Exception in callback <Handle created at examples/tour/errors.rs:",
         "> -> panic: boom\n   the next callback still runs\n",
         "   client: got back 'hello, tour'; closing\n",
+        "   server: datagram 'ping' from the client\n   client: got back 'echo: ping', one datagram, whole\n",
         "   ada -> Some(1815), bob -> None\n",
         "   gather -> [\"slow\", \"fast\"]: in the order given, though fast finished first\n",
         "   wait_for: timed out after 0.01 seconds; the sleep was dropped\n",

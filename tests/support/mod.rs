@@ -12,6 +12,7 @@
 //! * [`net`]: loopback servers and clients for the networking tests.
 #![allow(dead_code)]
 
+pub mod child;
 pub mod examples;
 pub mod net;
 pub mod script;
