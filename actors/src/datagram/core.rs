@@ -105,10 +105,10 @@ impl<S: DatagramSocket> Core<S> {
     }
 
     /// The target of a `sendto`: `Ok(None)` for the connected peer.
-    pub(crate) fn check_target(
+    pub(crate) fn check_target<'a>(
         peer: Option<&Address>,
-        addr: Option<&Address>,
-    ) -> Result<Option<Address>, WriteError> {
+        addr: Option<&'a Address>,
+    ) -> Result<Option<&'a Address>, WriteError> {
         match (peer, addr) {
             (Some(_), None) => Ok(None),
             (Some(p), Some(a)) if a == p => Ok(None),
@@ -118,7 +118,7 @@ impl<S: DatagramSocket> Core<S> {
             (None, None) => Err(WriteError::InvalidAddress {
                 reason: "an address is required on an unconnected endpoint",
             }),
-            (None, Some(a)) => Ok(Some(a.clone())),
+            (None, Some(a)) => Ok(Some(a)),
         }
     }
 
@@ -140,14 +140,30 @@ impl<S: DatagramSocket> Core<S> {
         }
     }
 
-    /// Sends `data` now if nothing is queued, else queues it whole.
-    pub(crate) fn send_or_queue(&mut self, data: Bytes, to: Option<Address>) {
+    /// Sends `data` now if nothing is queued, else queues it whole (copied
+    /// only then: a datagram the kernel takes at once costs no allocation).
+    pub(crate) fn send_or_queue(&mut self, data: &[u8], to: Option<&Address>) {
+        self.send_or_queue_with(data, to, || Bytes::copy_from_slice(data));
+    }
+
+    /// [`send_or_queue`](Self::send_or_queue) of owned bytes (from a handle).
+    pub(crate) fn send_or_queue_bytes(&mut self, data: Bytes, to: Option<&Address>) {
+        let owned = data.clone();
+        self.send_or_queue_with(&data, to, move || owned);
+    }
+
+    fn send_or_queue_with(
+        &mut self,
+        data: &[u8],
+        to: Option<&Address>,
+        owned: impl FnOnce() -> Bytes,
+    ) {
         if self.phase >= Phase::Closing {
             self.info.drop_write(data.len(), || self.describe());
             return;
         }
         if self.queue.is_empty() {
-            match self.send_one(&data, to.as_ref()) {
+            match self.send_one(data, to) {
                 Ok(()) => return,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => {
@@ -169,7 +185,7 @@ impl<S: DatagramSocket> Core<S> {
             }
         }
         self.buffered += size;
-        self.queue.push_back((data, to));
+        self.queue.push_back((owned(), to.cloned()));
         self.info.set_buffered(self.buffered);
         if let Some(FlowSignal::Pause) = self.flow.after_grow(self.buffered) {
             self.raised.push_back(Raised::PauseWriting);
@@ -222,7 +238,7 @@ impl<S: DatagramSocket> Core<S> {
 impl<S: DatagramSocket, M: 'static> DatagramTransport<M> for Core<S> {
     fn sendto(&mut self, data: &[u8], addr: Option<&Address>) -> Result<(), WriteError> {
         let to = Self::check_target(self.info.peername.as_ref(), addr)?;
-        self.send_or_queue(Bytes::copy_from_slice(data), to);
+        self.send_or_queue(data, to);
         Ok(())
     }
 

@@ -16,8 +16,13 @@ pub trait DatagramSocket: mio::event::Source + AsRawFd + AsFd + Sized + 'static 
     const KIND: &'static str;
     /// The largest datagram a read takes whole (asyncio's `max_size`).
     const MAX_DATAGRAM: usize;
-    /// Receives one datagram into `buf`, with its sender.
-    fn recv_datagram(&self, buf: &mut [u8]) -> io::Result<(usize, Address)>;
+    /// Receives one datagram into the spare capacity of `buf` (the loop's
+    /// shared read buffer), with its sender.
+    fn recv_datagram(&self, buf: &mut bytes::BytesMut) -> io::Result<(usize, Address)> {
+        let (n, from) =
+            crate::sys::unix::socket::recv_from_spare(self.as_fd(), buf, Self::MAX_DATAGRAM)?;
+        Ok((n, address_of(&from)))
+    }
     /// Sends one datagram to the connected peer.
     fn send_datagram(&self, data: &[u8]) -> io::Result<usize>;
     /// Sends one datagram to `to`.
@@ -29,6 +34,20 @@ pub trait DatagramSocket: mio::event::Source + AsRawFd + AsFd + Sized + 'static 
     fn peer(&self) -> Option<Address>;
     /// The local address.
     fn local(&self) -> Option<Address>;
+}
+
+/// The address a received datagram came from.
+fn address_of(a: &SockAddr) -> Address {
+    if let Some(inet) = a.as_socket() {
+        return Address::Inet(inet);
+    }
+    if let Some(name) = a.as_abstract_namespace() {
+        return Address::Abstract(name.to_vec());
+    }
+    match a.as_pathname() {
+        Some(p) => Address::Unix(p.to_path_buf()),
+        None => Address::Unnamed,
+    }
 }
 
 /// The socket address `to` names; `Unnamed` names none.
@@ -53,8 +72,11 @@ impl DatagramSocket for mio::net::UdpSocket {
     const KIND: &'static str = "UdpTransport";
     /// The largest UDP payload.
     const MAX_DATAGRAM: usize = 64 * 1024;
-    fn recv_datagram(&self, buf: &mut [u8]) -> io::Result<(usize, Address)> {
-        self.recv_from(buf).map(|(n, a)| (n, Address::Inet(a)))
+    fn send_datagram_to(&self, data: &[u8], to: &Address) -> io::Result<usize> {
+        match to {
+            Address::Inet(a) => self.send_to(data, *a),
+            other => SockRef::from(self).send_to(data, &sock_addr(other)?),
+        }
     }
     fn send_datagram(&self, data: &[u8]) -> io::Result<usize> {
         self.send(data)
@@ -71,9 +93,6 @@ impl DatagramSocket for mio::net::UnixDatagram {
     const KIND: &'static str = "UnixDatagramTransport";
     /// asyncio's `max_size` for datagram transports.
     const MAX_DATAGRAM: usize = 256 * 1024;
-    fn recv_datagram(&self, buf: &mut [u8]) -> io::Result<(usize, Address)> {
-        self.recv_from(buf).map(|(n, a)| (n, unix_address(&a)))
-    }
     fn send_datagram(&self, data: &[u8]) -> io::Result<usize> {
         self.send(data)
     }

@@ -22,6 +22,8 @@ use crate::stream::{Hooks, Start, StreamInfo};
 
 /// Datagrams received per readiness event before yielding to other actors.
 const READ_BUDGET: usize = 32;
+/// Datagrams up to this size are copied out of the shared read buffer.
+const SMALL_DATAGRAM: usize = 1024;
 
 /// Internal: deliver `ConnectionLost` (always on a later turn than the cause).
 #[derive(Debug)]
@@ -42,8 +44,6 @@ pub struct DatagramSocketTransport<S: DatagramSocket, M: 'static> {
     core: Core<S>,
     protocol: Box<dyn DatagramProtocol<M>>,
     hooks: Hooks,
-    /// Where datagrams are received; allocated at the first read.
-    rbuf: Vec<u8>,
     /// The protocol raised an `Interrupt` during the current step.
     interrupted: bool,
 }
@@ -117,7 +117,6 @@ impl<S: DatagramSocket, M: 'static> DatagramSocketTransport<S, M> {
                 core,
                 protocol,
                 hooks,
-                rbuf: Vec::new(),
                 interrupted: false,
             },
             info,
@@ -188,12 +187,20 @@ impl<S: DatagramSocket, M: 'static> DatagramSocketTransport<S, M> {
             let Some(sock) = self.core.socket.as_ref() else {
                 return;
             };
-            if self.rbuf.is_empty() {
-                self.rbuf = vec![0; S::MAX_DATAGRAM];
-            }
-            match sock.recv_datagram(&mut self.rbuf) {
+            let buf = cx.read_buffer();
+            buf.clear();
+            match sock.recv_datagram(buf) {
                 Ok((n, addr)) => {
-                    let data = Bytes::copy_from_slice(&self.rbuf[..n]);
+                    // A big datagram is a view of the shared buffer (no
+                    // copy, and no allocation once the protocol dropped the
+                    // previous one); a small one is copied out, so that a
+                    // protocol that keeps many small datagrams does not pin
+                    // a 64 KiB buffer with each.
+                    let data = if n <= SMALL_DATAGRAM {
+                        Bytes::copy_from_slice(&buf[..n])
+                    } else {
+                        buf.split().freeze()
+                    };
                     self.deliver(Ev::Datagram(data, addr), cx);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -227,7 +234,7 @@ impl<S: DatagramSocket, M: 'static> DatagramSocketTransport<S, M> {
                 self.core
                     .info
                     .take_pending(data.len() + crate::datagram::DATAGRAM_HEADER_SIZE);
-                self.core.send_or_queue(data, addr);
+                self.core.send_or_queue_bytes(data, addr.as_ref());
                 None
             }
             DatagramCommand::Close => {

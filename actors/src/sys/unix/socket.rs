@@ -59,3 +59,18 @@ fn as_uninit(buf: &mut [u8]) -> &mut [std::mem::MaybeUninit<u8>] {
     // stays initialised when the borrow ends.
     unsafe { &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) }
 }
+
+/// `recvfrom(2)` into the spare capacity of `buf` (at least `min_spare`
+/// bytes of it, reserved first), growing `buf` by the datagram.
+pub fn recv_from_spare(
+    fd: BorrowedFd<'_>,
+    buf: &mut bytes::BytesMut,
+    min_spare: usize,
+) -> io::Result<(usize, socket2::SockAddr)> {
+    buf.reserve(min_spare);
+    let (n, from) = socket2::SockRef::from(&fd).recv_from(buf.spare_capacity_mut())?;
+    // SAFETY: recvfrom(2) initialised the first `n` bytes of the spare
+    // capacity (it never reports more than it was offered).
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok((n, from))
+}
