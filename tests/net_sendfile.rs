@@ -209,6 +209,46 @@ fn f4_writes_while_a_native_sendfile_runs_are_refused() {
 }
 
 #[test]
+fn f3_the_fallback_respects_the_transports_flow_control() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let peer = support::net::slow_peer();
+        let conn = l
+            .create_connection::<_, NoMessage>(RecordingProtocol::new)
+            .host("127.0.0.1")
+            .port(peer.port)
+            .await
+            .expect("connect");
+        let len = 16 * 1024 * 1024;
+        let t = conn.transport.clone();
+        let l2 = l.clone();
+        let task = l
+            .create_task(async move {
+                let mut f = file_with(&pattern(len));
+                l2.sendfile(&t, &mut f).native(false).await
+            })
+            .expect("task");
+        // The peer reads nothing: the fallback must stop at the high-water
+        // mark instead of queueing the whole file.
+        let mut most = 0;
+        for _ in 0..50 {
+            support::turns(1).await;
+            most = most.max(conn.transport.get_write_buffer_size());
+        }
+        assert!(!task.done(), "a peer that reads nothing cannot take 16 MiB");
+        // High-water mark (64 KiB) plus at most one 256 KiB chunk.
+        assert!(most <= 64 * 1024 + 256 * 1024, "buffer grew to {most}");
+        peer.go.send(()).expect("go");
+        assert_eq!(task.await.expect("sendfile") as usize, len);
+        conn.transport.close();
+        until(&l, || conn.transport.is_lost()).await;
+        let got = peer.done.join().expect("peer");
+        assert!(got == pattern(len), "the peer got the file");
+    });
+}
+
+#[test]
 fn f5_a_peer_that_closes_mid_transfer_fails_it_and_the_position_tells_what_went() {
     let (lp, _h) = new_loop();
     let l = lp.clone();

@@ -295,6 +295,36 @@ fn n3_a_server_on_a_given_sock_removes_its_file_too() {
 }
 
 #[test]
+fn n1_start_serving_false_refuses_until_started_and_backlog_is_taken() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = temp_path(&dir, "later.sock");
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let slog = EventLog::new();
+        let lg = slog.clone();
+        let server = l
+            .create_unix_server::<_, NoMessage>(move || RecordingProtocol::with_log(lg.clone()))
+            .path(&path)
+            .backlog(5)
+            .start_serving(false)
+            .await
+            .expect("bind");
+        assert!(!server.is_serving());
+        let refused = UnixStream::connect(&path).expect_err("bound, not listening");
+        assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
+        server.start_serving();
+        assert!(server.is_serving());
+        let _peer = UnixStream::connect(&path).expect("listening now");
+        until(&l, || made(&slog) == 1).await;
+        server.close();
+        server.close_clients();
+        until(&l, || slog.lost_count() == 1).await;
+        assert!(!path.exists());
+    });
+}
+
+#[test]
 fn n4_path_and_sock_together_or_neither_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = temp_path(&dir, "n4.sock");

@@ -107,6 +107,11 @@ impl StreamInfo {
         self.pending.set(self.pending.get().saturating_sub(len));
         self.wake_drain();
     }
+    /// True once the transport has taken every byte written through a
+    /// handle (they are in its buffer or sent).
+    pub fn is_pending_taken(&self) -> bool {
+        self.pending.get() == 0
+    }
     /// True while the write buffer is above its high-water mark (between
     /// `PauseWriting` and `ResumeWriting`).
     pub fn is_writing_paused(&self) -> bool {

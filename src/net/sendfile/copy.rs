@@ -4,7 +4,6 @@
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, RawFd};
-use std::os::unix::fs::FileExt;
 
 use switchboard_actors::sys::unix::fd;
 
@@ -71,19 +70,22 @@ pub(crate) async fn fallback<W, Fut>(
     mut write: W,
 ) -> Result<u64, SendfileError>
 where
-    W: FnMut(Vec<u8>) -> Fut,
+    W: FnMut(bytes::Bytes) -> Fut,
     Fut: std::future::Future<Output = Result<(), SendfileError>>,
 {
     let mut sent = 0u64;
+    // Chunks are views of one buffer: once the receiving side has dropped a
+    // chunk, its space is reused, with no zeroing and no new allocation.
+    let mut buf = bytes::BytesMut::new();
     loop {
         let want = match count {
             Some(c) if sent >= c => break,
             Some(c) => ((c - sent).min(FALLBACK_CHUNK as u64)) as usize,
             None => FALLBACK_CHUNK,
         };
-        let mut buf = vec![0u8; want];
+        buf.clear();
         let n = loop {
-            match file.read_at(&mut buf, offset + sent) {
+            match fd::pread_to_spare(file.as_fd(), &mut buf, want, offset + sent) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 other => break other,
             }
@@ -92,8 +94,7 @@ where
         if n == 0 {
             break;
         }
-        buf.truncate(n);
-        write(buf).await.map_err(|e| match e {
+        write(buf.split().freeze()).await.map_err(|e| match e {
             SendfileError::Io { source, .. } => SendfileError::Io { sent, source },
             other => other,
         })?;

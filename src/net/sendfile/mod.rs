@@ -220,7 +220,12 @@ impl Sendfile<'_> {
                 return Err(closed());
             }
             t.write(chunk);
-            Drained::new(info, |i| !i.is_writing_paused() || i.is_closing()).await;
+            // Flow control: the transport has taken the chunk and is not
+            // above its high-water mark (or has resumed since).
+            Drained::new(info, |i| {
+                (i.is_pending_taken() && !i.is_writing_paused()) || i.is_closing()
+            })
+            .await;
             Ok(())
         })
         .await;

@@ -116,3 +116,31 @@ pub fn is_sendfile_unsupported(e: &io::Error) -> bool {
             Some(nix::libc::EINVAL | nix::libc::ENOSYS | nix::libc::EOPNOTSUPP | nix::libc::ESPIPE)
         )
 }
+
+/// `pread(2)` of up to `len` bytes at `offset` into the spare capacity of
+/// `buf` (reserved first), growing `buf` by what was read; 0 is the end of
+/// the file.
+pub fn pread_to_spare(
+    file: std::os::fd::BorrowedFd<'_>,
+    buf: &mut BytesMut,
+    len: usize,
+    offset: u64,
+) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    buf.reserve(len);
+    let spare = buf.spare_capacity_mut();
+    let want = spare.len().min(len);
+    let off = i64::try_from(offset).map_err(|_| io::Error::from_raw_os_error(nix::libc::EINVAL))?;
+    // SAFETY: `spare` is valid for writes of `want` bytes and stays borrowed
+    // for the call; pread(2) writes at most `want` bytes into it.
+    let n = syscall!(pread64(
+        file.as_raw_fd(),
+        spare.as_mut_ptr().cast(),
+        want,
+        off
+    ))?;
+    let n = n as usize;
+    // SAFETY: pread(2) initialised the first `n` (<= want) spare bytes.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
+}
