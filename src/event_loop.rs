@@ -102,6 +102,8 @@ pub(crate) struct LoopCore {
     pub(crate) handler: RefCell<Option<ExceptionHandler>>,
     pub(crate) executor: RefCell<Option<ThreadPool>>,
     pub(crate) task_factory: RefCell<Option<TaskFactory>>,
+    /// The descriptors `add_reader`/`add_writer` watch.
+    pub(crate) watches: RefCell<crate::fd_watch::Watches>,
 }
 
 impl LoopCore {
@@ -224,6 +226,7 @@ impl EventLoop {
             handler: RefCell::new(None),
             executor: RefCell::new(None),
             task_factory: RefCell::new(None),
+            watches: RefCell::new(crate::fd_watch::Watches::default()),
         });
         crate::current::register_local(&core);
         Ok(EventLoop { core })

@@ -25,7 +25,8 @@
 
 #[doc(no_inline)]
 pub use crate::{
-    Actor, ActorContext, Addr, BufferedEvent, BufferedProtocol, Bytes, EventLoop, ProtocolError,
-    ReplyTo, Signal, Stdio, StreamEvent, StreamProtocol, StreamTransport, SubprocessEvent,
-    SubprocessProtocol, SubprocessTransport,
+    Actor, ActorContext, Addr, Address, BufferedEvent, BufferedProtocol, Bytes, DatagramEvent,
+    DatagramProtocol, DatagramTransport, EventLoop, ProtocolError, ReplyTo, Signal, Stdio,
+    StreamEvent, StreamProtocol, StreamTransport, SubprocessEvent, SubprocessProtocol,
+    SubprocessTransport,
 };

@@ -191,18 +191,18 @@ pub(crate) fn dispatch(
         (result, cx.interrupt)
     };
     match result {
-        Ok(Status::Alive) => put_back(core, id, actor),
+        Ok(Status::Alive) => put_back(core, id, slot_gen, actor),
         Ok(Status::Done) => {
-            remove(core, id);
+            remove_gen(core, id, slot_gen);
             drop(actor);
         }
         Err(payload) if is_interrupt(&*payload) => {
-            put_back(core, id, actor);
+            put_back(core, id, slot_gen, actor);
             std::panic::resume_unwind(payload);
         }
         Err(payload) => {
             let what = actor.describe();
-            remove(core, id);
+            remove_gen(core, id, slot_gen);
             drop(actor);
             let ctx = ExceptionContext::new(format!("Exception in actor {what}"))
                 .with_exception(Exception::from_panic(&*payload));
@@ -214,9 +214,25 @@ pub(crate) fn dispatch(
     }
 }
 
-fn put_back(core: &LoopCore, id: ActorId, actor: Box<dyn LoopActor>) {
-    if let Some(slot) = core.actors.borrow_mut().get_mut(id.index()) {
-        slot.actor = Some(actor);
+/// Puts a called actor back in its row, unless the row was removed while it
+/// ran (an fd watcher whose callback removed it) or already holds another
+/// incarnation: then the actor is dropped.
+fn put_back(core: &LoopCore, id: ActorId, gen: u64, actor: Box<dyn LoopActor>) {
+    let mut actors = core.actors.borrow_mut();
+    match actors.get_mut(id.index()) {
+        Some(slot) if slot.gen == gen && slot.actor.is_none() => slot.actor = Some(actor),
+        _ => {
+            drop(actors);
+            drop(actor);
+        }
+    }
+}
+
+/// [`remove`], only if the row still holds incarnation `gen`.
+pub(crate) fn remove_gen(core: &LoopCore, id: ActorId, gen: u64) {
+    let current = core.actors.borrow().get(id.index()).map(|slot| slot.gen);
+    if current == Some(gen) {
+        remove(core, id);
     }
 }
 
@@ -275,7 +291,9 @@ pub(crate) fn close_loop(core: &LoopCore) -> Result<(), LoopError> {
             name: control.name(),
         });
     }
-    drop((ready, timers, inbox));
+    // fd watchers' callbacks, and what they captured.
+    let watches = std::mem::take(&mut *core.watches.borrow_mut());
+    drop((ready, timers, inbox, watches));
     if let Some(pool) = core.executor.borrow_mut().take() {
         pool.shutdown(false);
     }

@@ -495,6 +495,10 @@ impl<S: StreamSocket, M: 'static> LoopActor for SocketTransport<S, M> {
         self.core.info.set_lost();
     }
 
+    fn transport_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.core.socket.as_ref().map(|s| s.as_raw_fd())
+    }
+
     fn describe(&self) -> String {
         self.core.describe()
     }
