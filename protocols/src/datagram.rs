@@ -87,9 +87,11 @@ pub enum DatagramEvent<M = NoMessage> {
 /// # let _ = Echo;
 /// ```
 pub trait DatagramProtocol<M: 'static = NoMessage>: 'static {
-    /// Handles one event. Returning `Err` (or panicking) is fatal for the
-    /// endpoint: the error goes to the loop's exception handler, the
-    /// transport is aborted and `ConnectionLost(Some(..))` follows.
+    /// Handles one event. Returning `Err` (or panicking) is reported to the
+    /// loop's exception handler and the endpoint stays open, as asyncio's
+    /// datagram transports keep going when `datagram_received()` raises:
+    /// one bad datagram does not end the endpoint. Close it yourself if it
+    /// should.
     fn handle(
         &mut self,
         event: DatagramEvent<M>,
