@@ -220,12 +220,14 @@ fn report(w: Workload, p: &Plan, runs: &[Runs]) -> String {
         );
     }
     let pct = |v: f64| format!("{:.0}%", v * 100.0);
+    // MiB as whole numbers; counts with a k/M suffix.
+    let fmt = if w == Workload::Stream { whole } else { si };
     format!(
         "{}: per server CPU-s {}; ratios per CPU-s {}; raw per s {}; raw ratios {}; server CPU busy {}",
         w.title(p),
-        list(|r| &r.per_cpu, si),
+        list(|r| &r.per_cpu, fmt),
         ratio_list(|r| &r.per_cpu, false),
-        list(|r| &r.raw, si),
+        list(|r| &r.raw, fmt),
         ratio_list(|r| &r.raw, false),
         runs.iter()
             .map(|r| format!("{} {}", name(r), pct(median(&r.busy))))

@@ -23,7 +23,9 @@
 //! round to round. Ratios are taken within a round; each figure is printed as
 //! `median (min–max)` over the rounds, one line per workload.
 //! `SWITCHBOARD_BENCH_ONLY` (comma-separated: `call_soon`, `timers`,
-//! `timers_cancel`, `asyncio`) runs a subset, e.g. under a profiler. Without
+//! `timers_cancel`, `asyncio`) runs a subset, e.g. under a profiler, and
+//! `SWITCHBOARD_BENCH_PEERS` (`switchboard`, `tokio-spawn_local`, ...) only
+//! those peers. Without
 //! `--bench` on the command line (under `cargo test --benches`) it runs a
 //! smoke pass with N = 1000 and a 10 ms timer span.
 
@@ -73,7 +75,7 @@ fn report(w: &Workload) -> String {
     };
     let ratios = |f: &dyn Fn(&Peer) -> Vec<f64>| {
         let sb = f(&w.peers[0]);
-        w.peers[1..]
+        w.peers[1.min(w.peers.len())..]
             .iter()
             .map(|p| {
                 let r: Vec<f64> = sb.iter().zip(f(p)).map(|(a, b)| a / b).collect();
@@ -172,6 +174,13 @@ fn main() {
                 Peer::new("tokio-DelayQueue", move || workloads::tokio_cancel(&b)),
             ],
         });
+    }
+    // `SWITCHBOARD_BENCH_PEERS=switchboard` runs only those peers (profiling).
+    if let Ok(keep) = std::env::var("SWITCHBOARD_BENCH_PEERS") {
+        for w in &mut all {
+            w.peers
+                .retain(|p| keep.split(',').any(|k| k.trim() == p.name));
+        }
     }
     if !smoke {
         for w in &all {
