@@ -1,5 +1,6 @@
 //! Unit tests of the timer queue: order (T2), purge (T6), cross-thread cancel (X5).
 use super::*;
+use crate::handle_table::Claimed;
 use std::cell::RefCell;
 use std::panic::Location;
 use std::rc::Rc;
@@ -30,11 +31,13 @@ fn run_due(q: &mut TimerQueue, now: i64) -> usize {
     let mut skipped = 0;
     while let Some(e) = q.pop_due(now) {
         // As the loop does: a cancel after `start` has no effect.
-        if q.handles().start(e.slot) {
-            (e.callback)();
-            q.handles().finish(e.slot);
-        } else {
-            skipped += 1;
+        match q.handles().start(e.slot) {
+            Claimed::Watched => {
+                (e.callback)();
+                q.handles().finish(e.slot);
+            }
+            Claimed::Unwatched => (e.callback)(),
+            Claimed::Cancelled => skipped += 1,
         }
     }
     skipped + q.dead.entries.len() - buried
