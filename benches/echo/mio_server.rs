@@ -98,23 +98,23 @@ fn on_ready(c: &mut Conn, sh: &mut Shared, edge: bool) -> Step {
         let ok = match sh.service {
             Service::Echo => send(c, &sh.buf[..n]),
             Service::Http => {
-                sh.out.clear();
+                let mut answers = 0;
                 let parsed = if c.partial.is_empty() {
-                    let parsed = http::answer(&sh.buf[..n], &mut sh.out);
+                    let parsed = http::answer(&sh.buf[..n], &mut answers);
                     if let Parsed::More { consumed } = parsed {
                         c.partial.extend_from_slice(&sh.buf[consumed..n]);
                     }
                     parsed
                 } else {
                     c.partial.extend_from_slice(&sh.buf[..n]);
-                    let parsed = http::answer(&c.partial, &mut sh.out);
+                    let parsed = http::answer(&c.partial, &mut answers);
                     if let Parsed::More { consumed } = parsed {
                         c.partial.drain(..consumed);
                     }
                     parsed
                 };
                 close = parsed == Parsed::Close;
-                send(c, &sh.out)
+                send(c, http::responses(answers, &mut sh.out))
             }
         };
         if !ok || close {

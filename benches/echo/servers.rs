@@ -143,22 +143,26 @@ async fn tokio_http(mut s: tokio::net::TcpStream, buf_size: usize) {
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
-        out.clear();
+        let mut answers = 0;
         let parsed = if partial.is_empty() {
-            let parsed = http::answer(&buf[..n], &mut out);
+            let parsed = http::answer(&buf[..n], &mut answers);
             if let Parsed::More { consumed } = parsed {
                 partial.extend_from_slice(&buf[consumed..n]);
             }
             parsed
         } else {
             partial.extend_from_slice(&buf[..n]);
-            let parsed = http::answer(&partial, &mut out);
+            let parsed = http::answer(&partial, &mut answers);
             if let Parsed::More { consumed } = parsed {
                 partial.drain(..consumed);
             }
             parsed
         };
-        if !out.is_empty() && s.write_all(&out).await.is_err() {
+        if answers > 0
+            && s.write_all(http::responses(answers, &mut out))
+                .await
+                .is_err()
+        {
             return;
         }
         if parsed == Parsed::Close {
