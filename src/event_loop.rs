@@ -3,7 +3,6 @@
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
@@ -21,6 +20,7 @@ use crate::exception::ExceptionHandler;
 use crate::executor::ThreadPool;
 use crate::handle::{Handle, TimerHandle};
 use crate::handle_table::AloneSlot;
+use crate::ready::ReadyQueue;
 use crate::routing::ActorSlot;
 use crate::shared::{Inbox, LoopHandle, Shared};
 use crate::task::{TaskKey, TaskSlot, TaskSpec};
@@ -76,7 +76,7 @@ pub(crate) struct LoopCore {
     pub(crate) poll: RefCell<mio::Poll>,
     pub(crate) registry: mio::Registry,
     pub(crate) events: RefCell<mio::Events>,
-    pub(crate) ready: RefCell<VecDeque<Ready>>,
+    pub(crate) ready: RefCell<ReadyQueue<Ready>>,
     pub(crate) timers: RefCell<TimerQueue>,
     pub(crate) tasks: RefCell<Slab<TaskSlot>>,
     pub(crate) task_gen: Cell<u64>,
@@ -202,7 +202,7 @@ impl EventLoop {
             poll: RefCell::new(poll),
             registry,
             events: RefCell::new(mio::Events::with_capacity(1024)),
-            ready: RefCell::new(VecDeque::with_capacity(256)),
+            ready: RefCell::new(ReadyQueue::default()),
             timers: RefCell::new(TimerQueue::new()),
             tasks: RefCell::new(Slab::new()),
             task_gen: Cell::new(0),

@@ -190,6 +190,12 @@ impl HandleTable {
             }
         }
         if self.fresh as usize % CHUNK == 0 && self.fresh as usize / CHUNK == self.chunks.len() {
+            // Room for every slot in the free list, taken now, while slots
+            // are handed out: it then never grows while a burst of
+            // callbacks runs and frees their boxes (a large allocation then
+            // makes glibc consolidate every small block freed so far).
+            self.free
+                .reserve((self.chunks.len() + 1) * CHUNK - self.free.len());
             let words = (0..CHUNK).map(|_| AtomicU64::new(0)).collect();
             self.chunks.push(Arc::new(Chunk {
                 words,

@@ -37,6 +37,7 @@ mod handle_table;
 mod interrupt;
 mod net;
 mod policy;
+mod ready;
 mod routing;
 mod run_in_executor;
 mod shared;

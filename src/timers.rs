@@ -265,7 +265,9 @@ impl TimerQueue {
                     k += 1;
                 }
             }
-            self.heap.append(&mut items);
+            // The bucket's Vec becomes the heap, and the heap's (empty) Vec
+            // goes back to the slot: nothing is copied or allocated.
+            std::mem::swap(&mut self.heap, &mut items);
             self.heapify();
         } else {
             for q in items.drain(..) {

@@ -5,8 +5,8 @@
 //! - `signal::install(sig, write_fd)` / `signal::uninstall(sig, write_fd)`:
 //!   route a signal to a self-pipe (the handler writes one byte) and back to
 //!   `SIG_DFL`;
-//! - `fd::read_to_spare(fd, buf)`: read into a `BytesMut`'s spare capacity
-//!   without zeroing it first;
+//! - `fd::read_to_spare(fd, buf)`: receive from a stream socket into a
+//!   `BytesMut`'s spare capacity without zeroing it first;
 //! - `fd::shutdown_write(fd)`: half-close a stream socket;
 //! - `fd::raise_nofile_soft(n)` / `fd::nofile_limit()`: read and set
 //!   RLIMIT_NOFILE (for EMFILE handling and its tests).

@@ -1,0 +1,117 @@
+//! The ready queue: a FIFO of fixed-size segments.
+//!
+//! A burst of a million `call_soon`s must not become one contiguous buffer
+//! grown by doubling: past the allocator's mmap threshold (32 MiB at most in
+//! glibc) every such buffer is fresh memory, and the page faults to clear it
+//! cost more than the callbacks. Segments of [`SEGMENT`] entries (64 KiB of
+//! `Ready`) come from the ordinary heap. Emptied segments are kept for later
+//! pushes, as a `VecDeque` keeps its peak capacity: freeing one in the middle
+//! of a burst would make glibc consolidate every callback freed so far.
+
+use std::collections::VecDeque;
+
+/// Entries per segment.
+const SEGMENT: usize = 2048;
+
+/// A FIFO with `VecDeque`'s `push_back`/`pop_front`, stored in segments.
+pub(crate) struct ReadyQueue<T> {
+    /// Oldest first; none is empty, none holds more than [`SEGMENT`].
+    segments: VecDeque<VecDeque<T>>,
+    len: usize,
+    /// Emptied segments, reused by the pushes that need one.
+    spare: Vec<VecDeque<T>>,
+}
+
+impl<T> Default for ReadyQueue<T> {
+    fn default() -> Self {
+        ReadyQueue {
+            segments: VecDeque::new(),
+            len: 0,
+            spare: Vec::new(),
+        }
+    }
+}
+
+impl<T> ReadyQueue<T> {
+    pub(crate) fn push_back(&mut self, item: T) {
+        let room = self.segments.back().is_some_and(|s| s.len() < SEGMENT);
+        if !room {
+            let segment = self
+                .spare
+                .pop()
+                .unwrap_or_else(|| VecDeque::with_capacity(SEGMENT));
+            self.segments.push_back(segment);
+        }
+        if let Some(back) = self.segments.back_mut() {
+            back.push_back(item);
+            self.len += 1;
+        }
+    }
+
+    pub(crate) fn pop_front(&mut self) -> Option<T> {
+        let front = self.segments.front_mut()?;
+        let item = front.pop_front();
+        if front.is_empty() {
+            if let Some(emptied) = self.segments.pop_front() {
+                self.spare.push(emptied);
+            }
+        }
+        self.len -= 1;
+        item
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl<T> Extend<T> for ReadyQueue<T> {
+    fn extend<I: IntoIterator<Item = T>>(&mut self, items: I) {
+        for item in items {
+            self.push_back(item);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fifo_across_segments_with_interleaved_pops() {
+        let mut q = ReadyQueue::default();
+        let (mut next_in, mut next_out) = (0usize, 0usize);
+        for round in 0..20 {
+            for _ in 0..(round * 997) % 5000 {
+                q.push_back(next_in);
+                next_in += 1;
+            }
+            for _ in 0..(round * 613) % 4000 {
+                match q.pop_front() {
+                    Some(v) => {
+                        assert_eq!(v, next_out);
+                        next_out += 1;
+                    }
+                    None => assert_eq!(next_out, next_in),
+                }
+            }
+            assert_eq!(q.len(), next_in - next_out);
+            assert!(q
+                .segments
+                .iter()
+                .all(|s| !s.is_empty() && s.len() <= SEGMENT));
+        }
+        q.extend(next_in..next_in + 3);
+        next_in += 3;
+        while let Some(v) = q.pop_front() {
+            assert_eq!(v, next_out);
+            next_out += 1;
+        }
+        assert_eq!(next_out, next_in);
+        assert!(q.is_empty());
+    }
+}
