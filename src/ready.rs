@@ -14,9 +14,13 @@ use std::collections::VecDeque;
 const SEGMENT: usize = 2048;
 
 /// A FIFO with `VecDeque`'s `push_back`/`pop_front`, stored in segments.
+/// While it holds at most one segment's worth, it is one `VecDeque`.
 pub(crate) struct ReadyQueue<T> {
-    /// Oldest first; none is empty, none holds more than [`SEGMENT`].
-    segments: VecDeque<VecDeque<T>>,
+    /// The oldest entries: popped from here, pushed here while `rest` is
+    /// empty; never more than [`SEGMENT`].
+    head: VecDeque<T>,
+    /// Later segments, oldest first; none is empty or over [`SEGMENT`].
+    rest: VecDeque<VecDeque<T>>,
     len: usize,
     /// Emptied segments, reused by the pushes that need one.
     spare: Vec<VecDeque<T>>,
@@ -25,7 +29,8 @@ pub(crate) struct ReadyQueue<T> {
 impl<T> Default for ReadyQueue<T> {
     fn default() -> Self {
         ReadyQueue {
-            segments: VecDeque::new(),
+            head: VecDeque::new(),
+            rest: VecDeque::new(),
             len: 0,
             spare: Vec::new(),
         }
@@ -34,30 +39,32 @@ impl<T> Default for ReadyQueue<T> {
 
 impl<T> ReadyQueue<T> {
     pub(crate) fn push_back(&mut self, item: T) {
-        let room = self.segments.back().is_some_and(|s| s.len() < SEGMENT);
-        if !room {
-            let segment = self
-                .spare
-                .pop()
-                .unwrap_or_else(|| VecDeque::with_capacity(SEGMENT));
-            self.segments.push_back(segment);
-        }
-        if let Some(back) = self.segments.back_mut() {
-            back.push_back(item);
-            self.len += 1;
-        }
+        self.len += 1;
+        let back = match self.rest.back_mut() {
+            None if self.head.len() < SEGMENT => &mut self.head,
+            Some(back) if back.len() < SEGMENT => back,
+            _ => {
+                let segment = self
+                    .spare
+                    .pop()
+                    .unwrap_or_else(|| VecDeque::with_capacity(SEGMENT));
+                self.rest.push_back(segment);
+                self.rest.back_mut().unwrap_or(&mut self.head)
+            }
+        };
+        back.push_back(item);
     }
 
     pub(crate) fn pop_front(&mut self) -> Option<T> {
-        let front = self.segments.front_mut()?;
-        let item = front.pop_front();
-        if front.is_empty() {
-            if let Some(emptied) = self.segments.pop_front() {
+        let item = self.head.pop_front()?;
+        self.len -= 1;
+        if self.head.is_empty() {
+            if let Some(next) = self.rest.pop_front() {
+                let emptied = std::mem::replace(&mut self.head, next);
                 self.spare.push(emptied);
             }
         }
-        self.len -= 1;
-        item
+        Some(item)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -100,10 +107,9 @@ mod tests {
                 }
             }
             assert_eq!(q.len(), next_in - next_out);
-            assert!(q
-                .segments
-                .iter()
-                .all(|s| !s.is_empty() && s.len() <= SEGMENT));
+            assert!(q.head.len() <= SEGMENT);
+            assert!(q.rest.iter().all(|s| !s.is_empty() && s.len() <= SEGMENT));
+            assert!(!q.head.is_empty() || q.rest.is_empty());
         }
         q.extend(next_in..next_in + 3);
         next_in += 3;
