@@ -40,9 +40,14 @@ impl Sample {
         self.count / self.wall.as_secs_f64().max(1e-9)
     }
 
-    /// Count per CPU-second of the measured process.
+    /// Count per CPU-second of the measured process (NaN when no CPU time
+    /// was seen: a run shorter than the clock's step).
     pub fn per_cpu(&self) -> f64 {
-        self.count / self.cpu.max(1e-9)
+        if self.cpu > 0.0 {
+            self.count / self.cpu
+        } else {
+            f64::NAN
+        }
     }
 
     /// The measured process's CPU share of the window.

@@ -59,6 +59,11 @@ impl<T> Wheel<T> {
 
     /// The earliest non-empty slot.
     pub(crate) fn earliest(&self) -> Option<Slot> {
+        // Asked on every loop turn; most turns of a loop with few or no
+        // timers find every level empty.
+        if self.occupied == [0; LEVELS] {
+            return None;
+        }
         for (level, &bits) in self.occupied.iter().enumerate() {
             let shift = SLOT_BITS * level as u32;
             let digit = ((self.cur >> shift) as usize) & (SLOTS - 1);
