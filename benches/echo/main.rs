@@ -33,7 +33,7 @@
 //!
 //! Environment: `SWITCHBOARD_BENCH_SECS` (measured seconds per run, default
 //! 2, after a warm-up of a quarter of that), `SWITCHBOARD_BENCH_ROUNDS`
-//! (default 3), `SWITCHBOARD_BENCH_CONNS` (idle connections, default 10,000),
+//! (default 5), `SWITCHBOARD_BENCH_CONNS` (idle connections, default 10,000),
 //! `SWITCHBOARD_BENCH_ONLY` (comma-separated workloads: `rr`, `stream`,
 //! `http`, `idle`). Without `--bench` on the command line (under
 //! `cargo test --benches`) it runs a short smoke pass of each workload.
@@ -258,7 +258,7 @@ fn main() {
         rounds: if smoke {
             1
         } else {
-            stats::env_num("SWITCHBOARD_BENCH_ROUNDS").map_or(3, |v| v as usize)
+            stats::env_num("SWITCHBOARD_BENCH_ROUNDS").map_or(5, |v| v as usize)
         },
         rr_conns: if smoke { 4 } else { 100 },
         stream_conns: if smoke { 2 } else { 10 },

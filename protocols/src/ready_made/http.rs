@@ -236,16 +236,27 @@ fn find_head_end(buf: &[u8]) -> Option<usize> {
 }
 
 /// The lines of a head without its final `\r\n\r\n`, each `None` if it has
-/// a stray `\r` or `\n` (lines are CRLF separated).
+/// a stray `\r` or `\n` (lines are CRLF separated); nothing follows a `None`.
+///
+/// One pass: the first `\r` or `\n` ends a line, and must be a `\r\n`.
 fn head_lines(head: &[u8]) -> impl Iterator<Item = Option<&[u8]>> {
-    let mut pieces = head.split(|&b| b == b'\n').peekable();
+    let mut rest = Some(head);
     std::iter::from_fn(move || {
-        let piece = pieces.next()?;
-        let line = match pieces.peek() {
-            Some(_) => piece.strip_suffix(b"\r"),
-            None => Some(piece),
-        };
-        Some(line.filter(|line| !line.contains(&b'\r')))
+        let buf = rest?;
+        match buf.iter().position(|&b| b == b'\r' || b == b'\n') {
+            None => {
+                rest = None;
+                Some(Some(buf))
+            }
+            Some(i) if buf[i] == b'\r' && buf.get(i + 1) == Some(&b'\n') => {
+                rest = Some(&buf[i + 2..]);
+                Some(Some(&buf[..i]))
+            }
+            Some(_) => {
+                rest = None;
+                Some(None)
+            }
+        }
     })
 }
 

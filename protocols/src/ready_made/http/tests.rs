@@ -194,3 +194,40 @@ fn answers_more_pipelined_requests_than_the_static_run() {
     tokens.retain(|b| !b.is_ascii_alphanumeric());
     assert_eq!(tokens, b"!#$%&'*+-.^_`|~");
 }
+
+#[test]
+fn head_lines_agrees_with_splitting_on_lf() {
+    // The reference: split on `\n`, every line but the last ends in `\r`,
+    // no line holds another `\r`.
+    fn reference(head: &[u8]) -> Vec<Option<&[u8]>> {
+        let mut out = Vec::new();
+        let mut pieces = head.split(|&b| b == b'\n').peekable();
+        while let Some(piece) = pieces.next() {
+            let line = match pieces.peek() {
+                Some(_) => piece.strip_suffix(b"\r"),
+                None => Some(piece),
+            };
+            let line = line.filter(|line| !line.contains(&b'\r'));
+            out.push(line);
+            if line.is_none() {
+                break;
+            }
+        }
+        out
+    }
+    let mut seed = 0x0123_4567_89ab_cdefu64;
+    for len in 0..40 {
+        for _ in 0..50 {
+            let head: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    b"\r\n\r\nab: "[(seed % 8) as usize]
+                })
+                .collect();
+            let ours: Vec<_> = head_lines(&head).collect();
+            assert_eq!(ours, reference(&head), "{head:?}");
+        }
+    }
+}
