@@ -96,7 +96,13 @@ pub(crate) struct LoopCore {
 impl LoopCore {
     /// Nanoseconds since the loop's epoch.
     pub(crate) fn now_ns(&self) -> i64 {
-        i64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(i64::MAX)
+        // Seconds and nanoseconds apart: no 128-bit product on every
+        // `call_later` (saturates after 292 years, like the u128 path did).
+        let d = self.epoch.elapsed();
+        i64::try_from(d.as_secs())
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(i64::from(d.subsec_nanos()))
     }
 
     pub(crate) fn check_open(&self) -> Result<(), LoopError> {
