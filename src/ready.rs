@@ -44,10 +44,17 @@ impl<T> ReadyQueue<T> {
             None if self.head.len() < SEGMENT => &mut self.head,
             Some(back) if back.len() < SEGMENT => back,
             _ => {
-                let segment = self
-                    .spare
-                    .pop()
-                    .unwrap_or_else(|| VecDeque::with_capacity(SEGMENT));
+                let segment = match self.spare.pop() {
+                    Some(segment) => segment,
+                    None => {
+                        // Room for every segment among the spares, taken
+                        // now: the spare list never grows while callbacks
+                        // run (a large realloc then makes glibc consolidate
+                        // every callback box freed so far).
+                        self.spare.reserve(self.rest.len() + 2);
+                        VecDeque::with_capacity(SEGMENT)
+                    }
+                };
                 self.rest.push_back(segment);
                 self.rest.back_mut().unwrap_or(&mut self.head)
             }
