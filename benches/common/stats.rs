@@ -95,9 +95,9 @@ pub fn whole(v: f64) -> String {
     format!("{v:.0}")
 }
 
-/// A ratio with two decimals.
+/// A ratio with three decimals (a target of 1.0 is judged on them).
 pub fn ratio(v: f64) -> String {
-    format!("{v:.2}")
+    format!("{v:.3}")
 }
 
 /// The 1, 5 and 15 minute load averages.
