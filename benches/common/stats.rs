@@ -71,8 +71,14 @@ pub fn median(v: &[f64]) -> f64 {
     }
 }
 
-/// `median (min–max)` of `v`, each value formatted by `f`.
+/// `median (min–max)` of `v`, each value formatted by `f`; NaN values (no
+/// CPU time seen) are left out, and `n/a` stands for none left.
 pub fn spread(v: &[f64], f: fn(f64) -> String) -> String {
+    let v: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
+    if v.is_empty() {
+        return "n/a".to_owned();
+    }
+    let v = &v[..];
     let min = v.iter().copied().fold(f64::INFINITY, f64::min);
     let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     format!("{} ({}–{})", f(median(v)), f(min), f(max))
