@@ -91,6 +91,7 @@ mod net;
 mod pipes;
 mod policy;
 pub mod prelude;
+mod ready;
 mod routing;
 mod run;
 mod run_in_executor;

@@ -11,8 +11,9 @@
 //!   descriptors and writes that fail with `EPIPE` instead of signalling;
 //! - `process::{pidfd_open, try_wait, wait, kill}`: children, reaped one pid
 //!   at a time (never `waitpid(-1)`);
-//! - `fd::read_to_spare(fd, buf)`: read into a `BytesMut`'s spare capacity
-//!   without zeroing it first;
+//! - `fd::recv_to_spare(fd, buf)` (stream sockets) / `fd::read_to_spare(fd,
+//!   buf)` (any descriptor): read into a `BytesMut`'s spare capacity without
+//!   zeroing it first;
 //! - `fd::shutdown_write(fd)`: half-close a stream socket;
 //! - `socket::send(fd, buf)` / `socket::send_vectored(fd, bufs)`: send on a
 //!   stream socket without ever raising SIGPIPE;
