@@ -159,6 +159,15 @@ pub enum Error {
     /// A signal could not be sent to a child.
     #[error(transparent)]
     Process(#[from] crate::ProcessError),
+    /// `sendfile` or `sock_sendfile` failed.
+    #[error(transparent)]
+    Sendfile(#[from] crate::net::SendfileError),
+    /// A `sock_*` method failed.
+    #[error(transparent)]
+    Sock(#[from] crate::net::SockError),
+    /// A descriptor could not be watched.
+    #[error(transparent)]
+    FdWatch(#[from] crate::fd_watch::FdWatchError),
     /// A signal handler could not be set.
     #[error(transparent)]
     Signal(#[from] crate::signals::SignalError),

@@ -3,7 +3,7 @@
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt;
 use std::future::IntoFuture;
 use std::panic::Location;
@@ -21,6 +21,7 @@ use crate::exception::ExceptionHandler;
 use crate::executor::ThreadPool;
 use crate::handle::{Handle, TimerHandle};
 use crate::handle_table::AloneSlot;
+use crate::ready::ReadyQueue;
 use crate::routing::ActorSlot;
 use crate::shared::{Inbox, LoopHandle, Shared};
 use crate::task::{TaskKey, TaskSlot, TaskSpec};
@@ -87,7 +88,7 @@ pub(crate) struct LoopCore {
     pub(crate) poll: RefCell<mio::Poll>,
     pub(crate) registry: mio::Registry,
     pub(crate) events: RefCell<mio::Events>,
-    pub(crate) ready: RefCell<VecDeque<Ready>>,
+    pub(crate) ready: RefCell<ReadyQueue<Ready>>,
     pub(crate) timers: RefCell<TimerQueue>,
     pub(crate) tasks: RefCell<Slab<TaskSlot>>,
     pub(crate) task_gen: Cell<u64>,
@@ -117,12 +118,20 @@ pub(crate) struct LoopCore {
     pub(crate) handler: RefCell<Option<ExceptionHandler>>,
     pub(crate) executor: RefCell<Option<ThreadPool>>,
     pub(crate) task_factory: RefCell<Option<TaskFactory>>,
+    /// The descriptors `add_reader`/`add_writer` watch.
+    pub(crate) watches: RefCell<crate::fd_watch::Watches>,
 }
 
 impl LoopCore {
     /// Nanoseconds since the loop's epoch.
     pub(crate) fn now_ns(&self) -> i64 {
-        i64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(i64::MAX)
+        // Seconds and nanoseconds apart: no 128-bit product on every
+        // `call_later` (saturates after 292 years, like the u128 path did).
+        let d = self.epoch.elapsed();
+        i64::try_from(d.as_secs())
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(i64::from(d.subsec_nanos()))
     }
 
     pub(crate) fn check_open(&self) -> Result<(), LoopError> {
@@ -224,7 +233,7 @@ impl EventLoop {
             poll: RefCell::new(poll),
             registry,
             events: RefCell::new(mio::Events::with_capacity(1024)),
-            ready: RefCell::new(VecDeque::with_capacity(256)),
+            ready: RefCell::new(ReadyQueue::default()),
             timers: RefCell::new(TimerQueue::new()),
             tasks: RefCell::new(Slab::new()),
             task_gen: Cell::new(0),
@@ -246,6 +255,7 @@ impl EventLoop {
             handler: RefCell::new(None),
             executor: RefCell::new(None),
             task_factory: RefCell::new(None),
+            watches: RefCell::new(crate::fd_watch::Watches::default()),
         });
         crate::current::register_local(&core);
         Ok(EventLoop { core })

@@ -95,6 +95,18 @@ impl AloneSlot {
     }
 }
 
+/// What [`HandleTable::start`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Claimed {
+    /// A cancel won: the callback must not run (its slot was given back).
+    Cancelled,
+    /// Run it, then call [`HandleTable::finish`].
+    Watched,
+    /// Run it; no handle is left, the slot was given back already, and
+    /// there is nothing to finish.
+    Unwatched,
+}
+
 /// The loop's table of callback states. Only the loop thread touches the
 /// table itself; handles on any thread touch only their own word.
 #[derive(Debug)]
@@ -178,6 +190,12 @@ impl HandleTable {
             }
         }
         if self.fresh as usize % CHUNK == 0 && self.fresh as usize / CHUNK == self.chunks.len() {
+            // Room for every slot in the free list, taken now, while slots
+            // are handed out: it then never grows while a burst of
+            // callbacks runs and frees their boxes (a large allocation then
+            // makes glibc consolidate every small block freed so far).
+            self.free
+                .reserve((self.chunks.len() + 1) * CHUNK - self.free.len());
             let words = (0..CHUNK).map(|_| AtomicU64::new(0)).collect();
             self.chunks.push(Arc::new(Chunk {
                 words,
@@ -196,19 +214,31 @@ impl HandleTable {
         self.word(slot).load(Ordering::Acquire) & CANCELLED != 0
     }
 
-    /// The loop claims the callback; false when it was cancelled first (the
-    /// slot is then released). A timer cancelled after it left the heap is
-    /// uncounted here, so each cancelled timer is counted out exactly once.
-    pub(crate) fn start(&mut self, slot: u32) -> bool {
-        let old = self.word(slot).fetch_or(STARTED, Ordering::AcqRel);
+    /// The loop claims the callback before it runs it. A timer cancelled after
+    /// it left the heap is uncounted here, so each cancelled timer is counted
+    /// out exactly once.
+    ///
+    /// With no handle left (the common `call_soon(f)` whose handle is
+    /// dropped at once), nobody can cancel the callback or see its state any
+    /// more, and nobody can make a new handle (handles are only cloned): one
+    /// plain load claims it, and the slot is given back at once, with no
+    /// read-modify-write to start or finish it.
+    pub(crate) fn start(&mut self, slot: u32) -> Claimed {
+        let word = self.word(slot);
+        // Acquire: pairs with the Release of the last handle's drop.
+        if word.load(Ordering::Acquire) & (COUNT_MASK | CANCELLED) == 0 {
+            self.free.push(slot);
+            return Claimed::Unwatched;
+        }
+        let old = word.fetch_or(STARTED, Ordering::AcqRel);
         if old & CANCELLED == 0 {
-            return true;
+            return Claimed::Watched;
         }
         if old & TIMER != 0 {
             self.cancelled_timers.fetch_sub(1, Ordering::Relaxed);
         }
         self.release(slot);
-        false
+        Claimed::Cancelled
     }
 
     /// The callback of `slot` returned: marks it done and releases the slot.
@@ -318,15 +348,14 @@ mod tests {
         let ha2 = ha.clone();
         ha.cancel();
         assert!(t.is_cancelled(a));
-        assert!(!t.start(a), "cancelled first");
+        assert_eq!(t.start(a), Claimed::Cancelled, "cancelled first");
         drop(ha);
         // The loop let go but one handle is left: the slot is not reused.
         let (b, hb) = t.schedule(false, Location::caller());
         assert_ne!(a, b);
         // Handles dropped before the loop lets go: reused at once.
         drop(hb);
-        assert!(t.start(b));
-        t.finish(b);
+        assert_eq!(t.start(b), Claimed::Unwatched);
         let (c, hc) = t.schedule(false, Location::caller());
         assert_eq!(c, b);
         // Fill the deferred list past its rescan threshold while `a` still has
@@ -334,7 +363,7 @@ mod tests {
         let kept: Vec<_> = (0..CHUNK)
             .map(|_| {
                 let (s, h) = t.schedule(false, Location::caller());
-                assert!(t.start(s));
+                assert_eq!(t.start(s), Claimed::Watched);
                 t.finish(s);
                 (s, h)
             })
@@ -350,7 +379,7 @@ mod tests {
         let mut more = Vec::new();
         let reused = (0..2 * CHUNK).any(|_| {
             let (s, h) = t.schedule(false, Location::caller());
-            assert!(t.start(s));
+            assert_eq!(t.start(s), Claimed::Watched);
             t.finish(s);
             more.push(h);
             s == a
@@ -369,7 +398,7 @@ mod tests {
         h.clone().cancel();
         assert_eq!(counter.load(Ordering::Relaxed), 1);
         // Left the heap live, cancelled in the ready queue: `start` uncounts it.
-        assert!(!t.start(s));
+        assert_eq!(t.start(s), Claimed::Cancelled);
         assert_eq!(counter.load(Ordering::Relaxed), 0);
         assert!(h.cancelled());
         assert!(format!("{h:?}").contains("cancelled"));
@@ -379,12 +408,26 @@ mod tests {
     fn cancel_after_start_does_nothing() {
         let mut t = table();
         let (s, h) = t.schedule(true, Location::caller());
-        assert!(t.start(s));
+        assert_eq!(t.start(s), Claimed::Watched);
         assert!(format!("{h:?}").contains("running"));
         h.cancel();
         t.finish(s);
         assert!(!h.cancelled());
         assert!(format!("{h:?}").contains("done"));
         assert_eq!(t.cancelled_timers.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_callback_without_handles_is_claimed_and_its_slot_reused_at_once() {
+        let mut t = table();
+        let (s, h) = t.schedule(false, Location::caller());
+        drop(h);
+        assert_eq!(t.start(s), Claimed::Unwatched);
+        // Given back already: the next schedule reuses it with a new generation.
+        let (s2, h2) = t.schedule(false, Location::caller());
+        assert_eq!(s2, s);
+        assert!(!h2.cancelled());
+        h2.cancel();
+        assert_eq!(t.start(s2), Claimed::Cancelled);
     }
 }

@@ -44,6 +44,8 @@
 //! | `loop.create_future`, `create_task`, `Task` | [`EventLoop::create_future`] ([`LoopFuture`]), [`EventLoop::create_task`] ([`Task`]) |
 //! | `loop.run_in_executor`, `ThreadPoolExecutor` | [`EventLoop::run_in_executor`], [`ThreadPool`] |
 //! | `loop.create_connection`, `create_server`, `Server` | [`EventLoop::create_connection`], [`EventLoop::create_server`], [`Server`] |
+//! | `loop.create_datagram_endpoint`, `DatagramProtocol`, `DatagramTransport` | [`EventLoop::create_datagram_endpoint`], [`DatagramProtocol`] with [`DatagramEvent`]s, [`DatagramTransport`] / [`DatagramHandle`] |
+//! | `loop.create_unix_connection`, `create_unix_server` | [`EventLoop::create_unix_connection`], [`EventLoop::create_unix_server`] |
 //! | `Protocol` (`connection_made`, `data_received`, …) | [`StreamProtocol`] with one `handle` for [`StreamEvent`]s |
 //! | `BufferedProtocol` | [`BufferedProtocol`] with [`BufferedEvent`]s |
 //! | `Transport` (inside the protocol / outside) | [`StreamTransport`] / [`TransportHandle`] |
@@ -51,6 +53,10 @@
 //! | `loop.connect_read_pipe`, `connect_write_pipe` | [`EventLoop::connect_read_pipe`], [`EventLoop::connect_write_pipe`] ([`ReadPipeProtocol`], [`WritePipeProtocol`], [`PipeHandle`]) |
 //! | `loop.subprocess_exec`, `subprocess_shell` | [`EventLoop::subprocess_exec`], [`EventLoop::subprocess_shell`] ([`SpawnSubprocess`], [`Stdio`]) |
 //! | `SubprocessProtocol`, `SubprocessTransport` | [`SubprocessProtocol`] with [`SubprocessEvent`]s, [`SubprocessTransport`] / [`SubprocessHandle`] |
+//! | `loop.sock_recv`, `sock_sendall`, `sock_connect`, `sock_accept`, … | [`EventLoop::sock_recv`], [`EventLoop::sock_sendall`], [`EventLoop::sock_connect`], [`EventLoop::sock_accept`], … ([`SockError`]) |
+//! | `loop.sendfile`, `sock_sendfile` | [`EventLoop::sendfile`], [`EventLoop::sock_sendfile`] ([`SendfileError`]) |
+//! | `loop.getaddrinfo`, `getnameinfo` | [`EventLoop::getaddrinfo`] ([`AddrInfoFlags`], [`SockType`], [`AddrInfo`]), [`EventLoop::getnameinfo`] ([`NameInfoFlags`]) |
+//! | `loop.add_reader`, `remove_reader`, `add_writer`, `remove_writer` | [`EventLoop::add_reader`], [`EventLoop::remove_reader`], [`EventLoop::add_writer`], [`EventLoop::remove_writer`] |
 //! | `loop.add_signal_handler`, `signal.SIGINT` | [`EventLoop::add_signal_handler`], [`Signal`]; actors: [`EventLoop::subscribe_signal`] ([`SignalReceived`]) |
 //! | `loop.set_exception_handler`, `call_exception_handler` | [`EventLoop::set_exception_handler`], [`EventLoop::call_exception_handler`] |
 //! | exceptions | one [`Error`] (and [`Result`]), with one variant per area |
@@ -82,6 +88,7 @@ mod error;
 mod event_loop;
 mod exception;
 mod executor;
+mod fd_watch;
 mod future;
 mod handle;
 mod handle_table;
@@ -90,6 +97,7 @@ mod net;
 mod pipes;
 mod policy;
 pub mod prelude;
+mod ready;
 mod routing;
 mod run;
 mod run_in_executor;
@@ -111,12 +119,16 @@ pub use error::{Error, FutureError, InvalidStateError, LoopError, Result, TaskEr
 pub use event_loop::{Delay, EventLoop, TaskFactory};
 pub use exception::{default_exception_handler, ExceptionHandler};
 pub use executor::{ExecutorError, ExecutorFuture, ThreadPool};
+pub use fd_watch::{FdWatchError, FileDescriptor};
 pub use future::LoopFuture;
 pub use handle::{Handle, TimerHandle};
 pub use interrupt::Interrupt;
 pub use net::{
-    Connection, CreateConnection, CreateServer, Drain, DrainReport, DrainState, Family, NetError,
-    Reached, ServeForever, Server, TransportHandle, WaitClosed, DEFAULT_CLOSE_GRACE,
+    AddrInfo, AddrInfoFlags, Connection, CreateConnection, CreateDatagramEndpoint, CreateServer,
+    CreateUnixConnection, CreateUnixServer, DatagramEndpoint, DatagramHandle, Drain, DrainReport,
+    DrainState, Family, GetAddrInfo, GetNameInfo, NameInfoFlags, NetError, Reached, Sendfile,
+    SendfileError, ServeForever, Server, SockError, SockSendfile, SockType, TransportHandle,
+    WaitClosed, DEFAULT_CLOSE_GRACE,
 };
 pub use pipes::{PipeError, PipeHandle};
 pub use policy::{
@@ -150,11 +162,12 @@ pub use bytes::{Bytes, BytesMut};
 #[doc(inline)]
 pub use switchboard_protocols::{
     ActorExited, ActorId, Addr, Address, AnyStreamProtocol, BufferedEvent, BufferedProtocol, Call,
-    CallError, Exception, ExceptionContext, ExitReason, LimitsError, NoMessage, PipeCommand,
-    PipeTransportMut, ProcessError, ProtocolError, ReadPipeEvent, ReadPipeProtocol,
-    ReadPipeTransport, ReplyTo, SendError, SendWait, SocketRef, StreamEvent, StreamProtocol,
-    StreamTransport, SubprocessEvent, SubprocessProtocol, SubprocessTransport, TransportError,
-    WriteError, WriteLimits, WritePipeEvent, WritePipeProtocol, WritePipeTransport,
+    CallError, DatagramEvent, DatagramProtocol, DatagramTransport, Exception, ExceptionContext,
+    ExitReason, LimitsError, NoMessage, PeerCredentials, PipeCommand, PipeTransportMut,
+    ProcessError, ProtocolError, ReadPipeEvent, ReadPipeProtocol, ReadPipeTransport, ReplyTo,
+    SendError, SendWait, SocketRef, StreamEvent, StreamProtocol, StreamTransport, SubprocessEvent,
+    SubprocessProtocol, SubprocessTransport, TransportError, WriteError, WriteLimits,
+    WritePipeEvent, WritePipeProtocol, WritePipeTransport,
 };
 
 /// Ready-made protocols and framings: echo, lines, length-prefixed frames, a

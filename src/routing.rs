@@ -210,7 +210,7 @@ fn run(
         (result, cx.interrupt)
     };
     match result {
-        Ok(Status::Alive) => put_back(core, id, actor),
+        Ok(Status::Alive) => put_back(core, id, slot_gen, actor),
         Ok(Status::Done) => {
             let reason = catch_unwind(AssertUnwindSafe(|| actor.exit_reason()))
                 .unwrap_or_else(|p| ExitReason::failed(panic_message(&*p)));
@@ -218,7 +218,7 @@ fn run(
             finish(core, id, slot_gen, reason);
         }
         Err(payload) if is_interrupt(&*payload) => {
-            put_back(core, id, actor);
+            put_back(core, id, slot_gen, actor);
             std::panic::resume_unwind(payload);
         }
         Err(payload) => {
@@ -262,7 +262,7 @@ pub(crate) fn finish(core: &LoopCore, id: ActorId, gen: u64, reason: ExitReason)
         None => false,
     };
     if !supervised {
-        remove(core, id);
+        remove_gen(core, id, gen);
     }
     let watchers = core.watchers.borrow_mut().exited(id.index(), gen, &reason);
     rows::notify(core, ActorExited { id, reason }, watchers);
@@ -311,9 +311,25 @@ pub(crate) fn kill(core: &LoopCore, id: ActorId, gen: Option<u64>, reason: ExitR
     }
 }
 
-fn put_back(core: &LoopCore, id: ActorId, actor: Box<dyn LoopActor>) {
-    if let Some(slot) = core.actors.borrow_mut().get_mut(id.index()) {
-        slot.actor = Some(actor);
+/// Puts a called actor back in its row, unless the row was removed while it
+/// ran (an fd watcher whose callback removed it) or already holds another
+/// incarnation: then the actor is dropped.
+fn put_back(core: &LoopCore, id: ActorId, gen: u64, actor: Box<dyn LoopActor>) {
+    let mut actors = core.actors.borrow_mut();
+    match actors.get_mut(id.index()) {
+        Some(slot) if slot.gen == gen && slot.actor.is_none() => slot.actor = Some(actor),
+        _ => {
+            drop(actors);
+            drop(actor);
+        }
+    }
+}
+
+/// [`remove`], only if the row still holds incarnation `gen`.
+pub(crate) fn remove_gen(core: &LoopCore, id: ActorId, gen: u64) {
+    let current = core.actors.borrow().get(id.index()).map(|slot| slot.gen);
+    if current == Some(gen) {
+        remove(core, id);
     }
 }
 
@@ -412,7 +428,9 @@ pub(crate) fn close_loop(core: &LoopCore) -> Result<(), LoopError> {
             name: control.name(),
         });
     }
-    drop((ready, timers, inbox, watchers, supervised));
+    // fd watchers' callbacks, and what they captured.
+    let watches = std::mem::take(&mut *core.watches.borrow_mut());
+    drop((ready, timers, inbox, watches, watchers, supervised));
     if let Some(pool) = core.executor.borrow_mut().take() {
         pool.shutdown(false);
     }

@@ -1,20 +1,27 @@
-//! The timer queue: a 4-ary min-heap of small keys ordered by `(deadline, seq)`,
-//! so equal deadlines fire in scheduling order (T2), with lazy purging of
-//! cancelled entries (T6). The callbacks live in a slab; the heap holds only
-//! 16-byte keys, so a node's four children share a cache line and a pop at a
-//! million timers touches few lines.
+//! The timer queue: a hierarchical timing wheel of unsorted buckets for the
+//! timers that are not due soon, and a small 4-ary min-heap for those of the
+//! current tick (about a millisecond), ordered by `(deadline, seq)` so equal
+//! deadlines fire in scheduling order (T2). Cancelled entries are purged
+//! lazily (T6).
+//!
+//! Scheduling is a push onto one bucket; a bucket moves into the heap when
+//! its tick comes, so a pop works on a heap of about one tick's timers, which
+//! stays in cache, instead of one of every queued timer. Entries live inline
+//! in the buckets and the heap: a bucket is read front to back, and a purge
+//! is a pass over memory in order.
 //!
 //! The queue also owns the loop's [`HandleTable`] (the states of every
 //! scheduled callback, timer or not), which shares its cancelled-timers counter.
+
+mod wheel;
 
 use std::panic::Location;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
 
-use slab::Slab;
-
 use crate::handle::Handle;
 use crate::handle_table::HandleTable;
+use wheel::Wheel;
 
 /// Purge when at least this many timers are queued and more than half of them
 /// are cancelled (asyncio's `_MIN_SCHEDULED_TIMER_HANDLES` and
@@ -23,6 +30,9 @@ const MIN_PURGE: usize = 100;
 
 /// Children per heap node.
 const ARITY: usize = 4;
+
+/// A tick is 2^20 ns (about 1.05 ms) of the queue's time.
+const TICK_SHIFT: u32 = 20;
 
 /// A timer taken out of the queue: due, cancelled, or dropped at close.
 pub(crate) struct TimerEntry {
@@ -36,75 +46,83 @@ pub(crate) struct TimerEntry {
 /// no longer borrowed (a callback's captures may touch the loop in `Drop`).
 #[derive(Default)]
 pub(crate) struct Dead {
-    /// Popped one by one.
+    /// Taken out one by one.
     entries: Vec<TimerEntry>,
-    /// Slabs left holding only cancelled entries by a purge.
-    slabs: Vec<Slab<TimerEntry>>,
+    /// Buckets left holding only cancelled entries by a purge.
+    buckets: Vec<Vec<Queued>>,
 }
 
 impl Dead {
     fn into_entries(self) -> impl Iterator<Item = TimerEntry> {
-        self.entries.into_iter().chain(
-            self.slabs
-                .into_iter()
-                .flat_map(|s| s.into_iter().map(|(_, e)| e)),
-        )
+        self.entries
+            .into_iter()
+            .chain(self.buckets.into_iter().flatten().map(|q| q.entry))
     }
 }
 
-/// A heap key. Derived `Ord` compares `deadline`, then `tie`, whose high half is
-/// the scheduling sequence number, so equal deadlines pop FIFO; the low half is
-/// the slab index of the entry (unique among live keys, never decides order).
+/// A timer's order. Derived `Ord` compares `deadline`, then `seq`, the
+/// scheduling sequence number, so equal deadlines pop FIFO. A 64-bit `seq`
+/// does not wrap.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 struct Key {
     /// The deadline (ns since the loop's epoch) with its sign bit flipped, so
     /// unsigned order is signed order.
     deadline: u64,
-    /// `seq << 32 | slot`.
-    tie: u64,
+    seq: u64,
+}
+
+/// `deadline` (ns) with its sign bit flipped: unsigned order is signed order.
+fn flip(deadline: i64) -> u64 {
+    (deadline as u64) ^ (1 << 63)
+}
+
+/// The tick of a flipped deadline.
+fn tick_of(flipped: u64) -> u64 {
+    flipped >> TICK_SHIFT
 }
 
 impl Key {
-    fn new(deadline: i64, seq: u32, slot: u32) -> Key {
-        Key {
-            deadline: (deadline as u64) ^ (1 << 63),
-            tie: (u64::from(seq) << 32) | u64::from(slot),
-        }
-    }
-
     fn deadline(self) -> i64 {
-        (self.deadline ^ (1 << 63)) as i64
+        flip_back(self.deadline)
     }
 
-    fn slot(self) -> usize {
-        (self.tie & u64::from(u32::MAX)) as usize
+    fn tick(self) -> u64 {
+        tick_of(self.deadline)
     }
 }
 
+/// A queued timer.
+pub(crate) struct Queued {
+    key: Key,
+    entry: TimerEntry,
+}
+
 pub(crate) struct TimerQueue {
-    /// A 4-ary min-heap: the children of `i` are `4i + 1 ..= 4i + 4`.
-    heap: Vec<Key>,
-    entries: Slab<TimerEntry>,
-    /// The next sequence number. When it reaches `seq_limit`, the live keys are
-    /// renumbered `0..len` in order (see [`renumber`](Self::renumber)).
-    next_seq: u32,
-    seq_limit: u32,
+    /// A 4-ary min-heap of the timers at or before the wheel's current tick:
+    /// the children of `i` are `4i + 1 ..= 4i + 4`.
+    heap: Vec<Queued>,
+    /// The timers after the current tick.
+    wheel: Wheel<Queued>,
+    /// Timers in the heap and the wheel.
+    len: usize,
+    next_seq: u64,
     cancelled: Arc<AtomicIsize>,
     handles: HandleTable,
-    /// Cancelled entries taken out of the heap and not yet dropped. The loop
-    /// drops them with [`take_dead`](Self::take_dead) once it holds no borrow,
-    /// since a callback's captures may touch the loop in their `Drop`.
+    /// Cancelled entries taken out and not yet dropped. The loop drops them
+    /// with [`take_dead`](Self::take_dead) once it holds no borrow, since a
+    /// callback's captures may touch the loop in their `Drop`.
     dead: Dead,
 }
 
 impl TimerQueue {
+    /// An empty queue whose wheel starts at time 0 (the loop's epoch).
     pub(crate) fn new() -> Self {
         let cancelled = Arc::new(AtomicIsize::new(0));
         TimerQueue {
             heap: Vec::new(),
-            entries: Slab::new(),
+            wheel: Wheel::new(tick_of(flip(0))),
+            len: 0,
             next_seq: 0,
-            seq_limit: u32::MAX,
             handles: HandleTable::new(cancelled.clone()),
             cancelled,
             dead: Dead::default(),
@@ -124,120 +142,203 @@ impl TimerQueue {
         callback: Box<dyn FnOnce()>,
         created_at: &'static Location<'static>,
     ) -> Handle {
-        if self.next_seq >= self.seq_limit {
-            self.renumber();
-        }
         let (slot, handle) = self.handles.schedule(true, created_at);
-        let slot = self.entries.insert(TimerEntry {
-            slot,
-            created_at,
-            callback,
-        });
-        let slot = u32::try_from(slot).expect("more than 2^32 timers queued");
-        self.heap.push(Key::new(deadline, self.next_seq, slot));
+        let key = Key {
+            deadline: flip(deadline),
+            seq: self.next_seq,
+        };
         self.next_seq += 1;
-        self.sift_up(self.heap.len() - 1);
+        self.len += 1;
+        let q = Queued {
+            key,
+            entry: TimerEntry {
+                slot,
+                created_at,
+                callback,
+            },
+        };
+        self.place(q);
         handle
+    }
+
+    /// Puts `q` in the heap when its tick has come, else in the wheel.
+    fn place(&mut self, q: Queued) {
+        let tick = q.key.tick();
+        if tick <= self.wheel.cur() {
+            self.heap.push(q);
+            self.sift_up(self.heap.len() - 1);
+        } else {
+            self.wheel.insert(tick, q);
+        }
     }
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.heap.len()
+        self.len
     }
 
-    /// True when no timer is scheduled (live or cancelled).
+    /// True when no timer is queued (live or cancelled).
     pub(crate) fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.len == 0
     }
 
-    fn is_cancelled(&self, key: Key) -> bool {
-        self.handles.is_cancelled(self.entries[key.slot()].slot)
+    fn is_cancelled(&self, q: &Queued) -> bool {
+        self.handles.is_cancelled(q.entry.slot)
     }
 
-    /// The deadline of the earliest timer that is still live; cancelled heads
-    /// are removed on the way (see [`take_dead`](Self::take_dead)), so the poll
+    /// The deadline of the earliest timer that is still live, or an earlier
+    /// time at which the queue must be looked at again; cancelled heads are
+    /// removed on the way (see [`take_dead`](Self::take_dead)), so the poll
     /// timeout never comes from one.
+    ///
+    /// When the heap is empty and the earliest bucket is one tick, that
+    /// bucket moves into the heap and the answer is exact. A bucket of a
+    /// higher level spans many ticks; its start is returned, at which
+    /// [`pop_due`](Self::pop_due) spreads it over the levels below. A timer
+    /// thus costs at most one early wake-up per level (8), none once the
+    /// loop is busy, and never fires early.
     pub(crate) fn next_deadline(&mut self) -> Option<i64> {
         self.maybe_purge();
-        while let Some(&head) = self.heap.first() {
-            if !self.is_cancelled(head) {
-                return Some(head.deadline());
+        loop {
+            if let Some(head) = self.heap.first() {
+                if !self.is_cancelled(head) {
+                    return Some(head.key.deadline());
+                }
+                let q = self.pop_head();
+                self.bury(q.entry);
+                continue;
             }
-            self.pop_head();
-            self.bury(head);
+            let slot = self.wheel.earliest()?;
+            if slot.level > 0 {
+                return Some(flip_back(slot.start << TICK_SHIFT));
+            }
+            self.take_bucket(slot);
         }
-        None
     }
 
     /// Pops the earliest live entry due at `now`; cancelled ones due on the way
     /// are buried (see [`take_dead`](Self::take_dead)). A cancel after this
     /// returns is uncounted by [`HandleTable::start`].
+    ///
+    /// Every timer in the wheel is after every one in the heap, so the wheel
+    /// is looked at only once the heap is empty, and then gives one bucket
+    /// (one tick) at a time: a backlog of due timers is worked off in tick
+    /// order through a heap of one tick's timers, not merged into one big
+    /// heap.
     pub(crate) fn pop_due(&mut self, now: i64) -> Option<TimerEntry> {
+        let now_flipped = flip(now);
         loop {
-            let head = *self.heap.first()?;
-            if head.deadline() > now {
-                return None;
+            match self.heap.first() {
+                Some(head) if head.key.deadline <= now_flipped => {
+                    let q = self.pop_head();
+                    if !self.is_cancelled(&q) {
+                        self.len -= 1;
+                        return Some(q.entry);
+                    }
+                    self.bury(q.entry);
+                }
+                Some(_) => return None,
+                None => {
+                    let tick = tick_of(now_flipped);
+                    match self.wheel.earliest().filter(|s| s.start <= tick) {
+                        Some(slot) => self.take_bucket(slot),
+                        None => {
+                            self.wheel.advance(tick);
+                            return None;
+                        }
+                    }
+                }
             }
-            self.pop_head();
-            if !self.is_cancelled(head) {
-                return Some(self.entries.remove(head.slot()));
-            }
-            self.bury(head);
         }
     }
 
-    /// Moves the cancelled entry of a key already out of the heap to `dead`
+    /// Empties the earliest bucket: the wheel's current tick becomes its start,
+    /// its timers of that tick go to the heap, the others to lower levels.
+    fn take_bucket(&mut self, slot: wheel::Slot) {
+        let mut items = self.wheel.take(slot);
+        if slot.level == 0 && self.heap.is_empty() {
+            // One tick: all of it goes to the heap, but the cancelled
+            // entries, buried now. Reading every state here, in one pass of
+            // independent loads, also brings their cache lines in together,
+            // rather than one miss per pop.
+            let mut k = 0;
+            while k < items.len() {
+                if self.is_cancelled(&items[k]) {
+                    let q = items.swap_remove(k);
+                    self.bury(q.entry);
+                } else {
+                    k += 1;
+                }
+            }
+            // The bucket's Vec becomes the heap, and the heap's (empty) Vec
+            // goes back to the slot: nothing is copied or allocated.
+            std::mem::swap(&mut self.heap, &mut items);
+            self.heapify();
+        } else {
+            for q in items.drain(..) {
+                self.place(q);
+            }
+        }
+        self.wheel.recycle(slot, items);
+    }
+
+    /// Moves the cancelled entry of a timer already out of the queue to `dead`
     /// and gives its slot back.
-    fn bury(&mut self, key: Key) {
-        let e = self.entries.remove(key.slot());
+    fn bury(&mut self, e: TimerEntry) {
         self.handles.release(e.slot);
         self.dead.entries.push(e);
+        self.len -= 1;
         self.cancelled.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// Removes cancelled entries when they are more than half of a large heap
+    /// Removes cancelled entries when they are more than half of a large queue
     /// (see [`take_dead`](Self::take_dead)).
     pub(crate) fn maybe_purge(&mut self) {
-        let len = self.heap.len();
         let cancelled = self.cancelled.load(Ordering::Relaxed).max(0) as usize;
-        if len >= MIN_PURGE && cancelled * 2 > len {
+        if self.len >= MIN_PURGE && cancelled * 2 > self.len {
             self.purge();
         }
     }
 
-    /// One pass over the slab (in memory order) marks the cancelled entries
-    /// in a bitmap; the heap is compacted in place, its survivors (fewer than
-    /// half) move to a new slab, and the old slab, now holding only cancelled
-    /// entries, is handed to [`take_dead`](Self::take_dead) whole.
+    /// One pass over the heap and every bucket, in memory order. In each, the
+    /// cancelled entries are swapped to the front; the survivors (order does
+    /// not matter in a bucket, and the heap is rebuilt) move to a new `Vec`,
+    /// and the old one, now holding only cancelled entries, is handed to
+    /// [`take_dead`](Self::take_dead) whole.
     fn purge(&mut self) {
         // The state is read once per entry: a cancel from another thread in
         // between is counted and purged next time.
-        let mut marked = vec![0u64; self.entries.capacity().div_ceil(64)];
-        let mut removed = 0usize;
-        for (slot, e) in self.entries.iter() {
-            if self.handles.is_cancelled(e.slot) {
-                marked[slot / 64] |= 1 << (slot % 64);
-                self.handles.release(e.slot);
-                removed += 1;
+        let handles = &mut self.handles;
+        let dead = &mut self.dead.buckets;
+        let mut removed = 0;
+        let mut split = |v: &mut Vec<Queued>| {
+            let mut k = 0;
+            for j in 0..v.len() {
+                let slot = v[j].entry.slot;
+                if handles.is_cancelled(slot) {
+                    handles.release(slot);
+                    v.swap(k, j);
+                    k += 1;
+                }
+            }
+            if k > 0 {
+                let live: Vec<Queued> = v.drain(k..).collect();
+                dead.push(std::mem::replace(v, live));
+                removed += k;
+            }
+        };
+        split(&mut self.heap);
+        for bucket in self.wheel.buckets_mut() {
+            if !bucket.is_empty() {
+                split(bucket);
             }
         }
         if removed == 0 {
             return;
         }
-        let survivors = self.entries.len() - removed;
-        let mut old = std::mem::replace(&mut self.entries, Slab::with_capacity(survivors));
-        let entries = &mut self.entries;
-        self.heap.retain_mut(|k| {
-            let slot = k.slot();
-            if marked[slot / 64] & (1 << (slot % 64)) != 0 {
-                return false;
-            }
-            let moved = entries.insert(old.remove(slot)) as u32;
-            k.tie = (k.tie & !u64::from(u32::MAX)) | u64::from(moved);
-            true
-        });
-        self.dead.slabs.push(old);
+        self.wheel.recount();
         self.heapify();
+        self.len -= removed;
         self.cancelled
             .fetch_sub(removed as isize, Ordering::Relaxed);
     }
@@ -252,47 +353,41 @@ impl TimerQueue {
     /// dropped outside any borrow of the loop.
     pub(crate) fn drain(&mut self) -> Vec<TimerEntry> {
         self.cancelled.store(0, Ordering::Relaxed);
-        self.heap.clear();
+        self.len = 0;
         let mut all: Vec<TimerEntry> = std::mem::take(&mut self.dead).into_entries().collect();
-        all.extend(self.entries.drain());
+        all.extend(self.heap.drain(..).map(|q| q.entry));
+        for bucket in self.wheel.buckets_mut() {
+            all.extend(bucket.drain(..).map(|q| q.entry));
+        }
+        self.wheel.recount();
         all
     }
 
-    /// Renumbers the live keys `0..len` in `(deadline, seq)` order, so the
-    /// 32-bit sequence numbers never wrap. A sorted array is a valid heap.
-    fn renumber(&mut self) {
-        self.heap.sort_unstable();
-        for (seq, k) in self.heap.iter_mut().enumerate() {
-            let seq = u32::try_from(seq).expect("more than 2^32 timers queued");
-            *k = Key::new(k.deadline(), seq, k.slot() as u32);
-        }
-        self.next_seq = self.heap.len() as u32;
-    }
-
-    fn pop_head(&mut self) {
-        let last = self.heap.pop();
-        if let (Some(last), false) = (last, self.heap.is_empty()) {
-            self.heap[0] = last;
+    fn pop_head(&mut self) -> Queued {
+        let last = self.heap.len() - 1;
+        self.heap.swap(0, last);
+        let head = self.heap.pop().expect("a head to pop");
+        if !self.heap.is_empty() {
             self.sift_down(0);
         }
+        head
     }
 
     fn sift_up(&mut self, mut i: usize) {
-        let k = self.heap[i];
+        let k = self.heap[i].key;
         while i > 0 {
             let parent = (i - 1) / ARITY;
-            if self.heap[parent] <= k {
+            if self.heap[parent].key <= k {
                 break;
             }
-            self.heap[i] = self.heap[parent];
+            self.heap.swap(i, parent);
             i = parent;
         }
-        self.heap[i] = k;
     }
 
     fn sift_down(&mut self, mut i: usize) {
         let n = self.heap.len();
-        let k = self.heap[i];
+        let k = self.heap[i].key;
         loop {
             let first = i * ARITY + 1;
             if first >= n {
@@ -301,17 +396,16 @@ impl TimerQueue {
             let end = (first + ARITY).min(n);
             let mut min = first;
             for c in first + 1..end {
-                if self.heap[c] < self.heap[min] {
+                if self.heap[c].key < self.heap[min].key {
                     min = c;
                 }
             }
-            if k <= self.heap[min] {
+            if k <= self.heap[min].key {
                 break;
             }
-            self.heap[i] = self.heap[min];
+            self.heap.swap(i, min);
             i = min;
         }
-        self.heap[i] = k;
     }
 
     fn heapify(&mut self) {
@@ -322,6 +416,11 @@ impl TimerQueue {
             }
         }
     }
+}
+
+/// The deadline (ns) of a flipped time.
+fn flip_back(flipped: u64) -> i64 {
+    (flipped ^ (1 << 63)) as i64
 }
 
 #[cfg(test)]

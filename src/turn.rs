@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use switchboard_protocols::{Exception, ExceptionContext};
 
 use crate::event_loop::{LoopCore, Ready, FIRST_ACTOR_TOKEN, WAKER_TOKEN};
+use crate::handle_table::Claimed;
 use crate::interrupt::is_interrupt;
 use crate::shared::Inbox;
 use crate::task::{Propagated, TaskKey};
@@ -196,10 +197,15 @@ enum Claim<'a> {
 }
 
 impl Claim<'_> {
-    fn start(self, core: &LoopCore) -> bool {
+    /// `None` when a cancel won; else whether `finish` must follow the run.
+    fn start(self, core: &LoopCore) -> Option<bool> {
         match self {
-            Claim::Table(slot) => core.timers.borrow_mut().handles().start(slot),
-            Claim::Alone(state) => state.start(),
+            Claim::Table(slot) => match core.timers.borrow_mut().handles().start(slot) {
+                Claimed::Cancelled => None,
+                Claimed::Watched => Some(true),
+                Claimed::Unwatched => Some(false),
+            },
+            Claim::Alone(state) => state.start().then_some(true),
         }
     }
 
@@ -219,12 +225,14 @@ fn run_callback(
     created_at: &'static std::panic::Location<'static>,
     f: Box<dyn FnOnce()>,
 ) {
-    if !claim.start(core) {
+    let Some(finish) = claim.start(core) else {
         return;
-    }
+    };
     let started = core.debug.get().then(Instant::now);
     let result = catch_unwind(AssertUnwindSafe(f));
-    claim.finish(core);
+    if finish {
+        claim.finish(core);
+    }
     if let Some(t0) = started {
         warn_if_slow(core, t0, || format!("<Handle created at {created_at}>"));
     }

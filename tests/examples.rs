@@ -34,6 +34,11 @@ fn hello_world_prints_hello_world_then_stops() {
 }
 
 #[test]
+fn watch_fd_prints_what_the_reader_received() {
+    assert_eq!(run_example("watch_fd", &[]), "Received: abc\n");
+}
+
+#[test]
 fn display_date_prints_five_utc_timestamps_then_stops() {
     let utc_minute = "import datetime; \
         print(datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M'))";
@@ -113,11 +118,12 @@ fn tour_prints_every_section_in_order() {
             "5. run_in_executor: blocking work on a thread pool",
             "6. The exception handler catches a panic",
             "7. A TCP echo server and client on 127.0.0.1",
-            "8. An actor answers questions: call and ReplyTo",
-            "9. Deadlines and composition: wait_for and gather",
-            "10. Run a child process and handle a signal",
-            "11. A supervisor restarts a crashed actor",
-            "12. Stopping and closing cleanly",
+            "8. A UDP datagram round trip on 127.0.0.1",
+            "9. An actor answers questions: call and ReplyTo",
+            "10. Deadlines and composition: wait_for and gather",
+            "11. Run a child process and handle a signal",
+            "12. A supervisor restarts a crashed actor",
+            "13. Stopping and closing cleanly",
         ]
     );
     // What each section shows, in order.
@@ -131,6 +137,7 @@ fn tour_prints_every_section_in_order() {
         "   handler: Exception in callback <Handle created at examples/tour/errors.rs:",
         "> -> panic: boom\n   the next callback still runs\n",
         "   client: got back 'hello, tour'; closing\n",
+        "   server: datagram 'ping' from the client\n   client: got back 'echo: ping', one datagram, whole\n",
         "   ada -> Some(1815), bob -> None\n",
         "   gather -> [\"slow\", \"fast\"]: in the order given, though fast finished first\n",
         "   wait_for: timed out after 0.01 seconds; the sleep was dropped\n",

@@ -29,9 +29,10 @@ use support::net::{is_alone_child, run_alone, slow_peer, until};
 use support::script::{script, On};
 use support::{new_loop, run_with_deadline};
 
-/// What one read can add on top of the high-water mark (one read's answer),
-/// with room to spare: far below what an unheld server buffers.
-const HELD_BOUND: usize = 256 * 1024;
+/// The most a held server can buffer: the high-water mark (64 KiB; reading
+/// stops above it) plus one read's answer (a read asks for up to 256 KiB).
+/// Far below what an unheld server buffers.
+const HELD_BOUND: usize = 64 * 1024 + 256 * 1024;
 
 /// Patterned bytes, so a loss or a reordering shows.
 fn pattern(from: usize, len: usize) -> Vec<u8> {

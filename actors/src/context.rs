@@ -95,6 +95,13 @@ pub trait LoopActor: 'static {
         false
     }
 
+    /// The descriptor of the socket this actor owns as a transport, while it
+    /// is open: the loop refuses `add_reader`/`add_writer` on it, as asyncio
+    /// refuses to watch a descriptor a transport uses.
+    fn transport_fd(&self) -> Option<std::os::fd::RawFd> {
+        None
+    }
+
     /// A short description for exception contexts and introspection, like
     /// `TcpTransport fd=7 peer=127.0.0.1:4000`.
     fn describe(&self) -> String;

@@ -15,6 +15,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod context;
+pub mod datagram;
 pub mod diag;
 mod flow;
 pub mod pipe;

@@ -1,5 +1,6 @@
-//! The listening-socket actor behind asyncio's `Server`: accepts in batches,
-//! spawns a transport actor per connection, backs off on EMFILE.
+//! The listening-socket actor behind asyncio's `Server` (TCP and Unix):
+//! accepts in batches, spawns a transport actor per connection, backs off on
+//! EMFILE, and removes a Unix server's socket file on close.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -13,7 +14,13 @@ use switchboard_protocols::internal::Mailer;
 use switchboard_protocols::{ActorId, Address, AnyStreamProtocol, Exception, ExceptionContext};
 
 use crate::context::{LoopActor, LoopContext, Readiness, Status};
-use crate::stream::{Hooks, Start, StreamLimits, TcpTransport};
+use crate::stream::{Hooks, SocketTransport, Start, StreamLimits};
+
+mod listener;
+mod socket_file;
+
+pub use listener::StreamListener;
+pub use socket_file::SocketFile;
 
 /// How long accepting pauses after EMFILE/ENFILE (asyncio's `ACCEPT_RETRY_DELAY`).
 pub const ACCEPT_RETRY_DELAY: Duration = Duration::from_secs(1);
@@ -89,23 +96,23 @@ impl ServerShared {
 /// A protocol factory shared by a server's listeners.
 pub type Factory<M> = Rc<dyn Fn() -> AnyStreamProtocol<M>>;
 
-enum State {
+enum State<L> {
     /// Bound, not listening (`start_serving=False`): connects are refused.
     Bound(socket2::Socket),
-    Serving(mio::net::TcpListener),
+    Serving(L),
     /// Accept hit EMFILE/ENFILE (reported); retrying after a delay.
-    Backoff(mio::net::TcpListener),
+    Backoff(L),
     /// Accepting again after a back-off, not yet recovered: a batch that
     /// ends without running out of descriptors makes it `Serving` again; one
     /// that runs out again backs off again without a second report, so one
     /// exhaustion is reported once however many retries it takes.
-    Retrying(mio::net::TcpListener),
+    Retrying(L),
     Closed,
 }
 
-impl State {
+impl<L> State<L> {
     /// The listener, while accepting.
-    fn accepting(&self) -> Option<&mio::net::TcpListener> {
+    fn accepting(&self) -> Option<&L> {
         match self {
             State::Serving(l) | State::Retrying(l) => Some(l),
             _ => None,
@@ -113,35 +120,38 @@ impl State {
     }
 }
 
-/// How a listener accepts one connection: `TcpListener::accept`, or a
-/// stand-in in tests.
-type AcceptFn = Box<
-    dyn FnMut(&mio::net::TcpListener) -> io::Result<(mio::net::TcpStream, std::net::SocketAddr)>,
->;
+/// How a listener accepts one connection: its `accept`, or a stand-in in
+/// tests.
+type AcceptFn<L> =
+    Box<dyn FnMut(&L) -> io::Result<(<L as StreamListener>::Stream, <L as StreamListener>::Peer)>>;
 
-/// One listening TCP socket of a server.
-pub struct TcpListenerActor<M: 'static> {
-    state: State,
+/// One listening socket of a server, TCP or Unix.
+pub struct ListenerActor<L: StreamListener, M: 'static> {
+    state: State<L>,
     backlog: i32,
     factory: Factory<M>,
     shared: Rc<ServerShared>,
     mailer: Arc<dyn Mailer>,
     local: Option<Address>,
-    /// A connection's transport calls this with its info once made (for
-    /// introspection and `close_clients`).
-    nodelay: bool,
     /// The limits given to every accepted connection's transport.
     limits: StreamLimits,
-    accept: AcceptFn,
+    /// A Unix server's socket file, removed on close if still ours.
+    socket_file: Option<SocketFile>,
+    accept: AcceptFn<L>,
 }
 
-impl<M: 'static> std::fmt::Debug for TcpListenerActor<M> {
+/// A listening TCP socket.
+pub type TcpListenerActor<M> = ListenerActor<mio::net::TcpListener, M>;
+/// A listening Unix stream socket.
+pub type UnixListenerActor<M> = ListenerActor<mio::net::UnixListener, M>;
+
+impl<L: StreamListener, M: 'static> std::fmt::Debug for ListenerActor<L, M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.describe())
     }
 }
 
-impl<M: 'static> TcpListenerActor<M> {
+impl<L: StreamListener, M: 'static> ListenerActor<L, M> {
     /// Wraps a bound (not yet listening) socket.
     pub fn new(
         socket: socket2::Socket,
@@ -150,22 +160,30 @@ impl<M: 'static> TcpListenerActor<M> {
         shared: Rc<ServerShared>,
         mailer: Arc<dyn Mailer>,
     ) -> Self {
-        let local = socket
-            .local_addr()
-            .ok()
-            .and_then(|a| a.as_socket())
-            .map(Address::Inet);
-        TcpListenerActor {
+        let local = L::local_address(&socket);
+        ListenerActor {
             state: State::Bound(socket),
             backlog,
             factory,
             shared,
             mailer,
             local,
-            nodelay: true,
             limits: StreamLimits::default(),
-            accept: Box::new(|l| l.accept()),
+            socket_file: None,
+            accept: Box::new(|l| l.accept_stream()),
         }
+    }
+
+    /// The bound address.
+    pub fn local(&self) -> Option<&Address> {
+        self.local.as_ref()
+    }
+
+    /// Removes this socket file on close if the path still holds it (a Unix
+    /// server that bound a path, asyncio 3.13's `cleanup_socket`).
+    pub fn with_socket_file(mut self, file: SocketFile) -> Self {
+        self.socket_file = Some(file);
+        self
     }
 
     /// Gives every accepted connection's transport these limits (a
@@ -181,7 +199,7 @@ impl<M: 'static> TcpListenerActor<M> {
         };
         let listening = sock.listen(self.backlog).and_then(|()| {
             sock.set_nonblocking(true)?;
-            let mut l = mio::net::TcpListener::from_std(std::net::TcpListener::from(sock));
+            let mut l = L::from_listening(sock);
             cx.registry()
                 .register(&mut l, cx.token_of(cx.id()), mio::Interest::READABLE)?;
             Ok(l)
@@ -284,10 +302,8 @@ impl<M: 'static> TcpListenerActor<M> {
         cx.wake_after(ACCEPT_RETRY_DELAY, TAG_RESUME_ACCEPT);
     }
 
-    fn spawn_connection(&mut self, mut stream: mio::net::TcpStream, cx: &mut dyn LoopContext) {
-        if self.nodelay {
-            let _ = stream.set_nodelay(true);
-        }
+    fn spawn_connection(&mut self, mut stream: L::Stream, cx: &mut dyn LoopContext) {
+        L::configure(&mut stream);
         let id = cx.reserve();
         let interest = mio::Interest::READABLE | mio::Interest::WRITABLE;
         if let Err(e) = cx
@@ -311,7 +327,7 @@ impl<M: 'static> TcpListenerActor<M> {
         };
         let protocol = (self.factory)();
         let (mut transport, _info) =
-            TcpTransport::new(stream, id, protocol, self.mailer.clone(), hooks);
+            SocketTransport::new(stream, id, protocol, self.mailer.clone(), hooks);
         transport.set_limits(self.limits);
         self.shared.connections.borrow_mut().push(id);
         cx.insert(id, Box::new(transport));
@@ -319,10 +335,25 @@ impl<M: 'static> TcpListenerActor<M> {
     }
 
     fn close(&mut self, cx: &mut dyn LoopContext) {
-        if let State::Serving(mut l) | State::Backoff(mut l) | State::Retrying(mut l) =
-            std::mem::replace(&mut self.state, State::Closed)
-        {
-            let _ = cx.registry().deregister(&mut l);
+        match std::mem::replace(&mut self.state, State::Closed) {
+            State::Serving(mut l) | State::Backoff(mut l) | State::Retrying(mut l) => {
+                let _ = cx.registry().deregister(&mut l);
+            }
+            State::Bound(_) => {}
+            // Closed already: the socket file was dealt with then.
+            State::Closed => return self.shared.mark_closed(),
+        }
+        if let Some(file) = self.socket_file.take() {
+            if let Err(e) = file.remove_if_ours() {
+                cx.report(
+                    ExceptionContext::new(format!(
+                        "cannot remove the socket file {}",
+                        file.path().display()
+                    ))
+                    .with_exception(Exception::Io(Arc::new(e)))
+                    .with_socket(self.describe()),
+                );
+            }
         }
         self.shared.mark_closed();
     }
@@ -338,7 +369,7 @@ fn is_resource_exhausted(e: &io::Error) -> bool {
     )
 }
 
-impl<M: 'static> LoopActor for TcpListenerActor<M> {
+impl<L: StreamListener, M: 'static> LoopActor for ListenerActor<L, M> {
     fn ready(&mut self, _r: Readiness, cx: &mut dyn LoopContext) -> Status {
         self.accept_batch(cx);
         self.status()
@@ -380,11 +411,11 @@ impl<M: 'static> LoopActor for TcpListenerActor<M> {
             .as_ref()
             .map(|a| a.to_string())
             .unwrap_or_else(|| "-".into());
-        format!("<TcpListener {local}>")
+        format!("<{} {local}>", L::KIND)
     }
 }
 
-impl<M: 'static> TcpListenerActor<M> {
+impl<L: StreamListener, M: 'static> ListenerActor<L, M> {
     fn status(&self) -> Status {
         if matches!(self.state, State::Closed) {
             Status::Done

@@ -5,7 +5,8 @@
 //! Teaches, in order: callbacks run in the order they were scheduled; timers
 //! (`call_later`, `call_at`, `cancel`); a task awaiting a future;
 //! `call_soon_threadsafe` from another thread; `run_in_executor`; the exception
-//! handler catching a panicking callback; a TCP echo server and client; a
+//! handler catching a panicking callback; a TCP echo server and client; a UDP
+//! datagram round trip; an actor answering `call`; `wait_for` and `gather`; a
 //! child process and a signal handler; a supervisor restarting a crashed
 //! actor; stopping and closing cleanly. Mirrors the asyncio "Event Loop" page (running and
 //! stopping, scheduling callbacks, futures and tasks, network connections and
@@ -53,28 +54,33 @@
 //!    server: the client closed the connection
 //!    server closed
 //!
-//! 8. An actor answers questions: call and ReplyTo
+//! 8. A UDP datagram round trip on 127.0.0.1
+//!    create_datagram_endpoint binds one endpoint; a second, connected to it, sends.
+//!    server: datagram 'ping' from the client
+//!    client: got back 'echo: ping', one datagram, whole
+//!
+//! 9. An actor answers questions: call and ReplyTo
 //!    spawn starts an actor; send tells it something, call asks and awaits.
 //!    ada -> Some(1815), bob -> None
 //!
-//! 9. Deadlines and composition: wait_for and gather
+//! 10. Deadlines and composition: wait_for and gather
 //!    gather collects outputs in order; wait_for gives up after its timeout.
 //!    gather -> ["slow", "fast"]: in the order given, though fast finished first
 //!    wait_for: timed out after 0.01 seconds; the sleep was dropped
 //!
-//! 10. Run a child process and handle a signal
+//! 11. Run a child process and handle a signal
 //!    subprocess_exec runs a program; its output arrives as PipeDataReceived.
 //!    child said 'hello from a child', exited with 0
 //!    a child sent us SIGUSR1; the handler ran on the loop thread
 //!
-//! 11. A supervisor restarts a crashed actor
+//! 12. A supervisor restarts a crashed actor
 //!    A supervised actor that panics is started again, at the same address.
 //!    counter at 5
 //!    crash: a counter needs a number
 //!    the question that crashed it: the actor dropped the question without answering
 //!    restarted: counter at 1, same address
 //!
-//! 12. Stopping and closing cleanly
+//! 13. Stopping and closing cleanly
 //!    stop() before run_forever(): exactly one iteration runs.
 //!    the one iteration ran this callback
 //!    closed: is_closed() = true; call_soon -> event loop is closed
@@ -92,6 +98,7 @@ mod tasks;
 mod tcp;
 mod threads;
 mod timers;
+mod udp;
 
 use std::error::Error;
 
@@ -115,6 +122,7 @@ const SECTIONS: &[(&str, Section)] = &[
     ),
     ("The exception handler catches a panic", errors::show),
     ("A TCP echo server and client on 127.0.0.1", tcp::show),
+    ("A UDP datagram round trip on 127.0.0.1", udp::show),
     ("An actor answers questions: call and ReplyTo", actors::show),
     (
         "Deadlines and composition: wait_for and gather",

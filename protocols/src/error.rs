@@ -93,6 +93,11 @@ pub enum WriteError {
     /// `close()`/`abort()`/loss is *not* an error: it is dropped silently.
     #[error("cannot call write() after write_eof()")]
     AfterWriteEof,
+    /// `write()` while `loop.sendfile` sends a file over the transport's
+    /// socket: asyncio's `RuntimeError('unable to write; sendfile is in
+    /// progress')`.
+    #[error("unable to write: sendfile is in progress")]
+    SendfileInProgress,
     /// `sendto` with an address on a connected datagram endpoint, or without one
     /// on an unconnected endpoint.
     #[error("invalid address for this datagram endpoint: {reason}")]

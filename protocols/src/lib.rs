@@ -1,6 +1,7 @@
 //! # switchboard-protocols
 //!
 //! The vocabulary shared by the switchboard loop and user code: the event enums
+//! (stream and datagram)
 //! a protocol receives, the transport traits a protocol may call, the protocol
 //! traits, the errors for lost connections, the exception-handler context, and
 //! ready-made protocols.
@@ -23,6 +24,7 @@ mod addr;
 mod address;
 mod capacity;
 mod command;
+mod datagram;
 mod error;
 mod exception;
 mod exit;
@@ -44,6 +46,7 @@ pub mod testing;
 pub use addr::{Addr, Call, CallError, ReplyTo, SendError, SendWait};
 pub use address::Address;
 pub use command::StreamCommand;
+pub use datagram::{DatagramCommand, DatagramEvent, DatagramProtocol, DatagramTransport};
 pub use error::{LimitsError, ProtocolError, TransportError, WriteError};
 pub use exception::{Exception, ExceptionContext};
 pub use exit::{ActorExited, ExitReason};
@@ -56,7 +59,7 @@ pub use pipe::{
     WritePipeProtocol, WritePipeTransport,
 };
 pub use signal::{Signal, SignalError, SignalReceived};
-pub use socket::{SocketOps, SocketRef};
+pub use socket::{PeerCredentials, SocketOps, SocketRef};
 pub use stream::{
     AnyStreamProtocol, BufferedEvent, BufferedProtocol, StreamEvent, StreamProtocol,
     StreamTransport,

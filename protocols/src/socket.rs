@@ -20,6 +20,22 @@ pub trait SocketOps: Sync {
     fn send_buffer_size(&self, fd: BorrowedFd<'_>) -> io::Result<usize>;
     fn set_recv_buffer_size(&self, fd: BorrowedFd<'_>, size: usize) -> io::Result<()>;
     fn recv_buffer_size(&self, fd: BorrowedFd<'_>) -> io::Result<usize>;
+    fn peer_credentials(&self, fd: BorrowedFd<'_>) -> io::Result<PeerCredentials> {
+        let _ = fd;
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
+/// The process at the other end of a Unix-domain socket, as the kernel saw
+/// it when the connection was made (`SO_PEERCRED` on Linux).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PeerCredentials {
+    /// The peer's process id, where the OS tells it.
+    pub pid: Option<i32>,
+    /// The peer's effective user id.
+    pub uid: u32,
+    /// The peer's effective group id.
+    pub gid: u32,
 }
 
 /// A connection's socket, borrowed from its transport for as long as the
@@ -85,6 +101,12 @@ impl<'a> SocketRef<'a> {
     /// Reads `SO_RCVBUF`.
     pub fn recv_buffer_size(&self) -> io::Result<usize> {
         self.ops.recv_buffer_size(self.fd)
+    }
+    /// The credentials of the process at the other end of a Unix-domain
+    /// stream socket (`SO_PEERCRED`); an error on other sockets or where the
+    /// OS does not tell.
+    pub fn peer_credentials(&self) -> io::Result<PeerCredentials> {
+        self.ops.peer_credentials(self.fd)
     }
 }
 

@@ -389,6 +389,7 @@ mod tests {
         }
     }
 
+    /// What a stand-in connector's attempt is.
     type BoxedAttempt = std::pin::Pin<Box<dyn Future<Output = io::Result<mio::net::TcpStream>>>>;
 
     /// A connector whose attempt at `bad` panics without answering; the

@@ -1,20 +1,32 @@
-//! `getaddrinfo` on the executor, and the address family filter.
+//! DNS: `getaddrinfo` and `getnameinfo` on the executor, their flags, and
+//! the address family filter.
+//! <https://docs.python.org/3/library/asyncio-eventloop.html#dns>
+
+mod flags;
+mod getaddrinfo;
+mod getnameinfo;
+
+pub use flags::{AddrInfoFlags, NameInfoFlags, SockType};
+pub use getaddrinfo::{AddrInfo, GetAddrInfo};
+pub use getnameinfo::GetNameInfo;
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 
 use crate::event_loop::EventLoop;
 use crate::net::error::NetError;
 
-/// An address family filter (`socket.AF_UNSPEC`, `AF_INET`, `AF_INET6`).
+/// An address family (`socket.AF_UNSPEC`, `AF_INET`, `AF_INET6`, `AF_UNIX`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Family {
-    /// Either family.
+    /// Either IP family.
     #[default]
     Unspec,
     /// IPv4 only.
     Inet,
     /// IPv6 only.
     Inet6,
+    /// Unix-domain: for datagram endpoints (`AF_UNIX`); admits no IP address.
+    Unix,
 }
 
 impl Family {
@@ -23,27 +35,14 @@ impl Family {
             Family::Unspec => true,
             Family::Inet => a.is_ipv4(),
             Family::Inet6 => a.is_ipv6(),
+            Family::Unix => false,
         }
     }
 }
 
 impl EventLoop {
-    /// Resolves `host` and `port` to socket addresses, in the resolver's order,
-    /// without duplicates (asyncio's `getaddrinfo`, for stream sockets). Numeric
-    /// hosts are parsed at once; names are resolved on the default executor so
-    /// the loop never blocks.
-    ///
-    /// ```
-    /// let lp = switchboard::new_event_loop()?;
-    /// let l2 = lp.clone();
-    /// let addrs = lp.run_until_complete(async move { l2.getaddrinfo("127.0.0.1", 8888).await })??;
-    /// assert_eq!(addrs, vec!["127.0.0.1:8888".parse()?]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub async fn getaddrinfo(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, NetError> {
-        self.resolve(host, port, Family::Unspec).await
-    }
-
+    /// Resolves for `create_connection` and friends: numeric hosts at once,
+    /// names on the executor, filtered by family, without duplicates.
     pub(crate) async fn resolve(
         &self,
         host: &str,

@@ -3,6 +3,8 @@
 use std::io;
 use std::net::SocketAddr;
 
+use switchboard_protocols::Address;
+
 use crate::error::LoopError;
 
 /// Why `create_connection`, `create_server` or `getaddrinfo` failed.
@@ -19,6 +21,15 @@ pub enum NetError {
         host: String,
         /// The port asked for.
         port: u16,
+        /// The resolver's error.
+        #[source]
+        source: io::Error,
+    },
+    /// `getnameinfo` failed.
+    #[error("cannot look up the name of {addr}")]
+    NameInfo {
+        /// The address.
+        addr: SocketAddr,
         /// The resolver's error.
         #[source]
         source: io::Error,
@@ -55,6 +66,27 @@ pub enum NetError {
         #[source]
         source: io::Error,
     },
+    /// Binding a Unix socket to `address` failed. A file that is not a
+    /// socket at the path gives `AddrInUse` (asyncio: "Address '…' is
+    /// already in use"); a stale socket file is removed first.
+    #[error("error while attempting to bind on address {address}")]
+    BindUnix {
+        /// The path or abstract name.
+        address: Address,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// Connecting a Unix socket to `address` failed (a missing path gives
+    /// `NotFound`, asyncio's `FileNotFoundError`).
+    #[error("cannot connect to {address}")]
+    ConnectUnix {
+        /// The path or abstract name.
+        address: Address,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
     /// A socket operation on a given or new socket failed.
     #[error("{op} failed")]
     Socket {
@@ -64,6 +96,11 @@ pub enum NetError {
         #[source]
         source: io::Error,
     },
+    /// `reuse_address(true)` on a datagram endpoint: refused, as asyncio
+    /// refuses it (`SO_REUSEADDR` on UDP lets another process take the
+    /// port's datagrams); `reuse_port` is the safe way to share a port.
+    #[error("reuse_address=true is not supported for datagram endpoints: use reuse_port")]
+    ReuseAddressUnsupported,
     /// The arguments do not fit together (asyncio's `ValueError`).
     #[error("invalid arguments: {0}")]
     InvalidArgs(&'static str),
@@ -85,8 +122,11 @@ impl NetError {
     pub fn io_kind(&self) -> Option<io::ErrorKind> {
         match self {
             NetError::Resolve { source, .. }
+            | NetError::NameInfo { source, .. }
             | NetError::Connect { source, .. }
             | NetError::Bind { source, .. }
+            | NetError::BindUnix { source, .. }
+            | NetError::ConnectUnix { source, .. }
             | NetError::Socket { source, .. } => Some(source.kind()),
             NetError::AllFailed { errors } if errors.len() == 1 => Some(errors[0].1.kind()),
             _ => None,

@@ -1,21 +1,31 @@
 //! Networking: `create_connection`, `create_server`, `connect_accepted_socket`,
-//! `getaddrinfo`, and the handles they return.
+//! `create_unix_connection`, `create_unix_server`, `create_datagram_endpoint`,
+//! `getaddrinfo`, and the
+//! handles they return.
 
 mod attempts;
 mod connect;
+mod datagram;
 mod dns;
 mod drain;
 mod error;
 mod race;
+mod sendfile;
 mod server;
+mod sock;
 mod start;
 mod transport_handle;
+mod unix;
 mod writable;
 
 pub use connect::CreateConnection;
-pub use dns::Family;
+pub use datagram::{CreateDatagramEndpoint, DatagramEndpoint, DatagramHandle};
+pub use dns::{AddrInfo, AddrInfoFlags, Family, GetAddrInfo, GetNameInfo, NameInfoFlags, SockType};
 pub use drain::{Drain, DrainReport, DrainState, Reached, DEFAULT_CLOSE_GRACE};
 pub use error::NetError;
+pub use sendfile::{Sendfile, SendfileError, SockSendfile};
 pub(crate) use server::ServerInner;
 pub use server::{CreateServer, ServeForever, Server, WaitClosed};
+pub use sock::SockError;
 pub use transport_handle::{Connection, TransportHandle};
+pub use unix::{CreateUnixConnection, CreateUnixServer};

@@ -10,7 +10,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use switchboard_actors::server::{Factory, ServerCommand, ServerShared, TcpListenerActor};
 use switchboard_actors::stream::StreamLimits;
 use switchboard_protocols::internal::Mailer;
-use switchboard_protocols::{ActorId, AnyStreamProtocol, StreamCommand, StreamProtocol};
+use switchboard_protocols::{ActorId, Address, AnyStreamProtocol, StreamCommand, StreamProtocol};
 
 use crate::event_loop::{EventLoop, Ready};
 use crate::net::dns::Family;
@@ -254,7 +254,11 @@ impl<M: Send + 'static> CreateServer<M> {
         let mailer: std::sync::Arc<dyn Mailer> = std::sync::Arc::new(self.lp.handle());
         let mut listeners = Vec::new();
         for s in sockets {
-            let local = s.local_addr().ok().and_then(|a| a.as_socket());
+            let local = s
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_socket())
+                .map(Address::Inet);
             let fd = std::os::fd::AsRawFd::as_raw_fd(&s);
             let actor = TcpListenerActor::new(
                 s,
@@ -268,21 +272,7 @@ impl<M: Send + 'static> CreateServer<M> {
             routing::insert(&self.lp.core, id, Box::new(actor));
             listeners.push(Listening { id, local, fd });
         }
-        let server = Server(Rc::new(ServerInner {
-            lp: self.lp.clone(),
-            shared,
-            listeners,
-        }));
-        {
-            // Known to the loop's `shutdown`, which drains every server.
-            let mut servers = self.lp.core.servers.borrow_mut();
-            servers.retain(|w| w.strong_count() > 0);
-            servers.push(Rc::downgrade(&server.0));
-        }
-        if self.start_serving {
-            server.start_serving();
-        }
-        Ok(server)
+        Ok(Server::new(&self.lp, shared, listeners, self.start_serving))
     }
 }
 
@@ -307,10 +297,11 @@ pub(crate) struct ServerInner {
     listeners: Vec<Listening>,
 }
 
-struct Listening {
-    id: ActorId,
-    local: Option<SocketAddr>,
-    fd: i32,
+/// One listening socket of a server: its actor, address and descriptor.
+pub(crate) struct Listening {
+    pub(crate) id: ActorId,
+    pub(crate) local: Option<Address>,
+    pub(crate) fd: std::os::fd::RawFd,
 }
 
 /// A running server (asyncio's `asyncio.Server`). Cloning gives another handle
@@ -320,6 +311,31 @@ struct Listening {
 pub struct Server(pub(crate) Rc<ServerInner>);
 
 impl Server {
+    /// A server over listener actors already in the table; starts them
+    /// serving if `serving`.
+    pub(crate) fn new(
+        lp: &EventLoop,
+        shared: Rc<ServerShared>,
+        listeners: Vec<Listening>,
+        serving: bool,
+    ) -> Server {
+        let server = Server(Rc::new(ServerInner {
+            lp: lp.clone(),
+            shared,
+            listeners,
+        }));
+        {
+            // Known to the loop's `shutdown`, which drains every server.
+            let mut servers = lp.core.servers.borrow_mut();
+            servers.retain(|w| w.strong_count() > 0);
+            servers.push(Rc::downgrade(&server.0));
+        }
+        if serving {
+            server.start_serving();
+        }
+        server
+    }
+
     fn command(&self, cmd: ServerCommand) {
         for l in &self.0.listeners {
             // Applied at once, so close() refuses new connects immediately (V3).
@@ -368,12 +384,27 @@ impl Server {
         self.0.shared.is_serving()
     }
 
-    /// The bound addresses; empty once closed.
+    /// The bound IP addresses; empty once closed (and for a Unix server,
+    /// whose addresses [`addresses`](Self::addresses) gives).
     pub fn sockets(&self) -> Vec<SocketAddr> {
+        self.addresses()
+            .iter()
+            .filter_map(Address::as_inet)
+            .collect()
+    }
+
+    /// The bound addresses of every kind (`sock.getsockname()` of each of
+    /// `server.sockets`): IP addresses, or a Unix server's path or abstract
+    /// name. Empty once closed.
+    pub fn addresses(&self) -> Vec<Address> {
         if self.0.shared.is_closed() {
             return Vec::new();
         }
-        self.0.listeners.iter().filter_map(|l| l.local).collect()
+        self.0
+            .listeners
+            .iter()
+            .filter_map(|l| l.local.clone())
+            .collect()
     }
 
     /// The listening sockets' descriptors (`server.sockets[i].fileno()`); a
@@ -443,14 +474,15 @@ impl Server {
 /// asyncio's repr: `<Server sockets=[127.0.0.1:8888]>`.
 impl std::fmt::Display for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "<Server sockets={:?}>", self.sockets())
+        let shown: Vec<String> = self.addresses().iter().map(|a| a.to_string()).collect();
+        write!(f, "<Server sockets=[{}]>", shown.join(", "))
     }
 }
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
-            .field("sockets", &self.sockets())
+            .field("sockets", &self.addresses())
             .field("serving", &self.is_serving())
             .field("connections", &self.0.shared.connections().len())
             .finish()

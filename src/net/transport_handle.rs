@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use switchboard_actors::stream::StreamInfo;
-use switchboard_protocols::{ActorId, Addr, Address, StreamCommand};
+use switchboard_protocols::{ActorId, Addr, Address, PeerCredentials, StreamCommand};
 
 use crate::event_loop::{EventLoop, Ready};
 
@@ -128,6 +128,13 @@ impl TransportHandle {
     /// (for socket options or inspection), `None` once the transport closed it.
     pub fn fileno(&self) -> Option<std::os::fd::RawFd> {
         self.info.fileno()
+    }
+
+    /// The peer process of a Unix-domain connection (`SO_PEERCRED`: pid,
+    /// uid, gid), while the socket is open; `None` for TCP or where the OS
+    /// does not tell. Inside a handler: `t.socket()?.peer_credentials()`.
+    pub fn peer_credentials(&self) -> Option<PeerCredentials> {
+        self.info.peer_credentials()
     }
 
     /// The transport actor's id.

@@ -1,5 +1,6 @@
 //! Unit tests of the timer queue: order (T2), purge (T6), cross-thread cancel (X5).
 use super::*;
+use crate::handle_table::Claimed;
 use std::cell::RefCell;
 use std::panic::Location;
 use std::rc::Rc;
@@ -30,11 +31,13 @@ fn run_due(q: &mut TimerQueue, now: i64) -> usize {
     let mut skipped = 0;
     while let Some(e) = q.pop_due(now) {
         // As the loop does: a cancel after `start` has no effect.
-        if q.handles().start(e.slot) {
-            (e.callback)();
-            q.handles().finish(e.slot);
-        } else {
-            skipped += 1;
+        match q.handles().start(e.slot) {
+            Claimed::Watched => {
+                (e.callback)();
+                q.handles().finish(e.slot);
+            }
+            Claimed::Unwatched => (e.callback)(),
+            Claimed::Cancelled => skipped += 1,
         }
     }
     skipped + q.dead.entries.len() - buried
@@ -50,9 +53,11 @@ fn rng(seed: &mut u64) -> u64 {
 
 fn check_heap(q: &TimerQueue) {
     for i in 1..q.heap.len() {
-        assert!(q.heap[(i - 1) / ARITY] <= q.heap[i], "heap order at {i}");
+        assert!(
+            q.heap[(i - 1) / ARITY].key <= q.heap[i].key,
+            "heap order at {i}"
+        );
     }
-    assert_eq!(q.heap.len(), q.entries.len());
 }
 
 #[test]
@@ -108,28 +113,59 @@ fn t2_extreme_deadlines_keep_order() {
 }
 
 #[test]
-fn t2_sequence_renumbering_keeps_fifo() {
+fn t2_interleaved_pops_across_wheel_levels_keep_order() {
     let mut q = TimerQueue::new();
-    q.seq_limit = 64;
     let order = Rc::new(RefCell::new(Vec::new()));
     let mut seed = 0x0dd_ba11;
     let mut expected = Vec::new();
-    for id in 0..2000 {
-        // Deadlines move on with `id`, so interleaved pops keep the heap
-        // small and each pop only takes entries no later push can precede.
-        let d = (id / 4 + rng(&mut seed) % 5) as i64;
+    let mut now = 0i64;
+    for id in 0..4000 {
+        // Deadlines from "due now" to hours ahead (every wheel level), with
+        // ties, while time moves on and due timers are popped in between.
+        let r = rng(&mut seed);
+        let span = 1i64 << (r % 44);
+        let d = now + (r >> 8) as i64 % span - (r % 3) as i64;
         push_rec(&mut q, d, id, &order);
         expected.push((d, id));
         if id % 7 == 6 {
-            run_due(&mut q, (id / 4) as i64 - 1);
+            now += (rng(&mut seed) % 3_000_000) as i64;
+            run_due(&mut q, now);
+            check_heap(&q);
+            let due = expected.iter().filter(|(d, _)| *d <= now).count();
+            assert_eq!(order.borrow().len(), due, "popped by {now}");
         }
-        check_heap(&q);
-        assert!(q.next_seq <= 64);
     }
     expected.sort();
     run_due(&mut q, i64::MAX);
     let want: Vec<u64> = expected.iter().map(|&(_, id)| id).collect();
     assert_eq!(*order.borrow(), want);
+    assert_eq!(q.len(), 0);
+}
+
+#[test]
+fn next_deadline_is_exact_or_early_and_never_late() {
+    let mut q = TimerQueue::new();
+    let mut seed = 0xabcd_ef01;
+    let mut live = Vec::new();
+    for _ in 0..500 {
+        let d = (rng(&mut seed) % (1 << 36)) as i64;
+        live.push(d);
+        let _h = push_nop(&mut q, d);
+    }
+    live.sort();
+    let mut now = 0;
+    for &d in &live {
+        // Wake at what next_deadline says until the timer is due.
+        loop {
+            let next = q.next_deadline().expect("timers left");
+            assert!(next <= d, "next deadline {next} after {d}");
+            now = now.max(next);
+            if q.pop_due(now).is_some() {
+                break;
+            }
+        }
+    }
+    assert_eq!(q.next_deadline(), None);
 }
 
 #[test]

@@ -14,6 +14,7 @@
 //! * [`subprocess`]: a recording subprocess protocol and grammar checks.
 #![allow(dead_code)]
 
+pub mod child;
 pub mod examples;
 pub mod net;
 pub mod script;

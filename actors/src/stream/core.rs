@@ -185,6 +185,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         }
         if let Some(FlowSignal::Pause) = self.flow.after_grow(self.buffered) {
             self.raised.push_back(Raised::PauseWriting);
+            self.info.set_writing_paused(true);
         }
     }
 
@@ -220,6 +221,9 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
     fn admit(&mut self, len: usize) -> Result<bool, WriteError> {
         if self.write != WriteSide::Open {
             return Err(WriteError::AfterWriteEof);
+        }
+        if self.info.is_sendfile() && len > 0 && self.phase < Phase::Closing {
+            return Err(WriteError::SendfileInProgress);
         }
         if len == 0 {
             return Ok(false);
@@ -315,6 +319,9 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         // events of a buffer that is gone.
         if resume && (self.phase < Phase::Dying || self.lost_reason.is_none()) {
             self.raised.push_back(Raised::ResumeWriting);
+        }
+        if resume {
+            self.info.set_writing_paused(false);
         }
         if resume && self.read_backpressure && self.read == ReadSide::Active {
             // Reading was held: edge-triggered polling will not repeat the
@@ -461,8 +468,14 @@ impl<S: StreamSocket, M: 'static> StreamTransport<M> for Core<S, M> {
         low: Option<usize>,
     ) -> Result<(), LimitsError> {
         match self.flow.set_limits(high, low, self.buffered)? {
-            Some(FlowSignal::Pause) => self.raised.push_back(Raised::PauseWriting),
-            Some(FlowSignal::Resume) => self.raised.push_back(Raised::ResumeWriting),
+            Some(FlowSignal::Pause) => {
+                self.raised.push_back(Raised::PauseWriting);
+                self.info.set_writing_paused(true);
+            }
+            Some(FlowSignal::Resume) => {
+                self.raised.push_back(Raised::ResumeWriting);
+                self.info.set_writing_paused(false);
+            }
             None => {}
         }
         Ok(())

@@ -1,8 +1,9 @@
 //! What a stream transport shows to handles held outside it.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::task::Waker;
 
-use switchboard_protocols::Address;
+use switchboard_protocols::{Address, PeerCredentials};
 
 /// A transport's public facts, shared (on the loop thread) between the actor and
 /// the handles returned by `create_connection` and friends. Addresses stay
@@ -33,6 +34,12 @@ pub struct StreamInfo {
     /// Bytes written through handles that the actor has not taken yet.
     pending: Cell<usize>,
     dropped_writes: Cell<u32>,
+    /// Above the high-water mark: `PauseWriting` raised, not yet resumed.
+    writing_paused: Cell<bool>,
+    /// A native `sendfile` owns the socket: writes are refused meanwhile.
+    sendfile: Cell<bool>,
+    /// Woken whenever the write buffer shrinks or the transport closes.
+    drain_waiters: RefCell<Vec<Waker>>,
 }
 
 impl StreamInfo {
@@ -50,12 +57,25 @@ impl StreamInfo {
             buffered: Cell::new(0),
             pending: Cell::new(0),
             dropped_writes: Cell::new(0),
+            writing_paused: Cell::new(false),
+            sendfile: Cell::new(false),
+            drain_waiters: RefCell::new(Vec::new()),
         }
     }
     /// `get_extra_info('socket')`: the descriptor while the socket is open,
     /// `None` once the transport closed it (close flushed, abort, or loss).
     pub fn fileno(&self) -> Option<i32> {
         self.socket_open.get().then_some(self.fd)
+    }
+    /// The credentials of the peer process of a Unix-domain connection
+    /// (`SO_PEERCRED`), while the socket is open; `None` for TCP or where
+    /// the OS does not tell.
+    pub fn peer_credentials(&self) -> Option<PeerCredentials> {
+        if matches!(self.sockname, Some(Address::Inet(_)) | None) {
+            return None;
+        }
+        let fd = self.fileno()?;
+        crate::sys::unix::socket::peer_credentials_of(fd).ok()
     }
     /// `is_closing()`.
     pub fn is_closing(&self) -> bool {
@@ -85,6 +105,47 @@ impl StreamInfo {
     /// The transport took `len` bytes a handle wrote.
     pub fn take_pending(&self, len: usize) {
         self.pending.set(self.pending.get().saturating_sub(len));
+        self.wake_drain();
+    }
+    /// True once the transport has taken every byte written through a
+    /// handle (they are in its buffer or sent).
+    pub fn is_pending_taken(&self) -> bool {
+        self.pending.get() == 0
+    }
+    /// True while the write buffer is above its high-water mark (between
+    /// `PauseWriting` and `ResumeWriting`).
+    pub fn is_writing_paused(&self) -> bool {
+        self.writing_paused.get()
+    }
+    /// Marks a native `sendfile` in progress (writes are refused with
+    /// `WriteError::SendfileInProgress`) or over.
+    pub fn set_sendfile(&self, on: bool) {
+        self.sendfile.set(on);
+    }
+    /// True while a native `sendfile` owns the socket.
+    pub fn is_sendfile(&self) -> bool {
+        self.sendfile.get()
+    }
+    /// Wakes `waker` the next time the write buffer shrinks, the transport
+    /// resumes writing, or it closes (then look again).
+    pub fn wait_drain(&self, waker: &Waker) {
+        let mut ws = self.drain_waiters.borrow_mut();
+        if !ws.iter().any(|w| w.will_wake(waker)) {
+            ws.push(waker.clone());
+        }
+    }
+    fn wake_drain(&self) {
+        let ws = std::mem::take(&mut *self.drain_waiters.borrow_mut());
+        for w in ws {
+            w.wake();
+        }
+    }
+    /// A new descriptor for the transport's socket while it is open (for a
+    /// native `sendfile`, which waits for writability on its own
+    /// registration).
+    pub fn dup_socket(&self) -> Option<std::io::Result<std::os::fd::OwnedFd>> {
+        let fd = self.fileno()?;
+        Some(crate::sys::unix::fd::dup_raw(fd))
     }
     /// A handle asked for `close()` or `abort()`: closing from now on.
     pub fn mark_closing(&self) {
@@ -121,6 +182,11 @@ impl StreamInfo {
     }
     pub(crate) fn set_socket_closed(&self) {
         self.socket_open.set(false);
+        self.wake_drain();
+    }
+    pub(crate) fn set_writing_paused(&self, on: bool) {
+        self.writing_paused.set(on);
+        self.wake_drain();
     }
     pub(crate) fn set_closing(&self) {
         self.closing.set(true);
@@ -141,6 +207,10 @@ impl StreamInfo {
         self.reading.set(on);
     }
     pub(crate) fn set_buffered(&self, n: usize) {
+        let shrank = n < self.buffered.get();
         self.buffered.set(n);
+        if shrank {
+            self.wake_drain();
+        }
     }
 }

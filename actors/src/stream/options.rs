@@ -5,7 +5,7 @@ use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
 use socket2::SockRef;
-use switchboard_protocols::SocketOps;
+use switchboard_protocols::{PeerCredentials, SocketOps};
 
 /// The socket-option calls of every stream socket.
 #[derive(Debug)]
@@ -44,5 +44,15 @@ impl SocketOps for Socket2Ops {
     }
     fn recv_buffer_size(&self, fd: BorrowedFd<'_>) -> io::Result<usize> {
         SockRef::from(&fd).recv_buffer_size()
+    }
+    fn peer_credentials(&self, fd: BorrowedFd<'_>) -> io::Result<PeerCredentials> {
+        // On other families Linux answers with made-up ids: refuse instead.
+        if !SockRef::from(&fd).local_addr()?.is_unix() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "peer credentials exist only for unix-domain sockets",
+            ));
+        }
+        crate::sys::unix::socket::peer_credentials(fd)
     }
 }

@@ -27,7 +27,7 @@ impl StreamSocket for mio::net::TcpStream {
     }
 }
 
-fn unix_address(a: &std::os::unix::net::SocketAddr) -> Address {
+pub(crate) fn unix_address(a: &std::os::unix::net::SocketAddr) -> Address {
     #[cfg(target_os = "linux")]
     {
         use std::os::linux::net::SocketAddrExt;

@@ -22,10 +22,13 @@ use crate::stream::info::StreamInfo;
 use crate::stream::limits::StreamLimits;
 use crate::stream::socket::StreamSocket;
 
-/// How much one read asks the kernel for.
-const READ_SIZE: usize = 64 * 1024;
-/// Reads per readiness event before yielding to other actors.
-const READ_BUDGET: usize = 16;
+/// How much one read asks the kernel for: 256 KiB, as asyncio, uvloop and a
+/// tuned bare loop do, so a backlog of streamed data costs a quarter of the
+/// `recv` and `send` calls it cost at 64 KiB.
+const READ_SIZE: usize = 256 * 1024;
+/// Reads per readiness event before yielding to other actors: at most 1 MiB,
+/// as 16 reads of 64 KiB were.
+const READ_BUDGET: usize = 4;
 
 /// Timer tag of the close timeout.
 const TAG_CLOSE_TIMEOUT: u64 = 1;
@@ -229,7 +232,7 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
                 AnyStreamProtocol::Stream(_) => {
                     let buf = cx.read_buffer();
                     buf.clear();
-                    crate::sys::unix::fd::read_to_spare(fd, buf, READ_SIZE).map(|n| {
+                    crate::sys::unix::fd::recv_to_spare(fd, buf, READ_SIZE).map(|n| {
                         // The buffer was empty, so its capacity is what was offered.
                         let offered = buf.capacity();
                         (n, offered, Some(buf.split().freeze()))
@@ -504,6 +507,10 @@ impl<S: StreamSocket, M: 'static> LoopActor for SocketTransport<S, M> {
             None => ExitReason::Normal,
             Some(e) => ExitReason::failed(e.to_string()),
         }
+    }
+
+    fn transport_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.core.socket.as_ref().map(|s| s.as_raw_fd())
     }
 
     fn describe(&self) -> String {

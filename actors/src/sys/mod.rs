@@ -11,13 +11,22 @@
 //!   descriptors and writes that fail with `EPIPE` instead of signalling;
 //! - `process::{pidfd_open, try_wait, wait, kill}`: children, reaped one pid
 //!   at a time (never `waitpid(-1)`);
-//! - `fd::read_to_spare(fd, buf)`: read into a `BytesMut`'s spare capacity
-//!   without zeroing it first;
+//! - `fd::recv_to_spare(fd, buf)` (stream sockets) / `fd::read_to_spare(fd,
+//!   buf)` (any descriptor): read into a `BytesMut`'s spare capacity without
+//!   zeroing it first;
 //! - `fd::shutdown_write(fd)`: half-close a stream socket;
 //! - `socket::send(fd, buf)` / `socket::send_vectored(fd, bufs)`: send on a
 //!   stream socket without ever raising SIGPIPE;
 //! - `fd::raise_nofile_soft(n)` / `fd::nofile_limit()`: read and set
-//!   RLIMIT_NOFILE (for EMFILE handling and its tests).
+//!   RLIMIT_NOFILE (for EMFILE handling and its tests);
+//! - `socket::peer_credentials(fd)`: the peer process of a Unix-domain
+//!   stream socket (`SO_PEERCRED`), or `Unsupported`;
+//! - `socket::is_nonblocking(fd)`, `socket::recv(fd, buf)`,
+//!   `socket::recv_from(fd, buf)`: for the loop's `sock_*` methods;
+//! - `fd::sendfile(sock, file, offset, count)` / `fd::dup_raw(fd)`: for
+//!   `loop.sendfile` and `sock_sendfile`;
+//! - `dns::getaddrinfo(..)` / `dns::getnameinfo(..)`: the resolver, blocking
+//!   (the loop calls them on its executor).
 //!
 //! Code outside `sys/` sees only `io::Result` and safe types.
 #![allow(unsafe_code)]

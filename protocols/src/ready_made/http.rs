@@ -80,51 +80,55 @@ impl HttpHello {
             reading: Reading::Head { scanned: 0 },
         }
     }
+}
 
-    /// Consumes what is buffered; returns how many requests to answer and
-    /// how the read ends.
-    fn consume(&mut self) -> (usize, Ending) {
-        let mut answered = 0;
-        loop {
-            match self.reading {
-                Reading::Body { remaining } => {
-                    let n = remaining.min(self.buf.len());
-                    self.buf.advance(n);
-                    if n < remaining {
-                        self.reading = Reading::Body {
-                            remaining: remaining - n,
-                        };
-                        return (answered, Ending::KeepOpen);
-                    }
-                    self.reading = Reading::Head { scanned: 0 };
+/// Consumes the requests at the start of `buf` (the unconsumed bytes, in
+/// `reading` state); returns how many to answer, how the read ends, and how
+/// many bytes of `buf` were used up.
+fn consume(reading: &mut Reading, buf: &[u8]) -> (usize, Ending, usize) {
+    let mut answered = 0;
+    let mut at = 0;
+    loop {
+        let rest = &buf[at..];
+        match *reading {
+            Reading::Body { remaining } => {
+                let n = remaining.min(rest.len());
+                at += n;
+                if n < remaining {
+                    *reading = Reading::Body {
+                        remaining: remaining - n,
+                    };
+                    return (answered, Ending::KeepOpen, at);
                 }
-                Reading::Head { scanned } => {
-                    let from = scanned.saturating_sub(3);
-                    let Some(at) = find_head_end(&self.buf[from..]) else {
-                        if self.buf.len() >= Self::MAX_HEAD_LENGTH {
-                            return (answered, Ending::BadRequest);
-                        }
-                        self.reading = Reading::Head {
-                            scanned: self.buf.len(),
-                        };
-                        return (answered, Ending::KeepOpen);
-                    };
-                    let end = from + at + 4;
-                    if end > Self::MAX_HEAD_LENGTH {
-                        return (answered, Ending::BadRequest);
+                *reading = Reading::Head { scanned: 0 };
+            }
+            Reading::Head { scanned } => {
+                let from = scanned.saturating_sub(3);
+                let Some(found) = find_head_end(&rest[from..]) else {
+                    if rest.len() >= HttpHello::MAX_HEAD_LENGTH {
+                        return (answered, Ending::BadRequest, at);
                     }
-                    let Some(head) = parse_head(&self.buf[..end - 4]) else {
-                        return (answered, Ending::BadRequest);
+                    *reading = Reading::Head {
+                        scanned: rest.len(),
                     };
-                    self.buf.advance(end);
-                    answered += 1;
-                    if head.close {
-                        return (answered, Ending::Close);
-                    }
-                    self.reading = Reading::Body {
-                        remaining: head.body_len,
-                    };
+                    return (answered, Ending::KeepOpen, at);
+                };
+                let end = from + found + 4;
+                if end > HttpHello::MAX_HEAD_LENGTH {
+                    return (answered, Ending::BadRequest, at);
                 }
+                let Some(head) = parse_head(&rest[..end - 4]) else {
+                    return (answered, Ending::BadRequest, at);
+                };
+                at += end;
+                answered += 1;
+                if head.close {
+                    *reading = Reading::Head { scanned: 0 };
+                    return (answered, Ending::Close, at);
+                }
+                *reading = Reading::Body {
+                    remaining: head.body_len,
+                };
             }
         }
     }
@@ -153,13 +157,27 @@ impl StreamProtocol for HttpHello {
         if transport.is_closing() {
             return Ok(());
         }
-        self.buf.extend_from_slice(&data);
-        let (answered, ending) = self.consume();
+        // Parse the read where it lies; only an unfinished request is
+        // copied, to wait for the rest.
+        let (answered, ending) = if self.buf.is_empty() {
+            let (answered, ending, used) = consume(&mut self.reading, &data);
+            if ending == Ending::KeepOpen {
+                self.buf.extend_from_slice(&data[used..]);
+            }
+            (answered, ending)
+        } else {
+            self.buf.extend_from_slice(&data);
+            let (answered, ending, used) = consume(&mut self.reading, &self.buf);
+            self.buf.advance(used);
+            (answered, ending)
+        };
         match (answered, ending) {
             (0, Ending::KeepOpen | Ending::Close) => {}
-            // The common case: one request per read, answered without a copy.
-            (1, Ending::KeepOpen | Ending::Close) => {
-                transport.write_bytes(Bytes::from_static(HELLO_RESPONSE))?;
+            // The common case: answered from a static run of responses,
+            // without a copy or an allocation.
+            (1..=HELLO_RUN, Ending::KeepOpen | Ending::Close) => {
+                let run = &HELLOS[..answered * HELLO_RESPONSE.len()];
+                transport.write_bytes(Bytes::from_static(run))?;
             }
             _ => {
                 let bad = if ending == Ending::BadRequest {
@@ -183,22 +201,62 @@ impl StreamProtocol for HttpHello {
     }
 }
 
+/// Up to this many answers of one read go out from [`HELLOS`].
+const HELLO_RUN: usize = 32;
+
+/// [`HELLO_RESPONSE`] [`HELLO_RUN`] times over.
+static HELLOS: [u8; HELLO_RUN * HELLO_RESPONSE.len()] = {
+    let mut out = [0u8; HELLO_RUN * HELLO_RESPONSE.len()];
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = HELLO_RESPONSE[i % HELLO_RESPONSE.len()];
+        i += 1;
+    }
+    out
+};
+
 /// The offset of the first `\r\n\r\n` in `buf`.
+///
+/// Looks at the byte where a match would end and skips as far as that byte
+/// allows (Horspool): a byte that is neither `\r` nor `\n` cannot be in the
+/// four, so the next possible end is four bytes on.
 fn find_head_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4).position(|w| w == b"\r\n\r\n")
+    let mut end = 3;
+    while let Some(&b) = buf.get(end) {
+        end += match b {
+            b'\n' if buf[end - 3..end] == *b"\r\n\r" => return Some(end - 3),
+            // The second byte of a match that would end two bytes on.
+            b'\n' => 2,
+            // The first or third byte of one: the third is the nearer end.
+            b'\r' => 1,
+            _ => 4,
+        };
+    }
+    None
 }
 
 /// The lines of a head without its final `\r\n\r\n`, each `None` if it has
-/// a stray `\r` or `\n` (lines are CRLF separated).
+/// a stray `\r` or `\n` (lines are CRLF separated); nothing follows a `None`.
+///
+/// One pass: the first `\r` or `\n` ends a line, and must be a `\r\n`.
 fn head_lines(head: &[u8]) -> impl Iterator<Item = Option<&[u8]>> {
-    let mut pieces = head.split(|&b| b == b'\n').peekable();
+    let mut rest = Some(head);
     std::iter::from_fn(move || {
-        let piece = pieces.next()?;
-        let line = match pieces.peek() {
-            Some(_) => piece.strip_suffix(b"\r"),
-            None => Some(piece),
-        };
-        Some(line.filter(|line| !line.contains(&b'\r')))
+        let buf = rest?;
+        match buf.iter().position(|&b| b == b'\r' || b == b'\n') {
+            None => {
+                rest = None;
+                Some(Some(buf))
+            }
+            Some(i) if buf[i] == b'\r' && buf.get(i + 1) == Some(&b'\n') => {
+                rest = Some(&buf[i + 2..]);
+                Some(Some(&buf[..i]))
+            }
+            Some(_) => {
+                rest = None;
+                Some(None)
+            }
+        }
     })
 }
 
@@ -249,10 +307,27 @@ fn parse_head(head: &[u8]) -> Option<Head> {
 
 /// RFC 9110 `token`: one or more `tchar`.
 fn is_token(s: &[u8]) -> bool {
-    !s.is_empty()
-        && s.iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !s.is_empty() && s.iter().all(|&b| TCHAR[b as usize])
 }
+
+/// `TCHAR[b]`: `b` is an RFC 9110 `tchar` (a letter, a digit, or one of
+/// ``!#$%&'*+-.^_`|~``).
+static TCHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric();
+        b += 1;
+    }
+    let extra = b"!#$%&'*+-.^_`|~";
+    let mut i = 0;
+    while i < extra.len() {
+        t[extra[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
 
 /// A non-empty run of ASCII digits that fits a `usize`.
 fn parse_decimal(s: &[u8]) -> Option<usize> {

@@ -15,6 +15,7 @@ macro_rules! syscall {
     }};
 }
 
+pub mod dns;
 pub mod fd;
 pub mod pipe;
 pub mod process;

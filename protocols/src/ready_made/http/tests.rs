@@ -166,3 +166,68 @@ fn parse_decimal_refuses_overflow_and_non_digits() {
     assert_eq!(parse_decimal(b"1a"), None);
     assert_eq!(parse_decimal(b"99999999999999999999999"), None);
 }
+
+#[test]
+fn find_head_end_agrees_with_a_plain_search() {
+    let naive = |b: &[u8]| b.windows(4).position(|w| w == b"\r\n\r\n");
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for len in 0..200 {
+        for _ in 0..20 {
+            let buf: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    b"\r\n\r\nab"[(seed % 6) as usize]
+                })
+                .collect();
+            assert_eq!(find_head_end(&buf), naive(&buf), "{buf:?}");
+        }
+    }
+}
+
+#[test]
+fn answers_more_pipelined_requests_than_the_static_run() {
+    let data = GET.repeat(HELLO_RUN + 5);
+    assert_eq!(run(&data, data.len()), (hellos(HELLO_RUN + 5), false));
+    let mut tokens = (0u8..=255).filter(|&b| is_token(&[b])).collect::<Vec<_>>();
+    tokens.retain(|b| !b.is_ascii_alphanumeric());
+    assert_eq!(tokens, b"!#$%&'*+-.^_`|~");
+}
+
+#[test]
+fn head_lines_agrees_with_splitting_on_lf() {
+    // The reference: split on `\n`, every line but the last ends in `\r`,
+    // no line holds another `\r`.
+    fn reference(head: &[u8]) -> Vec<Option<&[u8]>> {
+        let mut out = Vec::new();
+        let mut pieces = head.split(|&b| b == b'\n').peekable();
+        while let Some(piece) = pieces.next() {
+            let line = match pieces.peek() {
+                Some(_) => piece.strip_suffix(b"\r"),
+                None => Some(piece),
+            };
+            let line = line.filter(|line| !line.contains(&b'\r'));
+            out.push(line);
+            if line.is_none() {
+                break;
+            }
+        }
+        out
+    }
+    let mut seed = 0x0123_4567_89ab_cdefu64;
+    for len in 0..40 {
+        for _ in 0..50 {
+            let head: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    b"\r\n\r\nab: "[(seed % 8) as usize]
+                })
+                .collect();
+            let ours: Vec<_> = head_lines(&head).collect();
+            assert_eq!(ours, reference(&head), "{head:?}");
+        }
+    }
+}

@@ -1,0 +1,677 @@
+//! Datagram endpoints: `create_datagram_endpoint`, `DatagramProtocol` and
+//! `DatagramTransport` over UDP loopback and Unix datagram sockets.
+//! <https://docs.python.org/3/library/asyncio-eventloop.html#asyncio.loop.create_datagram_endpoint>
+//! and <https://docs.python.org/3/library/asyncio-protocol.html#datagram-transports>.
+//!
+//! Ids refer to the behaviour catalogue (`docs/behavior.md`): U1–U6 and
+//! fault scenarios 8, 9 and 23.
+
+mod support;
+
+use std::cell::RefCell;
+use std::io::ErrorKind;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::unix::net::UnixDatagram;
+use std::process::{Command, Stdio};
+use std::rc::Rc;
+
+use switchboard::{
+    Address, DatagramEndpoint, DatagramEvent, DatagramProtocol, DatagramTransport, EventLoop,
+    NetError, NoMessage, ProtocolError, WriteError,
+};
+
+use support::net::until;
+use support::{new_loop, run_with_deadline, turns};
+
+/// One recorded event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Rec {
+    Made,
+    Datagram(Vec<u8>, Address),
+    Error(ErrorKind, Option<i32>),
+    Pause,
+    Resume,
+    Lost(bool),
+}
+
+type Log = Rc<RefCell<Vec<Rec>>>;
+
+/// Records every event; replies `resp:` + data to each datagram if `reply`.
+struct Recorder {
+    log: Log,
+    reply: bool,
+}
+
+impl DatagramProtocol for Recorder {
+    fn handle(
+        &mut self,
+        ev: DatagramEvent,
+        t: &mut dyn DatagramTransport,
+    ) -> Result<(), ProtocolError> {
+        let rec = match ev {
+            DatagramEvent::ConnectionMade => Rec::Made,
+            DatagramEvent::DatagramReceived { data, addr } => {
+                if self.reply {
+                    let mut out = b"resp:".to_vec();
+                    out.extend_from_slice(&data);
+                    t.sendto(&out, Some(&addr))?;
+                }
+                Rec::Datagram(data.to_vec(), addr)
+            }
+            DatagramEvent::ErrorReceived(e) => Rec::Error(e.kind(), e.raw_os_error()),
+            DatagramEvent::PauseWriting => Rec::Pause,
+            DatagramEvent::ResumeWriting => Rec::Resume,
+            DatagramEvent::ConnectionLost(r) => Rec::Lost(r.is_some()),
+            _ => return Ok(()),
+        };
+        self.log.borrow_mut().push(rec);
+        Ok(())
+    }
+}
+
+fn recorder(reply: bool) -> (Recorder, Log) {
+    let log: Log = Rc::default();
+    (
+        Recorder {
+            log: log.clone(),
+            reply,
+        },
+        log,
+    )
+}
+
+fn loopback() -> SocketAddr {
+    "127.0.0.1:0".parse().expect("address")
+}
+
+fn datagrams(log: &Log) -> Vec<Vec<u8>> {
+    log.borrow()
+        .iter()
+        .filter_map(|r| match r {
+            Rec::Datagram(d, _) => Some(d.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn errors(log: &Log) -> Vec<(ErrorKind, Option<i32>)> {
+    log.borrow()
+        .iter()
+        .filter_map(|r| match r {
+            Rec::Error(k, n) => Some((*k, *n)),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn endpoint_at(
+    lp: &EventLoop,
+    local: SocketAddr,
+    reply: bool,
+) -> (DatagramEndpoint<NoMessage>, Log, SocketAddr) {
+    let (p, log) = recorder(reply);
+    let ep = lp
+        .create_datagram_endpoint(move || p)
+        .local_addr(local)
+        .await
+        .expect("bind udp");
+    let at = ep
+        .transport
+        .sockname()
+        .and_then(|a| a.as_inet())
+        .expect("inet");
+    (ep, log, at)
+}
+
+/// A port on 127.0.0.1 where nothing listens (bound, then closed).
+fn dead_port() -> SocketAddr {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    s.local_addr().expect("addr")
+}
+
+#[test]
+fn u1_datagram_boundaries_are_kept_and_replies_reach_the_sender() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let (server, slog, at) = endpoint_at(&l, loopback(), true).await;
+        let (client, clog, caddr) = endpoint_at(&l, loopback(), false).await;
+        let to = Address::Inet(at);
+        client
+            .transport
+            .sendto(&b"xxx"[..], Some(&to))
+            .expect("sendto");
+        client
+            .transport
+            .sendto(&b"12345678"[..], Some(&to))
+            .expect("sendto");
+        until(&l, || datagrams(&clog).len() == 2).await;
+        assert_eq!(
+            datagrams(&clog),
+            vec![b"resp:xxx".to_vec(), b"resp:12345678".to_vec()]
+        );
+        assert_eq!(
+            datagrams(&slog),
+            vec![b"xxx".to_vec(), b"12345678".to_vec()]
+        );
+        assert!(slog
+            .borrow()
+            .contains(&Rec::Datagram(b"xxx".to_vec(), Address::Inet(caddr))));
+        assert!(clog
+            .borrow()
+            .contains(&Rec::Datagram(b"resp:xxx".to_vec(), to.clone())));
+        client.transport.close();
+        server.transport.close();
+        assert!(server.transport.is_closing());
+        until(&l, || {
+            server.transport.is_lost() && client.transport.is_lost()
+        })
+        .await;
+        assert_eq!(slog.borrow().first(), Some(&Rec::Made));
+        assert_eq!(slog.borrow().last(), Some(&Rec::Lost(false)));
+    });
+}
+
+#[test]
+fn u2_a_connected_endpoint_sends_to_its_peer_and_refuses_another_address() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let (server, slog, at) = endpoint_at(&l, loopback(), true).await;
+        let (p, clog) = recorder(false);
+        let client = l
+            .create_datagram_endpoint(move || p)
+            .remote_addr(at)
+            .await
+            .expect("connect udp");
+        assert_eq!(client.transport.peername(), Some(Address::Inet(at)));
+        client
+            .transport
+            .sendto(&b"to peer"[..], None)
+            .expect("no address: the peer");
+        client
+            .transport
+            .sendto(&b"same"[..], Some(&Address::Inet(at)))
+            .expect("the peer's own address");
+        let other = Address::Inet("127.0.0.1:9".parse().expect("address"));
+        let refused = client.transport.sendto(&b"elsewhere"[..], Some(&other));
+        assert!(
+            matches!(refused, Err(WriteError::InvalidAddress { .. })),
+            "{refused:?}"
+        );
+        until(&l, || datagrams(&clog).len() == 2).await;
+        assert_eq!(
+            datagrams(&slog),
+            vec![b"to peer".to_vec(), b"same".to_vec()]
+        );
+        // Unconnected, an address is needed.
+        let none = server.transport.sendto(&b"where?"[..], None);
+        assert!(
+            matches!(none, Err(WriteError::InvalidAddress { .. })),
+            "{none:?}"
+        );
+        client.transport.close();
+        server.transport.close();
+    });
+}
+
+#[test]
+fn u3_fault_9_icmp_port_unreachable_on_a_connected_endpoint_is_not_fatal() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let dead = dead_port();
+        let (p, log) = recorder(false);
+        let ep = l
+            .create_datagram_endpoint(move || p)
+            .remote_addr(dead)
+            .await
+            .expect("connect udp");
+        ep.transport.sendto(&b"anyone?"[..], None).expect("sendto");
+        until(&l, || !errors(&log).is_empty()).await;
+        assert_eq!(errors(&log)[0].0, ErrorKind::ConnectionRefused);
+        assert!(!ep.transport.is_closing(), "ErrorReceived is not fatal");
+        // Once per failed send.
+        ep.transport.sendto(&b"again?"[..], None).expect("sendto");
+        until(&l, || errors(&log).len() == 2).await;
+        // The endpoint goes on receiving once a peer is there.
+        let peer = UdpSocket::bind(dead).expect("rebind the port");
+        let me = ep
+            .transport
+            .sockname()
+            .and_then(|a| a.as_inet())
+            .expect("inet");
+        peer.send_to(b"alive", me).expect("send");
+        until(&l, || datagrams(&log) == vec![b"alive".to_vec()]).await;
+        assert_eq!(errors(&log).len(), 2);
+        ep.transport.close();
+        until(&l, || ep.transport.is_lost()).await;
+        assert_eq!(log.borrow().last(), Some(&Rec::Lost(false)));
+    });
+}
+
+#[test]
+fn u3_fault_9_an_unconnected_endpoint_invents_no_error_and_keeps_receiving() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let (ep, log, me) = endpoint_at(&l, loopback(), false).await;
+        ep.transport
+            .sendto(&b"void"[..], Some(&Address::Inet(dead_port())))
+            .expect("sendto");
+        let peer = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        peer.send_to(b"live", me).expect("send");
+        until(&l, || datagrams(&log) == vec![b"live".to_vec()]).await;
+        turns(5).await;
+        assert!(errors(&log).is_empty(), "{:?}", log.borrow());
+        ep.transport.close();
+    });
+}
+
+#[test]
+fn u4_fault_8_empty_datagrams_are_sent_and_oversized_ones_give_emsgsize() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let (server, slog, at) = endpoint_at(&l, loopback(), false).await;
+        let (client, clog, _) = endpoint_at(&l, loopback(), false).await;
+        let to = Address::Inet(at);
+        client.transport.sendto(&b""[..], Some(&to)).expect("empty");
+        until(&l, || datagrams(&slog) == vec![Vec::<u8>::new()]).await;
+        client
+            .transport
+            .sendto(vec![7u8; 70_000], Some(&to))
+            .expect("too big");
+        until(&l, || !errors(&clog).is_empty()).await;
+        assert_eq!(
+            errors(&clog),
+            vec![(errors(&clog)[0].0, Some(nix::libc::EMSGSIZE))]
+        );
+        assert!(!client.transport.is_closing());
+        client
+            .transport
+            .sendto(&b"after"[..], Some(&to))
+            .expect("next");
+        until(&l, || datagrams(&slog).len() == 2).await;
+        // Nothing of the big one arrived, not even truncated.
+        assert_eq!(datagrams(&slog), vec![Vec::new(), b"after".to_vec()]);
+        client.transport.close();
+        server.transport.close();
+    });
+}
+
+/// A Unix datagram socketpair: the switchboard end and a peer that reads
+/// nothing until the test drains it, so sends eventually get `EAGAIN`.
+fn stuck_pair() -> (UnixDatagram, UnixDatagram) {
+    let (a, b) = UnixDatagram::pair().expect("socketpair");
+    b.set_nonblocking(true).expect("nonblocking");
+    (a, b)
+}
+
+#[test]
+fn u5_eagain_queues_whole_datagrams_in_order_with_flow_control_counted() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let (mine, peer) = stuck_pair();
+        let (p, log) = recorder(false);
+        let ep = l
+            .create_datagram_endpoint(move || p)
+            .sock(mine)
+            .max_write_buffer(None)
+            .await
+            .expect("adopt the socketpair end");
+        assert_eq!(ep.transport.peername(), Some(Address::Unnamed));
+        ep.transport.set_write_buffer_limits(Some(1000), Some(100));
+        // Until the kernel pushes back and the buffer passes the mark.
+        let mut sent = 0u32;
+        while ep.transport.get_write_buffer_size() <= 1000 {
+            ep.transport
+                .sendto(sent.to_be_bytes().to_vec(), None)
+                .expect("sendto");
+            sent += 1;
+            turns(1).await;
+            assert!(sent < 100_000, "the kernel never pushed back");
+        }
+        turns(2).await;
+        assert!(
+            log.borrow().contains(&Rec::Pause),
+            "{:?}",
+            &log.borrow()[..2]
+        );
+        // Each queued 4-byte datagram counts 4 + 8 bytes.
+        assert_eq!(ep.transport.get_write_buffer_size() % 12, 0);
+        // Drain the peer: every datagram arrives whole, in order.
+        let mut got = Vec::new();
+        let mut buf = [0u8; 16];
+        until(&l, || {
+            while let Ok(n) = peer.recv(&mut buf) {
+                assert_eq!(n, 4, "whole datagrams only");
+                got.push(u32::from_be_bytes(buf[..4].try_into().expect("4 bytes")));
+            }
+            got.len() == sent as usize
+        })
+        .await;
+        assert_eq!(got, (0..sent).collect::<Vec<_>>());
+        until(&l, || log.borrow().contains(&Rec::Resume)).await;
+        assert_eq!(ep.transport.get_write_buffer_size(), 0);
+        let flow: Vec<_> = log
+            .borrow()
+            .iter()
+            .filter(|r| matches!(r, Rec::Pause | Rec::Resume))
+            .cloned()
+            .collect();
+        assert_eq!(flow, vec![Rec::Pause, Rec::Resume]);
+        ep.transport.close();
+    });
+}
+
+#[test]
+fn u5_the_write_buffer_is_bounded_by_default_and_a_full_one_drops_with_enobufs() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let (mine, _peer) = stuck_pair();
+        let (p, log) = recorder(false);
+        let ep = l
+            .create_datagram_endpoint(move || p)
+            .sock(mine)
+            .await
+            .expect("adopt");
+        let chunk = vec![1u8; 4096];
+        for _ in 0..2000 {
+            // 8 MiB in all: far past the 1 MiB default cap.
+            ep.transport.sendto(chunk.clone(), None).expect("sendto");
+        }
+        until(&l, || {
+            errors(&log).iter().any(|e| e.1 == Some(nix::libc::ENOBUFS))
+        })
+        .await;
+        assert!(ep.transport.get_write_buffer_size() <= 1024 * 1024);
+        assert!(!ep.transport.is_closing(), "a full buffer is not fatal");
+        ep.transport.abort();
+        until(&l, || ep.transport.is_lost()).await;
+    });
+}
+
+#[test]
+fn u6_sendto_after_close_is_dropped_and_unix_datagrams_work_with_unnamed_peers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("dgram.sock");
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let (p, slog) = recorder(true);
+        let server = l
+            .create_datagram_endpoint(move || p)
+            .local_addr(Address::Unix(path.clone()))
+            .await
+            .expect("bind unix datagram");
+        assert_eq!(
+            server.transport.sockname(),
+            Some(Address::Unix(path.clone()))
+        );
+        // An unbound client: its address is unnamed, so no reply can reach it.
+        let (p, clog) = recorder(false);
+        let client = l
+            .create_datagram_endpoint(move || p)
+            .remote_addr(Address::Unix(path.clone()))
+            .await
+            .expect("connect unix datagram");
+        client.transport.sendto(&b"hi"[..], None).expect("sendto");
+        until(&l, || {
+            !slog
+                .borrow()
+                .iter()
+                .all(|r| !matches!(r, Rec::Datagram(..)))
+        })
+        .await;
+        assert!(slog
+            .borrow()
+            .contains(&Rec::Datagram(b"hi".to_vec(), Address::Unnamed)));
+        // The reply to an unnamed address fails with an error, not a panic.
+        until(&l, || !errors(&slog).is_empty()).await;
+        client.transport.close();
+        client
+            .transport
+            .sendto(&b"late"[..], None)
+            .expect("dropped, no error");
+        until(&l, || client.transport.is_lost()).await;
+        assert!(datagrams(&clog).is_empty());
+        server.transport.close();
+    });
+}
+
+#[test]
+fn u_reuse_address_true_is_refused_and_sock_excludes_other_options() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let (p, _) = recorder(false);
+        let r = l
+            .create_datagram_endpoint(move || p)
+            .local_addr(loopback())
+            .reuse_address(true)
+            .await;
+        assert!(matches!(r, Err(NetError::ReuseAddressUnsupported)), "{r:?}");
+        let (p, _) = recorder(false);
+        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let r = l
+            .create_datagram_endpoint(move || p)
+            .sock(sock)
+            .local_addr(loopback())
+            .await;
+        assert!(matches!(r, Err(NetError::InvalidArgs(_))), "{r:?}");
+        let (p, _) = recorder(false);
+        let r = l.create_datagram_endpoint(move || p).await;
+        assert!(
+            matches!(r, Err(NetError::InvalidArgs(_))),
+            "no address, no family: {r:?}"
+        );
+        // A given UDP socket is used as it is.
+        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let at = sock.local_addr().expect("addr");
+        let (p, log) = recorder(false);
+        let ep = l
+            .create_datagram_endpoint(move || p)
+            .sock(sock)
+            .await
+            .expect("adopt");
+        assert_eq!(ep.transport.sockname(), Some(Address::Inet(at)));
+        UdpSocket::bind("127.0.0.1:0")
+            .expect("bind")
+            .send_to(b"given", at)
+            .expect("send");
+        until(&l, || datagrams(&log) == vec![b"given".to_vec()]).await;
+        ep.transport.close();
+        // reuse_port lets two endpoints share a port.
+        let (p, _) = recorder(false);
+        let a = l
+            .create_datagram_endpoint(move || p)
+            .local_addr(loopback())
+            .reuse_port(true)
+            .allow_broadcast(true)
+            .await
+            .expect("first");
+        let port = a
+            .transport
+            .sockname()
+            .and_then(|a| a.as_inet())
+            .expect("inet");
+        let (p, _) = recorder(false);
+        let b = l
+            .create_datagram_endpoint(move || p)
+            .local_addr(port)
+            .reuse_port(true)
+            .await
+            .expect("second on the same port");
+        a.transport.close();
+        b.transport.close();
+    });
+}
+
+#[test]
+fn fault_23_spurious_readiness_does_nothing_and_the_endpoint_stays_registered() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let (ep, log, me) = endpoint_at(&l, loopback(), false).await;
+        let peer = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        for i in 0..3u8 {
+            peer.send_to(&[i], me).expect("send");
+            until(&l, || datagrams(&log).len() == usize::from(i) + 1).await;
+            // Several turns with no datagram: reads that find EAGAIN add nothing.
+            turns(3).await;
+        }
+        assert_eq!(datagrams(&log), vec![vec![0], vec![1], vec![2]]);
+        assert!(errors(&log).is_empty());
+        ep.transport.close();
+    });
+}
+
+fn have_python() -> bool {
+    let ok = Command::new("python3")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("note: python3 not found; skipping the asyncio interop test");
+    }
+    ok
+}
+
+const PY_UDP_CLIENT: &str = r#"
+import asyncio, sys
+
+class Client(asyncio.DatagramProtocol):
+    def __init__(self, done):
+        self.done, self.got = done, []
+    def connection_made(self, t):
+        for i in range(20):
+            t.sendto(b"msg %d" % i)
+    def datagram_received(self, data, addr):
+        self.got.append(data)
+        if len(self.got) == 20 and not self.done.done():
+            self.done.set_result(self.got)
+
+async def main(port):
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    t, _ = await loop.create_datagram_endpoint(lambda: Client(done), remote_addr=("127.0.0.1", port))
+    got = await asyncio.wait_for(done, 10)
+    t.close()
+    assert sorted(got) == sorted(b"resp:msg %d" % i for i in range(20)), got
+    print("OK", len(got), flush=True)
+
+asyncio.run(main(int(sys.argv[1])))
+"#;
+
+#[test]
+fn u1_asyncio_udp_client_against_a_switchboard_udp_server() {
+    if !have_python() {
+        return;
+    }
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    let (server, slog, at) =
+        run_with_deadline(&lp, async move { endpoint_at(&l, loopback(), true).await });
+    let child = Command::new("python3")
+        .args(["-c", PY_UDP_CLIENT, &at.port().to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn python3");
+    let l = lp.clone();
+    let sl = slog.clone();
+    run_with_deadline(&lp, async move {
+        until(&l, || datagrams(&sl).len() == 20).await;
+    });
+    let out = child.wait_with_output().expect("python3 output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "python client failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.trim(), "OK 20");
+    server.transport.close();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        until(&l, || server.transport.is_lost()).await
+    });
+}
+
+const PY_UDP_SERVER: &str = r#"
+import asyncio
+
+class Echo(asyncio.DatagramProtocol):
+    def connection_made(self, t):
+        self.t = t
+    def datagram_received(self, data, addr):
+        self.t.sendto(b"resp:" + data, addr)
+        if data == b"bye":
+            done.set_result(None)
+
+async def main():
+    global done
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    t, _ = await loop.create_datagram_endpoint(Echo, local_addr=("127.0.0.1", 0))
+    print(t.get_extra_info("sockname")[1], flush=True)
+    await asyncio.wait_for(done, 10)
+    t.close()
+    print("DONE", flush=True)
+
+asyncio.run(main())
+"#;
+
+#[test]
+fn u1_switchboard_udp_client_against_an_asyncio_udp_server() {
+    use std::io::{BufRead, BufReader};
+    if !have_python() {
+        return;
+    }
+    let mut child = Command::new("python3")
+        .args(["-c", PY_UDP_SERVER])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn python3");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout
+        .read_line(&mut line)
+        .expect("the server prints its port");
+    let port: u16 = line.trim().parse().expect("a port");
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let (p, log) = recorder(false);
+        let at: SocketAddr = ([127, 0, 0, 1], port).into();
+        let ep = l
+            .create_datagram_endpoint(move || p)
+            .remote_addr(at)
+            .await
+            .expect("connect");
+        for i in 0..10 {
+            ep.transport
+                .sendto(format!("m{i}").into_bytes(), None)
+                .expect("sendto");
+        }
+        until(&l, || datagrams(&log).len() == 10).await;
+        let mut got = datagrams(&log);
+        got.sort();
+        let mut want: Vec<Vec<u8>> = (0..10).map(|i| format!("resp:m{i}").into_bytes()).collect();
+        want.sort();
+        assert_eq!(got, want);
+        ep.transport.sendto(&b"bye"[..], None).expect("sendto");
+        until(&l, || datagrams(&log).len() == 11).await;
+        ep.transport.close();
+    });
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).expect("rest");
+    assert!(child.wait().expect("exit").success());
+    assert_eq!(rest.trim(), "DONE");
+}
