@@ -3,7 +3,7 @@
 use std::any::Any;
 use std::fmt;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 
@@ -42,6 +42,10 @@ pub(crate) struct Shared {
     pub(crate) closed: AtomicBool,
     pub(crate) woken: Mutex<Vec<TaskKey>>,
     pub(crate) inbox: flume::Sender<Inbox>,
+    /// Items sent to the inbox and not yet taken out: counted before each
+    /// send, so the loop (and a send on its own thread, which must not pass
+    /// them) sees them without locking the channel.
+    pub(crate) inbox_pending: AtomicUsize,
     pub(crate) thread: ThreadId,
     /// The incarnation living in each row of the actor table (0: none), so
     /// that a send from any thread to an actor that has stopped fails at once.
@@ -57,6 +61,7 @@ impl Shared {
             closed: AtomicBool::new(false),
             woken: Mutex::new(Vec::new()),
             inbox,
+            inbox_pending: AtomicUsize::new(0),
             thread: std::thread::current().id(),
             live: Mutex::new(Vec::new()),
         }
@@ -85,6 +90,20 @@ impl Shared {
         self.lock_live().clear();
     }
 
+    /// Sends `item` to the inbox, counted in `inbox_pending`.
+    fn send_inbox(&self, item: Inbox) -> Result<(), Inbox> {
+        self.inbox_pending.fetch_add(1, Ordering::AcqRel);
+        self.inbox.send(item).map_err(|e| {
+            self.inbox_pending.fetch_sub(1, Ordering::AcqRel);
+            e.into_inner()
+        })
+    }
+
+    /// True while items sent to the inbox wait to be taken out.
+    pub(crate) fn inbox_waiting(&self) -> bool {
+        self.inbox_pending.load(Ordering::Acquire) > 0
+    }
+
     /// Wakes the loop out of poll, at most one syscall per poll.
     pub(crate) fn notify(&self) {
         if !self.notified.swap(true, Ordering::SeqCst) {
@@ -111,7 +130,7 @@ impl Shared {
         // Woken on the loop's own thread (an actor answered a `call`, a
         // future was set): straight to the ready queue, for the next
         // iteration, as through `woken`.
-        if on_thread(self.thread) && self.inbox.is_empty() {
+        if on_thread(self.thread) && !self.inbox_waiting() {
             if let Some(core) = crate::current::local_loop(self) {
                 if let Ok(mut ready) = core.ready.try_borrow_mut() {
                     ready.push_back(crate::event_loop::Ready::Task(key));
@@ -168,8 +187,7 @@ impl LoopHandle {
         }
         let state = AloneSlot::new(Location::caller());
         self.shared
-            .inbox
-            .send(Inbox::Call(state.clone(), Box::new(f)))
+            .send_inbox(Inbox::Call(state.clone(), Box::new(f)))
             .map_err(|_| LoopError::Closed)?;
         self.shared.notify();
         Ok(Handle::alone(state))
@@ -192,7 +210,7 @@ impl LoopHandle {
         if self.is_closed() {
             return Err(item);
         }
-        self.shared.inbox.send(item).map_err(|e| e.into_inner())?;
+        self.shared.send_inbox(item)?;
         self.shared.notify();
         Ok(())
     }
@@ -212,7 +230,7 @@ impl LoopHandle {
         // Behind messages other threads sent first (still in the inbox), a
         // message must wait its turn there too: what happened before the
         // send is delivered before it.
-        if !on_thread(self.shared.thread) || self.is_closed() || !self.shared.inbox.is_empty() {
+        if !on_thread(self.shared.thread) || self.is_closed() || self.shared.inbox_waiting() {
             return Err(msg);
         }
         let Some(core) = crate::current::local_loop(&self.shared) else {

@@ -131,7 +131,7 @@ fn drop_dead_timers(core: &LoopCore) {
 fn compute_timeout(core: &LoopCore) -> Option<Duration> {
     let busy = !core.ready.borrow().is_empty()
         || core.shared.stopping.load(Ordering::SeqCst)
-        || !core.inbox.is_empty()
+        || core.shared.inbox_waiting()
         || !lock_woken(core).is_empty();
     if busy {
         return Some(Duration::ZERO);
@@ -149,7 +149,11 @@ fn lock_woken(core: &LoopCore) -> std::sync::MutexGuard<'_, Vec<TaskKey>> {
 }
 
 fn drain_inbox(core: &LoopCore) {
+    if !core.shared.inbox_waiting() {
+        return;
+    }
     while let Ok(item) = core.inbox.try_recv() {
+        core.shared.inbox_pending.fetch_sub(1, Ordering::AcqRel);
         match item {
             Inbox::Call(state, f) => core
                 .ready
