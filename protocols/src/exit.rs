@@ -10,6 +10,15 @@ use crate::ids::ActorId;
 /// `Normal` and `Shutdown` are clean ends: a *transient* child is not
 /// restarted after them, and a link does not stop the other side for them.
 /// Everything else is abnormal.
+///
+/// ```
+/// use switchboard::ExitReason;
+///
+/// assert!(ExitReason::Shutdown.is_clean());
+/// let crash = ExitReason::failed("attempt to divide by zero");
+/// assert!(!crash.is_clean());
+/// assert_eq!(crash.to_string(), "failed: attempt to divide by zero");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ExitReason {
