@@ -171,15 +171,24 @@ fn dr1_graceful_shutdown_drains_on_sigterm_and_counts_each_ending() {
     let (mut stuck, mut stuck_r) = connect(port);
     stuck.write_all(b"stuck\n").expect("write");
     assert_eq!(line(&mut stuck_r), "stuck\n");
+    let written = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let w = written.clone();
     let flood = thread::spawn(move || {
-        let chunk = vec![b'x'; 1 << 20];
-        for _ in 0..64 {
+        let chunk = vec![b'x'; 64 << 10];
+        for _ in 0..1024 {
             if stuck.write_all(&chunk).is_err() {
                 break;
             }
+            w.fetch_add(chunk.len(), std::sync::atomic::Ordering::SeqCst);
         }
     });
-    thread::sleep(Duration::from_millis(100)); // let the flood fill the buffers
+    // The flood is under way; by the deadline (0.5 s) it has filled the
+    // socket buffers, so the server's echo of it cannot drain.
+    let end = Instant::now() + STEP;
+    while written.load(std::sync::atomic::Ordering::SeqCst) < 1 << 20 {
+        assert!(Instant::now() < end, "the flood does not start");
+        thread::sleep(Duration::from_millis(1));
+    }
     server.term();
     wait_refused(port);
     talker.write_all(b"two\n").expect("write during the drain");
