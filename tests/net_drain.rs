@@ -152,7 +152,7 @@ fn dr1_each_step_is_observable_and_counted() {
     let l = lp.clone();
     let (report, steps) = run_with_deadline(&lp, async move {
         // Writes a lot to a client on its request (one that never reads).
-        struct Flood;
+        struct Flood(std::rc::Rc<std::cell::Cell<bool>>);
         impl StreamProtocol for Flood {
             fn handle(
                 &mut self,
@@ -164,6 +164,7 @@ fn dr1_each_step_is_observable_and_counted() {
                         t.set_write_buffer_limits(Some(64 << 20), None)
                             .map_err(|e| std::io::Error::other(e.to_string()))?;
                         t.write(&vec![b'x'; 16 << 20])?;
+                        self.0.set(true);
                     }
                     StreamEvent::DataReceived(d) if d.starts_with(b"bye") => t.close(),
                     _ => {}
@@ -171,8 +172,10 @@ fn dr1_each_step_is_observable_and_counted() {
                 Ok(())
             }
         }
+        let flooded = std::rc::Rc::new(std::cell::Cell::new(false));
+        let f = flooded.clone();
         let server = l
-            .create_server(|| Flood)
+            .create_server(move || Flood(f.clone()))
             .host("127.0.0.1")
             .port(0)
             .await
@@ -183,8 +186,8 @@ fn dr1_each_step_is_observable_and_counted() {
         let mut stuck = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         until(&l, || server.connection_count() == 3).await;
         stuck.write_all(b"flood").expect("write");
-        l.sleep(Duration::from_millis(20)).await;
-        let drain = server.drain_with(Duration::from_millis(100), Duration::from_millis(100));
+        until(&l, || flooded.get()).await;
+        let drain = server.drain_with(Duration::from_millis(300), Duration::from_millis(100));
         quits.write_all(b"bye").expect("write");
         let mut steps = Vec::new();
         steps.push((DrainState::Draining, drain.report()));
