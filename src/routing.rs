@@ -274,7 +274,7 @@ pub(crate) fn finish(core: &LoopCore, id: ActorId, gen: u64, reason: ExitReason)
 pub(crate) fn kill(core: &LoopCore, id: ActorId, gen: Option<u64>, reason: ExitReason) {
     match take(core, id, gen) {
         Some((mut actor, slot_gen)) => {
-            {
+            let status = {
                 let mut cx = LoopCx {
                     core,
                     id,
@@ -282,10 +282,17 @@ pub(crate) fn kill(core: &LoopCore, id: ActorId, gen: Option<u64>, reason: ExitR
                     buf: None,
                     interrupt: false,
                 };
-                let _ = catch_unwind(AssertUnwindSafe(|| actor.shutdown(&mut cx)));
+                catch_unwind(AssertUnwindSafe(|| actor.kill(&mut cx))).unwrap_or(Status::Done)
+            };
+            match status {
+                // It ends on a later turn (a transport delivering its
+                // `ConnectionLost`), with its own reason.
+                Status::Alive => put_back(core, id, slot_gen, actor),
+                Status::Done => {
+                    drop(actor);
+                    finish(core, id, slot_gen, reason);
+                }
             }
-            drop(actor);
-            finish(core, id, slot_gen, reason);
         }
         None => {
             let busy = {

@@ -296,3 +296,34 @@ fn sv2_linking_to_a_dead_actor_acts_at_once() {
         assert_eq!(ea.await.expect("a").reason, ExitReason::failed("early"));
     });
 }
+
+#[test]
+fn sv2_a_protocol_actor_linked_to_a_failing_actor_is_aborted_and_still_gets_connection_lost() {
+    use support::net::client;
+    use switchboard::testing::Recorded;
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    let log = run_with_deadline(&lp, async move {
+        let (server, port) = serve::<_, NoMessage>(&l, || Echo).await;
+        let (conn, log) = client(&l, port).await;
+        let lost = l.monitor(&conn.protocol);
+        // Links are set from an actor's context: the protocol's address
+        // goes to the actor, which links to it, then fails.
+        struct Linker(Addr<NoMessage>);
+        impl Actor for Linker {
+            type Message = ();
+            fn handle(&mut self, _: (), ctx: &mut ActorContext<'_, ()>) {
+                ctx.link(&self.0);
+                ctx.stop_with(ExitReason::failed("linker failed"));
+            }
+        }
+        let linker = l.spawn(Linker(conn.protocol.clone())).expect("spawn");
+        linker.send(()).expect("alive");
+        lost.await.expect("the connection ended");
+        server.close();
+        log
+    });
+    let events = log.snapshot();
+    assert_eq!(events.first(), Some(&Recorded::ConnectionMade));
+    assert_eq!(events.last(), Some(&Recorded::Lost(None)), "{events:?}");
+}

@@ -89,6 +89,16 @@ pub trait LoopActor: 'static {
         ExitReason::Normal
     }
 
+    /// Stop now (a linked actor failed, or a supervisor's deadline passed).
+    /// By default the same as [`shutdown`](Self::shutdown), and the actor is
+    /// gone; an actor that owes its protocol a last event (a transport's
+    /// `ConnectionLost`) aborts instead and answers `Alive` until it has
+    /// delivered it.
+    fn kill(&mut self, cx: &mut dyn LoopContext) -> Status {
+        self.shutdown(cx);
+        Status::Done
+    }
+
     /// True if the actor takes the exit of a linked actor as a message
     /// instead of stopping with it (Erlang's `trap_exit`).
     fn traps_exits(&self) -> bool {

@@ -502,6 +502,12 @@ impl<S: StreamSocket, M: 'static> LoopActor for SocketTransport<S, M> {
         self.core.info.set_lost();
     }
 
+    fn kill(&mut self, cx: &mut dyn LoopContext) -> Status {
+        // Like `abort()`: the protocol still gets its `ConnectionLost`.
+        self.core.die(None);
+        self.settle(cx)
+    }
+
     fn exit_reason(&mut self) -> ExitReason {
         match &self.core.lost_reason {
             None => ExitReason::Normal,
