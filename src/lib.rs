@@ -48,6 +48,9 @@
 //! | `BufferedProtocol` | [`BufferedProtocol`] with [`BufferedEvent`]s |
 //! | `Transport` (inside the protocol / outside) | [`StreamTransport`] / [`TransportHandle`] |
 //! | `transport.get_extra_info('socket')` | [`StreamTransport::socket`] ([`SocketRef`]) |
+//! | `ssl=`, `server_hostname=`, `ssl_handshake_timeout=` | [`CreateConnection::ssl`] ([`TlsClientConfig`]), [`CreateServer::ssl`] ([`TlsServerConfig`]), … |
+//! | `loop.start_tls` | [`EventLoop::start_tls`], or [`StreamTransport::start_tls`] from inside a protocol |
+//! | `get_extra_info('cipher')`, `'peercert'`, `'ssl_object'` | [`StreamTransport::tls`], [`TransportHandle::tls`] ([`TlsInfo`]) |
 //! | `loop.add_signal_handler`, `signal.SIGINT` | [`EventLoop::add_signal_handler`], [`Signal`] |
 //! | `loop.set_exception_handler`, `call_exception_handler` | [`EventLoop::set_exception_handler`], [`EventLoop::call_exception_handler`] |
 //! | exceptions | one [`Error`] (and [`Result`]), with one variant per area |
@@ -102,8 +105,8 @@ pub use future::LoopFuture;
 pub use handle::{Handle, TimerHandle};
 pub use interrupt::Interrupt;
 pub use net::{
-    Connection, CreateConnection, CreateServer, Family, NetError, ServeForever, Server,
-    TransportHandle, WaitClosed,
+    Connection, CreateConnection, CreateServer, Family, NetError, ServeForever, Server, StartTls,
+    TlsClientConfig, TlsConfig, TlsConfigError, TlsServerConfig, TransportHandle, WaitClosed,
 };
 pub use policy::{
     get_event_loop_policy, set_event_loop_policy, DefaultEventLoopPolicy, EventLoopPolicy,
@@ -124,9 +127,16 @@ pub use bytes::{Bytes, BytesMut};
 pub use switchboard_protocols::{
     ActorId, Addr, Address, AnyStreamProtocol, BufferedEvent, BufferedProtocol, Call, CallError,
     Exception, ExceptionContext, LimitsError, NoMessage, ProtocolError, ReplyTo, SendError,
-    SocketRef, StreamEvent, StreamProtocol, StreamTransport, TransportError, WriteError,
-    WriteLimits,
+    SocketRef, StreamEvent, StreamProtocol, StreamTransport, TlsError, TlsInfo, TlsUpgrade,
+    TlsVersion, TransportError, WriteError, WriteLimits,
 };
+
+/// The [rustls](https://docs.rs/rustls) crate switchboard's TLS runs on
+/// (with the ring provider), re-exported so a program can build its own
+/// `rustls::ClientConfig`/`ServerConfig` (client certificates, custom
+/// verifiers) and pass it as a [`TlsClientConfig`]/[`TlsServerConfig`]
+/// without depending on it.
+pub use rustls;
 
 /// Ready-made protocols and framings: echo, lines, length-prefixed frames, a
 /// minimal HTTP/1.1 responder.

@@ -13,6 +13,7 @@ use switchboard_protocols::internal::Mailer;
 use switchboard_protocols::{ActorId, Address, AnyStreamProtocol, Exception, ExceptionContext};
 
 use crate::context::{LoopActor, LoopContext, Readiness, Status};
+use crate::stream::tls::TlsSetup;
 use crate::stream::{Hooks, Start, StreamLimits, TcpTransport};
 
 /// How long accepting pauses after EMFILE/ENFILE (asyncio's `ACCEPT_RETRY_DELAY`).
@@ -128,6 +129,8 @@ pub struct TcpListenerActor<M: 'static> {
     nodelay: bool,
     /// Opt-in limits given to every accepted connection's transport.
     limits: StreamLimits,
+    /// TLS for every accepted connection (`create_server(..).ssl(..)`).
+    tls: Option<TlsSetup>,
     accept: AcceptFn,
 }
 
@@ -160,6 +163,7 @@ impl<M: 'static> TcpListenerActor<M> {
             local,
             nodelay: true,
             limits: StreamLimits::default(),
+            tls: None,
             accept: Box::new(|l| l.accept()),
         }
     }
@@ -168,6 +172,15 @@ impl<M: 'static> TcpListenerActor<M> {
     /// write-buffer cap, a close timeout).
     pub fn with_limits(mut self, limits: StreamLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Puts a TLS session on every accepted connection: its protocol gets
+    /// `ConnectionMade` once the handshake is done; a failed handshake ends
+    /// that connection alone (reported, unless the peer just left or
+    /// stalled).
+    pub fn with_tls(mut self, tls: Option<TlsSetup>) -> Self {
+        self.tls = tls;
         self
     }
 
@@ -309,6 +322,18 @@ impl<M: 'static> TcpListenerActor<M> {
         let (mut transport, _info) =
             TcpTransport::new(stream, id, protocol, self.mailer.clone(), hooks);
         transport.set_limits(self.limits);
+        if let Some(setup) = &self.tls {
+            if let Err(e) = transport.set_tls(setup.clone()) {
+                drop(transport);
+                cx.release(id);
+                cx.report(
+                    ExceptionContext::new("cannot start tls on an accepted connection")
+                        .with_exception(Exception::Error(e.to_string()))
+                        .with_socket(self.describe()),
+                );
+                return;
+            }
+        }
         self.shared.connections.borrow_mut().push(id);
         cx.insert(id, Box::new(transport));
         cx.send(id, Box::new(Start));

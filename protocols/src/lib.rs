@@ -34,6 +34,7 @@ pub mod ready_made;
 mod socket;
 mod stream;
 pub mod testing;
+mod tls;
 
 pub use addr::{Addr, Call, CallError, ReplyTo, SendError};
 pub use address::Address;
@@ -49,3 +50,4 @@ pub use stream::{
     AnyStreamProtocol, BufferedEvent, BufferedProtocol, StreamEvent, StreamProtocol,
     StreamTransport,
 };
+pub use tls::{TlsError, TlsInfo, TlsUpgrade, TlsVersion};

@@ -1,5 +1,5 @@
 //! Networking: `create_connection`, `create_server`, `connect_accepted_socket`,
-//! `getaddrinfo`, and the handles they return.
+//! `getaddrinfo`, `start_tls`, and the handles they return.
 
 mod attempts;
 mod connect;
@@ -8,6 +8,7 @@ mod error;
 mod race;
 mod server;
 mod start;
+mod tls;
 mod transport_handle;
 mod writable;
 
@@ -15,4 +16,5 @@ pub use connect::CreateConnection;
 pub use dns::Family;
 pub use error::NetError;
 pub use server::{CreateServer, ServeForever, Server, WaitClosed};
+pub use tls::{StartTls, TlsClientConfig, TlsConfig, TlsConfigError, TlsServerConfig};
 pub use transport_handle::{Connection, TransportHandle};

@@ -130,6 +130,13 @@ impl TransportHandle {
         self.info.fileno()
     }
 
+    /// The TLS session's facts (asyncio's SSL keys of `get_extra_info`:
+    /// version, cipher, peer certificates, ALPN, SNI): `Some` on a TLS
+    /// transport once its handshake is complete.
+    pub fn tls(&self) -> Option<switchboard_protocols::TlsInfo> {
+        self.info.tls()
+    }
+
     /// The transport actor's id.
     pub fn id(&self) -> ActorId {
         self.id

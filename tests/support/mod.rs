@@ -15,6 +15,7 @@
 pub mod examples;
 pub mod net;
 pub mod script;
+pub mod tls;
 
 use std::cell::RefCell;
 use std::future::Future;

@@ -1,8 +1,8 @@
 //! What a stream transport shows to handles held outside it.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
-use switchboard_protocols::Address;
+use switchboard_protocols::{Address, TlsInfo};
 
 /// A transport's public facts, shared (on the loop thread) between the actor and
 /// the handles returned by `create_connection` and friends. Addresses stay
@@ -33,6 +33,8 @@ pub struct StreamInfo {
     /// Bytes written through handles that the actor has not taken yet.
     pending: Cell<usize>,
     dropped_writes: Cell<u32>,
+    /// The TLS session's facts, once its handshake is complete.
+    tls: RefCell<Option<TlsInfo>>,
 }
 
 impl StreamInfo {
@@ -50,6 +52,7 @@ impl StreamInfo {
             buffered: Cell::new(0),
             pending: Cell::new(0),
             dropped_writes: Cell::new(0),
+            tls: RefCell::new(None),
         }
     }
     /// `get_extra_info('socket')`: the descriptor while the socket is open,
@@ -118,6 +121,13 @@ impl StreamInfo {
                 who()
             );
         }
+    }
+    /// The TLS session's facts: `Some` once a TLS handshake is complete.
+    pub fn tls(&self) -> Option<TlsInfo> {
+        self.tls.borrow().clone()
+    }
+    pub(crate) fn set_tls(&self, info: TlsInfo) {
+        *self.tls.borrow_mut() = Some(info);
     }
     pub(crate) fn set_socket_closed(&self) {
         self.socket_open.set(false);

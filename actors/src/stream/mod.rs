@@ -7,10 +7,12 @@ mod info;
 mod limits;
 mod options;
 mod socket;
+pub mod tls;
 mod transport;
+mod upper;
 
 pub use info::StreamInfo;
 pub use limits::StreamLimits;
 pub use options::{Socket2Ops, SOCKET_OPS};
 pub use socket::StreamSocket;
-pub use transport::{Hooks, SocketTransport, Start, TcpTransport, UnixTransport};
+pub use transport::{Hooks, SocketTransport, Start, TcpTransport, UnixTransport, UpgradeTls};
