@@ -115,7 +115,8 @@ fn tour_prints_every_section_in_order() {
             "7. A TCP echo server and client on 127.0.0.1",
             "8. An actor answers questions: call and ReplyTo",
             "9. Deadlines and composition: wait_for and gather",
-            "10. Stopping and closing cleanly",
+            "10. The same protocols over TLS",
+            "11. Stopping and closing cleanly",
         ]
     );
     // What each section shows, in order.
@@ -132,6 +133,8 @@ fn tour_prints_every_section_in_order() {
         "   ada -> Some(1815), bob -> None\n",
         "   gather -> [\"slow\", \"fast\"]: in the order given, though fast finished first\n",
         "   wait_for: timed out after 0.01 seconds; the sleep was dropped\n",
+        "   server: received 'hello, tour', echoing it\n   client: got back 'hello, tour'; closing\n",
+        "   the session was TLSv1.3 with TLS13_AES_256_GCM_SHA384, server name localhost\n",
         "   the one iteration ran this callback\n",
         "   closed: is_closed() = true; call_soon -> event loop is closed\n",
     ];
