@@ -93,7 +93,7 @@ pub trait LoopContext {
     /// current call returns, never re-entrantly.
     fn send(&mut self, to: ActorId, msg: Box<dyn Any>);
 
-    /// Calls this actor's [`Actor::timer`] with `tag` after `delay`.
+    /// Calls this actor's [`LoopActor::timer`] with `tag` after `delay`.
     fn wake_after(&mut self, delay: Duration, tag: u64);
 
     /// Reports to the loop's exception handler.

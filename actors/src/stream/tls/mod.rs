@@ -11,13 +11,13 @@
 //!
 //! asyncio puts an `SSLProtocol` between the socket's transport and the
 //! application protocol: a protocol to the transport below, a transport to
-//! the protocol above. [`TlsSession`] is that layer, but inside the stream
+//! the protocol above. `TlsSession` is that layer, but inside the stream
 //! transport actor rather than as a second actor: the actor's protocol slot
 //! holds either the application's protocol or a TLS session wrapping it
 //! (`Upper`), and the session receives the socket's events (ciphertext, EOF,
 //! loss, flow control, timers) the way a protocol would and turns them into
 //! the application's events, through the same `dispatch` a plain protocol
-//! gets. The application protocol sees a [`TlsView`], which implements the
+//! gets. The application protocol sees a `TlsView`, which implements the
 //! same `StreamTransport` over the session and the socket's `Core`.
 //!
 //! Why not a TLS-wrapping `StreamSocket`: the transport reads straight from

@@ -152,14 +152,14 @@ impl<M: 'static> TlsSession<M> {
                     })));
                 }
                 if self.st.app_made {
-                    self.to_app(Ev::Lost(reason), core)
+                    self.deliver_app(Ev::Lost(reason), core)
                 } else {
                     Ok(())
                 }
             }
             ev @ (Ev::Pause | Ev::Resume | Ev::Message(_) | Ev::Timer(_)) => {
                 if self.st.app_made {
-                    self.to_app(ev, core)
+                    self.deliver_app(ev, core)
                 } else {
                     Ok(())
                 }
@@ -167,7 +167,7 @@ impl<M: 'static> TlsSession<M> {
         }
     }
 
-    fn to_app<S: StreamSocket>(
+    fn deliver_app<S: StreamSocket>(
         &mut self,
         ev: Ev<M>,
         core: &mut Core<S, M>,
@@ -231,7 +231,7 @@ impl<M: 'static> TlsSession<M> {
         }
         if !self.st.app_made {
             self.st.app_made = true;
-            self.to_app(Ev::Made, core)?;
+            self.deliver_app(Ev::Made, core)?;
         }
         Ok(())
     }
@@ -274,10 +274,10 @@ impl<M: 'static> TlsSession<M> {
                 Plain::Nothing => return Ok(()),
                 Plain::Data(b) => {
                     if !discard {
-                        self.to_app(Ev::Data(b), core)?;
+                        self.deliver_app(Ev::Data(b), core)?;
                     }
                 }
-                Plain::Updated(n) => self.to_app(Ev::Updated(n), core)?,
+                Plain::Updated(n) => self.deliver_app(Ev::Updated(n), core)?,
                 Plain::CloseNotify => return self.on_close_notify(core),
                 Plain::Truncated => {
                     if self.st.phase == TlsPhase::ShuttingDown {
@@ -314,7 +314,7 @@ impl<M: 'static> TlsSession<M> {
         if self.st.phase == TlsPhase::Open {
             if self.st.app_made && !self.st.eof_delivered {
                 self.st.eof_delivered = true;
-                self.to_app(Ev::Eof, core)?;
+                self.deliver_app(Ev::Eof, core)?;
             }
             if self.st.phase == TlsPhase::Open {
                 self.st.conn.send_close_notify();
