@@ -224,7 +224,6 @@ impl<M: Send + 'static> CreateConnection<M> {
     /// [`TlsClientConfig::system_roots`] is asyncio's `ssl=True`.
     ///
     /// ```
-    /// use switchboard::prelude::*;
     /// use switchboard::{TlsClientConfig, TlsServerConfig};
     ///
     /// let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
@@ -249,7 +248,7 @@ impl<M: Send + 'static> CreateConnection<M> {
     ///     assert_eq!(tls.version, switchboard::TlsVersion::Tls13);
     ///     conn.transport.close();
     ///     server.close();
-    ///     Ok(())
+    ///     Ok::<(), switchboard::Error>(())
     /// })?;
     /// # Ok::<(), switchboard::Error>(())
     /// ```
