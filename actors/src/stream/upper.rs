@@ -42,7 +42,12 @@ impl<M: 'static> Upper<M> {
     ) -> Result<(), ProtocolError> {
         match self {
             Upper::Plain(p) => dispatch(p, ev, core),
-            Upper::Tls(s) => s.handle(ev, core, cx),
+            Upper::Tls(s) => {
+                let r = s.handle(ev, core, cx);
+                // The end of the step: what it wrote leaves in one go.
+                s.st.flush(core);
+                r
+            }
         }
     }
 
@@ -76,7 +81,11 @@ impl<M: 'static> Upper<M> {
     ) -> Option<String> {
         match self {
             Upper::Plain(_) => apply(cmd, core),
-            Upper::Tls(s) => apply(cmd, &mut TlsView::new(&mut s.st, core)),
+            Upper::Tls(s) => {
+                let refused = apply(cmd, &mut TlsView::new(&mut s.st, core));
+                s.st.flush(core);
+                refused
+            }
         }
     }
 }

@@ -20,6 +20,11 @@ use crate::stream::tls::MadeHook;
 
 /// The most plaintext one `DataReceived` carries.
 const PLAINTEXT_CHUNK: usize = 64 * 1024;
+/// rustls takes no more input once it holds more plaintext than this.
+const PLAINTEXT_HELD: usize = 16 * 1024;
+/// Records of this much plaintext are sent at once rather than at the end
+/// of the step.
+pub(crate) const EAGER_FLUSH: usize = 64 * 1024;
 
 /// Where the TLS session is; it only moves forward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +61,13 @@ pub(crate) struct TlsState {
     /// Plaintext written before the handshake completed, which rustls keeps
     /// until it can encrypt it (counted in the write buffer size).
     pub(crate) early: usize,
+    /// Plaintext encrypted since the last flush: its records wait in rustls
+    /// until the end of the current step (or until there are
+    /// [`EAGER_FLUSH`] bytes of them), so that what one step writes leaves in
+    /// one vectored write. Counted in the write buffer size.
+    pub(crate) unflushed: usize,
+    /// Decrypted bytes rustls holds, as of the last processing.
+    plaintext: usize,
     /// The SNI name a client sent.
     sni: Option<String>,
 }
@@ -104,6 +116,8 @@ impl<M: 'static> TlsSession<M> {
                 on_made,
                 info: None,
                 early: 0,
+                unflushed: 0,
+                plaintext: 0,
                 sni: setup.side.sni(),
             },
         })
@@ -184,6 +198,24 @@ impl<M: 'static> TlsSession<M> {
         cx: &mut dyn LoopContext,
     ) -> Result<(), ProtocolError> {
         loop {
+            // Decrypt as much as rustls holds at once (two records or so)
+            // before delivering: fewer, larger `DataReceived`.
+            while !self.st.input.is_empty() && self.st.plaintext <= PLAINTEXT_HELD {
+                if core.phase >= Phase::Dying
+                    || self.st.phase == TlsPhase::Over
+                    || core.read == ReadSide::Paused
+                {
+                    break;
+                }
+                if !self.st.feed(core, cx) {
+                    return Ok(());
+                }
+                if matches!(self.st.phase, TlsPhase::Handshaking { .. })
+                    && !self.st.conn.is_handshaking()
+                {
+                    self.handshake_done(core)?;
+                }
+            }
             self.deliver_plaintext(core, cx)?;
             if core.phase >= Phase::Dying
                 || self.st.phase == TlsPhase::Over
@@ -191,14 +223,6 @@ impl<M: 'static> TlsSession<M> {
                 || self.st.input.is_empty()
             {
                 return Ok(());
-            }
-            if !self.st.feed(core, cx) {
-                return Ok(());
-            }
-            if matches!(self.st.phase, TlsPhase::Handshaking { .. })
-                && !self.st.conn.is_handshaking()
-            {
-                self.handshake_done(core)?;
             }
         }
     }
@@ -263,7 +287,10 @@ impl<M: 'static> TlsSession<M> {
                     } else {
                         match self.st.conn.reader().read(buf) {
                             Ok(0) => Plain::CloseNotify,
-                            Ok(n) => Plain::Updated(n),
+                            Ok(n) => {
+                                self.st.plaintext = self.st.plaintext.saturating_sub(n);
+                                Plain::Updated(n)
+                            }
                             Err(e) => end_of(&e),
                         }
                     }
@@ -379,8 +406,10 @@ impl<S: StreamSocket, M: 'static> io::Write for RecordSink<'_, S, M> {
 }
 
 impl TlsState {
-    /// Sends every record rustls has ready.
+    /// Sends every record rustls has ready. Called at the end of every step
+    /// (see `Upper`), and wherever the order against a close matters.
     pub(crate) fn flush<S: StreamSocket, M: 'static>(&mut self, core: &mut Core<S, M>) {
+        self.unflushed = 0;
         while self.conn.wants_write() {
             match self.conn.write_tls(&mut RecordSink(core)) {
                 Ok(n) if n > 0 => {}
@@ -431,8 +460,10 @@ impl TlsState {
             }
         }
         match self.conn.process_new_packets() {
-            Ok(_) => {
-                self.flush(core);
+            // What rustls has to answer (handshake messages) leaves at the
+            // end of the step, with whatever the protocol writes meanwhile.
+            Ok(io) => {
+                self.plaintext = io.plaintext_bytes_to_read();
                 true
             }
             Err(e) => {
@@ -475,6 +506,7 @@ impl TlsState {
                 }
             }
         }
+        self.plaintext = self.plaintext.saturating_sub(buf.len());
         if buf.is_empty() {
             end
         } else {
@@ -513,6 +545,7 @@ impl TlsState {
             self.arm(core, timeout);
         }
         self.phase = TlsPhase::Over;
+        self.flush(core);
         core.close();
     }
 

@@ -14,7 +14,7 @@ use switchboard_protocols::{
 
 use crate::stream::core::{Core, Phase};
 use crate::stream::socket::StreamSocket;
-use crate::stream::tls::session::{TlsPhase, TlsState};
+use crate::stream::tls::session::{TlsPhase, TlsState, EAGER_FLUSH};
 
 /// A TLS session and its socket's core, seen as one transport.
 pub(crate) struct TlsView<'a, S: StreamSocket, M: 'static> {
@@ -44,10 +44,20 @@ impl<'a, S: StreamSocket, M: 'static> TlsView<'a, S, M> {
     fn encrypt(&mut self, data: &[u8]) {
         // rustls' buffer limit is lifted, so it takes every byte.
         let _ = self.st.conn.writer().write_all(data);
+        self.count(data.len());
+    }
+
+    /// Counts `len` bytes just handed to rustls; sends the records once
+    /// there are many (the end of the step sends the rest).
+    fn count(&mut self, len: usize) {
         if matches!(self.st.phase, TlsPhase::Handshaking { .. }) {
-            self.st.early += data.len();
+            self.st.early += len;
+        } else {
+            self.st.unflushed += len;
+            if self.st.unflushed >= EAGER_FLUSH {
+                self.st.flush(self.core);
+            }
         }
-        self.st.flush(self.core);
     }
 }
 
@@ -69,10 +79,7 @@ impl<S: StreamSocket, M: 'static> StreamTransport<M> for TlsView<'_, S, M> {
             for part in list {
                 let _ = self.st.conn.writer().write_all(part);
             }
-            if matches!(self.st.phase, TlsPhase::Handshaking { .. }) {
-                self.st.early += total;
-            }
-            self.st.flush(self.core);
+            self.count(total);
         }
         Ok(())
     }
@@ -113,7 +120,7 @@ impl<S: StreamSocket, M: 'static> StreamTransport<M> for TlsView<'_, S, M> {
     }
 
     fn get_write_buffer_size(&self) -> usize {
-        self.core.get_write_buffer_size() + self.st.early
+        self.core.get_write_buffer_size() + self.st.early + self.st.unflushed
     }
 
     fn get_write_buffer_limits(&self) -> WriteLimits {
