@@ -9,6 +9,7 @@
 
 mod support;
 
+use std::future::{Future, IntoFuture};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
@@ -521,4 +522,114 @@ fn tls_shutdown_timeout_aborts_a_close_the_peer_never_answers() {
     });
     let _ = stop.send(());
     peer.join().expect("peer");
+}
+
+#[test]
+fn fault_25_a_corrupted_record_is_lost_with_a_tls_error() {
+    let (lp, h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let slog = EventLog::new();
+        let (server, port) = tls_echo_server(&l, &slog).await;
+        // A blocking rustls client that finishes the handshake, then sends
+        // an application-data record whose bytes were tampered with.
+        let peer = std::thread::spawn(move || {
+            let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            let mut conn = switchboard::rustls::ClientConnection::new(
+                client_config().rustls().clone(),
+                "localhost".try_into().expect("name"),
+            )
+            .expect("client");
+            while conn.is_handshaking() {
+                conn.complete_io(&mut tcp).expect("handshake");
+            }
+            conn.writer().write_all(b"tampered").expect("plaintext");
+            let mut record = Vec::new();
+            conn.write_tls(&mut record).expect("record");
+            let last = record.len() - 1;
+            record[last] ^= 0xff;
+            tcp.write_all(&record).expect("write");
+            let mut rest = Vec::new();
+            // The server aborts: read until it is gone.
+            let _ = tcp.read_to_end(&mut rest);
+        });
+        until(&l, || slog.lost_count() == 1).await;
+        peer.join().expect("peer");
+        match slog.snapshot().last() {
+            Some(Recorded::Lost(Some(why))) => assert!(why.starts_with("tls error"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        // The protocol heard it in ConnectionLost; the handler was not called.
+        assert!(h.take().is_empty());
+        server.close();
+    });
+}
+
+#[test]
+fn tls_write_eof_through_a_handle_is_refused_and_reported() {
+    let (lp, h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let slog = EventLog::new();
+        let (server, port) = tls_echo_server(&l, &slog).await;
+        let client = RecordingProtocol::new();
+        let clog = client.log();
+        let conn = tls_connect::<_, NoMessage>(&l, port, move || client).await;
+        conn.transport.write_eof();
+        until(&l, || !h.take().is_empty()).await;
+        // The connection goes on.
+        conn.transport.write(&b"still open"[..]);
+        until(&l, || &clog.data()[..] == b"still open").await;
+        conn.transport.close();
+        until(&l, || clog.lost_count() == 1).await;
+        server.close();
+    });
+}
+
+#[test]
+fn tls_close_during_the_handshake_waits_for_it_and_flushes_what_was_written() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let slog = EventLog::new();
+        let (server, port) = tls_echo_server(&l, &slog).await;
+        // A plain connection upgraded from a handle: the protocol writes
+        // and closes while the handshake is still under way.
+        let conn = l
+            .create_connection::<_, NoMessage>(RecordingProtocol::new)
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .expect("connect");
+        let upgrade = l
+            .start_tls(conn.transport.clone(), client_config())
+            .server_hostname("localhost")
+            .into_future();
+        let mut upgrade = std::pin::pin!(upgrade);
+        // Poll once: the upgrade is queued, ahead of the write and close.
+        std::future::poll_fn(|cx| {
+            assert!(upgrade.as_mut().poll(cx).is_pending());
+            std::task::Poll::Ready(())
+        })
+        .await;
+        conn.transport.write(&b"early bird"[..]);
+        conn.transport.close();
+        assert!(conn.transport.is_closing());
+        upgrade.await.expect("the handshake completes");
+        until(&l, || slog.lost_count() == 1).await;
+        assert_eq!(&slog.data()[..], b"early bird");
+        server.close();
+    });
+}
+
+#[test]
+fn tls_system_roots_load_when_the_system_has_them() {
+    let has_store = std::path::Path::new("/etc/ssl/certs").exists();
+    match switchboard::TlsClientConfig::system_roots() {
+        Ok(c) => assert!(c.rustls().alpn_protocols.is_empty()),
+        Err(e) => assert!(
+            !has_store,
+            "system roots failed though /etc/ssl/certs exists: {e}"
+        ),
+    }
 }
