@@ -95,8 +95,10 @@ pub(crate) struct Core<S: StreamSocket, M: 'static> {
     /// Reading was resumed inside a handler; the actor reads once it returns.
     pub(crate) read_again: bool,
     pub(crate) new_protocol: Option<AnyStreamProtocol<M>>,
-    /// A TLS upgrade the protocol asked for; applied when its handler returns.
-    pub(crate) upgrade: Option<TlsUpgrade>,
+    /// A TLS upgrade the protocol asked for; applied when its handler
+    /// returns. Boxed: a pointer is all it costs connections that never
+    /// upgrade.
+    pub(crate) upgrade: Option<Box<TlsUpgrade>>,
     pub(crate) lost_reason: Option<TransportError>,
     mailer: Arc<dyn Mailer>,
     /// Opt-in hard cap on the write buffer (asyncio has none).
@@ -538,7 +540,7 @@ impl<S: StreamSocket, M: 'static> StreamTransport<M> for Core<S, M> {
         if self.upgrade.is_some() {
             return Err(TlsError::AlreadyTls);
         }
-        self.upgrade = Some(upgrade);
+        self.upgrade = Some(Box::new(upgrade));
         Ok(())
     }
 }

@@ -220,7 +220,7 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
             self.upper.set_app(p);
         }
         if let Some(up) = self.core.upgrade.take() {
-            self.upgrade(up, None, cx);
+            self.upgrade(*up, None, cx);
             self.deliver_raised(cx);
         }
     }
@@ -576,5 +576,16 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
             };
             self.call(ev, cx);
         }
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// TLS support costs a plain connection at most a pointer or two: the
+    /// protocol slot holds a boxed session, the pending upgrade is boxed.
+    #[test]
+    fn a_plain_transport_stays_small() {
+        let size = std::mem::size_of::<super::TcpTransport<switchboard_protocols::NoMessage>>();
+        assert!(size <= 320, "TcpTransport is {size} bytes");
     }
 }
