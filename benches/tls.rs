@@ -7,9 +7,11 @@
 //! Run with `cargo bench --bench tls`. Each server runs in its own process
 //! (this binary re-executed with `--serve switchboard|tokio DIR`) pinned to
 //! core 0 with `taskset -c 0`; the load generator, a mio + rustls client loop
-//! in the parent, is pinned to core 1. Rounds are interleaved (switchboard,
-//! tokio, switchboard, …); each figure is the median over the rounds, with
-//! the min–max spread. `SWITCHBOARD_BENCH_SECS` sets the measured seconds per
+//! in the parent, is pinned to core 1. Each round runs every workload on
+//! both servers back to back (alternating which goes first), so each pair
+//! shares the machine's load of the moment; each figure is the median over
+//! the rounds with the min–max spread, and the ratio is the median of the
+//! per-round ratios. `SWITCHBOARD_BENCH_SECS` sets the measured seconds per
 //! workload (default 3, after a warm-up of a sixth of that),
 //! `SWITCHBOARD_BENCH_ROUNDS` the rounds (default 3),
 //! `SWITCHBOARD_BENCH_ONLY=echo|stream|handshakes` one workload. Without `--bench` on the
@@ -464,15 +466,22 @@ fn main() {
     let selected = |name: &str| only.as_deref().is_none_or(|o| name.starts_with(o));
     // results[workload][kind] = one figure per round.
     let mut results = vec![vec![Vec::new(); KINDS.len()]; workloads.len()];
-    for _ in 0..rounds {
-        for (k, kind) in KINDS.iter().enumerate() {
-            let server = ServerProc::start(kind, dir.path(), pinned);
-            for (wi, (w, name, _)) in workloads.iter().enumerate() {
-                if !selected(name) {
-                    results[wi][k].push(f64::NAN);
-                    continue;
-                }
-                let rate = drive(*w, &server, &config, warmup, measure);
+    // Each round starts both servers, then runs every workload on one and
+    // right after on the other (alternating which goes first), so the two
+    // figures of a pair share the machine's load of the moment; the ratio
+    // is the median of the per-pair ratios.
+    for round in 0..rounds {
+        let servers: Vec<ServerProc> = KINDS
+            .iter()
+            .map(|kind| ServerProc::start(kind, dir.path(), pinned))
+            .collect();
+        for (wi, (w, name, _)) in workloads.iter().enumerate() {
+            if !selected(name) {
+                continue;
+            }
+            let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for k in order {
+                let rate = drive(*w, &servers[k], &config, warmup, measure);
                 results[wi][k].push(rate);
             }
         }
@@ -481,12 +490,18 @@ fn main() {
         if !selected(name) {
             continue;
         }
+        let mut ratios: Vec<f64> = results[wi][0]
+            .iter()
+            .zip(&results[wi][1])
+            .map(|(a, b)| a / b)
+            .collect();
         let (sb, sb_lo, sb_hi) = median_spread(&mut results[wi][0]);
         let (tk, tk_lo, tk_hi) = median_spread(&mut results[wi][1]);
+        let (r, r_lo, r_hi) = median_spread(&mut ratios);
         println!(
             "{name}: switchboard {sb:.0} {unit} [{sb_lo:.0}-{sb_hi:.0}], \
-             tokio-rustls {tk:.0} [{tk_lo:.0}-{tk_hi:.0}], switchboard/tokio {:.3}",
-            sb / tk
+             tokio-rustls {tk:.0} [{tk_lo:.0}-{tk_hi:.0}], \
+             switchboard/tokio {r:.3} [{r_lo:.3}-{r_hi:.3}]"
         );
     }
     println!(
