@@ -105,8 +105,9 @@ pub use future::LoopFuture;
 pub use handle::{Handle, TimerHandle};
 pub use interrupt::Interrupt;
 pub use net::{
-    Connection, CreateConnection, CreateServer, Family, NetError, ServeForever, Server, StartTls,
-    TlsClientConfig, TlsConfig, TlsConfigError, TlsServerConfig, TransportHandle, WaitClosed,
+    ConnectAcceptedSocket, Connection, CreateConnection, CreateServer, Family, NetError,
+    ServeForever, Server, StartTls, TlsClientConfig, TlsConfig, TlsConfigError, TlsServerConfig,
+    TransportHandle, WaitClosed,
 };
 pub use policy::{
     get_event_loop_policy, set_event_loop_policy, DefaultEventLoopPolicy, EventLoopPolicy,

@@ -633,3 +633,47 @@ fn tls_system_roots_load_when_the_system_has_them() {
         ),
     }
 }
+
+#[test]
+fn tls_connect_accepted_socket_serves_tls_on_a_socket_accepted_elsewhere() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    run_with_deadline(&lp, async move {
+        let connecting = l
+            .create_connection::<_, NoMessage>(RecordingProtocol::new)
+            .host("127.0.0.1")
+            .port(port)
+            .ssl(client_config())
+            .server_hostname("localhost");
+        let client = l.create_task(connecting.into_future()).expect("task");
+        // Accept without blocking the loop, which runs the connecting task.
+        listener.set_nonblocking(true).expect("nonblocking");
+        let accepted = loop {
+            match listener.accept() {
+                Ok((s, _)) => break s,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    let _ = l.sleep(Duration::from_millis(1)).await;
+                }
+                Err(e) => panic!("accept: {e}"),
+            }
+        };
+        let slog = EventLog::new();
+        let sl = slog.clone();
+        let server = l
+            .connect_accepted_socket::<_, NoMessage>(
+                move || RecordingProtocol::with_log(sl).echo(true),
+                accepted,
+            )
+            .ssl(support::tls::server_config())
+            .await
+            .expect("handshake");
+        assert!(server.transport.tls().is_some());
+        let conn = client.await.expect("client handshake");
+        conn.transport.write(&b"accepted"[..]);
+        until(&l, || &slog.data()[..] == b"accepted").await;
+        conn.transport.close();
+        until(&l, || slog.lost_count() == 1).await;
+    });
+}

@@ -1,4 +1,4 @@
-//! `create_connection` and `connect_accepted_socket`.
+//! `create_connection`.
 
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
@@ -121,32 +121,10 @@ impl EventLoop {
             ssl_shutdown_timeout: None,
         }
     }
-
-    /// Wraps an already accepted (or otherwise connected) TCP socket into a
-    /// transport and protocol (asyncio's `loop.connect_accepted_socket`).
-    pub async fn connect_accepted_socket<P, M>(
-        &self,
-        factory: impl FnOnce() -> P + 'static,
-        sock: std::net::TcpStream,
-    ) -> Result<Connection<M>, NetError>
-    where
-        P: StreamProtocol<M>,
-        M: Send + 'static,
-    {
-        let stream = adopt(sock)?;
-        start_transport(
-            self,
-            stream,
-            AnyStreamProtocol::Stream(Box::new(factory())),
-            None,
-            StreamLimits::default(),
-            None,
-        )
-        .await
-    }
 }
 
-fn adopt(sock: std::net::TcpStream) -> Result<mio::net::TcpStream, NetError> {
+/// Puts a connected std socket in non-blocking mode under mio, TCP_NODELAY on.
+pub(crate) fn adopt(sock: std::net::TcpStream) -> Result<mio::net::TcpStream, NetError> {
     sock.set_nonblocking(true)
         .map_err(|source| NetError::Socket {
             op: "set_nonblocking",

@@ -1,6 +1,7 @@
 //! Networking: `create_connection`, `create_server`, `connect_accepted_socket`,
 //! `getaddrinfo`, `start_tls`, and the handles they return.
 
+mod accepted;
 mod attempts;
 mod connect;
 mod dns;
@@ -12,6 +13,7 @@ mod tls;
 mod transport_handle;
 mod writable;
 
+pub use accepted::ConnectAcceptedSocket;
 pub use connect::CreateConnection;
 pub use dns::Family;
 pub use error::NetError;
