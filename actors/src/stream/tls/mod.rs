@@ -55,6 +55,7 @@
 
 mod session;
 mod setup;
+mod state;
 mod view;
 
 pub(crate) use session::TlsSession;

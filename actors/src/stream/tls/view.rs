@@ -14,7 +14,7 @@ use switchboard_protocols::{
 
 use crate::stream::core::{Core, Phase};
 use crate::stream::socket::StreamSocket;
-use crate::stream::tls::session::{TlsPhase, TlsState, EAGER_FLUSH};
+use crate::stream::tls::state::{TlsPhase, TlsState, EAGER_FLUSH};
 
 /// A TLS session and its socket's core, seen as one transport.
 pub(crate) struct TlsView<'a, S: StreamSocket, M: 'static> {
