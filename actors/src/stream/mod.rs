@@ -1,5 +1,6 @@
 //! Stream transports (TCP, Unix): the actor, the state a protocol reaches, the
-//! facts shown to outside handles.
+//! facts shown to outside handles, and the TLS layer a transport may hold
+//! between its socket and its protocol (`tls`).
 
 mod core;
 mod event;
