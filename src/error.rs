@@ -205,6 +205,12 @@ pub enum Error {
     /// A framing error of a ready-made protocol.
     #[error(transparent)]
     Framing(#[from] crate::ready_made::FramingError),
+    /// A TLS failure (handshake, certificate, truncation, timeouts).
+    #[error(transparent)]
+    Tls(#[from] crate::TlsError),
+    /// A TLS configuration that could not be made.
+    #[error(transparent)]
+    TlsConfig(#[from] crate::TlsConfigError),
     /// An I/O error from the operating system.
     #[error(transparent)]
     Io(#[from] std::io::Error),

@@ -122,7 +122,8 @@ fn tour_prints_every_section_in_order() {
             "9. An actor answers questions: call and ReplyTo",
             "10. Deadlines and composition: wait_for and gather",
             "11. Run a child process and handle a signal",
-            "12. Stopping and closing cleanly",
+            "12. The same protocols over TLS",
+            "13. Stopping and closing cleanly",
         ]
     );
     // What each section shows, in order.
@@ -142,6 +143,8 @@ fn tour_prints_every_section_in_order() {
         "   wait_for: timed out after 0.01 seconds; the sleep was dropped\n",
         "   child said 'hello from a child', exited with 0\n",
         "   a child sent us SIGUSR1; the handler ran on the loop thread\n",
+        "   server: received 'hello, tour', echoing it\n   client: got back 'hello, tour'; closing\n",
+        "   the session was TLSv1.3 with TLS13_AES_256_GCM_SHA384, server name localhost\n",
         "   the one iteration ran this callback\n",
         "   closed: is_closed() = true; call_soon -> event loop is closed\n",
     ];

@@ -39,6 +39,7 @@ mod socket;
 mod stream;
 mod subprocess;
 pub mod testing;
+mod tls;
 
 pub use addr::{Addr, Call, CallError, ReplyTo, SendError};
 pub use address::Address;
@@ -63,3 +64,4 @@ pub use stream::{
 pub use subprocess::{
     PipeTransportMut, ProcessError, SubprocessEvent, SubprocessProtocol, SubprocessTransport,
 };
+pub use tls::{TlsError, TlsInfo, TlsUpgrade, TlsVersion};

@@ -3,7 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::task::Waker;
 
-use switchboard_protocols::{Address, PeerCredentials};
+use switchboard_protocols::{Address, PeerCredentials, TlsInfo};
 
 /// A transport's public facts, shared (on the loop thread) between the actor and
 /// the handles returned by `create_connection` and friends. Addresses stay
@@ -40,6 +40,8 @@ pub struct StreamInfo {
     sendfile: Cell<bool>,
     /// Woken whenever the write buffer shrinks or the transport closes.
     drain_waiters: RefCell<Vec<Waker>>,
+    /// The TLS session's facts, once its handshake is complete.
+    tls: RefCell<Option<TlsInfo>>,
 }
 
 impl StreamInfo {
@@ -60,6 +62,7 @@ impl StreamInfo {
             writing_paused: Cell::new(false),
             sendfile: Cell::new(false),
             drain_waiters: RefCell::new(Vec::new()),
+            tls: RefCell::new(None),
         }
     }
     /// `get_extra_info('socket')`: the descriptor while the socket is open,
@@ -179,6 +182,13 @@ impl StreamInfo {
                 who()
             );
         }
+    }
+    /// The TLS session's facts: `Some` once a TLS handshake is complete.
+    pub fn tls(&self) -> Option<TlsInfo> {
+        self.tls.borrow().clone()
+    }
+    pub(crate) fn set_tls(&self, info: TlsInfo) {
+        *self.tls.borrow_mut() = Some(info);
     }
     pub(crate) fn set_socket_closed(&self) {
         self.socket_open.set(false);

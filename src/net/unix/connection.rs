@@ -124,7 +124,8 @@ impl<M: Send + 'static> CreateUnixConnection<M> {
                 source,
             })?;
         let stream = mio::net::UnixStream::from_std(std_stream);
-        start_transport(&lp, stream, (self.factory)(), None, self.limits).await
+        // TLS over Unix sockets is not wired yet (TCP only).
+        start_transport(&lp, stream, (self.factory)(), None, self.limits, None).await
     }
 }
 
