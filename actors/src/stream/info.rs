@@ -42,6 +42,10 @@ pub struct StreamInfo {
     drain_waiters: RefCell<Vec<Waker>>,
     /// The TLS session's facts, once its handshake is complete.
     tls: RefCell<Option<TlsInfo>>,
+    /// A TLS session sits between the socket and the protocol (from the
+    /// moment it is installed, before its handshake completes): the socket
+    /// carries records, so nothing may write plaintext to it directly.
+    tls_layer: Cell<bool>,
 }
 
 impl StreamInfo {
@@ -63,6 +67,7 @@ impl StreamInfo {
             sendfile: Cell::new(false),
             drain_waiters: RefCell::new(Vec::new()),
             tls: RefCell::new(None),
+            tls_layer: Cell::new(false),
         }
     }
     /// `get_extra_info('socket')`: the descriptor while the socket is open,
@@ -128,6 +133,14 @@ impl StreamInfo {
     /// True while a native `sendfile` owns the socket.
     pub fn is_sendfile(&self) -> bool {
         self.sendfile.get()
+    }
+    /// True once a TLS session sits between the socket and the protocol: a
+    /// native `sendfile` would put plaintext on the wire, so it must not run.
+    pub fn has_tls_layer(&self) -> bool {
+        self.tls_layer.get()
+    }
+    pub(crate) fn set_tls_layer(&self) {
+        self.tls_layer.set(true);
     }
     /// Wakes `waker` the next time the write buffer shrinks, the transport
     /// resumes writing, or it closes (then look again).

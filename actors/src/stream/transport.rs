@@ -161,6 +161,7 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
         match TlsSession::new(app, setup, false, bytes::Bytes::new(), None) {
             Ok(s) => {
                 self.upper = Upper::Tls(Box::new(s));
+                self.core.info.set_tls_layer();
                 Ok(())
             }
             Err(e) => Err(e),
@@ -206,6 +207,7 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
         match TlsSession::new(app, setup, true, parts.leftover, on_done) {
             Ok(s) => {
                 self.upper = Upper::Tls(Box::new(s));
+                self.core.info.set_tls_layer();
                 // Send the client's hello, arm the timeout, read the leftover.
                 self.call(Ev::Made, cx);
             }
