@@ -212,6 +212,12 @@ pub enum Error {
     /// A supervisor gave up (a root supervisor's failure ends `run`).
     #[error(transparent)]
     Supervisor(#[from] crate::supervision::SupervisorError),
+    /// A TLS failure (handshake, certificate, truncation, timeouts).
+    #[error(transparent)]
+    Tls(#[from] crate::TlsError),
+    /// A TLS configuration that could not be made.
+    #[error(transparent)]
+    TlsConfig(#[from] crate::TlsConfigError),
     /// An I/O error from the operating system.
     #[error(transparent)]
     Io(#[from] std::io::Error),

@@ -57,6 +57,9 @@
 //! | `loop.sendfile`, `sock_sendfile` | [`EventLoop::sendfile`], [`EventLoop::sock_sendfile`] ([`SendfileError`]) |
 //! | `loop.getaddrinfo`, `getnameinfo` | [`EventLoop::getaddrinfo`] ([`AddrInfoFlags`], [`SockType`], [`AddrInfo`]), [`EventLoop::getnameinfo`] ([`NameInfoFlags`]) |
 //! | `loop.add_reader`, `remove_reader`, `add_writer`, `remove_writer` | [`EventLoop::add_reader`], [`EventLoop::remove_reader`], [`EventLoop::add_writer`], [`EventLoop::remove_writer`] |
+//! | `ssl=`, `server_hostname=`, `ssl_handshake_timeout=` | [`CreateConnection::ssl`] ([`TlsClientConfig`]), [`CreateServer::ssl`] ([`TlsServerConfig`]), … |
+//! | `loop.start_tls` | [`EventLoop::start_tls`], or [`StreamTransport::start_tls`] from inside a protocol |
+//! | `get_extra_info('cipher')`, `'peercert'`, `'ssl_object'` | [`StreamTransport::tls`], [`TransportHandle::tls`] ([`TlsInfo`]) |
 //! | `loop.add_signal_handler`, `signal.SIGINT` | [`EventLoop::add_signal_handler`], [`Signal`]; actors: [`EventLoop::subscribe_signal`] ([`SignalReceived`]) |
 //! | `loop.set_exception_handler`, `call_exception_handler` | [`EventLoop::set_exception_handler`], [`EventLoop::call_exception_handler`] |
 //! | exceptions | one [`Error`] (and [`Result`]), with one variant per area |
@@ -124,11 +127,12 @@ pub use future::LoopFuture;
 pub use handle::{Handle, TimerHandle};
 pub use interrupt::Interrupt;
 pub use net::{
-    AddrInfo, AddrInfoFlags, Connection, CreateConnection, CreateDatagramEndpoint, CreateServer,
-    CreateUnixConnection, CreateUnixServer, DatagramEndpoint, DatagramHandle, Drain, DrainReport,
-    DrainState, Family, GetAddrInfo, GetNameInfo, NameInfoFlags, NetError, Reached, Sendfile,
-    SendfileError, ServeForever, Server, SockError, SockSendfile, SockType, TransportHandle,
-    WaitClosed, DEFAULT_CLOSE_GRACE,
+    AddrInfo, AddrInfoFlags, ConnectAcceptedSocket, Connection, CreateConnection,
+    CreateDatagramEndpoint, CreateServer, CreateUnixConnection, CreateUnixServer, DatagramEndpoint,
+    DatagramHandle, Drain, DrainReport, DrainState, Family, GetAddrInfo, GetNameInfo,
+    NameInfoFlags, NetError, Reached, Sendfile, SendfileError, ServeForever, Server, SockError,
+    SockSendfile, SockType, StartTls, TlsClientConfig, TlsConfig, TlsConfigError, TlsServerConfig,
+    TransportHandle, WaitClosed, DEFAULT_CLOSE_GRACE,
 };
 pub use pipes::{PipeError, PipeHandle};
 pub use policy::{
@@ -166,9 +170,16 @@ pub use switchboard_protocols::{
     ExitReason, LimitsError, NoMessage, PeerCredentials, PipeCommand, PipeTransportMut,
     ProcessError, ProtocolError, ReadPipeEvent, ReadPipeProtocol, ReadPipeTransport, ReplyTo,
     SendError, SendWait, SocketRef, StreamEvent, StreamProtocol, StreamTransport, SubprocessEvent,
-    SubprocessProtocol, SubprocessTransport, TransportError, WriteError, WriteLimits,
-    WritePipeEvent, WritePipeProtocol, WritePipeTransport,
+    SubprocessProtocol, SubprocessTransport, TlsError, TlsInfo, TlsUpgrade, TlsVersion,
+    TransportError, WriteError, WriteLimits, WritePipeEvent, WritePipeProtocol, WritePipeTransport,
 };
+
+/// The [rustls](https://docs.rs/rustls) crate switchboard's TLS runs on
+/// (with the ring provider), re-exported so a program can build its own
+/// `rustls::ClientConfig`/`ServerConfig` (client certificates, custom
+/// verifiers) and pass it as a [`TlsClientConfig`]/[`TlsServerConfig`]
+/// without depending on it.
+pub use rustls;
 
 /// Ready-made protocols and framings: echo, lines, length-prefixed frames, a
 /// minimal HTTP/1.1 responder.

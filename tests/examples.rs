@@ -122,8 +122,9 @@ fn tour_prints_every_section_in_order() {
             "9. An actor answers questions: call and ReplyTo",
             "10. Deadlines and composition: wait_for and gather",
             "11. Run a child process and handle a signal",
-            "12. A supervisor restarts a crashed actor",
-            "13. Stopping and closing cleanly",
+            "12. The same protocols over TLS",
+            "13. A supervisor restarts a crashed actor",
+            "14. Stopping and closing cleanly",
         ]
     );
     // What each section shows, in order.
@@ -143,6 +144,8 @@ fn tour_prints_every_section_in_order() {
         "   wait_for: timed out after 0.01 seconds; the sleep was dropped\n",
         "   child said 'hello from a child', exited with 0\n",
         "   a child sent us SIGUSR1; the handler ran on the loop thread\n",
+        "   server: received 'hello, tour', echoing it\n   client: got back 'hello, tour'; closing\n",
+        "   the session was TLSv1.3 with TLS13_AES_256_GCM_SHA384, server name localhost\n",
         "   counter at 5\n   crash: a counter needs a number\n",
         "   the question that crashed it: the actor dropped the question without answering\n",
         "   restarted: counter at 1, same address\n",

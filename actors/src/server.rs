@@ -14,6 +14,7 @@ use switchboard_protocols::internal::Mailer;
 use switchboard_protocols::{ActorId, Address, AnyStreamProtocol, Exception, ExceptionContext};
 
 use crate::context::{LoopActor, LoopContext, Readiness, Status};
+use crate::stream::tls::TlsSetup;
 use crate::stream::{Hooks, SocketTransport, Start, StreamLimits};
 
 mod listener;
@@ -137,6 +138,8 @@ pub struct ListenerActor<L: StreamListener, M: 'static> {
     limits: StreamLimits,
     /// A Unix server's socket file, removed on close if still ours.
     socket_file: Option<SocketFile>,
+    /// TLS for every accepted connection (`create_server(..).ssl(..)`).
+    tls: Option<TlsSetup>,
     accept: AcceptFn<L>,
 }
 
@@ -170,6 +173,7 @@ impl<L: StreamListener, M: 'static> ListenerActor<L, M> {
             local,
             limits: StreamLimits::default(),
             socket_file: None,
+            tls: None,
             accept: Box::new(|l| l.accept_stream()),
         }
     }
@@ -190,6 +194,15 @@ impl<L: StreamListener, M: 'static> ListenerActor<L, M> {
     /// write-buffer cap, a close timeout).
     pub fn with_limits(mut self, limits: StreamLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Puts a TLS session on every accepted connection: its protocol gets
+    /// `ConnectionMade` once the handshake is done; a failed handshake ends
+    /// that connection alone (reported, unless the peer just left or
+    /// stalled).
+    pub fn with_tls(mut self, tls: Option<TlsSetup>) -> Self {
+        self.tls = tls;
         self
     }
 
@@ -329,6 +342,18 @@ impl<L: StreamListener, M: 'static> ListenerActor<L, M> {
         let (mut transport, _info) =
             SocketTransport::new(stream, id, protocol, self.mailer.clone(), hooks);
         transport.set_limits(self.limits);
+        if let Some(setup) = &self.tls {
+            if let Err(e) = transport.set_tls(setup.clone()) {
+                drop(transport);
+                cx.release(id);
+                cx.report(
+                    ExceptionContext::new("cannot start tls on an accepted connection")
+                        .with_exception(Exception::Error(e.to_string()))
+                        .with_socket(self.describe()),
+                );
+                return;
+            }
+        }
         self.shared.connections.borrow_mut().push(id);
         cx.insert(id, Box::new(transport));
         cx.send(id, Box::new(Start));

@@ -8,8 +8,8 @@ use switchboard::prelude::*;
 use switchboard::LoopFuture;
 
 /// The server side: echoes, and reports when the client leaves.
-struct TourEchoServer {
-    lost: LoopFuture<()>,
+pub(crate) struct TourEchoServer {
+    pub(crate) lost: LoopFuture<()>,
 }
 
 impl StreamProtocol for TourEchoServer {
@@ -37,7 +37,7 @@ impl StreamProtocol for TourEchoServer {
 }
 
 /// The client side: sends one line, closes on the echo.
-struct TourEchoClient;
+pub(crate) struct TourEchoClient;
 
 impl StreamProtocol for TourEchoClient {
     fn handle(

@@ -54,6 +54,11 @@ pub enum TransportError {
         /// Bytes dropped.
         pending: usize,
     },
+    /// The TLS layer failed: a handshake refused or timed out, a corrupted
+    /// record, a stream truncated without close_notify, a shutdown that
+    /// timed out.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 impl TransportError {
@@ -98,6 +103,11 @@ pub enum WriteError {
     /// progress')`.
     #[error("unable to write: sendfile is in progress")]
     SendfileInProgress,
+    /// `write_eof()` on a TLS transport: TLS cannot half-close (asyncio
+    /// raises `NotImplementedError`). Close the connection instead; the peer
+    /// then gets a close_notify, which it sees as its `EofReceived`.
+    #[error("write_eof() is not supported on a tls transport: tls cannot half-close")]
+    EofNotSupported,
     /// `sendto` with an address on a connected datagram endpoint, or without one
     /// on an unconnected endpoint.
     #[error("invalid address for this datagram endpoint: {reason}")]
@@ -146,6 +156,10 @@ pub enum ProtocolError {
     /// large), propagated with `?`.
     #[error(transparent)]
     Framing(#[from] crate::ready_made::FramingError),
+    /// A refused TLS upgrade, propagated with `?` from
+    /// [`StreamTransport::start_tls`](crate::StreamTransport::start_tls).
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// Any other failure, described.
     #[error("{0}")]
     Failed(String),

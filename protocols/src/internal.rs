@@ -68,3 +68,15 @@ pub fn current_addr<M: Send + 'static>(id: ActorId, mailer: Arc<dyn Mailer>) -> 
 pub fn generation_of<M: Send + 'static>(addr: &Addr<M>) -> u64 {
     addr.generation()
 }
+
+/// A TLS upgrade around the TLS layer's own setup (the transports downcast it).
+pub fn tls_upgrade(setup: Box<dyn Any>) -> crate::tls::TlsUpgrade {
+    crate::tls::upgrade(setup)
+}
+
+/// The parts of a TLS upgrade, for the transport that applies it.
+pub fn tls_upgrade_parts(u: crate::tls::TlsUpgrade) -> crate::tls::TlsUpgradeParts {
+    crate::tls::into_parts(u)
+}
+
+pub use crate::tls::TlsUpgradeParts;

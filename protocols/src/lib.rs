@@ -42,6 +42,7 @@ mod socket;
 mod stream;
 mod subprocess;
 pub mod testing;
+mod tls;
 
 pub use addr::{Addr, Call, CallError, ReplyTo, SendError, SendWait};
 pub use address::Address;
@@ -67,3 +68,4 @@ pub use stream::{
 pub use subprocess::{
     PipeTransportMut, ProcessError, SubprocessEvent, SubprocessProtocol, SubprocessTransport,
 };
+pub use tls::{TlsError, TlsInfo, TlsUpgrade, TlsVersion};

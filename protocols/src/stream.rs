@@ -28,6 +28,7 @@ use crate::error::{LimitsError, ProtocolError, TransportError, WriteError};
 use crate::limits::WriteLimits;
 use crate::message::NoMessage;
 use crate::socket::SocketRef;
+use crate::tls::{TlsError, TlsInfo, TlsUpgrade};
 
 /// An event for a stream protocol. Sent by the stream transport (TCP or Unix)
 /// that owns the protocol, on the loop thread, in the order of the module's
@@ -182,7 +183,8 @@ pub trait StreamTransport<M: 'static = NoMessage> {
     /// or a call after close, does nothing.
     fn write_eof(&mut self) -> Result<(), WriteError>;
 
-    /// True when [`write_eof`](Self::write_eof) is supported (TCP and Unix).
+    /// True when [`write_eof`](Self::write_eof) is supported (TCP and Unix;
+    /// false over TLS, whose `write_eof` is [`WriteError::EofNotSupported`]).
     fn can_write_eof(&self) -> bool;
 
     /// Stops reading, flushes the buffer, then closes; `ConnectionLost(None)`
@@ -294,5 +296,30 @@ pub trait StreamTransport<M: 'static = NoMessage> {
         M: Send,
     {
         None
+    }
+
+    /// The TLS session's facts (asyncio's SSL keys of `get_extra_info`):
+    /// `Some` on a TLS transport once its handshake is complete, `None` on a
+    /// plain one.
+    fn tls(&self) -> Option<&TlsInfo> {
+        None
+    }
+
+    /// Upgrades this connection to TLS at this point of the byte stream
+    /// (asyncio's `loop.start_tls`, asked for from inside the protocol).
+    /// Takes effect when the current handler returns: bytes written before
+    /// the call leave in plaintext, in order, ahead of the handshake; every
+    /// later event and write goes through TLS, and this protocol keeps
+    /// receiving the decrypted stream (no second `ConnectionMade`). Bytes
+    /// already received past the upgrade point go in
+    /// [`TlsUpgrade::leftover`]. A failed or timed-out handshake ends in
+    /// `ConnectionLost(Some(TransportError::Tls(..)))`.
+    ///
+    /// Refused with [`TlsError::AlreadyTls`], [`TlsError::Closing`], or
+    /// [`TlsError::Unsupported`] (the default, for transports outside a
+    /// loop).
+    fn start_tls(&mut self, upgrade: TlsUpgrade) -> Result<(), TlsError> {
+        let _ = upgrade;
+        Err(TlsError::Unsupported)
     }
 }

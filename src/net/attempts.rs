@@ -394,6 +394,7 @@ mod tests {
 
     /// A connector whose attempt at `bad` panics without answering; the
     /// others connect for real.
+    #[allow(clippy::type_complexity)]
     fn panics_at(
         bad: SocketAddr,
     ) -> impl Fn(EventLoop, SocketAddr, Option<SocketAddr>) -> BoxedAttempt {

@@ -1,4 +1,4 @@
-//! `create_connection` and `connect_accepted_socket`.
+//! `create_connection`.
 
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
@@ -13,6 +13,7 @@ use crate::net::attempts::connect_any;
 use crate::net::dns::{interleave, Family};
 use crate::net::error::NetError;
 use crate::net::start::start_transport;
+use crate::net::tls::{client_setup, TlsClientConfig};
 use crate::net::transport_handle::Connection;
 
 type ProtocolMaker<M> = Box<dyn FnOnce() -> AnyStreamProtocol<M>>;
@@ -39,6 +40,10 @@ pub struct CreateConnection<M: 'static> {
     happy_eyeballs_delay: Option<Duration>,
     interleave: Option<usize>,
     limits: StreamLimits,
+    ssl: Option<TlsClientConfig>,
+    server_hostname: Option<String>,
+    ssl_handshake_timeout: Option<Duration>,
+    ssl_shutdown_timeout: Option<Duration>,
 }
 
 impl<M: 'static> std::fmt::Debug for CreateConnection<M> {
@@ -47,6 +52,7 @@ impl<M: 'static> std::fmt::Debug for CreateConnection<M> {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("family", &self.family)
+            .field("ssl", &self.ssl.is_some())
             .finish()
     }
 }
@@ -109,33 +115,16 @@ impl EventLoop {
             happy_eyeballs_delay: None,
             interleave: None,
             limits: StreamLimits::default(),
+            ssl: None,
+            server_hostname: None,
+            ssl_handshake_timeout: None,
+            ssl_shutdown_timeout: None,
         }
-    }
-
-    /// Wraps an already accepted (or otherwise connected) TCP socket into a
-    /// transport and protocol (asyncio's `loop.connect_accepted_socket`).
-    pub async fn connect_accepted_socket<P, M>(
-        &self,
-        factory: impl FnOnce() -> P + 'static,
-        sock: std::net::TcpStream,
-    ) -> Result<Connection<M>, NetError>
-    where
-        P: StreamProtocol<M>,
-        M: Send + 'static,
-    {
-        let stream = adopt(sock)?;
-        start_transport(
-            self,
-            stream,
-            AnyStreamProtocol::Stream(Box::new(factory())),
-            None,
-            StreamLimits::default(),
-        )
-        .await
     }
 }
 
-fn adopt(sock: std::net::TcpStream) -> Result<mio::net::TcpStream, NetError> {
+/// Puts a connected std socket in non-blocking mode under mio, TCP_NODELAY on.
+pub(crate) fn adopt(sock: std::net::TcpStream) -> Result<mio::net::TcpStream, NetError> {
     sock.set_nonblocking(true)
         .map_err(|source| NetError::Socket {
             op: "set_nonblocking",
@@ -222,6 +211,101 @@ impl<M: Send + 'static> CreateConnection<M> {
         self
     }
 
+    /// TLS over the connection (asyncio's `ssl=`): the handshake runs before
+    /// the protocol's `ConnectionMade`, and the connection's future resolves
+    /// after it, or fails with [`NetError::Tls`] (a refused certificate, a
+    /// wrong name, a timeout). The server's certificate is checked against
+    /// [`server_hostname`](Self::server_hostname), by default the host.
+    /// [`TlsClientConfig::system_roots`] is asyncio's `ssl=True`.
+    ///
+    /// ```
+    /// use switchboard::{TlsClientConfig, TlsServerConfig};
+    ///
+    /// let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// let (cert_pem, key_pem) = (cert.cert.pem(), cert.key_pair.serialize_pem());
+    /// switchboard::run(|lp| async move {
+    ///     let server_tls = TlsServerConfig::from_pem(cert_pem.as_bytes(), key_pem.as_bytes())?;
+    ///     let server = lp
+    ///         .create_server(|| switchboard::ready_made::Echo)
+    ///         .host("127.0.0.1")
+    ///         .port(0)
+    ///         .ssl(server_tls)
+    ///         .await?;
+    ///     let client_tls = TlsClientConfig::from_root_pem(cert_pem.as_bytes())?;
+    ///     let conn = lp
+    ///         .create_connection(|| switchboard::ready_made::Echo)
+    ///         .host("127.0.0.1")
+    ///         .port(server.sockets()[0].port())
+    ///         .ssl(client_tls)
+    ///         .server_hostname("localhost")
+    ///         .await?;
+    ///     let tls = conn.transport.tls().expect("the handshake is done");
+    ///     assert_eq!(tls.version, switchboard::TlsVersion::Tls13);
+    ///     conn.transport.close();
+    ///     server.close();
+    ///     Ok::<(), switchboard::Error>(())
+    /// })?;
+    /// # Ok::<(), switchboard::Error>(())
+    /// ```
+    pub fn ssl(mut self, config: impl Into<TlsClientConfig>) -> Self {
+        self.ssl = Some(config.into());
+        self
+    }
+    /// The name the server's certificate is checked against (and sent as
+    /// SNI), instead of the host. Required with `ssl` and `sock`. An empty
+    /// name turns the name check off (the chain is still checked): a
+    /// serious risk, allowing man-in-the-middle attacks, only ever done
+    /// when asked for like this.
+    pub fn server_hostname(mut self, name: impl Into<String>) -> Self {
+        self.server_hostname = Some(name.into());
+        self
+    }
+    /// How long the TLS handshake may take before the connection is aborted
+    /// with [`TlsError::HandshakeTimedOut`](crate::TlsError::HandshakeTimedOut)
+    /// (60 s by default).
+    pub fn ssl_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.ssl_handshake_timeout = Some(timeout);
+        self
+    }
+    /// How long `close()` may wait for the close_notify exchange and the
+    /// flush before the connection is aborted with
+    /// [`TlsError::ShutdownTimedOut`](crate::TlsError::ShutdownTimedOut)
+    /// (30 s by default).
+    pub fn ssl_shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.ssl_shutdown_timeout = Some(timeout);
+        self
+    }
+
+    /// The TLS setup for a connection to `peer`, if `ssl` was given.
+    fn tls_setup(
+        &self,
+        peer: Option<std::net::IpAddr>,
+    ) -> Result<Option<switchboard_actors::stream::tls::TlsSetup>, NetError> {
+        let Some(config) = &self.ssl else {
+            if self.server_hostname.is_some()
+                || self.ssl_handshake_timeout.is_some()
+                || self.ssl_shutdown_timeout.is_some()
+            {
+                return Err(NetError::InvalidArgs(
+                    "server_hostname and the ssl timeouts are only meaningful with ssl",
+                ));
+            }
+            return Ok(None);
+        };
+        let Some(name) = self.server_hostname.as_ref().or(self.host.as_ref()) else {
+            return Err(NetError::InvalidArgs(
+                "you must set server_hostname when using ssl without a host",
+            ));
+        };
+        Ok(Some(client_setup(
+            config,
+            name,
+            peer,
+            self.ssl_handshake_timeout,
+            self.ssl_shutdown_timeout,
+        )?))
+    }
+
     async fn run(self) -> Result<Connection<M>, NetError> {
         let lp = self.lp.clone();
         if let Some(sock) = self.sock {
@@ -230,9 +314,14 @@ impl<M: Send + 'static> CreateConnection<M> {
                     "host/port and sock can not be specified at the same time",
                 ));
             }
+            let peer = sock.peer_addr().ok().map(|a| a.ip());
+            let this = CreateConnection { sock: None, ..self };
+            let tls = this.tls_setup(peer)?;
             let stream = adopt(sock)?;
-            return start_transport(&lp, stream, (self.factory)(), None, self.limits).await;
+            return start_transport(&lp, stream, (this.factory)(), None, this.limits, tls).await;
         }
+        // Checked before connecting: a bad name or config fails at once.
+        self.tls_setup(None)?;
         let (Some(host), Some(port)) = (self.host.clone(), self.port) else {
             return Err(NetError::InvalidArgs(
                 "host and port was not specified and no sock specified",
@@ -253,7 +342,8 @@ impl<M: Send + 'static> CreateConnection<M> {
         };
         let stream = connect_any(&lp, addrs, self.local_addr, delay).await?;
         let _ = stream.set_nodelay(true);
-        start_transport(&lp, stream, (self.factory)(), None, self.limits).await
+        let tls = self.tls_setup(stream.peer_addr().ok().map(|a| a.ip()))?;
+        start_transport(&lp, stream, (self.factory)(), None, self.limits, tls).await
     }
 }
 

@@ -104,6 +104,13 @@ pub enum NetError {
     /// The arguments do not fit together (asyncio's `ValueError`).
     #[error("invalid arguments: {0}")]
     InvalidArgs(&'static str),
+    /// The TLS handshake failed or timed out (`create_connection` with
+    /// `ssl`, `start_tls`).
+    #[error(transparent)]
+    Tls(#[from] switchboard_protocols::TlsError),
+    /// The TLS configuration or `server_hostname` is unusable.
+    #[error(transparent)]
+    TlsConfig(#[from] crate::net::tls::TlsConfigError),
     /// The server is closed (`serve_forever` on a closed server).
     #[error("server {0} is closed")]
     ServerClosed(String),

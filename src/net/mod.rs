@@ -1,8 +1,8 @@
 //! Networking: `create_connection`, `create_server`, `connect_accepted_socket`,
 //! `create_unix_connection`, `create_unix_server`, `create_datagram_endpoint`,
-//! `getaddrinfo`, and the
-//! handles they return.
+//! `getaddrinfo`, `start_tls`, and the handles they return.
 
+mod accepted;
 mod attempts;
 mod connect;
 mod datagram;
@@ -14,10 +14,12 @@ mod sendfile;
 mod server;
 mod sock;
 mod start;
+mod tls;
 mod transport_handle;
 mod unix;
 mod writable;
 
+pub use accepted::ConnectAcceptedSocket;
 pub use connect::CreateConnection;
 pub use datagram::{CreateDatagramEndpoint, DatagramEndpoint, DatagramHandle};
 pub use dns::{AddrInfo, AddrInfoFlags, Family, GetAddrInfo, GetNameInfo, NameInfoFlags, SockType};
@@ -27,5 +29,6 @@ pub use sendfile::{Sendfile, SendfileError, SockSendfile};
 pub(crate) use server::ServerInner;
 pub use server::{CreateServer, ServeForever, Server, WaitClosed};
 pub use sock::SockError;
+pub use tls::{StartTls, TlsClientConfig, TlsConfig, TlsConfigError, TlsServerConfig};
 pub use transport_handle::{Connection, TransportHandle};
 pub use unix::{CreateUnixConnection, CreateUnixServer};

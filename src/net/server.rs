@@ -15,6 +15,7 @@ use switchboard_protocols::{ActorId, Address, AnyStreamProtocol, StreamCommand, 
 use crate::event_loop::{EventLoop, Ready};
 use crate::net::dns::Family;
 use crate::net::error::NetError;
+use crate::net::tls::TlsServerConfig;
 use crate::routing;
 
 /// The builder [`EventLoop::create_server`] returns; each asyncio keyword
@@ -36,6 +37,9 @@ pub struct CreateServer<M: 'static> {
     sock: Option<std::net::TcpListener>,
     start_serving: bool,
     limits: StreamLimits,
+    ssl: Option<TlsServerConfig>,
+    ssl_handshake_timeout: Option<std::time::Duration>,
+    ssl_shutdown_timeout: Option<std::time::Duration>,
 }
 
 impl<M: 'static> std::fmt::Debug for CreateServer<M> {
@@ -84,6 +88,9 @@ impl EventLoop {
             sock: None,
             start_serving: true,
             limits: StreamLimits::default(),
+            ssl: None,
+            ssl_handshake_timeout: None,
+            ssl_shutdown_timeout: None,
         }
     }
 }
@@ -181,6 +188,27 @@ impl<M: Send + 'static> CreateServer<M> {
         self
     }
 
+    /// TLS on every accepted connection (asyncio's `ssl=`): each protocol
+    /// gets `ConnectionMade` once its handshake is done. A failed handshake
+    /// ends that connection alone, and is reported to the exception handler
+    /// ("SSL handshake failed"), except for a peer that left or stalled
+    /// (then only in debug mode).
+    pub fn ssl(mut self, config: impl Into<TlsServerConfig>) -> Self {
+        self.ssl = Some(config.into());
+        self
+    }
+    /// How long each connection's TLS handshake may take (60 s by default).
+    pub fn ssl_handshake_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.ssl_handshake_timeout = Some(timeout);
+        self
+    }
+    /// How long each connection's `close()` may wait for the close_notify
+    /// exchange and the flush (30 s by default).
+    pub fn ssl_shutdown_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.ssl_shutdown_timeout = Some(timeout);
+        self
+    }
+
     async fn bind_addrs(&self) -> Result<Vec<SocketAddr>, NetError> {
         let wildcard = self.hosts.is_empty() || self.hosts.iter().all(|h| h.is_empty());
         let mut addrs = Vec::new();
@@ -231,6 +259,15 @@ impl<M: Send + 'static> CreateServer<M> {
 
     async fn run(mut self) -> Result<Server, NetError> {
         self.lp.core.check_open()?;
+        let tls = match &self.ssl {
+            Some(c) => Some(c.setup(self.ssl_handshake_timeout, self.ssl_shutdown_timeout)),
+            None if self.ssl_handshake_timeout.is_some() || self.ssl_shutdown_timeout.is_some() => {
+                return Err(NetError::InvalidArgs(
+                    "the ssl timeouts are only meaningful with ssl",
+                ))
+            }
+            None => None,
+        };
         let sockets: Vec<Socket> = match self.sock.take() {
             Some(s) => vec![Socket::from(s)],
             None => {
@@ -267,7 +304,8 @@ impl<M: Send + 'static> CreateServer<M> {
                 shared.clone(),
                 mailer.clone(),
             )
-            .with_limits(self.limits);
+            .with_limits(self.limits)
+            .with_tls(tls.clone());
             let id = routing::reserve(&self.lp.core);
             routing::insert(&self.lp.core, id, Box::new(actor));
             listeners.push(Listening { id, local, fd });

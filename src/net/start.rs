@@ -4,9 +4,10 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
+use switchboard_actors::stream::tls::TlsSetup;
 use switchboard_actors::stream::{Hooks, SocketTransport, Start, StreamLimits, StreamSocket};
 use switchboard_protocols::internal::{self, Mailer};
-use switchboard_protocols::{ActorId, AnyStreamProtocol, StreamCommand};
+use switchboard_protocols::{ActorId, AnyStreamProtocol, StreamCommand, TransportError};
 
 use crate::event_loop::{EventLoop, Ready};
 use crate::net::error::NetError;
@@ -40,13 +41,16 @@ impl Drop for AbortUnlessHanded<'_> {
 }
 
 /// Registers `socket` under a new actor id with `limits`, delivers
-/// `ConnectionMade` and resolves once it was delivered (S2).
+/// `ConnectionMade` and resolves once it was delivered (S2). With `tls`, a
+/// TLS session sits between the socket and the protocol, and
+/// `ConnectionMade` (and so the result) waits for its handshake.
 pub(crate) async fn start_transport<S: StreamSocket, M: Send + 'static>(
     lp: &EventLoop,
     mut socket: S,
     protocol: AnyStreamProtocol<M>,
     on_lost: LostHook,
     limits: StreamLimits,
+    tls: Option<TlsSetup>,
 ) -> Result<Connection<M>, NetError> {
     let core = &lp.core;
     core.check_open()?;
@@ -60,17 +64,28 @@ pub(crate) async fn start_transport<S: StreamSocket, M: Send + 'static>(
             source,
         });
     }
-    let made = lp.create_future::<()>();
+    let made = lp.create_fallible_future::<(), TransportError>();
     let resolve = made.clone();
     let hooks = Hooks {
-        on_made: Some(Box::new(move || {
-            let _ = resolve.set_result(());
+        on_made: Some(Box::new(move |r| {
+            let _ = match r {
+                Ok(()) => resolve.set_result(()),
+                Err(e) => resolve.set_exception(e),
+            };
         })),
         on_lost,
     };
     let mailer: Arc<dyn Mailer> = Arc::new(lp.handle());
     let (mut transport, info) = SocketTransport::new(socket, id, protocol, mailer.clone(), hooks);
     transport.set_limits(limits);
+    if let Some(setup) = tls {
+        if let Err(e) = transport.set_tls(setup) {
+            // Dropping the transport closes the socket (and its registration).
+            drop(transport);
+            routing::release(core, id);
+            return Err(NetError::Tls(e));
+        }
+    }
     routing::insert(core, id, Box::new(transport));
     core.ready
         .borrow_mut()
@@ -80,10 +95,17 @@ pub(crate) async fn start_transport<S: StreamSocket, M: Send + 'static>(
         id,
         armed: true,
     };
-    // The future only fails if the loop closes first.
+    // The future fails if the loop closes first, or (over TLS) if the
+    // connection is lost before its handshake is done.
     let made = made.await;
     guard.armed = false;
-    made.map_err(|_| NetError::Loop(crate::LoopError::Closed))?;
+    match made {
+        Ok(()) => {}
+        Err(crate::FutureError::Failed(e)) => {
+            return Err(NetError::Tls(crate::net::tls::handshake_error(e)))
+        }
+        Err(_) => return Err(NetError::Loop(crate::LoopError::Closed)),
+    }
     Ok(Connection {
         transport: TransportHandle {
             lp: lp.clone(),

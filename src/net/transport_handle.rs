@@ -10,7 +10,9 @@ use switchboard_protocols::{ActorId, Addr, Address, PeerCredentials, StreamComma
 use crate::event_loop::{EventLoop, Ready};
 
 /// A handle on a stream transport the loop owns (asyncio's `Transport` seen from
-/// outside its protocol). Each method is a command the loop applies on its
+/// outside its protocol). Over TLS, its commands go through the TLS layer
+/// like the protocol's own calls: a write is encrypted, a close sends
+/// close_notify first. Each method is a command the loop applies on its
 /// thread, in order, after the current callback returns; queries read facts the
 /// transport keeps current. Inside its handler a protocol calls its transport
 /// directly instead.
@@ -56,7 +58,9 @@ impl TransportHandle {
         self.command(StreamCommand::Write(data));
     }
 
-    /// `transport.write_eof()`.
+    /// `transport.write_eof()`. Over TLS, which cannot half-close, it is
+    /// refused (reported to the exception handler) and the connection goes
+    /// on; close it instead.
     pub fn write_eof(&self) {
         self.command(StreamCommand::WriteEof);
     }
@@ -135,6 +139,13 @@ impl TransportHandle {
     /// does not tell. Inside a handler: `t.socket()?.peer_credentials()`.
     pub fn peer_credentials(&self) -> Option<PeerCredentials> {
         self.info.peer_credentials()
+    }
+
+    /// The TLS session's facts (asyncio's SSL keys of `get_extra_info`:
+    /// version, cipher, peer certificates, ALPN, SNI): `Some` on a TLS
+    /// transport once its handshake is complete.
+    pub fn tls(&self) -> Option<switchboard_protocols::TlsInfo> {
+        self.info.tls()
     }
 
     /// The transport actor's id.

@@ -19,6 +19,7 @@ pub mod examples;
 pub mod net;
 pub mod script;
 pub mod subprocess;
+pub mod tls;
 
 use std::cell::RefCell;
 use std::future::Future;

@@ -283,7 +283,7 @@ impl<S: DatagramSocket, M: 'static> LoopActor for DatagramSocketTransport<S, M> 
                 self.core.phase = Phase::Open;
                 self.deliver(Ev::Made, cx);
                 if let Some(hook) = self.hooks.on_made.take() {
-                    hook();
+                    hook(Ok(()));
                 }
                 // Datagrams may have arrived before we started.
                 self.read_loop(cx);

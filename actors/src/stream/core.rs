@@ -11,8 +11,8 @@ use std::time::Duration;
 use bytes::{Buf, Bytes};
 use switchboard_protocols::internal::{self, Mailer};
 use switchboard_protocols::{
-    ActorId, Addr, Address, AnyStreamProtocol, LimitsError, SocketRef, StreamTransport,
-    TransportError, WriteError, WriteLimits,
+    ActorId, Addr, Address, AnyStreamProtocol, LimitsError, SocketRef, StreamTransport, TlsError,
+    TlsUpgrade, TransportError, WriteError, WriteLimits,
 };
 
 use crate::flow::{FlowControl, FlowSignal};
@@ -70,6 +70,12 @@ pub(crate) enum Raised {
         delay: Duration,
         token: u32,
     },
+    /// The TLS layer asked for its own timer (handshake or shutdown
+    /// timeout), `gen` telling a live timer from a stale one.
+    TlsTimer {
+        delay: Duration,
+        gen: u32,
+    },
 }
 
 /// The transport state a protocol reaches through `&mut dyn StreamTransport`.
@@ -89,6 +95,10 @@ pub(crate) struct Core<S: StreamSocket, M: 'static> {
     /// Reading was resumed inside a handler; the actor reads once it returns.
     pub(crate) read_again: bool,
     pub(crate) new_protocol: Option<AnyStreamProtocol<M>>,
+    /// A TLS upgrade the protocol asked for; applied when its handler
+    /// returns. Boxed: a pointer is all it costs connections that never
+    /// upgrade.
+    pub(crate) upgrade: Option<Box<TlsUpgrade>>,
     pub(crate) lost_reason: Option<TransportError>,
     mailer: Arc<dyn Mailer>,
     /// Hard cap on the write buffer (asyncio has none); see `StreamLimits`.
@@ -120,6 +130,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
             keep_open: false,
             read_again: false,
             new_protocol: None,
+            upgrade: None,
             lost_reason: None,
             mailer,
             max_buffer: Some(crate::stream::limits::DEFAULT_MAX_WRITE_BUFFER),
@@ -262,6 +273,50 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
             }
         }
         Ok(())
+    }
+
+    /// Sends TLS records: tries the socket at once (one vectored write) when
+    /// nothing is queued, and queues the rest in one copy. Unlike a
+    /// protocol's write it is taken while closing (a close_notify goes out
+    /// after the last data); dropped once the socket is gone.
+    pub(crate) fn send_records(&mut self, slices: &[IoSlice<'_>]) {
+        if self.phase >= Phase::Dying {
+            return;
+        }
+        let total: usize = slices.iter().map(|s| s.len()).sum();
+        if total == 0 {
+            return;
+        }
+        let mut sent = 0;
+        if self.buffer.is_empty() {
+            if let Some(sock) = self.socket.as_mut() {
+                loop {
+                    match sock.write_vectored(slices) {
+                        Ok(n) => sent = n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(e) => {
+                            self.die(Some(TransportError::from_io("write", e)));
+                            return;
+                        }
+                    }
+                    break;
+                }
+            }
+        }
+        if sent < total {
+            let mut rest = bytes::BytesMut::with_capacity(total - sent);
+            let mut skip = sent;
+            for s in slices {
+                if skip >= s.len() {
+                    skip -= s.len();
+                    continue;
+                }
+                rest.extend_from_slice(&s[skip..]);
+                skip = 0;
+            }
+            self.enqueue(rest.freeze());
+        }
     }
 
     /// Writes buffered data with vectored writes until the kernel pushes back.
@@ -518,5 +573,16 @@ impl<S: StreamSocket, M: 'static> StreamTransport<M> for Core<S, M> {
         M: Send,
     {
         Some(internal::current_addr(self.id, self.mailer.clone()))
+    }
+
+    fn start_tls(&mut self, upgrade: TlsUpgrade) -> Result<(), TlsError> {
+        if self.phase >= Phase::Closing || self.write != WriteSide::Open {
+            return Err(TlsError::Closing);
+        }
+        if self.upgrade.is_some() {
+            return Err(TlsError::AlreadyTls);
+        }
+        self.upgrade = Some(Box::new(upgrade));
+        Ok(())
     }
 }

@@ -3,11 +3,8 @@
 
 use bytes::Bytes;
 use switchboard_protocols::{
-    AnyStreamProtocol, BufferedEvent, ProtocolError, StreamEvent, TransportError,
+    AnyStreamProtocol, BufferedEvent, ProtocolError, StreamEvent, StreamTransport, TransportError,
 };
-
-use crate::stream::core::Core;
-use crate::stream::socket::StreamSocket;
 
 /// One event on its way to the protocol, whichever kind it is.
 pub(crate) enum Ev<M> {
@@ -20,6 +17,11 @@ pub(crate) enum Ev<M> {
     Lost(Option<TransportError>),
     Message(M),
     Timer(u32),
+    /// TLS only: process what the TLS layer holds (input it could not take
+    /// while reading was paused, plaintext not yet delivered).
+    Pump,
+    /// TLS only: the TLS layer's own timer (generation `u32`) fired.
+    TlsTimer(u32),
 }
 
 impl<M> Ev<M> {
@@ -35,14 +37,18 @@ impl<M> Ev<M> {
             Ev::Lost(_) => "connection_lost",
             Ev::Message(_) => "message",
             Ev::Timer(_) => "timer_fired",
+            Ev::Pump => "data_received",
+            Ev::TlsTimer(_) => "tls_timer",
         }
     }
 }
 
-pub(crate) fn dispatch<S: StreamSocket, M: 'static>(
+/// Delivers `ev` to the application's protocol, which sees `core` as its
+/// transport (the socket's own, or the TLS layer's).
+pub(crate) fn dispatch<M: 'static>(
     protocol: &mut AnyStreamProtocol<M>,
     ev: Ev<M>,
-    core: &mut Core<S, M>,
+    core: &mut dyn StreamTransport<M>,
 ) -> Result<(), ProtocolError> {
     match protocol {
         AnyStreamProtocol::Stream(p) => {
@@ -57,6 +63,7 @@ pub(crate) fn dispatch<S: StreamSocket, M: 'static>(
                 Ev::Lost(r) => StreamEvent::ConnectionLost(r),
                 Ev::Message(m) => StreamEvent::Message(m),
                 Ev::Timer(t) => StreamEvent::TimerFired(t),
+                Ev::Pump | Ev::TlsTimer(_) => return Ok(()),
             };
             p.handle(ev, core)
         }
@@ -73,6 +80,7 @@ pub(crate) fn dispatch<S: StreamSocket, M: 'static>(
                 Ev::Lost(r) => BufferedEvent::ConnectionLost(r),
                 Ev::Message(m) => BufferedEvent::Message(m),
                 Ev::Timer(t) => BufferedEvent::TimerFired(t),
+                Ev::Pump | Ev::TlsTimer(_) => return Ok(()),
             };
             p.handle(ev, core)
         }
@@ -80,10 +88,10 @@ pub(crate) fn dispatch<S: StreamSocket, M: 'static>(
 }
 
 /// Copies `data` through a buffered protocol's buffers, chunk by chunk.
-fn feed_buffered<S: StreamSocket, M: 'static>(
+fn feed_buffered<M: 'static>(
     p: &mut dyn switchboard_protocols::BufferedProtocol<M>,
     mut data: Bytes,
-    core: &mut Core<S, M>,
+    core: &mut dyn StreamTransport<M>,
 ) -> Result<(), ProtocolError> {
     while !data.is_empty() {
         let buf = p.get_buffer(-1);

@@ -3,7 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::task::Waker;
 
-use switchboard_protocols::{Address, PeerCredentials};
+use switchboard_protocols::{Address, PeerCredentials, TlsInfo};
 
 /// A transport's public facts, shared (on the loop thread) between the actor and
 /// the handles returned by `create_connection` and friends. Addresses stay
@@ -40,6 +40,12 @@ pub struct StreamInfo {
     sendfile: Cell<bool>,
     /// Woken whenever the write buffer shrinks or the transport closes.
     drain_waiters: RefCell<Vec<Waker>>,
+    /// The TLS session's facts, once its handshake is complete.
+    tls: RefCell<Option<TlsInfo>>,
+    /// A TLS session sits between the socket and the protocol (from the
+    /// moment it is installed, before its handshake completes): the socket
+    /// carries records, so nothing may write plaintext to it directly.
+    tls_layer: Cell<bool>,
 }
 
 impl StreamInfo {
@@ -60,6 +66,8 @@ impl StreamInfo {
             writing_paused: Cell::new(false),
             sendfile: Cell::new(false),
             drain_waiters: RefCell::new(Vec::new()),
+            tls: RefCell::new(None),
+            tls_layer: Cell::new(false),
         }
     }
     /// `get_extra_info('socket')`: the descriptor while the socket is open,
@@ -126,6 +134,14 @@ impl StreamInfo {
     pub fn is_sendfile(&self) -> bool {
         self.sendfile.get()
     }
+    /// True once a TLS session sits between the socket and the protocol: a
+    /// native `sendfile` would put plaintext on the wire, so it must not run.
+    pub fn has_tls_layer(&self) -> bool {
+        self.tls_layer.get()
+    }
+    pub(crate) fn set_tls_layer(&self) {
+        self.tls_layer.set(true);
+    }
     /// Wakes `waker` the next time the write buffer shrinks, the transport
     /// resumes writing, or it closes (then look again).
     pub fn wait_drain(&self, waker: &Waker) {
@@ -179,6 +195,13 @@ impl StreamInfo {
                 who()
             );
         }
+    }
+    /// The TLS session's facts: `Some` once a TLS handshake is complete.
+    pub fn tls(&self) -> Option<TlsInfo> {
+        self.tls.borrow().clone()
+    }
+    pub(crate) fn set_tls(&self, info: TlsInfo) {
+        *self.tls.borrow_mut() = Some(info);
     }
     pub(crate) fn set_socket_closed(&self) {
         self.socket_open.set(false);

@@ -1,5 +1,6 @@
 //! Stream transports (TCP, Unix): the actor, the state a protocol reaches, the
-//! facts shown to outside handles.
+//! facts shown to outside handles, and the TLS layer a transport may hold
+//! between its socket and its protocol (`tls`).
 
 mod core;
 mod event;
@@ -7,11 +8,13 @@ mod info;
 mod limits;
 mod options;
 mod socket;
+pub mod tls;
 mod transport;
+mod upper;
 
 pub use info::StreamInfo;
 pub use limits::{StreamLimits, DEFAULT_MAX_WRITE_BUFFER};
 pub use options::{Socket2Ops, SOCKET_OPS};
 pub(crate) use socket::unix_address;
 pub use socket::StreamSocket;
-pub use transport::{Hooks, SocketTransport, Start, TcpTransport, UnixTransport};
+pub use transport::{Hooks, SocketTransport, Start, TcpTransport, UnixTransport, UpgradeTls};

@@ -9,18 +9,22 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_protocols::internal::Mailer;
+use switchboard_protocols::internal::{self, Mailer};
 use switchboard_protocols::{
     ActorId, AnyStreamProtocol, Exception, ExceptionContext, ExitReason, StreamCommand,
-    StreamTransport, TransportError,
+    StreamTransport, TlsError, TlsUpgrade, TransportError,
 };
 
 use crate::context::{LoopActor, LoopContext, Readiness, Status};
 use crate::stream::core::{Core, Phase, Raised, ReadSide};
-use crate::stream::event::{dispatch, Ev};
+use crate::stream::event::Ev;
 use crate::stream::info::StreamInfo;
 use crate::stream::limits::StreamLimits;
 use crate::stream::socket::StreamSocket;
+use crate::stream::tls::{
+    MadeHook, TlsSession, TlsSetup, TlsSide, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT,
+};
+use crate::stream::upper::Upper;
 
 /// How much one read asks the kernel for: 256 KiB, as asyncio, uvloop and a
 /// tuned bare loop do, so a backlog of streamed data costs a quarter of the
@@ -34,6 +38,8 @@ const READ_BUDGET: usize = 4;
 const TAG_CLOSE_TIMEOUT: u64 = 1;
 /// Timer tags of the protocol's own timers: this bit, or'ed with its token.
 const TAG_PROTOCOL_TIMER: u64 = 1 << 32;
+/// Timer tag of the TLS layer's timer: this bit, or'ed with its generation.
+const TAG_TLS_TIMER: u64 = 1 << 33;
 
 /// Sent by the loop (or a server) to start a transport: it delivers
 /// `ConnectionMade`, then runs the `on_made` hook.
@@ -48,12 +54,23 @@ struct Finish;
 #[derive(Debug)]
 struct ReadMore;
 
+/// Sent by the loop (`loop.start_tls` on a handle) to upgrade an open
+/// transport to TLS; `on_done` runs once the handshake is done or failed.
+#[allow(missing_debug_implementations)]
+pub struct UpgradeTls {
+    /// The upgrade.
+    pub upgrade: TlsUpgrade,
+    /// Told how the handshake ended.
+    pub on_done: MadeHook,
+}
+
 /// Hooks the owner of a transport (a server, `create_connection`) sets.
 #[allow(missing_debug_implementations)]
 #[derive(Default)]
 pub struct Hooks {
-    /// Runs once `ConnectionMade` was delivered.
-    pub on_made: Option<Box<dyn FnOnce()>>,
+    /// Runs once `ConnectionMade` was delivered (over TLS: after the
+    /// handshake), or with the reason the connection was lost before.
+    pub on_made: Option<MadeHook>,
     /// Runs once `ConnectionLost` was delivered.
     pub on_lost: Option<Box<dyn FnOnce()>>,
 }
@@ -61,7 +78,7 @@ pub struct Hooks {
 /// A connected stream transport (TCP or Unix) and the protocol it owns.
 pub struct SocketTransport<S: StreamSocket, M: 'static> {
     core: Core<S, M>,
-    protocol: AnyStreamProtocol<M>,
+    upper: Upper<M>,
     hooks: Hooks,
     /// Opt-in: abort a close that has not drained after this many
     /// milliseconds. Taken when the timer is armed, so it is armed once. Four
@@ -104,7 +121,7 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
         (
             SocketTransport {
                 core,
-                protocol,
+                upper: Upper::Plain(protocol),
                 hooks,
                 close_timeout_ms: None,
                 interrupted: false,
@@ -134,12 +151,84 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
         });
     }
 
+    /// Puts a TLS session between the socket and the protocol before the
+    /// transport starts (`create_connection(..).ssl(..)`, a TLS server): the
+    /// protocol gets `ConnectionMade` once the handshake is done.
+    pub fn set_tls(&mut self, setup: TlsSetup) -> Result<(), TlsError> {
+        let Some(app) = self.upper.take_plain() else {
+            return Err(TlsError::AlreadyTls);
+        };
+        match TlsSession::new(app, setup, false, bytes::Bytes::new(), None) {
+            Ok(s) => {
+                self.upper = Upper::Tls(Box::new(s));
+                self.core.info.set_tls_layer();
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Applies a TLS upgrade (`start_tls`): the protocol keeps its events,
+    /// TLS takes the socket's bytes from here on, `leftover` first.
+    fn upgrade(
+        &mut self,
+        upgrade: TlsUpgrade,
+        on_done: Option<MadeHook>,
+        cx: &mut dyn LoopContext,
+    ) {
+        let refused = if matches!(self.upper, Upper::Tls(_)) {
+            Some(TlsError::AlreadyTls)
+        } else if self.core.phase >= Phase::Closing {
+            Some(TlsError::Closing)
+        } else {
+            None
+        };
+        if let Some(e) = refused {
+            if let Some(hook) = on_done {
+                hook(Err(TransportError::Tls(e)));
+            }
+            return;
+        }
+        let parts = internal::tls_upgrade_parts(upgrade);
+        let Ok(side) = parts.setup.downcast::<TlsSide>() else {
+            if let Some(hook) = on_done {
+                hook(Err(TransportError::Tls(TlsError::Unsupported)));
+            }
+            return;
+        };
+        let setup = TlsSetup {
+            side: *side,
+            handshake_timeout: parts.handshake_timeout.unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT),
+            shutdown_timeout: parts.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
+        };
+        let Some(app) = self.upper.take_plain() else {
+            return;
+        };
+        match TlsSession::new(app, setup, true, parts.leftover, on_done) {
+            Ok(s) => {
+                self.upper = Upper::Tls(Box::new(s));
+                self.core.info.set_tls_layer();
+                // Send the client's hello, arm the timeout, read the leftover.
+                self.call(Ev::Made, cx);
+            }
+            Err(e) => {
+                // The session was never made: its hook is gone with it, and
+                // the protocol hears of the failure in ConnectionLost.
+                self.core.die(Some(TransportError::Tls(e)));
+            }
+        }
+    }
+
     /// Delivers `ev` and then everything it raised, in order.
     fn deliver(&mut self, ev: Ev<M>, cx: &mut dyn LoopContext) {
         self.call(ev, cx);
         self.deliver_raised(cx);
         if let Some(p) = self.core.new_protocol.take() {
-            self.protocol = p;
+            self.upper.set_app(p);
+        }
+        if let Some(up) = self.core.upgrade.take() {
+            self.upgrade(*up, None, cx);
+            self.deliver_raised(cx);
         }
     }
 
@@ -154,8 +243,8 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
         let callback = ev.callback();
         let fatal = !matches!(ev, Ev::Made | Ev::Pause | Ev::Resume | Ev::Lost(_));
         let core = &mut self.core;
-        let protocol = &mut self.protocol;
-        let result = catch_unwind(AssertUnwindSafe(|| dispatch(protocol, ev, core)));
+        let upper = &mut self.upper;
+        let result = catch_unwind(AssertUnwindSafe(|| upper.dispatch(ev, core, &mut *cx)));
         let exception = match result {
             Ok(Ok(())) => return,
             Ok(Err(e)) => Exception::Error(e.to_string()),
@@ -212,6 +301,11 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
     /// is no fresh edge (start, `ReadMore`, resume after a pause) reading goes
     /// on until `WouldBlock` or EOF.
     fn read_loop(&mut self, cx: &mut dyn LoopContext, short_read_drains: bool) {
+        if !short_read_drains && matches!(self.upper, Upper::Tls(_)) {
+            // Deliver what TLS holds (input kept while paused, leftover of an
+            // upgrade) before reading more.
+            self.deliver(Ev::Pump, cx);
+        }
         for _ in 0..READ_BUDGET {
             if self.core.read != ReadSide::Active || self.core.phase != Phase::Open {
                 return;
@@ -228,8 +322,8 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
             let Some(fd) = self.core.socket.as_ref().map(|s| s.as_raw_fd()) else {
                 return;
             };
-            let result = match &mut self.protocol {
-                AnyStreamProtocol::Stream(_) => {
+            let result = match &mut self.upper {
+                Upper::Plain(AnyStreamProtocol::Stream(_)) | Upper::Tls(_) => {
                     let buf = cx.read_buffer();
                     buf.clear();
                     crate::sys::unix::fd::recv_to_spare(fd, buf, READ_SIZE).map(|n| {
@@ -238,7 +332,7 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
                         (n, offered, Some(buf.split().freeze()))
                     })
                 }
-                AnyStreamProtocol::Buffered(p) => {
+                Upper::Plain(AnyStreamProtocol::Buffered(p)) => {
                     let Some(sock) = self.core.socket.as_mut() else {
                         return;
                     };
@@ -313,7 +407,7 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
     /// mode.
     fn report_fatal(&self, message: &str, err: &TransportError, cx: &mut dyn LoopContext) {
         if !err.is_connection_error() || cx.debug() {
-            let kind = match self.protocol {
+            let kind = match self.upper.app() {
                 AnyStreamProtocol::Stream(_) => "StreamProtocol",
                 AnyStreamProtocol::Buffered(_) => "BufferedProtocol",
             };
@@ -383,35 +477,12 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
     }
 
     fn command(&mut self, cmd: StreamCommand, cx: &mut dyn LoopContext) {
-        let core = &mut self.core;
-        let refused = match cmd {
-            StreamCommand::Write(b) => {
-                core.info.take_pending(b.len());
-                core.write_bytes(b).err().map(|e| e.to_string())
-            }
-            StreamCommand::WriteEof => core.write_eof().err().map(|e| e.to_string()),
-            StreamCommand::Close => {
-                core.close();
-                None
-            }
-            StreamCommand::Abort => {
-                core.abort();
-                None
-            }
-            StreamCommand::PauseReading => {
-                core.pause_reading();
-                None
-            }
-            StreamCommand::ResumeReading => {
-                core.resume_reading();
-                None
-            }
-            StreamCommand::SetWriteBufferLimits { high, low } => core
-                .set_write_buffer_limits(high, low)
-                .err()
-                .map(|e| e.to_string()),
-            _ => None,
-        };
+        if let StreamCommand::Write(b) = &cmd {
+            self.core.info.take_pending(b.len());
+        }
+        // Through the transport the protocol sees: over TLS, a handle's
+        // write is encrypted and its close sends close_notify.
+        let refused = self.upper.command(cmd, &mut self.core);
         if let Some(why) = refused {
             cx.report(
                 ExceptionContext::new(format!("transport command refused: {why}"))
@@ -445,6 +516,10 @@ impl<S: StreamSocket, M: 'static> LoopActor for SocketTransport<S, M> {
                 // The token is the low 32 bits by construction.
                 self.deliver(Ev::Timer(tag as u32), cx);
             }
+        } else if tag & TAG_TLS_TIMER != 0 {
+            if self.core.phase < Phase::Dying {
+                self.deliver(Ev::TlsTimer(tag as u32), cx);
+            }
         } else if tag == TAG_CLOSE_TIMEOUT && self.core.phase == Phase::Closing {
             let pending = self.core.buffered();
             self.core
@@ -457,12 +532,22 @@ impl<S: StreamSocket, M: 'static> LoopActor for SocketTransport<S, M> {
         if msg.is::<Start>() {
             if self.core.phase == Phase::Pending {
                 self.core.phase = Phase::Open;
+                if let Upper::Tls(s) = &mut self.upper {
+                    // Over TLS the protocol is made once the handshake is done.
+                    s.st.on_made = self.hooks.on_made.take();
+                }
                 self.deliver(Ev::Made, cx);
                 if let Some(hook) = self.hooks.on_made.take() {
-                    hook();
+                    hook(Ok(()));
                 }
                 // Data may have arrived before we started: read it now.
                 self.read_loop(cx, false);
+            }
+        } else if msg.is::<UpgradeTls>() {
+            if let Ok(u) = msg.downcast::<UpgradeTls>() {
+                let UpgradeTls { upgrade, on_done } = *u;
+                self.upgrade(upgrade, Some(on_done), cx);
+                self.deliver_raised(cx);
             }
         } else if msg.is::<ReadMore>() {
             // No fresh edge here: read until the kernel says WouldBlock.
@@ -536,8 +621,23 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
                     cx.wake_after(delay, TAG_PROTOCOL_TIMER | u64::from(token));
                     continue;
                 }
+                Raised::TlsTimer { delay, gen } => {
+                    cx.wake_after(delay, TAG_TLS_TIMER | u64::from(gen));
+                    continue;
+                }
             };
             self.call(ev, cx);
         }
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// TLS support costs a plain connection at most a pointer or two: the
+    /// protocol slot holds a boxed session, the pending upgrade is boxed.
+    #[test]
+    fn a_plain_transport_stays_small() {
+        let size = std::mem::size_of::<super::TcpTransport<switchboard_protocols::NoMessage>>();
+        assert!(size <= 320, "TcpTransport is {size} bytes");
     }
 }

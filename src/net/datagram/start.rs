@@ -56,7 +56,7 @@ pub(crate) async fn start_datagram<S: DatagramSocket, M: Send + 'static>(
     let made = lp.create_future::<()>();
     let resolve = made.clone();
     let hooks = Hooks {
-        on_made: Some(Box::new(move || {
+        on_made: Some(Box::new(move |_| {
             let _ = resolve.set_result(());
         })),
         on_lost: None,

@@ -80,7 +80,10 @@ impl EventLoop {
     /// reading meanwhile, and refuses writes until it is done
     /// ([`WriteError::SendfileInProgress`](crate::WriteError::SendfileInProgress)).
     /// The fallback writes a chunk at a time and waits whenever the
-    /// transport is above its high-water mark, as `PauseWriting` asks.
+    /// transport is above its high-water mark, as `PauseWriting` asks. Over
+    /// TLS the file always goes through the fallback (its bytes must be
+    /// encrypted); with `fallback(false)` that is
+    /// [`SendfileError::NotAvailable`].
     ///
     /// ```
     /// use std::io::Write;
@@ -184,7 +187,15 @@ impl Sendfile<'_> {
         if t.is_closing() {
             return Err(SendfileError::TransportClosing);
         }
-        if self.native {
+        if self.native && t.info.has_tls_layer() {
+            // The socket carries TLS records: the file's bytes must go
+            // through the session (asyncio falls back the same way).
+            if !self.fallback {
+                return Err(SendfileError::NotAvailable {
+                    reason: "the transport is TLS: its bytes must be encrypted".into(),
+                });
+            }
+        } else if self.native {
             // What was written before goes first.
             Drained::new(&t.info, |i| i.write_buffer_size() == 0 || i.is_closing()).await;
             let Some(dup) = t.info.dup_socket().filter(|_| !t.is_closing()) else {

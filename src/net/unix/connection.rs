@@ -8,12 +8,14 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use socket2::{Domain, SockAddr, Socket, Type};
+use switchboard_actors::stream::tls::TlsSetup;
 use switchboard_actors::stream::StreamLimits;
 use switchboard_protocols::{AnyStreamProtocol, StreamProtocol};
 
 use crate::event_loop::EventLoop;
 use crate::net::error::NetError;
 use crate::net::start::start_transport;
+use crate::net::tls::{client_setup, TlsClientConfig};
 use crate::net::transport_handle::Connection;
 use crate::net::unix::address_of;
 
@@ -38,6 +40,10 @@ pub struct CreateUnixConnection<M: 'static> {
     path: Option<PathBuf>,
     sock: Option<std::os::unix::net::UnixStream>,
     limits: StreamLimits,
+    ssl: Option<TlsClientConfig>,
+    server_hostname: Option<String>,
+    ssl_handshake_timeout: Option<Duration>,
+    ssl_shutdown_timeout: Option<Duration>,
 }
 
 impl<M: 'static> std::fmt::Debug for CreateUnixConnection<M> {
@@ -82,6 +88,10 @@ impl EventLoop {
             path: None,
             sock: None,
             limits: StreamLimits::default(),
+            ssl: None,
+            server_hostname: None,
+            ssl_handshake_timeout: None,
+            ssl_shutdown_timeout: None,
         }
     }
 }
@@ -104,9 +114,63 @@ impl<M: Send + 'static> CreateUnixConnection<M> {
         self
     }
 
+    /// TLS over the connection, as
+    /// [`CreateConnection::ssl`](crate::CreateConnection::ssl). A Unix path
+    /// names no host, so [`server_hostname`](Self::server_hostname) is
+    /// required with it.
+    pub fn ssl(mut self, config: impl Into<TlsClientConfig>) -> Self {
+        self.ssl = Some(config.into());
+        self
+    }
+    /// The name the server's certificate must carry (and the SNI); an empty
+    /// name checks the chain only.
+    pub fn server_hostname(mut self, name: impl Into<String>) -> Self {
+        self.server_hostname = Some(name.into());
+        self
+    }
+    /// How long the TLS handshake may take (60 s by default).
+    pub fn ssl_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.ssl_handshake_timeout = Some(timeout);
+        self
+    }
+    /// How long a TLS close waits for the peer's close_notify (30 s by
+    /// default).
+    pub fn ssl_shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.ssl_shutdown_timeout = Some(timeout);
+        self
+    }
+
+    /// The TLS setup, if `ssl` was given.
+    fn tls_setup(&self) -> Result<Option<TlsSetup>, NetError> {
+        let Some(config) = &self.ssl else {
+            if self.server_hostname.is_some()
+                || self.ssl_handshake_timeout.is_some()
+                || self.ssl_shutdown_timeout.is_some()
+            {
+                return Err(NetError::InvalidArgs(
+                    "server_hostname and the ssl timeouts are only meaningful with ssl",
+                ));
+            }
+            return Ok(None);
+        };
+        let Some(name) = self.server_hostname.as_ref() else {
+            return Err(NetError::InvalidArgs(
+                "you must set server_hostname when using ssl over a unix socket",
+            ));
+        };
+        Ok(Some(client_setup(
+            config,
+            name,
+            None,
+            self.ssl_handshake_timeout,
+            self.ssl_shutdown_timeout,
+        )?))
+    }
+
     async fn run(self) -> Result<Connection<M>, NetError> {
         let lp = self.lp.clone();
         lp.core.check_open()?;
+        let tls = self.tls_setup()?;
         let std_stream = match (self.path, self.sock) {
             (Some(_), Some(_)) => {
                 return Err(NetError::InvalidArgs(
@@ -124,7 +188,7 @@ impl<M: Send + 'static> CreateUnixConnection<M> {
                 source,
             })?;
         let stream = mio::net::UnixStream::from_std(std_stream);
-        start_transport(&lp, stream, (self.factory)(), None, self.limits).await
+        start_transport(&lp, stream, (self.factory)(), None, self.limits, tls).await
     }
 }
 

@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 use socket2::{Domain, SockAddr, Socket, Type};
 use switchboard_actors::server::{Factory, ServerShared, SocketFile, UnixListenerActor};
+
+use crate::net::tls::TlsServerConfig;
 use switchboard_actors::stream::StreamLimits;
 use switchboard_protocols::internal::Mailer;
 use switchboard_protocols::{Address, AnyStreamProtocol, StreamProtocol};
@@ -45,6 +47,9 @@ pub struct CreateUnixServer<M: 'static> {
     start_serving: bool,
     cleanup_socket: bool,
     limits: StreamLimits,
+    ssl: Option<TlsServerConfig>,
+    ssl_handshake_timeout: Option<std::time::Duration>,
+    ssl_shutdown_timeout: Option<std::time::Duration>,
 }
 
 impl<M: 'static> std::fmt::Debug for CreateUnixServer<M> {
@@ -86,6 +91,9 @@ impl EventLoop {
             start_serving: true,
             cleanup_socket: true,
             limits: StreamLimits::default(),
+            ssl: None,
+            ssl_handshake_timeout: None,
+            ssl_shutdown_timeout: None,
         }
     }
 }
@@ -126,7 +134,35 @@ impl<M: Send + 'static> CreateUnixServer<M> {
         self
     }
 
+    /// TLS on every accepted connection, as
+    /// [`CreateServer::ssl`](crate::CreateServer::ssl): a failed handshake
+    /// ends that connection alone.
+    pub fn ssl(mut self, config: impl Into<TlsServerConfig>) -> Self {
+        self.ssl = Some(config.into());
+        self
+    }
+    /// How long each TLS handshake may take (60 s by default).
+    pub fn ssl_handshake_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.ssl_handshake_timeout = Some(timeout);
+        self
+    }
+    /// How long a TLS close waits for the peer's close_notify (30 s by
+    /// default).
+    pub fn ssl_shutdown_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.ssl_shutdown_timeout = Some(timeout);
+        self
+    }
+
     async fn run(self) -> Result<Server, NetError> {
+        let tls = match &self.ssl {
+            Some(c) => Some(c.setup(self.ssl_handshake_timeout, self.ssl_shutdown_timeout)),
+            None if self.ssl_handshake_timeout.is_some() || self.ssl_shutdown_timeout.is_some() => {
+                return Err(NetError::InvalidArgs(
+                    "the ssl timeouts are only meaningful with ssl",
+                ))
+            }
+            None => None,
+        };
         self.lp.core.check_open()?;
         let (sock, file) = match (self.path, self.sock) {
             (Some(_), Some(_)) => {
@@ -164,7 +200,8 @@ impl<M: Send + 'static> CreateUnixServer<M> {
         let mailer: Arc<dyn Mailer> = Arc::new(self.lp.handle());
         let mut actor =
             UnixListenerActor::new(sock, self.backlog, self.factory, shared.clone(), mailer)
-                .with_limits(self.limits);
+                .with_limits(self.limits)
+                .with_tls(tls);
         if let Some(file) = file {
             actor = actor.with_socket_file(file);
         }
