@@ -38,6 +38,11 @@ impl StreamProtocol for EchoClient {
     ) -> Result<(), ProtocolError> {
         match event {
             StreamEvent::ConnectionMade => {
+                // The peer's credentials, read while the socket is surely
+                // open; on stderr, so stdout stays the same for every user.
+                if let Some(Ok(cred)) = t.socket().map(|s| s.peer_credentials()) {
+                    eprintln!("server process: pid {:?}, uid {}", cred.pid, cred.uid);
+                }
                 t.write(b"Hello World!")?;
                 println!("Data sent: 'Hello World!'");
             }
@@ -68,10 +73,6 @@ fn main() -> switchboard::Result<()> {
             .create_unix_connection(move || protocol)
             .path(&path)
             .await?;
-        if let Some(cred) = conn.transport.peer_credentials() {
-            // On stderr, so the output above stays the same for every user.
-            eprintln!("server process: pid {:?}, uid {}", cred.pid, cred.uid);
-        }
         on_con_lost.await?;
         conn.transport.close();
         Ok(())

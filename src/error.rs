@@ -178,6 +178,10 @@ pub enum Error {
     /// closed (from [`SendError`](crate::SendError), whose message is dropped).
     #[error("cannot deliver the message: the actor has stopped or its loop is closed")]
     Send,
+    /// A message was refused: the actor's bounded mailbox is full (from
+    /// [`SendError::Full`](crate::SendError::Full)).
+    #[error("cannot deliver the message: the actor's mailbox is full")]
+    MailboxFull,
     /// A question to an actor got no answer.
     #[error(transparent)]
     Call(#[from] crate::CallError),
@@ -205,6 +209,9 @@ pub enum Error {
     /// A framing error of a ready-made protocol.
     #[error(transparent)]
     Framing(#[from] crate::ready_made::FramingError),
+    /// A supervisor gave up (a root supervisor's failure ends `run`).
+    #[error(transparent)]
+    Supervisor(#[from] crate::supervision::SupervisorError),
     /// A TLS failure (handshake, certificate, truncation, timeouts).
     #[error(transparent)]
     Tls(#[from] crate::TlsError),
@@ -220,8 +227,12 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl<M> From<crate::SendError<M>> for Error {
-    fn from(_: crate::SendError<M>) -> Self {
-        Error::Send
+    fn from(e: crate::SendError<M>) -> Self {
+        if e.is_full() {
+            Error::MailboxFull
+        } else {
+            Error::Send
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::fmt;
 use std::future::IntoFuture;
 use std::panic::Location;
@@ -93,6 +94,21 @@ pub(crate) struct LoopCore {
     pub(crate) task_gen: Cell<u64>,
     pub(crate) actors: RefCell<Slab<ActorSlot>>,
     pub(crate) actor_gen: Cell<u64>,
+    /// Monitors and links, per incarnation of a row of the actor table.
+    pub(crate) watchers: RefCell<crate::supervision::watchers::Watchers>,
+    /// Rows of supervised children, kept across restarts; `Some` holds the
+    /// messages that arrive between two incarnations.
+    pub(crate) supervised: RefCell<crate::routing::SupervisedRows>,
+    /// Every server made on this loop, for `shutdown`.
+    pub(crate) servers: RefCell<Vec<Weak<crate::net::ServerInner>>>,
+    /// The loop's child processes, for `shutdown` to wait for.
+    pub(crate) subprocesses: RefCell<Vec<Weak<switchboard_actors::subprocess::ProcessInfo>>>,
+    /// `shutdown` began: supervisors restart nothing more.
+    pub(crate) shutting_down: Cell<bool>,
+    /// Root supervisors (row, incarnation), for `shutdown`.
+    pub(crate) roots: RefCell<Vec<(ActorId, u64)>>,
+    /// A root supervisor gave up: `run` returns this.
+    pub(crate) fatal: RefCell<Option<crate::supervision::SupervisorError>>,
     pub(crate) read_buf: RefCell<BytesMut>,
     epoch: Instant,
     pub(crate) running: Cell<bool>,
@@ -223,6 +239,13 @@ impl EventLoop {
             task_gen: Cell::new(0),
             actors: RefCell::new(Slab::new()),
             actor_gen: Cell::new(0),
+            watchers: RefCell::new(Default::default()),
+            supervised: RefCell::new(HashMap::new()),
+            fatal: RefCell::new(None),
+            servers: RefCell::new(Vec::new()),
+            roots: RefCell::new(Vec::new()),
+            shutting_down: Cell::new(false),
+            subprocesses: RefCell::new(Vec::new()),
             read_buf: RefCell::new(BytesMut::new()),
             epoch: Instant::now(),
             running: Cell::new(false),

@@ -65,7 +65,13 @@
 //! | exceptions | one [`Error`] (and [`Result`]), with one variant per area |
 //!
 //! Beyond asyncio: application actors ([`EventLoop::spawn`], [`Actor`],
-//! [`Addr`]), with ask-and-reply ([`Addr::call`], [`ReplyTo`]).
+//! [`Addr`]), with ask-and-reply ([`Addr::call`], [`ReplyTo`]); bounded
+//! mailboxes ([`EventLoop::spawn_bounded`], [`Addr::send_wait`],
+//! [`Addr::forward`]); supervision after Erlang/OTP
+//! ([`EventLoop::supervisor`], [`EventLoop::monitor`],
+//! [`ActorContext::link`], [`ExitReason`]); graceful drain and shutdown
+//! ([`Server::drain`], [`EventLoop::shutdown`],
+//! [`EventLoop::shutdown_on_signals`]).
 //!
 //! ## Logging
 //!
@@ -99,10 +105,12 @@ mod routing;
 mod run;
 mod run_in_executor;
 mod shared;
+mod shutdown;
 mod signals;
 mod sleep;
 mod spawn;
 mod subprocess;
+mod supervision;
 mod task;
 mod timers;
 mod turn;
@@ -121,9 +129,10 @@ pub use interrupt::Interrupt;
 pub use net::{
     AddrInfo, AddrInfoFlags, ConnectAcceptedSocket, Connection, CreateConnection,
     CreateDatagramEndpoint, CreateServer, CreateUnixConnection, CreateUnixServer, DatagramEndpoint,
-    DatagramHandle, Family, GetAddrInfo, GetNameInfo, NameInfoFlags, NetError, Sendfile,
-    SendfileError, ServeForever, Server, SockError, SockSendfile, SockType, StartTls,
-    TlsClientConfig, TlsConfig, TlsConfigError, TlsServerConfig, TransportHandle, WaitClosed,
+    DatagramHandle, Drain, DrainReport, DrainState, Family, GetAddrInfo, GetNameInfo,
+    NameInfoFlags, NetError, Reached, Sendfile, SendfileError, ServeForever, Server, SockError,
+    SockSendfile, SockType, StartTls, TlsClientConfig, TlsConfig, TlsConfigError, TlsServerConfig,
+    TransportHandle, WaitClosed, DEFAULT_CLOSE_GRACE,
 };
 pub use pipes::{PipeError, PipeHandle};
 pub use policy::{
@@ -131,10 +140,15 @@ pub use policy::{
 };
 pub use run::run;
 pub use shared::LoopHandle;
+pub use shutdown::{Shutdown, ShutdownReport};
 #[doc(inline)]
 pub use signals::{Signal, SignalError, SignalReceived};
 pub use sleep::{sleep, Sleep};
 pub use subprocess::{SpawnSubprocess, Stdio, SubprocessError, SubprocessHandle};
+pub use supervision::{
+    ChildSpec, MonitorRef, Restart, ServerChild, Strategy, SubprocessChild, Supervisor,
+    SupervisorBuilder, SupervisorError, DEFAULT_CHILD_SHUTDOWN, DEFAULT_INTENSITY,
+};
 pub use task::{Join, LocalBoxFuture, Task, TaskSpec};
 
 /// The default hard cap on a stream transport's write buffer (64 MiB): a
@@ -151,13 +165,13 @@ pub use bytes::{Bytes, BytesMut};
 
 #[doc(inline)]
 pub use switchboard_protocols::{
-    ActorId, Addr, Address, AnyStreamProtocol, BufferedEvent, BufferedProtocol, Call, CallError,
-    DatagramEvent, DatagramProtocol, DatagramTransport, Exception, ExceptionContext, LimitsError,
-    NoMessage, PeerCredentials, PipeCommand, PipeTransportMut, ProcessError, ProtocolError,
-    ReadPipeEvent, ReadPipeProtocol, ReadPipeTransport, ReplyTo, SendError, SocketRef, StreamEvent,
-    StreamProtocol, StreamTransport, SubprocessEvent, SubprocessProtocol, SubprocessTransport,
-    TlsError, TlsInfo, TlsUpgrade, TlsVersion, TransportError, WriteError, WriteLimits,
-    WritePipeEvent, WritePipeProtocol, WritePipeTransport,
+    ActorExited, ActorId, Addr, Address, AnyStreamProtocol, BufferedEvent, BufferedProtocol, Call,
+    CallError, DatagramEvent, DatagramProtocol, DatagramTransport, Exception, ExceptionContext,
+    ExitReason, LimitsError, NoMessage, PeerCredentials, PipeCommand, PipeTransportMut,
+    ProcessError, ProtocolError, ReadPipeEvent, ReadPipeProtocol, ReadPipeTransport, ReplyTo,
+    SendError, SendWait, SocketRef, StreamEvent, StreamProtocol, StreamTransport, SubprocessEvent,
+    SubprocessProtocol, SubprocessTransport, TlsError, TlsInfo, TlsUpgrade, TlsVersion,
+    TransportError, WriteError, WriteLimits, WritePipeEvent, WritePipeProtocol, WritePipeTransport,
 };
 
 /// The [rustls](https://docs.rs/rustls) crate switchboard's TLS runs on

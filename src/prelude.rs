@@ -25,8 +25,8 @@
 
 #[doc(no_inline)]
 pub use crate::{
-    Actor, ActorContext, Addr, Address, BufferedEvent, BufferedProtocol, Bytes, DatagramEvent,
-    DatagramProtocol, DatagramTransport, EventLoop, ProtocolError, ReplyTo, Signal, Stdio,
-    StreamEvent, StreamProtocol, StreamTransport, SubprocessEvent, SubprocessProtocol,
-    SubprocessTransport,
+    Actor, ActorContext, ActorExited, Addr, Address, BufferedEvent, BufferedProtocol, Bytes,
+    ChildSpec, DatagramEvent, DatagramProtocol, DatagramTransport, EventLoop, ExitReason,
+    ProtocolError, ReplyTo, Restart, Signal, Stdio, Strategy, StreamEvent, StreamProtocol,
+    StreamTransport, SubprocessEvent, SubprocessProtocol, SubprocessTransport,
 };

@@ -62,6 +62,21 @@ impl<T> ReadyQueue<T> {
         back.push_back(item);
     }
 
+    /// Puts `item` first (a supervised child's held messages, ahead of
+    /// what came after them).
+    pub(crate) fn push_front(&mut self, item: T) {
+        self.len += 1;
+        if self.head.len() >= SEGMENT {
+            let segment = self
+                .spare
+                .pop()
+                .unwrap_or_else(|| VecDeque::with_capacity(SEGMENT));
+            let full = std::mem::replace(&mut self.head, segment);
+            self.rest.push_front(full);
+        }
+        self.head.push_front(item);
+    }
+
     pub(crate) fn pop_front(&mut self) -> Option<T> {
         let item = self.head.pop_front()?;
         self.len -= 1;
@@ -94,6 +109,20 @@ impl<T> Extend<T> for ReadyQueue<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn push_front_goes_first_also_past_a_full_head() {
+        let mut q = ReadyQueue::default();
+        for i in 0..SEGMENT + 10 {
+            q.push_back(i + 100);
+        }
+        for i in (0..100).rev() {
+            q.push_front(i);
+        }
+        let out: Vec<usize> = std::iter::from_fn(|| q.pop_front()).collect();
+        assert_eq!(out, (0..SEGMENT + 110).collect::<Vec<_>>());
+        assert!(q.is_empty());
+    }
 
     #[test]
     fn fifo_across_segments_with_interleaved_pops() {

@@ -3,6 +3,7 @@
 
 use std::any::Any;
 use std::cell::RefMut;
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::rc::Weak;
 use std::sync::atomic::Ordering;
@@ -11,11 +12,17 @@ use std::time::Duration;
 use bytes::BytesMut;
 use switchboard_actors::{LoopActor, LoopContext, Readiness, Status};
 use switchboard_protocols::internal;
-use switchboard_protocols::{ActorId, Exception, ExceptionContext};
+use switchboard_protocols::{ActorExited, ActorId, Exception, ExceptionContext, ExitReason};
 
 use crate::error::LoopError;
 use crate::event_loop::{LoopCore, Ready, FIRST_ACTOR_TOKEN};
 use crate::interrupt::is_interrupt;
+use crate::supervision::rows;
+use crate::supervision::system::System;
+
+/// Rows of supervised children (kept across restarts), by index; `Some`
+/// holds the messages that arrived since the last incarnation stopped.
+pub(crate) type SupervisedRows = std::collections::HashMap<usize, Option<VecDeque<Box<dyn Any>>>>;
 
 /// One row of the actor table. `actor` is `None` while the actor is being
 /// called (it is taken out, so it may use the loop freely) or only reserved.
@@ -119,6 +126,7 @@ pub(crate) fn reserve_gen(core: &LoopCore) -> (ActorId, u64) {
         .borrow_mut()
         .insert(ActorSlot { gen, actor: None });
     core.shared.set_live(index, gen);
+    core.watchers.borrow_mut().reused(index);
     (internal::actor_id(index), gen)
 }
 
@@ -151,6 +159,18 @@ pub(crate) fn insert(core: &LoopCore, id: ActorId, actor: Box<dyn LoopActor>) {
     }
 }
 
+/// Takes actor `id` (of incarnation `gen`, if given) out of its slot, with
+/// the slot's incarnation; `None` if there is none, or it is being called.
+fn take(core: &LoopCore, id: ActorId, gen: Option<u64>) -> Option<(Box<dyn LoopActor>, u64)> {
+    let mut actors = core.actors.borrow_mut();
+    let slot = actors.get_mut(id.index())?;
+    if gen.is_some_and(|g| g != slot.gen) {
+        return None;
+    }
+    let actor = slot.actor.take()?;
+    Some((actor, slot.gen))
+}
+
 /// Calls `f` on actor `id` with the actor taken out of the table, so that it may
 /// use the loop (spawn actors, send messages) while it runs. A panic stops the
 /// actor (dropping it closes what it owns) and is reported.
@@ -166,19 +186,18 @@ pub(crate) fn dispatch(
     gen: Option<u64>,
     f: impl FnOnce(&mut dyn LoopActor, &mut dyn LoopContext) -> Status,
 ) {
-    let (mut actor, slot_gen) = {
-        let mut actors = core.actors.borrow_mut();
-        let Some(slot) = actors.get_mut(id.index()) else {
-            return;
-        };
-        if gen.is_some_and(|g| g != slot.gen) {
-            return;
-        }
-        let Some(actor) = slot.actor.take() else {
-            return;
-        };
-        (actor, slot.gen)
-    };
+    if let Some((actor, slot_gen)) = take(core, id, gen) {
+        run(core, id, actor, slot_gen, f);
+    }
+}
+
+fn run(
+    core: &LoopCore,
+    id: ActorId,
+    mut actor: Box<dyn LoopActor>,
+    slot_gen: u64,
+    f: impl FnOnce(&mut dyn LoopActor, &mut dyn LoopContext) -> Status,
+) {
     let (result, interrupt) = {
         let mut cx = LoopCx {
             core,
@@ -193,8 +212,10 @@ pub(crate) fn dispatch(
     match result {
         Ok(Status::Alive) => put_back(core, id, slot_gen, actor),
         Ok(Status::Done) => {
-            remove_gen(core, id, slot_gen);
+            let reason = catch_unwind(AssertUnwindSafe(|| actor.exit_reason()))
+                .unwrap_or_else(|p| ExitReason::failed(panic_message(&*p)));
             drop(actor);
+            finish(core, id, slot_gen, reason);
         }
         Err(payload) if is_interrupt(&*payload) => {
             put_back(core, id, slot_gen, actor);
@@ -202,15 +223,98 @@ pub(crate) fn dispatch(
         }
         Err(payload) => {
             let what = actor.describe();
-            remove_gen(core, id, slot_gen);
             drop(actor);
+            let exception = Exception::from_panic(&*payload);
             let ctx = ExceptionContext::new(format!("Exception in actor {what}"))
-                .with_exception(Exception::from_panic(&*payload));
+                .with_exception(exception);
             crate::exception::report(core, ctx);
+            finish(
+                core,
+                id,
+                slot_gen,
+                ExitReason::failed(panic_message(&*payload)),
+            );
         }
     }
     if interrupt {
         std::panic::resume_unwind(Box::new(crate::Interrupt));
+    }
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    match Exception::from_panic(payload) {
+        Exception::Panic(m) => m,
+        other => other.to_string(),
+    }
+}
+
+/// Incarnation `gen` of actor `id` has stopped with `reason` (the actor is
+/// already out of its slot): frees the row, or, for a supervised child,
+/// keeps it (and its address) for the next incarnation, holding messages
+/// meanwhile; then tells the watchers.
+pub(crate) fn finish(core: &LoopCore, id: ActorId, gen: u64, reason: ExitReason) {
+    let supervised = match core.supervised.borrow_mut().get_mut(&id.index()) {
+        Some(held) => {
+            *held = Some(VecDeque::new());
+            true
+        }
+        None => false,
+    };
+    if !supervised {
+        remove_gen(core, id, gen);
+    }
+    let watchers = core.watchers.borrow_mut().exited(id.index(), gen, &reason);
+    rows::notify(core, ActorExited { id, reason }, watchers);
+}
+
+/// Stops actor `id` now with `reason`: its `shutdown` runs, then it is
+/// finished as if it had stopped itself. An actor being called right now
+/// (this is a nested call) is stopped once that call returns.
+pub(crate) fn kill(core: &LoopCore, id: ActorId, gen: Option<u64>, reason: ExitReason) {
+    match take(core, id, gen) {
+        Some((mut actor, slot_gen)) => {
+            let status = {
+                let mut cx = LoopCx {
+                    core,
+                    id,
+                    gen: slot_gen,
+                    buf: None,
+                    interrupt: false,
+                };
+                catch_unwind(AssertUnwindSafe(|| actor.kill(&mut cx))).unwrap_or(Status::Done)
+            };
+            match status {
+                // It ends on a later turn (a transport delivering its
+                // `ConnectionLost`), with its own reason.
+                Status::Alive => put_back(core, id, slot_gen, actor),
+                Status::Done => {
+                    drop(actor);
+                    finish(core, id, slot_gen, reason);
+                }
+            }
+        }
+        None => {
+            let busy = {
+                let actors = core.actors.borrow();
+                actors.get(id.index()).and_then(|slot| {
+                    let held = core
+                        .supervised
+                        .borrow()
+                        .get(&id.index())
+                        .is_some_and(|h| h.is_some());
+                    (slot.actor.is_none() && !held && gen.is_none_or(|g| g == slot.gen))
+                        .then_some(slot.gen)
+                })
+            };
+            if let Some(g) = busy {
+                core.ready.borrow_mut().push_back(Ready::DeliverTo(
+                    id,
+                    g,
+                    Box::new(System::Kill(reason)),
+                ));
+            }
+        }
     }
 }
 
@@ -241,7 +345,45 @@ pub(crate) fn dispatch_ready(core: &LoopCore, id: ActorId, gen: u64, readiness: 
 }
 
 pub(crate) fn dispatch_message(core: &LoopCore, id: ActorId, gen: Option<u64>, msg: Box<dyn Any>) {
-    dispatch(core, id, gen, |a, cx| a.deliver(msg, cx));
+    if msg.is::<System>() {
+        if let Ok(sys) = msg.downcast::<System>() {
+            system(core, id, gen, *sys);
+        }
+        return;
+    }
+    match take(core, id, gen) {
+        Some((actor, slot_gen)) => run(core, id, actor, slot_gen, |a, cx| a.deliver(msg, cx)),
+        None => rows::hold(core, id, gen, msg),
+    }
+}
+
+fn system(core: &LoopCore, id: ActorId, gen: Option<u64>, sys: System) {
+    match sys {
+        System::Kill(reason) => kill(core, id, gen, reason),
+        System::LinkExited(exited) => {
+            let traps = core
+                .actors
+                .borrow()
+                .get(id.index())
+                .filter(|slot| gen.is_none_or(|g| g == slot.gen))
+                .and_then(|slot| slot.actor.as_ref().map(|a| a.traps_exits()));
+            match traps {
+                Some(true) => dispatch(core, id, gen, |a, cx| {
+                    a.deliver(Box::new(System::Exited(exited)), cx)
+                }),
+                Some(false) if !exited.reason.is_clean() => {
+                    kill(core, id, gen, exited.reason);
+                }
+                _ => {}
+            }
+        }
+        other => match take(core, id, gen) {
+            Some((actor, slot_gen)) => run(core, id, actor, slot_gen, |a, cx| {
+                a.deliver(Box::new(other), cx)
+            }),
+            None => rows::hold(core, id, gen, Box::new(other)),
+        },
+    }
 }
 
 /// `EventLoop::close`: everything the loop holds is taken out first and dropped
@@ -261,6 +403,8 @@ pub(crate) fn close_loop(core: &LoopCore) -> Result<(), LoopError> {
     let tasks = std::mem::take(&mut *core.tasks.borrow_mut());
     let actors = std::mem::take(&mut *core.actors.borrow_mut());
     let inbox: Vec<_> = core.inbox.drain().collect();
+    let watchers = core.watchers.borrow_mut().clear();
+    let supervised = std::mem::take(&mut *core.supervised.borrow_mut());
     core.shared.clear_live();
     core.shared
         .woken
@@ -293,7 +437,7 @@ pub(crate) fn close_loop(core: &LoopCore) -> Result<(), LoopError> {
     }
     // fd watchers' callbacks, and what they captured.
     let watches = std::mem::take(&mut *core.watches.borrow_mut());
-    drop((ready, timers, inbox, watches));
+    drop((ready, timers, inbox, watches, watchers, supervised));
     if let Some(pool) = core.executor.borrow_mut().take() {
         pool.shutdown(false);
     }

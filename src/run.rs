@@ -67,7 +67,11 @@ where
     let guard = CloseOnExit(lp.clone());
     let out = lp.run_until_complete(main(lp.clone()));
     let _ = lp.run_until_complete(lp.shutdown_default_executor(None));
+    let fatal = lp.core.fatal.borrow_mut().take();
     drop(guard);
+    if let Some(e) = fatal {
+        return Err(Error::Supervisor(e).into());
+    }
     match out {
         Ok(result) => result,
         Err(e) => Err(Error::Loop(e).into()),

@@ -3,7 +3,7 @@
 use std::any::Any;
 use std::fmt;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 
@@ -14,6 +14,16 @@ use crate::error::LoopError;
 use crate::handle::Handle;
 use crate::handle_table::AloneSlot;
 use crate::task::TaskKey;
+
+thread_local! {
+    /// This thread's id, read without touching its `Thread` handle.
+    static THREAD: ThreadId = std::thread::current().id();
+}
+
+/// True on thread `id`.
+fn on_thread(id: ThreadId) -> bool {
+    THREAD.with(|me| *me == id)
+}
 
 /// What other threads put in a loop's inbox.
 pub(crate) enum Inbox {
@@ -32,6 +42,10 @@ pub(crate) struct Shared {
     pub(crate) closed: AtomicBool,
     pub(crate) woken: Mutex<Vec<TaskKey>>,
     pub(crate) inbox: flume::Sender<Inbox>,
+    /// Items sent to the inbox and not yet taken out: counted before each
+    /// send, so the loop (and a send on its own thread, which must not pass
+    /// them) sees them without locking the channel.
+    pub(crate) inbox_pending: AtomicUsize,
     pub(crate) thread: ThreadId,
     /// The incarnation living in each row of the actor table (0: none), so
     /// that a send from any thread to an actor that has stopped fails at once.
@@ -47,6 +61,7 @@ impl Shared {
             closed: AtomicBool::new(false),
             woken: Mutex::new(Vec::new()),
             inbox,
+            inbox_pending: AtomicUsize::new(0),
             thread: std::thread::current().id(),
             live: Mutex::new(Vec::new()),
         }
@@ -75,6 +90,20 @@ impl Shared {
         self.lock_live().clear();
     }
 
+    /// Sends `item` to the inbox, counted in `inbox_pending`.
+    fn send_inbox(&self, item: Inbox) -> Result<(), Inbox> {
+        self.inbox_pending.fetch_add(1, Ordering::AcqRel);
+        self.inbox.send(item).map_err(|e| {
+            self.inbox_pending.fetch_sub(1, Ordering::AcqRel);
+            e.into_inner()
+        })
+    }
+
+    /// True while items sent to the inbox wait to be taken out.
+    pub(crate) fn inbox_waiting(&self) -> bool {
+        self.inbox_pending.load(Ordering::Acquire) > 0
+    }
+
     /// Wakes the loop out of poll, at most one syscall per poll.
     pub(crate) fn notify(&self) {
         if !self.notified.swap(true, Ordering::SeqCst) {
@@ -94,9 +123,20 @@ impl Shared {
         self.notified.store(true, Ordering::SeqCst);
     }
 
-    pub(crate) fn wake_task(&self, key: TaskKey) {
+    pub(crate) fn wake_task(self: &Arc<Self>, key: TaskKey) {
         if self.closed.load(Ordering::Acquire) {
             return;
+        }
+        // Woken on the loop's own thread (an actor answered a `call`, a
+        // future was set): straight to the ready queue, for the next
+        // iteration, as through `woken`.
+        if on_thread(self.thread) && !self.inbox_waiting() {
+            if let Some(core) = crate::current::local_loop(self) {
+                if let Ok(mut ready) = core.ready.try_borrow_mut() {
+                    ready.push_back(crate::event_loop::Ready::Task(key));
+                    return;
+                }
+            }
         }
         match self.woken.lock() {
             Ok(mut q) => q.push(key),
@@ -147,8 +187,7 @@ impl LoopHandle {
         }
         let state = AloneSlot::new(Location::caller());
         self.shared
-            .inbox
-            .send(Inbox::Call(state.clone(), Box::new(f)))
+            .send_inbox(Inbox::Call(state.clone(), Box::new(f)))
             .map_err(|_| LoopError::Closed)?;
         self.shared.notify();
         Ok(Handle::alone(state))
@@ -171,9 +210,47 @@ impl LoopHandle {
         if self.is_closed() {
             return Err(item);
         }
-        self.shared.inbox.send(item).map_err(|e| e.into_inner())?;
+        self.shared.send_inbox(item)?;
         self.shared.notify();
         Ok(())
+    }
+}
+
+impl LoopHandle {
+    /// Posts on the loop's own thread, straight to its ready queue; gives
+    /// the message back (to go through the inbox) anywhere else, or when
+    /// the queues are in use.
+    #[allow(clippy::type_complexity)]
+    fn post_local(
+        &self,
+        to: ActorId,
+        gen: u64,
+        msg: Box<dyn Any + Send>,
+    ) -> Result<Result<(), Box<dyn Any + Send>>, Box<dyn Any + Send>> {
+        // Behind messages other threads sent first (still in the inbox), a
+        // message must wait its turn there too: what happened before the
+        // send is delivered before it.
+        if !on_thread(self.shared.thread) || self.is_closed() || self.shared.inbox_waiting() {
+            return Err(msg);
+        }
+        let Some(core) = crate::current::local_loop(&self.shared) else {
+            return Err(msg);
+        };
+        let live = match core.actors.try_borrow() {
+            Ok(actors) => actors.get(to.index()).is_some_and(|slot| slot.gen == gen),
+            Err(_) => return Err(msg),
+        };
+        if !live {
+            return Ok(Err(msg));
+        }
+        let pushed = match core.ready.try_borrow_mut() {
+            Ok(mut ready) => {
+                ready.push_back(crate::event_loop::Ready::DeliverTo(to, gen, msg));
+                Ok(Ok(()))
+            }
+            Err(_) => Err(msg),
+        };
+        pushed
     }
 }
 
@@ -193,6 +270,13 @@ impl Mailer for LoopHandle {
         gen: u64,
         msg: Box<dyn Any + Send>,
     ) -> Result<(), Box<dyn Any + Send>> {
+        // On the loop's own thread (an actor or task sending to another),
+        // the message joins the ready queue directly: no channel, no lock.
+        // It is delivered on the next iteration, as through the inbox.
+        let msg = match self.post_local(to, gen, msg) {
+            Ok(done) => return done,
+            Err(msg) => msg,
+        };
         if self.shared.live_gen(to.index()) != gen {
             return Err(msg);
         }

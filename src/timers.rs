@@ -177,6 +177,11 @@ impl TimerQueue {
         self.len
     }
 
+    /// True when no timer is queued (live or cancelled).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     fn is_cancelled(&self, q: &Queued) -> bool {
         self.handles.is_cancelled(q.entry.slot)
     }

@@ -81,9 +81,10 @@ pub(crate) fn run_once(core: &LoopCore) {
     {
         // Purge first (asyncio's order), so due cancelled entries are not
         // popped one by one.
-        let now = core.now_ns();
-        {
-            let mut timers = core.timers.borrow_mut();
+        let mut timers = core.timers.borrow_mut();
+        // No timer at all: no clock read.
+        if !timers.is_empty() {
+            let now = core.now_ns();
             timers.maybe_purge();
             let mut ready = core.ready.borrow_mut();
             while let Some(entry) = timers.pop_due(now) {
@@ -94,6 +95,7 @@ pub(crate) fn run_once(core: &LoopCore) {
                 });
             }
         }
+        drop(timers);
         // Cancelled callbacks are dropped with no borrow held: their captures'
         // `Drop` may schedule on the loop.
         drop_dead_timers(core);
@@ -129,7 +131,7 @@ fn drop_dead_timers(core: &LoopCore) {
 fn compute_timeout(core: &LoopCore) -> Option<Duration> {
     let busy = !core.ready.borrow().is_empty()
         || core.shared.stopping.load(Ordering::SeqCst)
-        || !core.inbox.is_empty()
+        || core.shared.inbox_waiting()
         || !lock_woken(core).is_empty();
     if busy {
         return Some(Duration::ZERO);
@@ -147,7 +149,11 @@ fn lock_woken(core: &LoopCore) -> std::sync::MutexGuard<'_, Vec<TaskKey>> {
 }
 
 fn drain_inbox(core: &LoopCore) {
+    if !core.shared.inbox_waiting() {
+        return;
+    }
     while let Ok(item) = core.inbox.try_recv() {
+        core.shared.inbox_pending.fetch_sub(1, Ordering::AcqRel);
         match item {
             Inbox::Call(state, f) => core
                 .ready

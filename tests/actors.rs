@@ -139,7 +139,7 @@ fn stop_runs_stopped_and_later_messages_are_dropped() {
     assert_eq!(*seen.borrow(), vec![1], "nothing after stop");
     // Once the actor has stopped, a send fails and gives the message back.
     assert!(!addr.is_alive());
-    assert!(matches!(addr.send(3), Err(SendError(3))));
+    assert!(matches!(addr.send(3), Err(SendError::Stopped(3))));
 }
 
 #[test]
@@ -182,7 +182,7 @@ fn close_runs_stopped_and_send_after_close_gives_the_message_back() {
     let addr = lp.spawn(rec).expect("spawn");
     lp.close().expect("close");
     assert!(*stopped.borrow(), "close stops every actor");
-    assert_eq!(addr.send(7), Err(SendError(7)));
+    assert_eq!(addr.send(7), Err(SendError::Stopped(7)));
 }
 
 /// A client protocol that writes whatever its address is sent, and records

@@ -117,7 +117,7 @@ fn all_errors(which: u8) -> switchboard::Result<()> {
         2 => Err(TaskError::Cancelled { name: "t".into() })?,
         3 => Err(SignalError::Uncatchable(Signal::SIGKILL))?,
         4 => Err(switchboard::ExecutorError::Shutdown)?,
-        5 => Err(switchboard::SendError(5u8))?,
+        5 => Err(switchboard::SendError::Stopped(5u8))?,
         6 => Err(CallError::NoReply)?,
         7 => Err(switchboard::TimeoutError { seconds: 1.0 })?,
         8 => Err(switchboard::FutureError::<LoopError>::Cancelled)?,
@@ -289,7 +289,10 @@ fn call_answers_and_a_dropped_reply_or_stopped_actor_ends_it_with_an_error() {
         );
         assert!(!addr.is_alive());
         let refused = addr.send(Q::Note(9)).expect_err("stopped");
-        assert!(matches!(refused.0, Q::Note(9)), "the message comes back");
+        assert!(
+            matches!(refused, switchboard::SendError::Stopped(Q::Note(9))),
+            "the message comes back"
+        );
         let as_error: switchboard::Error = refused.into();
         assert!(matches!(as_error, switchboard::Error::Send));
         let as_protocol: ProtocolError = addr.send(Q::Note(1)).unwrap_err().into();

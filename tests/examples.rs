@@ -123,7 +123,8 @@ fn tour_prints_every_section_in_order() {
             "10. Deadlines and composition: wait_for and gather",
             "11. Run a child process and handle a signal",
             "12. The same protocols over TLS",
-            "13. Stopping and closing cleanly",
+            "13. A supervisor restarts a crashed actor",
+            "14. Stopping and closing cleanly",
         ]
     );
     // What each section shows, in order.
@@ -145,6 +146,9 @@ fn tour_prints_every_section_in_order() {
         "   a child sent us SIGUSR1; the handler ran on the loop thread\n",
         "   server: received 'hello, tour', echoing it\n   client: got back 'hello, tour'; closing\n",
         "   the session was TLSv1.3 with TLS13_AES_256_GCM_SHA384, server name localhost\n",
+        "   counter at 5\n   crash: a counter needs a number\n",
+        "   the question that crashed it: the actor dropped the question without answering\n",
+        "   restarted: counter at 1, same address\n",
         "   the one iteration ran this callback\n",
         "   closed: is_closed() = true; call_soon -> event loop is closed\n",
     ];

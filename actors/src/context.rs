@@ -7,7 +7,7 @@ use std::any::Any;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use switchboard_protocols::{ActorId, ExceptionContext};
+use switchboard_protocols::{ActorId, ExceptionContext, ExitReason};
 
 /// Why the loop calls an actor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +80,29 @@ pub trait LoopActor: 'static {
     /// The loop is closing: release everything now (no event will follow).
     fn shutdown(&mut self, cx: &mut dyn LoopContext) {
         let _ = cx;
+    }
+
+    /// Why the actor stopped, asked once after a call returned
+    /// [`Status::Done`] (monitors, links and supervisors receive it). Clean
+    /// by default.
+    fn exit_reason(&mut self) -> ExitReason {
+        ExitReason::Normal
+    }
+
+    /// Stop now (a linked actor failed, or a supervisor's deadline passed).
+    /// By default the same as [`shutdown`](Self::shutdown), and the actor is
+    /// gone; an actor that owes its protocol a last event (a transport's
+    /// `ConnectionLost`) aborts instead and answers `Alive` until it has
+    /// delivered it.
+    fn kill(&mut self, cx: &mut dyn LoopContext) -> Status {
+        self.shutdown(cx);
+        Status::Done
+    }
+
+    /// True if the actor takes the exit of a linked actor as a message
+    /// instead of stopping with it (Erlang's `trap_exit`).
+    fn traps_exits(&self) -> bool {
+        false
     }
 
     /// The descriptor of the socket this actor owns as a transport, while it

@@ -35,6 +35,10 @@ pub enum ServerCommand {
     StartServing,
     /// Stop listening and close the socket (`close`); idempotent.
     Close,
+    /// Accept what the kernel has already queued (up to the backlog), then
+    /// close: the start of a drain, so that no connection the kernel
+    /// completed is reset.
+    Drain,
 }
 
 /// What a server's listener actors and its `Server` handle share: serving
@@ -413,6 +417,10 @@ impl<L: StreamListener, M: 'static> LoopActor for ListenerActor<L, M> {
             match cmd {
                 ServerCommand::StartServing => self.start(cx),
                 ServerCommand::Close => self.close(cx),
+                ServerCommand::Drain => {
+                    self.accept_batch(cx);
+                    self.close(cx);
+                }
             }
         }
         self.status()

@@ -7,8 +7,9 @@
 //! `call_soon_threadsafe` from another thread; `run_in_executor`; the exception
 //! handler catching a panicking callback; a TCP echo server and client; a UDP
 //! datagram round trip; an actor answering `call`; `wait_for` and `gather`; a
-//! child process and a signal handler; the same protocols over TLS; stopping
-//! and closing cleanly. Mirrors the asyncio "Event Loop" page (running and
+//! child process and a signal handler; the same protocols over TLS; a
+//! supervisor restarting a crashed actor; stopping and closing cleanly.
+//! Mirrors the asyncio "Event Loop" page (running and
 //! stopping, scheduling callbacks, futures and tasks, network connections and
 //! servers, executors, error handling, subprocesses and Unix signals):
 //! <https://docs.python.org/3/library/asyncio-eventloop.html>
@@ -80,7 +81,14 @@
 //!    server: the client closed the connection
 //!    the session was TLSv1.3 with TLS13_AES_256_GCM_SHA384, server name localhost
 //!
-//! 13. Stopping and closing cleanly
+//! 13. A supervisor restarts a crashed actor
+//!    A supervised actor that panics is started again, at the same address.
+//!    counter at 5
+//!    crash: a counter needs a number
+//!    the question that crashed it: the actor dropped the question without answering
+//!    restarted: counter at 1, same address
+//!
+//! 14. Stopping and closing cleanly
 //!    stop() before run_forever(): exactly one iteration runs.
 //!    the one iteration ran this callback
 //!    closed: is_closed() = true; call_soon -> event loop is closed
@@ -93,6 +101,7 @@ mod compose;
 mod errors;
 mod executor;
 mod process;
+mod supervision;
 mod tasks;
 mod tcp;
 mod threads;
@@ -130,6 +139,7 @@ const SECTIONS: &[(&str, Section)] = &[
     ),
     ("Run a child process and handle a signal", process::show),
     ("The same protocols over TLS", tls::show),
+    ("A supervisor restarts a crashed actor", supervision::show),
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {

@@ -9,18 +9,45 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::capacity::Capacity;
 use crate::ids::ActorId;
 use crate::internal::Mailer;
+pub use crate::reply::ReplyTo;
+use crate::reply::{self, Answer};
 
-/// A message that could not be delivered: the actor has stopped, or its loop
-/// is closed. The message is given back.
+/// A message that could not be delivered; the message is given back.
 #[derive(Clone, PartialEq, Eq, thiserror::Error)]
-#[error("cannot deliver the message: the actor has stopped or its loop is closed")]
-pub struct SendError<M>(pub M);
+#[non_exhaustive]
+pub enum SendError<M> {
+    /// The actor has stopped, or its loop is closed.
+    #[error("cannot deliver the message: the actor has stopped or its loop is closed")]
+    Stopped(M),
+    /// The actor's bounded mailbox holds its bound (see
+    /// [`Addr::send_wait`] to wait for room instead).
+    #[error("cannot deliver the message: the actor's mailbox is full")]
+    Full(M),
+}
+
+impl<M> SendError<M> {
+    /// The message that was not delivered.
+    pub fn into_inner(self) -> M {
+        match self {
+            SendError::Stopped(m) | SendError::Full(m) => m,
+        }
+    }
+
+    /// True for [`SendError::Full`].
+    pub fn is_full(&self) -> bool {
+        matches!(self, SendError::Full(_))
+    }
+}
 
 impl<M> fmt::Debug for SendError<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SendError(..)")
+        match self {
+            SendError::Stopped(_) => f.write_str("Stopped(..)"),
+            SendError::Full(_) => f.write_str("Full(..)"),
+        }
     }
 }
 
@@ -32,6 +59,10 @@ pub enum CallError {
     /// is closed.
     #[error("cannot ask the actor: it has stopped or its loop is closed")]
     Stopped,
+    /// The question could not be delivered: the actor's bounded mailbox is
+    /// full.
+    #[error("cannot ask the actor: its mailbox is full")]
+    MailboxFull,
     /// The actor dropped the [`ReplyTo`] without answering (it stopped, or it
     /// chose not to answer).
     #[error("the actor dropped the question without answering")]
@@ -62,6 +93,8 @@ pub struct Addr<M> {
     id: ActorId,
     gen: u64,
     mailer: Arc<dyn Mailer>,
+    /// The bound of a bounded mailbox.
+    capacity: Option<Arc<Capacity>>,
     _msg: PhantomData<fn(M)>,
 }
 
@@ -71,17 +104,24 @@ impl<M> Clone for Addr<M> {
             id: self.id,
             gen: self.gen,
             mailer: self.mailer.clone(),
+            capacity: self.capacity.clone(),
             _msg: PhantomData,
         }
     }
 }
 
 impl<M: Send + 'static> Addr<M> {
-    pub(crate) fn from_parts(id: ActorId, gen: u64, mailer: Arc<dyn Mailer>) -> Self {
+    pub(crate) fn from_parts(
+        id: ActorId,
+        gen: u64,
+        mailer: Arc<dyn Mailer>,
+        capacity: Option<Arc<Capacity>>,
+    ) -> Self {
         Addr {
             id,
             gen,
             mailer,
+            capacity,
             _msg: PhantomData,
         }
     }
@@ -91,20 +131,115 @@ impl<M: Send + 'static> Addr<M> {
         self.id
     }
 
+    pub(crate) fn generation(&self) -> u64 {
+        self.gen
+    }
+
+    pub(crate) fn capacity_arc(&self) -> Option<Arc<Capacity>> {
+        self.capacity.clone()
+    }
+
     /// Sends `msg`; it is delivered on the actor's loop thread, never inside the
     /// caller. Fails, giving `msg` back, once the actor has stopped or its loop
-    /// is closed.
+    /// is closed ([`SendError::Stopped`]), or while its bounded mailbox holds
+    /// its bound ([`SendError::Full`]).
     pub fn send(&self, msg: M) -> Result<(), SendError<M>> {
+        if let Some(cap) = &self.capacity {
+            if !cap.try_reserve() {
+                return Err(SendError::Full(msg));
+            }
+        }
+        self.post(msg)
+    }
+
+    /// Posts a message already counted against the bound.
+    fn post(&self, msg: M) -> Result<(), SendError<M>> {
         self.mailer
             .post(self.id, self.gen, Box::new(msg))
-            .map_err(|b| SendError(unbox(b)))
+            .map_err(|b| {
+                if let Some(cap) = &self.capacity {
+                    cap.release();
+                }
+                SendError::Stopped(unbox(b))
+            })
+    }
+
+    /// Sends `msg`, waiting for room in a bounded mailbox (at once for an
+    /// unbounded one). Fails with [`SendError::Stopped`] if the actor stops
+    /// first.
+    pub fn send_wait(&self, msg: M) -> SendWait<M> {
+        SendWait {
+            addr: self.clone(),
+            msg: Some(msg),
+        }
+    }
+
+    /// Sends `msg` from inside a stream protocol's handler, with
+    /// backpressure: the message is always accepted (unless the actor has
+    /// stopped), and if that fills the bounded mailbox, the transport `t`
+    /// stops reading until the mailbox has room again. So a connection that
+    /// feeds a slow actor slows its peer down through TCP instead of growing
+    /// memory: at most one message over the bound per forwarding connection.
+    /// For an unbounded mailbox this is [`send`](Self::send).
+    ///
+    /// ```
+    /// use switchboard::prelude::*;
+    ///
+    /// /// Hands every chunk it reads to a (bounded) consumer.
+    /// struct Feed(Addr<Bytes>);
+    ///
+    /// impl StreamProtocol for Feed {
+    ///     fn handle(&mut self, ev: StreamEvent, t: &mut dyn StreamTransport) -> Result<(), ProtocolError> {
+    ///         if let StreamEvent::DataReceived(data) = ev {
+    ///             // Reading pauses here while the consumer is full.
+    ///             self.0.forward(data, t)?;
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    /// # let _ = Feed;
+    /// ```
+    pub fn forward<N: Send + 'static>(
+        &self,
+        msg: M,
+        t: &mut dyn crate::StreamTransport<N>,
+    ) -> Result<(), SendError<M>> {
+        let Some(cap) = &self.capacity else {
+            return self.post(msg);
+        };
+        let full = cap.force_reserve();
+        self.post(msg)?;
+        if full {
+            if let Some(me) = t.addr() {
+                t.pause_reading();
+                let (mailer, id, gen) = (me.mailer.clone(), me.id, me.gen);
+                cap.on_room(Box::new(move || {
+                    let _ = mailer.post(id, gen, Box::new(crate::StreamCommand::ResumeReading));
+                }));
+            }
+        }
+        Ok(())
+    }
+
+    /// The bound of the actor's mailbox, if it has one.
+    pub fn capacity(&self) -> Option<usize> {
+        self.capacity.as_ref().map(|c| c.bound())
+    }
+
+    /// Messages sent to a bounded mailbox and not yet handled (0 for an
+    /// unbounded one, which does not count them).
+    pub fn mailbox_depth(&self) -> usize {
+        self.capacity.as_ref().map(|c| c.depth()).unwrap_or(0)
     }
 
     /// Sends `msg` after `delay` (a timer owned by the actor's loop).
+    ///
+    /// Not counted against a bounded mailbox: a timer's message is the
+    /// actor's own.
     pub fn send_later(&self, msg: M, delay: Duration) -> Result<(), SendError<M>> {
         self.mailer
             .post_after(self.id, self.gen, Box::new(msg), delay)
-            .map_err(|b| SendError(unbox(b)))
+            .map_err(|b| SendError::Stopped(unbox(b)))
     }
 
     /// True while the actor runs (a later `send` may still fail if it stops
@@ -129,10 +264,11 @@ impl<M: Send + 'static> Addr<M> {
         T: Send + 'static,
         F: FnOnce(ReplyTo<T>) -> M,
     {
-        let (tx, rx) = flume::bounded(1);
-        let state = match self.send(make(ReplyTo { tx })) {
-            Ok(()) => CallState::Waiting(rx.into_recv_async()),
-            Err(_) => CallState::Refused,
+        let (reply, answer) = reply::channel();
+        let state = match self.send(make(reply)) {
+            Ok(()) => CallState::Waiting(answer),
+            Err(SendError::Full(_)) => CallState::Refused(CallError::MailboxFull),
+            Err(_) => CallState::Refused(CallError::Stopped),
         };
         Call { state }
     }
@@ -160,36 +296,9 @@ impl<M> PartialEq for Addr<M> {
 
 impl<M> Eq for Addr<M> {}
 
-/// Where an actor sends the answer to a [`call`](Addr::call). `Send`, so the
-/// answer may come from another thread (a job on the executor, say). Dropping
-/// it unanswered ends the call with [`CallError::NoReply`].
-pub struct ReplyTo<T> {
-    tx: flume::Sender<T>,
-}
-
-impl<T> ReplyTo<T> {
-    /// Answers the call. Returns the value back if the caller stopped waiting.
-    pub fn send(self, value: T) -> Result<(), T> {
-        self.tx.send(value).map_err(|e| e.into_inner())
-    }
-
-    /// True while the caller still waits for the answer.
-    pub fn is_waiting(&self) -> bool {
-        self.tx.receiver_count() > 0
-    }
-}
-
-impl<T> fmt::Debug for ReplyTo<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReplyTo")
-            .field("waiting", &self.is_waiting())
-            .finish()
-    }
-}
-
 enum CallState<T: 'static> {
-    Waiting(flume::r#async::RecvFut<'static, T>),
-    Refused,
+    Waiting(Answer<T>),
+    Refused(CallError),
     Done,
 }
 
@@ -203,7 +312,7 @@ impl<T> fmt::Debug for Call<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
             CallState::Waiting(_) => "waiting",
-            CallState::Refused => "refused",
+            CallState::Refused(_) => "refused",
             CallState::Done => "done",
         };
         write!(f, "Call({state})")
@@ -215,18 +324,60 @@ impl<T> Future for Call<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.state {
-            CallState::Waiting(rx) => match Pin::new(rx).poll(cx) {
+            CallState::Waiting(answer) => match answer.poll(cx) {
                 Poll::Pending => Poll::Pending,
                 Poll::Ready(r) => {
                     self.state = CallState::Done;
                     Poll::Ready(r.map_err(|_| CallError::NoReply))
                 }
             },
-            CallState::Refused => {
+            CallState::Refused(e) => {
+                let e = *e;
                 self.state = CallState::Done;
-                Poll::Ready(Err(CallError::Stopped))
+                Poll::Ready(Err(e))
             }
             CallState::Done => Poll::Ready(Err(CallError::NoReply)),
         }
+    }
+}
+
+/// The future of [`Addr::send_wait`].
+#[must_use = "the message is sent only when the future is awaited"]
+pub struct SendWait<M> {
+    addr: Addr<M>,
+    msg: Option<M>,
+}
+
+impl<M> fmt::Debug for SendWait<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SendWait({:?})", self.addr)
+    }
+}
+
+impl<M> Unpin for SendWait<M> {}
+
+impl<M: Send + 'static> Future for SendWait<M> {
+    type Output = Result<(), SendError<M>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Some(msg) = self.msg.take() else {
+            return Poll::Ready(Ok(()));
+        };
+        let Some(cap) = self.addr.capacity.clone() else {
+            return Poll::Ready(self.addr.post(msg));
+        };
+        if !self.addr.is_alive() {
+            return Poll::Ready(Err(SendError::Stopped(msg)));
+        }
+        if cap.try_reserve() {
+            return Poll::Ready(self.addr.post(msg));
+        }
+        cap.wait(cx.waker());
+        // Room may have come before the waker was in place.
+        if cap.try_reserve() {
+            return Poll::Ready(self.addr.post(msg));
+        }
+        self.msg = Some(msg);
+        Poll::Pending
     }
 }

@@ -144,6 +144,10 @@ pub enum ProtocolError {
     /// its loop is closed), propagated with `?` from `Addr::send`.
     #[error("cannot deliver a message: the actor has stopped or its loop is closed")]
     Send,
+    /// A message to another actor was refused: its bounded mailbox is full
+    /// (use `Addr::forward` from a protocol to pause reading instead).
+    #[error("cannot deliver a message: the actor's mailbox is full")]
+    MailboxFull,
     /// A question to another actor got no answer, propagated with `?` from
     /// `Addr::call`.
     #[error(transparent)]
@@ -162,8 +166,12 @@ pub enum ProtocolError {
 }
 
 impl<M> From<SendError<M>> for ProtocolError {
-    fn from(_: SendError<M>) -> Self {
-        ProtocolError::Send
+    fn from(e: SendError<M>) -> Self {
+        if e.is_full() {
+            ProtocolError::MailboxFull
+        } else {
+            ProtocolError::Send
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::addr::Addr;
+pub use crate::capacity::Capacity;
 use crate::ids::ActorId;
 
 /// Delivers boxed messages to an actor of a loop; the loop implements it. A
@@ -39,13 +40,33 @@ pub fn actor_id(index: usize) -> ActorId {
 
 /// The address of incarnation `gen` of actor `id`, delivered through `mailer`.
 pub fn addr<M: Send + 'static>(id: ActorId, gen: u64, mailer: Arc<dyn Mailer>) -> Addr<M> {
-    Addr::from_parts(id, gen, mailer)
+    Addr::from_parts(id, gen, mailer, None)
+}
+
+/// [`addr`] for an actor with a bounded mailbox.
+pub fn bounded_addr<M: Send + 'static>(
+    id: ActorId,
+    gen: u64,
+    mailer: Arc<dyn Mailer>,
+    capacity: Arc<Capacity>,
+) -> Addr<M> {
+    Addr::from_parts(id, gen, mailer, Some(capacity))
+}
+
+/// The bound shared by `addr` and its mailbox, if it has one.
+pub fn capacity_of<M: Send + 'static>(addr: &Addr<M>) -> Option<Arc<Capacity>> {
+    addr.capacity_arc()
 }
 
 /// The address of actor `id` as it lives now.
 pub fn current_addr<M: Send + 'static>(id: ActorId, mailer: Arc<dyn Mailer>) -> Addr<M> {
     let gen = mailer.generation(id);
-    Addr::from_parts(id, gen, mailer)
+    Addr::from_parts(id, gen, mailer, None)
+}
+
+/// The incarnation `addr` was made for.
+pub fn generation_of<M: Send + 'static>(addr: &Addr<M>) -> u64 {
+    addr.generation()
 }
 
 /// A TLS upgrade around the TLS layer's own setup (the transports downcast it).

@@ -22,10 +22,12 @@
 
 mod addr;
 mod address;
+mod capacity;
 mod command;
 mod datagram;
 mod error;
 mod exception;
+mod exit;
 mod ids;
 #[doc(hidden)]
 pub mod internal;
@@ -34,6 +36,7 @@ mod limits;
 mod message;
 mod pipe;
 pub mod ready_made;
+mod reply;
 mod signal;
 mod socket;
 mod stream;
@@ -41,12 +44,13 @@ mod subprocess;
 pub mod testing;
 mod tls;
 
-pub use addr::{Addr, Call, CallError, ReplyTo, SendError};
+pub use addr::{Addr, Call, CallError, ReplyTo, SendError, SendWait};
 pub use address::Address;
 pub use command::StreamCommand;
 pub use datagram::{DatagramCommand, DatagramEvent, DatagramProtocol, DatagramTransport};
 pub use error::{LimitsError, ProtocolError, TransportError, WriteError};
 pub use exception::{Exception, ExceptionContext};
+pub use exit::{ActorExited, ExitReason};
 pub use ids::ActorId;
 pub use interrupt::Interrupt;
 pub use limits::WriteLimits;

@@ -329,7 +329,7 @@ impl<M: Send + 'static> IntoFuture for CreateServer<M> {
     }
 }
 
-struct ServerInner {
+pub(crate) struct ServerInner {
     lp: EventLoop,
     shared: Rc<ServerShared>,
     listeners: Vec<Listening>,
@@ -346,7 +346,7 @@ pub(crate) struct Listening {
 /// on the same server. The loop keeps serving after every handle is dropped,
 /// until [`close`](Self::close).
 #[derive(Clone)]
-pub struct Server(Rc<ServerInner>);
+pub struct Server(pub(crate) Rc<ServerInner>);
 
 impl Server {
     /// A server over listener actors already in the table; starts them
@@ -362,6 +362,12 @@ impl Server {
             shared,
             listeners,
         }));
+        {
+            // Known to the loop's `shutdown`, which drains every server.
+            let mut servers = lp.core.servers.borrow_mut();
+            servers.retain(|w| w.strong_count() > 0);
+            servers.push(Rc::downgrade(&server.0));
+        }
         if serving {
             server.start_serving();
         }
@@ -383,6 +389,25 @@ impl Server {
             self.command(ServerCommand::Close);
             self.0.shared.mark_closed();
         }
+    }
+
+    /// The start of a drain: accepts what the kernel already queued, then
+    /// closes the listening sockets.
+    pub(crate) fn close_for_drain(&self) {
+        if !self.0.shared.is_closed() {
+            self.command(ServerCommand::Drain);
+            self.0.shared.mark_closed();
+        }
+    }
+
+    /// True once closed (a drained server is not drained again).
+    pub(crate) fn is_closed_for_drain(&self) -> bool {
+        self.0.shared.is_closed() && self.0.shared.connections().is_empty()
+    }
+
+    /// How many accepted connections are open now.
+    pub fn connection_count(&self) -> usize {
+        self.0.shared.connections().len()
     }
 
     /// Starts listening and accepting; idempotent.
@@ -427,6 +452,16 @@ impl Server {
             return Vec::new();
         }
         self.0.listeners.iter().map(|l| l.fd).collect()
+    }
+
+    /// The listener actors' rows and incarnations (for supervisors).
+    pub(crate) fn listener_rows(&self) -> Vec<(ActorId, u64)> {
+        let actors = self.0.lp.core.actors.borrow();
+        self.0
+            .listeners
+            .iter()
+            .filter_map(|l| actors.get(l.id.index()).map(|slot| (l.id, slot.gen)))
+            .collect()
     }
 
     /// The loop serving this server.

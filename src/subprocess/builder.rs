@@ -287,6 +287,12 @@ impl SpawnSubprocess {
         let started = started.await;
         guard.armed = false;
         started.map_err(|_| SubprocessError::Loop(crate::LoopError::Closed))?;
+        {
+            // Known to the loop's `shutdown`, which waits for its children.
+            let mut children = core.subprocesses.borrow_mut();
+            children.retain(|w| w.upgrade().is_some_and(|i| i.returncode().is_none()));
+            children.push(Rc::downgrade(&info));
+        }
         Ok(SubprocessHandle {
             lp: lp.clone(),
             id,

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use switchboard_protocols::internal::{self, Mailer};
 use switchboard_protocols::{
-    ActorId, AnyStreamProtocol, Exception, ExceptionContext, StreamCommand, StreamTransport,
-    TlsError, TlsUpgrade, TransportError,
+    ActorId, AnyStreamProtocol, Exception, ExceptionContext, ExitReason, StreamCommand,
+    StreamTransport, TlsError, TlsUpgrade, TransportError,
 };
 
 use crate::context::{LoopActor, LoopContext, Readiness, Status};
@@ -555,7 +555,11 @@ impl<S: StreamSocket, M: 'static> LoopActor for SocketTransport<S, M> {
         } else if msg.is::<Finish>() {
             if self.core.phase == Phase::Ending {
                 let reason = self.core.lost_reason.take();
+                // Kept for `exit_reason`: monitors of the protocol learn
+                // whether the connection ended cleanly.
+                let kept = reason.clone();
                 self.deliver(Ev::Lost(reason), cx);
+                self.core.lost_reason = kept;
                 self.core.phase = Phase::Gone;
                 self.core.info.set_lost();
                 if let Some(hook) = self.hooks.on_lost.take() {
@@ -581,6 +585,19 @@ impl<S: StreamSocket, M: 'static> LoopActor for SocketTransport<S, M> {
         self.core.die(None);
         self.core.phase = Phase::Gone;
         self.core.info.set_lost();
+    }
+
+    fn kill(&mut self, cx: &mut dyn LoopContext) -> Status {
+        // Like `abort()`: the protocol still gets its `ConnectionLost`.
+        self.core.die(None);
+        self.settle(cx)
+    }
+
+    fn exit_reason(&mut self) -> ExitReason {
+        match &self.core.lost_reason {
+            None => ExitReason::Normal,
+            Some(e) => ExitReason::failed(e.to_string()),
+        }
     }
 
     fn transport_fd(&self) -> Option<std::os::fd::RawFd> {

@@ -1,0 +1,344 @@
+//! Side-by-side actor benchmark: switchboard's application actors against
+//! actix (on tokio's current-thread runtime, through `actix-rt`), reported
+//! as ratios per CPU-second.
+//!
+//! Run with `cargo bench --bench actors`. Each measurement runs in its own
+//! process (this binary re-executed with `--run KIND WORKLOAD N`) pinned to
+//! one core with `taskset -c 0` and reports its own CPU time (`getrusage`,
+//! user + system). Rounds alternate the two runtimes; the report gives the
+//! median and the min–max spread. `SWITCHBOARD_BENCH_ROUNDS` sets the rounds
+//! (default 3), `SWITCHBOARD_BENCH_MESSAGES` the one-way messages (default
+//! 2,000,000) and `SWITCHBOARD_BENCH_CALLS` the round trips (default
+//! 200,000). Without `--bench` on the command line (under
+//! `cargo test --benches`) it runs a small smoke of each workload.
+//!
+//! Workloads, both between two actors of one loop (one thread):
+//!
+//! 1. `send`: a producer actor sends N messages to a consumer actor, 1,000
+//!    per turn (then it sends itself a message to go on): messages handled
+//!    per CPU-second.
+//! 2. `call`: a task asks an actor N questions one after the other
+//!    (`addr.call(..).await` / actix's `addr.send(..).await`) and awaits
+//!    each answer: round trips per CPU-second.
+
+use std::process::Command;
+use std::time::Instant;
+
+const KINDS: [&str; 2] = ["switchboard", "actix"];
+const BATCH: u64 = 1000;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// User + system CPU seconds of this process so far.
+fn cpu_secs() -> f64 {
+    let u = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
+        .expect("getrusage");
+    let t = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6;
+    t(u.user_time()) + t(u.system_time())
+}
+
+// ------------------------------------------------------------ switchboard --
+
+mod sb {
+    use super::BATCH;
+    use switchboard::prelude::*;
+    use switchboard::LoopFuture;
+
+    struct Consumer {
+        left: u64,
+        done: LoopFuture<()>,
+    }
+
+    impl Actor for Consumer {
+        type Message = u64;
+        fn handle(&mut self, _: u64, _: &mut ActorContext<'_, u64>) {
+            self.left -= 1;
+            if self.left == 0 {
+                let _ = self.done.set_result(());
+            }
+        }
+    }
+
+    struct Producer {
+        to: Addr<u64>,
+        left: u64,
+    }
+
+    struct Go;
+
+    impl Actor for Producer {
+        type Message = Go;
+        fn handle(&mut self, _: Go, ctx: &mut ActorContext<'_, Go>) {
+            let n = BATCH.min(self.left);
+            for i in 0..n {
+                let _ = self.to.send(i);
+            }
+            self.left -= n;
+            if self.left > 0 {
+                let _ = ctx.addr().send(Go);
+            }
+        }
+    }
+
+    pub fn send(n: u64) {
+        let lp = EventLoop::new().expect("loop");
+        let done = lp.create_future();
+        let to = lp
+            .spawn(Consumer {
+                left: n,
+                done: done.clone(),
+            })
+            .expect("spawn");
+        let producer = lp.spawn(Producer { to, left: n }).expect("spawn");
+        producer.send(Go).ok();
+        lp.run_until_complete(done).expect("run").expect("done");
+        lp.close().expect("close");
+    }
+
+    struct Echo;
+
+    impl Actor for Echo {
+        type Message = (u64, ReplyTo<u64>);
+        fn handle(&mut self, (x, r): Self::Message, _: &mut ActorContext<'_, Self::Message>) {
+            let _ = r.send(x + 1);
+        }
+    }
+
+    pub fn call(n: u64) {
+        let lp = EventLoop::new().expect("loop");
+        let echo = lp.spawn(Echo).expect("spawn");
+        let sum = lp
+            .run_until_complete(async move {
+                let mut sum = 0;
+                for i in 0..n {
+                    sum += echo.call(|r| (i, r)).await.expect("answer");
+                }
+                sum
+            })
+            .expect("run");
+        assert_eq!(sum, n * (n + 1) / 2);
+        lp.close().expect("close");
+    }
+}
+
+// ------------------------------------------------------------------ actix --
+
+mod ax {
+    use super::BATCH;
+    use actix::prelude::*;
+
+    #[derive(Message)]
+    #[rtype(result = "()")]
+    struct Item(#[allow(dead_code)] u64);
+
+    struct Consumer {
+        left: u64,
+        done: Option<tokio::sync::oneshot::Sender<()>>,
+    }
+
+    impl Actor for Consumer {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<Item> for Consumer {
+        type Result = ();
+        fn handle(&mut self, _: Item, _: &mut Context<Self>) {
+            self.left -= 1;
+            if self.left == 0 {
+                if let Some(d) = self.done.take() {
+                    let _ = d.send(());
+                }
+            }
+        }
+    }
+
+    #[derive(Message)]
+    #[rtype(result = "()")]
+    struct Go;
+
+    struct Producer {
+        to: Addr<Consumer>,
+        left: u64,
+    }
+
+    impl Actor for Producer {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<Go> for Producer {
+        type Result = ();
+        fn handle(&mut self, _: Go, ctx: &mut Context<Self>) {
+            let n = BATCH.min(self.left);
+            for i in 0..n {
+                self.to.do_send(Item(i));
+            }
+            self.left -= n;
+            if self.left > 0 {
+                ctx.address().do_send(Go);
+            }
+        }
+    }
+
+    pub fn send(n: u64) {
+        System::new().block_on(async move {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let to = Consumer {
+                left: n,
+                done: Some(tx),
+            }
+            .start();
+            Producer { to, left: n }.start().do_send(Go);
+            rx.await.expect("done");
+        });
+    }
+
+    #[derive(Message)]
+    #[rtype(result = "u64")]
+    struct Ask(u64);
+
+    struct Echo;
+
+    impl Actor for Echo {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<Ask> for Echo {
+        type Result = u64;
+        fn handle(&mut self, Ask(x): Ask, _: &mut Context<Self>) -> u64 {
+            x + 1
+        }
+    }
+
+    pub fn call(n: u64) {
+        let sum = System::new().block_on(async move {
+            let echo = Echo.start();
+            let mut sum = 0;
+            for i in 0..n {
+                sum += echo.send(Ask(i)).await.expect("answer");
+            }
+            sum
+        });
+        assert_eq!(sum, n * (n + 1) / 2);
+    }
+}
+
+// ------------------------------------------------------------------ harness --
+
+fn run_one(kind: &str, workload: &str, n: u64) {
+    let (t0, c0) = (Instant::now(), cpu_secs());
+    match (kind, workload) {
+        ("switchboard", "send") => sb::send(n),
+        ("actix", "send") => ax::send(n),
+        ("switchboard", "call") => sb::call(n),
+        ("actix", "call") => ax::call(n),
+        _ => panic!("unknown run {kind} {workload}"),
+    }
+    let (wall, cpu) = (t0.elapsed().as_secs_f64(), cpu_secs() - c0);
+    println!("RESULT {} {}", n as f64 / cpu.max(1e-9), n as f64 / wall);
+}
+
+/// Runs one measurement in a child process (pinned to core 0 if `pin`);
+/// returns (per CPU-second, per wall-second).
+fn measure(kind: &str, workload: &str, n: u64, pin: bool) -> (f64, f64) {
+    let exe = std::env::current_exe().expect("bench binary");
+    let n = n.to_string();
+    let mut cmd = if pin {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "0"]).arg(&exe);
+        c
+    } else {
+        Command::new(&exe)
+    };
+    cmd.args(["--run", kind, workload, &n]);
+    let out = cmd.output().expect("run the bench child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{kind} {workload} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .expect("a RESULT line");
+    let mut v = line
+        .split_whitespace()
+        .map(|x| x.parse::<f64>().expect("number"));
+    (v.next().expect("cpu rate"), v.next().expect("wall rate"))
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn can_pin() -> bool {
+    Command::new("taskset")
+        .args(["-c", "0", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--run") {
+        let n = args[i + 3].parse().expect("count");
+        run_one(&args[i + 1], &args[i + 2], n);
+        return;
+    }
+    let bench = args.iter().any(|a| a == "--bench");
+    let (rounds, messages, calls) = if bench {
+        (
+            env_u64("SWITCHBOARD_BENCH_ROUNDS", 3),
+            env_u64("SWITCHBOARD_BENCH_MESSAGES", 2_000_000),
+            env_u64("SWITCHBOARD_BENCH_CALLS", 200_000),
+        )
+    } else {
+        (1, 10_000, 1_000)
+    };
+    let pin = can_pin();
+    println!(
+        "actors bench: {rounds} rounds, {messages} one-way messages, {calls} call round trips; {}",
+        if pin {
+            "each run pinned to core 0 (taskset -c 0)"
+        } else {
+            "NOT pinned (taskset missing)"
+        }
+    );
+    for (workload, n, unit) in [
+        ("send", messages, "messages"),
+        ("call", calls, "round trips"),
+    ] {
+        let mut cpu = [Vec::new(), Vec::new()];
+        let mut wall = [Vec::new(), Vec::new()];
+        for round in 0..rounds {
+            // Alternate which runtime goes first.
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for k in order {
+                let (c, w) = measure(KINDS[k], workload, n, pin);
+                cpu[k].push(c);
+                wall[k].push(w);
+            }
+        }
+        let spread = |v: &[f64]| {
+            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = v.iter().copied().fold(0.0, f64::max);
+            format!("{lo:.0}–{hi:.0}")
+        };
+        let (s_spread, a_spread) = (spread(&cpu[0]), spread(&cpu[1]));
+        let (sc, ac) = (median(&mut cpu[0]), median(&mut cpu[1]));
+        let (sw, aw) = (median(&mut wall[0]), median(&mut wall[1]));
+        println!(
+            "{workload}: {unit} per CPU-second: switchboard {sc:.0} ({s_spread}), \
+             actix {ac:.0} ({a_spread}), switchboard/actix {:.2}; \
+             per wall-second: switchboard {sw:.0}, actix {aw:.0}, ratio {:.2}",
+            sc / ac,
+            sw / aw
+        );
+    }
+}
