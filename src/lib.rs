@@ -83,37 +83,28 @@
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
+// The rooms follow the sections of asyncio's "Event Loop" page.
 mod actor;
-mod compose;
-mod current;
-mod diag;
+mod callbacks;
 mod error;
-mod event_loop;
-mod exception;
 mod executor;
 mod fd_watch;
-mod future;
-mod handle;
-mod handle_table;
-mod interrupt;
 mod net;
 mod pipes;
-mod policy;
 pub mod prelude;
-mod ready;
-mod routing;
-mod run;
-mod run_in_executor;
-mod shared;
-mod shutdown;
+mod running;
 mod signals;
-mod sleep;
-mod spawn;
 mod subprocess;
 mod supervision;
-mod task;
-mod timers;
-mod turn;
+mod tasks;
+
+// Short paths for the crate's own code (`crate::event_loop::EventLoop`).
+pub(crate) use callbacks::{handle, handle_table, timers};
+pub(crate) use running::{
+    current, diag, event_loop, exception, interrupt, policy, ready, routing, run, shared, shutdown,
+    turn,
+};
+pub(crate) use tasks::{compose, future, sleep, task};
 
 pub use actor::{Actor, ActorContext};
 pub use compose::{gather, wait_for, Gather, TimeoutError, WaitFor};

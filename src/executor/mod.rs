@@ -13,6 +13,7 @@
 
 mod error;
 mod future;
+pub(crate) mod run_in_executor;
 mod thread_pool;
 
 pub use self::error::ExecutorError;
