@@ -39,9 +39,12 @@ pub struct StreamInfo {
     /// A native `sendfile` owns the socket: writes are refused meanwhile.
     sendfile: Cell<bool>,
     /// Woken whenever the write buffer shrinks or the transport closes.
-    drain_waiters: RefCell<Vec<Waker>>,
+    /// Boxed, and made only when someone waits: idle connections pay a
+    /// pointer.
+    drain_waiters: RefCell<Option<Box<Vec<Waker>>>>,
     /// The TLS session's facts, once its handshake is complete.
-    tls: RefCell<Option<TlsInfo>>,
+    /// Boxed: a pointer is all plain connections pay.
+    tls: RefCell<Option<Box<TlsInfo>>>,
     /// A TLS session sits between the socket and the protocol (from the
     /// moment it is installed, before its handshake completes): the socket
     /// carries records, so nothing may write plaintext to it directly.
@@ -65,7 +68,7 @@ impl StreamInfo {
             dropped_writes: Cell::new(0),
             writing_paused: Cell::new(false),
             sendfile: Cell::new(false),
-            drain_waiters: RefCell::new(Vec::new()),
+            drain_waiters: RefCell::new(None),
             tls: RefCell::new(None),
             tls_layer: Cell::new(false),
         }
@@ -146,13 +149,14 @@ impl StreamInfo {
     /// resumes writing, or it closes (then look again).
     pub fn wait_drain(&self, waker: &Waker) {
         let mut ws = self.drain_waiters.borrow_mut();
+        let ws = ws.get_or_insert_with(Box::default);
         if !ws.iter().any(|w| w.will_wake(waker)) {
             ws.push(waker.clone());
         }
     }
     fn wake_drain(&self) {
-        let ws = std::mem::take(&mut *self.drain_waiters.borrow_mut());
-        for w in ws {
+        let ws = self.drain_waiters.borrow_mut().take();
+        for w in ws.into_iter().flat_map(|b| *b) {
             w.wake();
         }
     }
@@ -198,10 +202,10 @@ impl StreamInfo {
     }
     /// The TLS session's facts: `Some` once a TLS handshake is complete.
     pub fn tls(&self) -> Option<TlsInfo> {
-        self.tls.borrow().clone()
+        self.tls.borrow().as_deref().cloned()
     }
     pub(crate) fn set_tls(&self, info: TlsInfo) {
-        *self.tls.borrow_mut() = Some(info);
+        *self.tls.borrow_mut() = Some(Box::new(info));
     }
     pub(crate) fn set_socket_closed(&self) {
         self.socket_open.set(false);

@@ -492,4 +492,12 @@ mod size_tests {
         let size = std::mem::size_of::<super::TcpTransport<switchboard_protocols::NoMessage>>();
         assert!(size <= 320, "TcpTransport is {size} bytes");
     }
+
+    /// The facts every connection shares with its handles stay small: TLS
+    /// facts and drain waiters are boxed, made only when used.
+    #[test]
+    fn the_shared_connection_facts_stay_small() {
+        let size = std::mem::size_of::<crate::stream::StreamInfo>();
+        assert!(size <= 128, "StreamInfo is {size} bytes");
+    }
 }
