@@ -358,6 +358,38 @@ fn p4_one_mib_into_a_64_kib_pipe_pauses_at_983040() {
     });
 }
 
+/// A write pipe whose reader never reads cannot grow the process without
+/// end: past the default hard cap (as for stream transports) the pipe ends
+/// with `BufferOverflow`, and nothing is buffered any more.
+#[test]
+fn p4_a_reader_that_never_reads_meets_the_default_cap() {
+    let (lp, _h) = new_loop();
+    let log: Log = Rc::default();
+    let l = lp.clone();
+    let rec = log.clone();
+    run_with_deadline(&lp, async move {
+        let (_r, w) = pipe();
+        l.connect_write_pipe(
+            || WriteRecorder {
+                log: rec.clone(),
+                first: vec![3; switchboard::DEFAULT_MAX_WRITE_BUFFER + (1 << 20)],
+                close: false,
+            },
+            w,
+        )
+        .await
+        .unwrap();
+        until(&l, || lost(&rec)).await;
+        let overflow = TransportError::BufferOverflow {
+            cap: switchboard::DEFAULT_MAX_WRITE_BUFFER,
+        };
+        assert_eq!(
+            rec.borrow().last(),
+            Some(&Seen::Lost(Some(overflow.to_string())))
+        );
+    });
+}
+
 #[test]
 fn p4_pause_and_resume_reading_repeat_harmlessly() {
     let (lp, _h) = new_loop();

@@ -74,7 +74,11 @@ impl EventLoop {
     /// through the protocol's transport or the returned handle. A reader
     /// that goes away is `ConnectionLost(None)` with nothing buffered and
     /// `ConnectionLost(Some(BrokenPipe))` with bytes buffered; the process
-    /// never gets a SIGPIPE from it (P3, fault 2).
+    /// never gets a SIGPIPE from it (P3, fault 2). The write buffer has the
+    /// watermarks of a socket and, beyond asyncio, the same default hard cap
+    /// ([`DEFAULT_MAX_WRITE_BUFFER`](crate::DEFAULT_MAX_WRITE_BUFFER)): a
+    /// reader that never reads ends the pipe with
+    /// `ConnectionLost(Some(BufferOverflow))` rather than grow the process.
     ///
     /// ```
     /// use std::io::Read;

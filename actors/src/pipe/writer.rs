@@ -33,6 +33,9 @@ pub struct PipeWriter {
     /// Watermark crossings for the protocol, delivered after its handler.
     raised: VecDeque<FlowSignal>,
     dropped_writes: u32,
+    /// Hard cap on the buffer, as for stream transports: a reader that
+    /// never reads cannot grow the process without end.
+    max_buffer: Option<usize>,
 }
 
 impl PipeWriter {
@@ -49,7 +52,15 @@ impl PipeWriter {
             flow: FlowControl::default(),
             raised: VecDeque::new(),
             dropped_writes: 0,
+            max_buffer: Some(crate::stream::DEFAULT_MAX_WRITE_BUFFER),
         }
+    }
+
+    /// Changes the hard cap on the buffer (`None`: no cap). A write that
+    /// takes the buffer past it ends the pipe with
+    /// `TransportError::BufferOverflow`.
+    pub fn set_max_buffer(&mut self, cap: Option<usize>) {
+        self.max_buffer = cap;
     }
 
     /// Registers the descriptor under `token`. Only writability is asked
@@ -139,9 +150,9 @@ impl PipeWriter {
         }
     }
 
-    /// `Ok(true)` to write `len` bytes, `Ok(false)` to drop them (empty, or
-    /// after close, abort or loss: dropped silently, warned about from the
-    /// 5th such write on, as asyncio does).
+    /// True to write `len` bytes, false to drop them (empty, or after close,
+    /// abort or loss: dropped and warned about the first time, then at each
+    /// power of two, as stream transports do; asyncio waits for the fifth).
     fn admit(&mut self, len: usize) -> bool {
         if len == 0 {
             return false;
@@ -149,7 +160,7 @@ impl PipeWriter {
         if self.phase >= Phase::Closing {
             self.dropped_writes = self.dropped_writes.saturating_add(1);
             let n = self.dropped_writes;
-            if n == 5 || (n > 5 && n.is_power_of_two()) {
+            if n.is_power_of_two() {
                 crate::diag::warning!(
                     "pipe fd={:?} closed: {n} writes dropped so far",
                     self.fileno()
@@ -184,6 +195,12 @@ impl PipeWriter {
     fn enqueue(&mut self, rest: Bytes) {
         self.buffered += rest.len();
         self.buffer.push_back(rest);
+        if let Some(cap) = self.max_buffer {
+            if self.buffered > cap {
+                self.die(Some(TransportError::BufferOverflow { cap }));
+                return;
+            }
+        }
         if let Some(FlowSignal::Pause) = self.flow.after_grow(self.buffered) {
             self.raised.push_back(FlowSignal::Pause);
         }
