@@ -528,7 +528,7 @@ fn x3_loop_handle_and_handles_are_send_sync_clone() {
 }
 
 #[test]
-fn x4_stop_from_another_thread_wakes_the_loop_at_once() {
+fn x4_fault_20_stop_from_another_thread_wakes_the_loop_at_once() {
     let (lp, _handler) = new_loop();
     let remote = lp.handle();
     let (started_tx, started_rx) = mpsc::channel::<()>();
@@ -565,7 +565,7 @@ fn x4_stop_from_another_thread_wakes_the_loop_at_once() {
 }
 
 #[test]
-fn x5_cancel_and_threadsafe_calls_racing_close_never_run_after_close() {
+fn x5_fault_21_cancel_and_threadsafe_calls_racing_close_never_run_after_close() {
     let (lp, handler) = new_loop();
     let closed = Arc::new(AtomicBool::new(false));
     let mut handles = Vec::new();

@@ -104,7 +104,7 @@ fn z1_call_exception_handler_reaches_the_custom_handler_or_the_default() {
 }
 
 #[test]
-fn z2_a_panicking_handler_is_logged_and_the_loop_goes_on() {
+fn z2_fault_18_a_panicking_handler_is_logged_and_the_loop_goes_on() {
     logs::install();
     let (lp, _handler) = new_loop();
     let seen: Log<String> = log();
@@ -320,7 +320,7 @@ fn d3_source_traceback_is_recorded_only_in_debug_mode() {
 }
 
 #[test]
-fn d3_closing_a_debug_loop_with_a_live_server_warns_of_the_unclosed_resource() {
+fn d3_fault_28_closing_a_debug_loop_with_a_live_server_warns_of_the_unclosed_resource() {
     logs::install();
     let _ = logs::take_mine();
     let (lp, _h) = new_loop();

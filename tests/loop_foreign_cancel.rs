@@ -37,7 +37,7 @@ fn canceller(handles: Vec<Handle>) -> Canceller {
 }
 
 #[test]
-fn x5_a_foreign_cancel_that_returns_before_the_handle_is_dequeued_always_wins() {
+fn x5_fault_19_a_foreign_cancel_that_returns_before_the_handle_is_dequeued_always_wins() {
     // Deterministic: the loop thread waits, inside the callback before, for
     // the other thread's cancel() to return; no timing window to miss.
     const N: usize = 400;

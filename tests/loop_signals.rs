@@ -373,10 +373,10 @@ fn sg1_an_actor_subscribed_to_a_signal_gets_signal_received() {
 /// parent's handler, and the child builds its own loop, handles its own
 /// signal and runs a subprocess.
 #[test]
-fn fault_16_after_fork_the_child_has_its_own_signals_and_subprocesses() {
+fn sg6_fault_16_after_fork_the_child_has_its_own_signals_and_subprocesses() {
     if !is_alone_child() {
         return run_alone(
-            "fault_16_after_fork_the_child_has_its_own_signals_and_subprocesses",
+            "sg6_fault_16_after_fork_the_child_has_its_own_signals_and_subprocesses",
             "FAULT16-OK",
         );
     }

@@ -249,7 +249,7 @@ fn f3_the_fallback_respects_the_transports_flow_control() {
 }
 
 #[test]
-fn f5_a_peer_that_closes_mid_transfer_fails_it_and_the_position_tells_what_went() {
+fn f5_fault_26_a_peer_that_closes_mid_transfer_fails_it_and_the_position_tells_what_went() {
     let (lp, _h) = new_loop();
     let l = lp.clone();
     run_with_deadline(&lp, async move {

@@ -80,7 +80,7 @@ fn v2_start_serving_false_refuses_until_started() {
 }
 
 #[test]
-fn v3_close_stops_accepting_at_once_and_keeps_connections() {
+fn v3_fault_27_close_stops_accepting_at_once_and_keeps_connections() {
     let (lp, _h) = new_loop();
     let l = lp.clone();
     run_with_deadline(&lp, async move {
@@ -446,10 +446,10 @@ fn fault3_emfile_on_accept_is_reported_once_and_accepting_resumes() {
 }
 
 #[test]
-fn fault3_emfile_retry_is_cancelled_when_the_server_closes() {
+fn fault3_fault_27_emfile_retry_is_cancelled_when_the_server_closes() {
     if !is_alone_child() {
         return run_alone(
-            "fault3_emfile_retry_is_cancelled_when_the_server_closes",
+            "fault3_fault_27_emfile_retry_is_cancelled_when_the_server_closes",
             "EMFILE-CLOSE-OK",
         );
     }

@@ -638,7 +638,7 @@ fn b4_h4_fifty_byte_buffer_gets_everything_before_eof() {
 }
 
 #[test]
-fn b3_empty_buffer_is_fatal() {
+fn b3_fault_24_empty_buffer_is_fatal() {
     let (lp, h) = new_loop();
     let l = lp.clone();
     let log = EventLog::new();
