@@ -21,26 +21,15 @@
 //!    (`addr.call(..).await` / actix's `addr.send(..).await`) and awaits
 //!    each answer: round trips per CPU-second.
 
-use std::process::Command;
 use std::time::Instant;
+
+#[path = "common/child.rs"]
+mod child;
+#[path = "common/stats.rs"]
+mod stats;
 
 const KINDS: [&str; 2] = ["switchboard", "actix"];
 const BATCH: u64 = 1000;
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// User + system CPU seconds of this process so far.
-fn cpu_secs() -> f64 {
-    let u = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
-        .expect("getrusage");
-    let t = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6;
-    t(u.user_time()) + t(u.system_time())
-}
 
 // ------------------------------------------------------------ switchboard --
 
@@ -230,7 +219,7 @@ mod ax {
 // ------------------------------------------------------------------ harness --
 
 fn run_one(kind: &str, workload: &str, n: u64) {
-    let (t0, c0) = (Instant::now(), cpu_secs());
+    let (t0, c0) = (Instant::now(), child::process_cpu_self());
     match (kind, workload) {
         ("switchboard", "send") => sb::send(n),
         ("actix", "send") => ax::send(n),
@@ -238,50 +227,8 @@ fn run_one(kind: &str, workload: &str, n: u64) {
         ("actix", "call") => ax::call(n),
         _ => panic!("unknown run {kind} {workload}"),
     }
-    let (wall, cpu) = (t0.elapsed().as_secs_f64(), cpu_secs() - c0);
-    println!("RESULT {} {}", n as f64 / cpu.max(1e-9), n as f64 / wall);
-}
-
-/// Runs one measurement in a child process (pinned to core 0 if `pin`);
-/// returns (per CPU-second, per wall-second).
-fn measure(kind: &str, workload: &str, n: u64, pin: bool) -> (f64, f64) {
-    let exe = std::env::current_exe().expect("bench binary");
-    let n = n.to_string();
-    let mut cmd = if pin {
-        let mut c = Command::new("taskset");
-        c.args(["-c", "0"]).arg(&exe);
-        c
-    } else {
-        Command::new(&exe)
-    };
-    cmd.args(["--run", kind, workload, &n]);
-    let out = cmd.output().expect("run the bench child");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{kind} {workload} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("RESULT "))
-        .expect("a RESULT line");
-    let mut v = line
-        .split_whitespace()
-        .map(|x| x.parse::<f64>().expect("number"));
-    (v.next().expect("cpu rate"), v.next().expect("wall rate"))
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-fn can_pin() -> bool {
-    Command::new("taskset")
-        .args(["-c", "0", "true"])
-        .status()
-        .is_ok_and(|s| s.success())
+    let (wall, cpu) = (t0.elapsed().as_secs_f64(), child::process_cpu_self() - c0);
+    child::report(n as f64, wall, cpu.max(1e-9));
 }
 
 fn main() {
@@ -294,14 +241,14 @@ fn main() {
     let bench = args.iter().any(|a| a == "--bench");
     let (rounds, messages, calls) = if bench {
         (
-            env_u64("SWITCHBOARD_BENCH_ROUNDS", 3),
-            env_u64("SWITCHBOARD_BENCH_MESSAGES", 2_000_000),
-            env_u64("SWITCHBOARD_BENCH_CALLS", 200_000),
+            child::env_or("SWITCHBOARD_BENCH_ROUNDS", 3),
+            child::env_or("SWITCHBOARD_BENCH_MESSAGES", 2_000_000),
+            child::env_or("SWITCHBOARD_BENCH_CALLS", 200_000),
         )
     } else {
         (1, 10_000, 1_000)
     };
-    let pin = can_pin();
+    let pin = child::can_pin();
     println!(
         "actors bench: {rounds} rounds, {messages} one-way messages, {calls} call round trips; {}",
         if pin {
@@ -320,7 +267,7 @@ fn main() {
             // Alternate which runtime goes first.
             let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
             for k in order {
-                let (c, w) = measure(KINDS[k], workload, n, pin);
+                let (c, w) = child::measure(&[KINDS[k], workload, &n.to_string()], pin, &[]);
                 cpu[k].push(c);
                 wall[k].push(w);
             }
@@ -331,8 +278,8 @@ fn main() {
             format!("{lo:.0}–{hi:.0}")
         };
         let (s_spread, a_spread) = (spread(&cpu[0]), spread(&cpu[1]));
-        let (sc, ac) = (median(&mut cpu[0]), median(&mut cpu[1]));
-        let (sw, aw) = (median(&mut wall[0]), median(&mut wall[1]));
+        let (sc, ac) = (stats::median(&cpu[0]), stats::median(&cpu[1]));
+        let (sw, aw) = (stats::median(&wall[0]), stats::median(&wall[1]));
         println!(
             "{workload}: {unit} per CPU-second: switchboard {sc:.0} ({s_spread}), \
              actix {ac:.0} ({a_spread}), switchboard/actix {:.2}; \

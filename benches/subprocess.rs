@@ -21,27 +21,16 @@
 //!    in 64 KiB chunks: MiB per CPU-second of the parent. `cat` runs under
 //!    `taskset -c 1` (the other core) for both runtimes.
 
-use std::process::Command;
 use std::time::Instant;
+
+#[path = "common/child.rs"]
+mod child;
+#[path = "common/stats.rs"]
+mod stats;
 
 const KINDS: [&str; 2] = ["switchboard", "tokio"];
 const CHUNK: usize = 64 * 1024;
 const PARALLEL: usize = 8;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// User + system CPU seconds of this process so far (children excluded).
-fn cpu_secs() -> f64 {
-    let u = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
-        .expect("getrusage");
-    let t = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6;
-    t(u.user_time()) + t(u.system_time())
-}
 
 /// The `cat` both runtimes run: on the other core when there is one.
 fn cat_command() -> (&'static str, Vec<&'static str>) {
@@ -258,7 +247,7 @@ mod tk {
 
 /// Runs one measurement in this process and prints `RESULT rate wall_rate`.
 fn run_one(kind: &str, workload: &str, amount: usize) {
-    let (t0, c0) = (Instant::now(), cpu_secs());
+    let (t0, c0) = (Instant::now(), child::process_cpu_self());
     match (kind, workload) {
         ("switchboard", "spawn") => sb::spawn(amount),
         ("tokio", "spawn") => tk::spawn(amount),
@@ -266,56 +255,14 @@ fn run_one(kind: &str, workload: &str, amount: usize) {
         ("tokio", "cat") => tk::cat(amount << 20),
         _ => panic!("unknown run {kind} {workload}"),
     }
-    let (wall, cpu) = (t0.elapsed().as_secs_f64(), cpu_secs() - c0);
-    println!(
-        "RESULT {} {}",
-        amount as f64 / cpu.max(1e-9),
-        amount as f64 / wall
-    );
+    let (wall, cpu) = (t0.elapsed().as_secs_f64(), child::process_cpu_self() - c0);
+    child::report(amount as f64, wall, cpu.max(1e-9));
 }
 
-/// Runs one measurement in a child process (pinned to core 0 if `pin`);
-/// returns (per CPU-second, per wall-second).
-fn measure(kind: &str, workload: &str, amount: usize, pin: bool) -> (f64, f64) {
-    let exe = std::env::current_exe().expect("bench binary");
-    let amount = amount.to_string();
-    let mut cmd = if pin {
-        let mut c = Command::new("taskset");
-        c.args(["-c", "0"]).arg(&exe);
-        c.env("SWITCHBOARD_BENCH_CAT_CORE", "1");
-        c
-    } else {
-        Command::new(&exe)
-    };
-    cmd.args(["--run", kind, workload, &amount]);
-    let out = cmd.output().expect("run the bench child");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{kind} {workload} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("RESULT "))
-        .expect("a RESULT line");
-    let mut v = line
-        .split_whitespace()
-        .map(|x| x.parse::<f64>().expect("number"));
-    (v.next().expect("cpu rate"), v.next().expect("wall rate"))
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
+/// Pinning puts the measured process on core 0 and `cat` on core 1, so it
+/// needs two cores.
 fn can_pin() -> bool {
-    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
-        && Command::new("taskset")
-            .args(["-c", "0", "true"])
-            .status()
-            .is_ok_and(|s| s.success())
+    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2) && child::can_pin()
 }
 
 fn main() {
@@ -328,9 +275,9 @@ fn main() {
     let bench = args.iter().any(|a| a == "--bench");
     let (rounds, spawns, mib) = if bench {
         (
-            env_usize("SWITCHBOARD_BENCH_ROUNDS", 3),
-            env_usize("SWITCHBOARD_BENCH_SPAWNS", 4000),
-            env_usize("SWITCHBOARD_BENCH_MIB", 1024),
+            child::env_or("SWITCHBOARD_BENCH_ROUNDS", 3),
+            child::env_or("SWITCHBOARD_BENCH_SPAWNS", 4000),
+            child::env_or("SWITCHBOARD_BENCH_MIB", 1024),
         )
     } else {
         (1, 16, 4)
@@ -352,7 +299,15 @@ fn main() {
             // Alternate which runtime goes first.
             let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
             for k in order {
-                let (c, w) = measure(KINDS[k], workload, amount, pin);
+                let (c, w) = child::measure(
+                    &[KINDS[k], workload, &amount.to_string()],
+                    pin,
+                    if pin {
+                        &[("SWITCHBOARD_BENCH_CAT_CORE", "1")]
+                    } else {
+                        &[]
+                    },
+                );
                 cpu[k].push(c);
                 wall[k].push(w);
             }
@@ -363,8 +318,8 @@ fn main() {
             format!("{lo:.0}–{hi:.0}")
         };
         let (s_spread, t_spread) = (spread(&cpu[0]), spread(&cpu[1]));
-        let (sc, tc) = (median(&mut cpu[0]), median(&mut cpu[1]));
-        let (sw, tw) = (median(&mut wall[0]), median(&mut wall[1]));
+        let (sc, tc) = (stats::median(&cpu[0]), stats::median(&cpu[1]));
+        let (sw, tw) = (stats::median(&wall[0]), stats::median(&wall[1]));
         println!(
             "{workload}: {unit} per parent CPU-second: switchboard {sc:.0} ({s_spread}), \
              tokio {tc:.0} ({t_spread}), switchboard/tokio {:.2}; \
