@@ -24,6 +24,8 @@ const STEP: Duration = Duration::from_secs(30);
 struct Server {
     child: Child,
     out: Arc<Mutex<String>>,
+    /// Collects stdout until EOF (the example's exit).
+    reader: Option<thread::JoinHandle<()>>,
 }
 
 impl Server {
@@ -37,7 +39,7 @@ impl Server {
         let mut pipe = child.stdout.take().expect("piped");
         let out = Arc::new(Mutex::new(String::new()));
         let sink = out.clone();
-        thread::spawn(move || {
+        let reader = thread::spawn(move || {
             let mut buf = [0u8; 1024];
             while let Ok(n) = pipe.read(&mut buf) {
                 if n == 0 {
@@ -48,7 +50,11 @@ impl Server {
                     .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
-        let s = Server { child, out };
+        let s = Server {
+            child,
+            out,
+            reader: Some(reader),
+        };
         s.wait_for("pid ");
         s
     }
@@ -74,8 +80,11 @@ impl Server {
         let end = Instant::now() + STEP;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
+                // Everything it printed: its stdout is at EOF now.
+                if let Some(reader) = self.reader.take() {
+                    reader.join().expect("the stdout reader");
+                }
                 assert!(status.success(), "{status}:\n{}", self.out());
-                thread::sleep(Duration::from_millis(50));
                 return self.out();
             }
             assert!(Instant::now() < end, "no exit:\n{}", self.out());
@@ -240,7 +249,6 @@ fn supervised_service_keeps_connections_across_a_backend_restart() {
     assert_eq!(line(&mut r2), "4 words (backend #2)\n");
     drop((c, r, c2, r2));
     server.wait_for("restarts it");
-    thread::sleep(Duration::from_millis(50));
     server.term();
     let out = server.exit();
     assert!(
