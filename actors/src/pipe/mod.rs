@@ -51,6 +51,18 @@ pub(crate) struct Finish;
 #[derive(Debug)]
 pub(crate) struct ReadMore;
 
+/// Where a pipe transport actor is in its life (read and write pipes alike);
+/// it only moves forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum ActorPhase {
+    /// `ConnectionMade` not yet delivered.
+    Pending,
+    Open,
+    /// `ConnectionLost` is queued for a later turn.
+    Ending,
+    Gone,
+}
+
 /// Checks that `fd` is pipe-like (a pipe, a FIFO, a socket or a character
 /// device: asyncio refuses the rest with "Pipe transport is for
 /// pipes/sockets only."), puts it in non-blocking mode, and tells whether it

@@ -13,20 +13,10 @@ use switchboard_protocols::{
 use crate::context::{LoopActor, LoopContext, Readiness, Status};
 use crate::pipe::info::PipeInfo;
 use crate::pipe::reader::{PipeReader, ReadStep};
-use crate::pipe::{Finish, PipeHooks, ReadMore, Start};
+use crate::pipe::{ActorPhase as Phase, Finish, PipeHooks, ReadMore, Start};
 
 /// Reads per readiness event before yielding to other actors.
 const READ_BUDGET: usize = 16;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Phase {
-    /// `ConnectionMade` not yet delivered.
-    Pending,
-    Open,
-    /// `ConnectionLost` is queued for a later turn.
-    Ending,
-    Gone,
-}
 
 /// A read pipe and the protocol it feeds.
 pub struct UnixReadPipe {

@@ -15,15 +15,7 @@ use crate::context::{LoopActor, LoopContext, Readiness, Status};
 use crate::flow::FlowSignal;
 use crate::pipe::info::PipeInfo;
 use crate::pipe::writer::PipeWriter;
-use crate::pipe::{Finish, PipeHooks, Start};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Phase {
-    Pending,
-    Open,
-    Ending,
-    Gone,
-}
+use crate::pipe::{ActorPhase as Phase, Finish, PipeHooks, Start};
 
 /// A write pipe and the protocol it tells about flow and loss.
 pub struct UnixWritePipe {
