@@ -5,13 +5,15 @@
 
 use std::time::Duration;
 
-/// User + system CPU seconds of the calling thread (`getrusage(RUSAGE_THREAD)`).
+/// User + system CPU seconds of the calling thread (`CLOCK_THREAD_CPUTIME_ID`).
 #[allow(dead_code)]
 pub fn thread_cpu() -> f64 {
-    use nix::sys::resource::{getrusage, UsageWho};
-    let u = getrusage(UsageWho::RUSAGE_THREAD).expect("getrusage(RUSAGE_THREAD)");
-    let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 * 1e-6;
-    secs(u.user_time()) + secs(u.system_time())
+    // CLOCK_THREAD_CPUTIME_ID is the thread's user + system time to the
+    // nanosecond; getrusage(RUSAGE_THREAD) reports the same time in steps
+    // of the kernel's tick (4 ms here), a 6% step on a 70 ms run.
+    use nix::time::{clock_gettime, ClockId};
+    let t = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).expect("CLOCK_THREAD_CPUTIME_ID");
+    t.tv_sec() as f64 + t.tv_nsec() as f64 * 1e-9
 }
 
 /// User + system CPU seconds of process `pid` (every thread), from

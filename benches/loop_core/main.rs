@@ -2,7 +2,7 @@
 //! runtime (and CPython asyncio for `call_soon`), per CPU-second.
 //!
 //! Run with `cargo bench --bench loop_core`. Every rate is shown per CPU-second
-//! of this thread (`getrusage(RUSAGE_THREAD)`, user + system, from the first
+//! of this thread (`CLOCK_THREAD_CPUTIME_ID`, user + system, from the first
 //! call scheduled to the last one run) and as a raw wall-clock rate. Timer
 //! rates per CPU-second leave out the time the loop sleeps until a deadline.
 //!

@@ -1,6 +1,6 @@
 //! The loop-core workloads, each for switchboard and for its tokio peer. Each
 //! returns the count with the wall time and the CPU time of this thread
-//! (`getrusage(RUSAGE_THREAD)`) from the first call scheduled to the last one
+//! (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)`) from the first call scheduled to the last one
 //! run; time spent blocked in the poller while no timer is due is wall time,
 //! not CPU time, so per-CPU timer rates never include the idle wait.
 

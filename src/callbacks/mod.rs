@@ -4,4 +4,5 @@
 
 pub(crate) mod handle;
 pub(crate) mod handle_table;
+pub(crate) mod store;
 pub(crate) mod timers;

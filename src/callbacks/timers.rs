@@ -19,6 +19,7 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
 
+use crate::callbacks::store::Callback;
 use crate::handle::Handle;
 use crate::handle_table::HandleTable;
 use wheel::Wheel;
@@ -39,7 +40,7 @@ pub(crate) struct TimerEntry {
     /// The entry's slot in the [`HandleTable`].
     pub(crate) slot: u32,
     pub(crate) created_at: &'static Location<'static>,
-    pub(crate) callback: Box<dyn FnOnce()>,
+    pub(crate) callback: Callback,
 }
 
 /// Cancelled entries taken out of the queue, to be dropped once the loop is
@@ -139,7 +140,7 @@ impl TimerQueue {
     pub(crate) fn push(
         &mut self,
         deadline: i64,
-        callback: Box<dyn FnOnce()>,
+        callback: Callback,
         created_at: &'static Location<'static>,
     ) -> Handle {
         let (slot, handle) = self.handles.schedule(true, created_at);
@@ -275,6 +276,10 @@ impl TimerQueue {
             std::mem::swap(&mut self.heap, &mut items);
             self.heapify();
         } else {
+            let due = self
+                .wheel
+                .reserve_spread(slot.level, items.iter().map(|q| q.key.tick()));
+            self.heap.reserve(due);
             for q in items.drain(..) {
                 self.place(q);
             }

@@ -16,6 +16,7 @@ use bytes::BytesMut;
 use slab::Slab;
 use switchboard_protocols::ActorId;
 
+use crate::callbacks::store::{new_store, Callback, Store};
 use crate::error::LoopError;
 use crate::exception::ExceptionHandler;
 use crate::executor::ThreadPool;
@@ -43,6 +44,12 @@ pub(crate) enum Ready {
         slot: u32,
         at: &'static Location<'static>,
         f: Box<dyn FnOnce()>,
+    },
+    /// A due timer: its callback waits in the loop's store, not a box.
+    Timer {
+        slot: u32,
+        at: &'static Location<'static>,
+        f: Callback,
     },
     /// A callback posted from another thread, with a state of its own.
     CallAlone {
@@ -90,6 +97,8 @@ pub(crate) struct LoopCore {
     pub(crate) events: RefCell<mio::Events>,
     pub(crate) ready: RefCell<ReadyQueue<Ready>>,
     pub(crate) timers: RefCell<TimerQueue>,
+    /// The slabs timer callbacks wait in (see [`Callback`]).
+    pub(crate) callbacks: Store,
     pub(crate) tasks: RefCell<Slab<TaskSlot>>,
     pub(crate) task_gen: Cell<u64>,
     pub(crate) actors: RefCell<Slab<ActorSlot>>,
@@ -158,7 +167,7 @@ impl LoopCore {
     pub(crate) fn call_at_ns(
         &self,
         deadline: i64,
-        f: Box<dyn FnOnce()>,
+        f: Callback,
         at: &'static Location<'static>,
     ) -> Result<Handle, LoopError> {
         self.check_open()?;
@@ -235,6 +244,7 @@ impl EventLoop {
             events: RefCell::new(mio::Events::with_capacity(1024)),
             ready: RefCell::new(ReadyQueue::default()),
             timers: RefCell::new(TimerQueue::new()),
+            callbacks: new_store(),
             tasks: RefCell::new(Slab::new()),
             task_gen: Cell::new(0),
             actors: RefCell::new(Slab::new()),
@@ -304,20 +314,22 @@ impl EventLoop {
     ) -> Result<TimerHandle, LoopError> {
         let delay = delay.into().0;
         let deadline = self.core.now_ns().saturating_add(secs_to_ns(delay)?);
-        self.schedule_at(deadline, Box::new(f), Location::caller())
+        let f = Callback::new(&self.core.callbacks, f);
+        self.schedule_at(deadline, f, Location::caller())
     }
 
     /// Schedules `f` at loop time `when` (see [`time`](Self::time)).
     #[track_caller]
     pub fn call_at(&self, when: f64, f: impl FnOnce() + 'static) -> Result<TimerHandle, LoopError> {
         let deadline = secs_to_ns(when)?;
-        self.schedule_at(deadline, Box::new(f), Location::caller())
+        let f = Callback::new(&self.core.callbacks, f);
+        self.schedule_at(deadline, f, Location::caller())
     }
 
     fn schedule_at(
         &self,
         deadline: i64,
-        f: Box<dyn FnOnce()>,
+        f: Callback,
         at: &'static Location<'static>,
     ) -> Result<TimerHandle, LoopError> {
         let handle = self.core.call_at_ns(deadline, f, at)?;

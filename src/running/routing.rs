@@ -12,6 +12,8 @@ use std::time::Duration;
 use bytes::BytesMut;
 use switchboard_actors::{LoopActor, LoopContext, Readiness, Status};
 use switchboard_protocols::internal;
+
+use crate::callbacks::store::Callback;
 use switchboard_protocols::{ActorExited, ActorId, Exception, ExceptionContext, ExitReason};
 
 use crate::error::LoopError;
@@ -86,9 +88,11 @@ impl LoopContext for LoopCx<'_> {
             }
         };
         // Refused only on a closed loop, where no actor is called again anyway.
-        let _ = self
-            .core
-            .call_at_ns(deadline, Box::new(fire), Location::caller());
+        let _ = self.core.call_at_ns(
+            deadline,
+            Callback::new(&self.core.callbacks, fire),
+            Location::caller(),
+        );
     }
 
     fn report(&mut self, context: ExceptionContext) {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use switchboard_protocols::{Exception, ExceptionContext};
 
+use crate::callbacks::store::Callback;
 use crate::event_loop::{LoopCore, Ready, FIRST_ACTOR_TOKEN, WAKER_TOKEN};
 use crate::handle_table::Claimed;
 use crate::interrupt::is_interrupt;
@@ -88,7 +89,8 @@ pub(crate) fn run_once(core: &LoopCore) {
             timers.maybe_purge();
             let mut ready = core.ready.borrow_mut();
             while let Some(entry) = timers.pop_due(now) {
-                ready.push_back(Ready::Call {
+                entry.callback.prefetch();
+                ready.push_back(Ready::Timer {
                     slot: entry.slot,
                     at: entry.created_at,
                     f: entry.callback,
@@ -107,6 +109,9 @@ pub(crate) fn run_once(core: &LoopCore) {
         let item = core.ready.borrow_mut().pop_front();
         match item {
             Some(Ready::Call { slot, at, f }) => run_callback(core, Claim::Table(slot), at, f),
+            Some(Ready::Timer { slot, at, f }) => {
+                run_callback(core, Claim::Table(slot), at, || f.call())
+            }
             Some(Ready::CallAlone { state, f }) => {
                 run_callback(core, Claim::Alone(&state), state.created_at, f)
             }
@@ -175,8 +180,11 @@ fn drain_inbox(core: &LoopCore) {
                             .push_back(Ready::DeliverTo(to, gen, msg));
                     }
                 };
-                let _ =
-                    core.call_at_ns(deadline, Box::new(deliver), std::panic::Location::caller());
+                let _ = core.call_at_ns(
+                    deadline,
+                    Callback::new(&core.callbacks, deliver),
+                    std::panic::Location::caller(),
+                );
             }
         }
     }
@@ -227,7 +235,7 @@ fn run_callback(
     core: &LoopCore,
     claim: Claim<'_>,
     created_at: &'static std::panic::Location<'static>,
-    f: Box<dyn FnOnce()>,
+    f: impl FnOnce(),
 ) {
     let Some(finish) = claim.start(core) else {
         return;

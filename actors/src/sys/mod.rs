@@ -28,7 +28,11 @@
 //! - `dns::getaddrinfo(..)` / `dns::getnameinfo(..)`: the resolver, blocking
 //!   (the loop calls them on its executor).
 //!
+//! And, for any backend, `cpu::prefetch(&value)`: a cache hint (the timer
+//! queue asks for its due callbacks' captures before running them).
+//!
 //! Code outside `sys/` sees only `io::Result` and safe types.
 #![allow(unsafe_code)]
 
+pub mod cpu;
 pub mod unix;

@@ -1,12 +1,17 @@
 //! Unit tests of the timer queue: order (T2), purge (T6), cross-thread cancel (X5).
 use super::*;
+use crate::callbacks::store::new_store;
 use crate::handle_table::Claimed;
 use std::cell::RefCell;
 use std::panic::Location;
 use std::rc::Rc;
 
 fn push_nop(q: &mut TimerQueue, deadline: i64) -> crate::Handle {
-    q.push(deadline, Box::new(|| {}), Location::caller())
+    q.push(
+        deadline,
+        Callback::new(&new_store(), || {}),
+        Location::caller(),
+    )
 }
 
 /// Pushes a timer that records `id` when it runs.
@@ -19,7 +24,7 @@ fn push_rec(
     let log = log.clone();
     q.push(
         deadline,
-        Box::new(move || log.borrow_mut().push(id)),
+        Callback::new(&new_store(), move || log.borrow_mut().push(id)),
         Location::caller(),
     )
 }
@@ -33,10 +38,10 @@ fn run_due(q: &mut TimerQueue, now: i64) -> usize {
         // As the loop does: a cancel after `start` has no effect.
         match q.handles().start(e.slot) {
             Claimed::Watched => {
-                (e.callback)();
+                e.callback.call();
                 q.handles().finish(e.slot);
             }
-            Claimed::Unwatched => (e.callback)(),
+            Claimed::Unwatched => e.callback.call(),
             Claimed::Cancelled => skipped += 1,
         }
     }

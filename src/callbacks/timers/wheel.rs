@@ -48,13 +48,53 @@ impl<T> Wheel<T> {
         self.cur
     }
 
+    /// The bucket of a `tick` after [`cur`](Self::cur): its level and
+    /// its index among all slots.
+    fn bucket_of(&self, tick: u64) -> (usize, usize) {
+        let level = ((63 - (tick ^ self.cur).leading_zeros()) / SLOT_BITS) as usize;
+        let index = ((tick >> (SLOT_BITS * level as u32)) as usize) & (SLOTS - 1);
+        (level, index)
+    }
+
     /// Puts `item`, due at `tick` (after [`cur`](Self::cur)), in its slot.
     pub(crate) fn insert(&mut self, tick: u64, item: T) {
         debug_assert!(tick > self.cur, "tick {tick} not after {}", self.cur);
-        let level = ((63 - (tick ^ self.cur).leading_zeros()) / SLOT_BITS) as usize;
-        let index = ((tick >> (SLOT_BITS * level as u32)) as usize) & (SLOTS - 1);
+        let (level, index) = self.bucket_of(tick);
         self.slots[level * SLOTS + index].push(item);
         self.occupied[level] |= 1 << index;
+    }
+
+    /// Makes room, before a bucket of level `level` taken with
+    /// [`take`](Self::take) is put back, for each of its `ticks` after
+    /// [`cur`](Self::cur) in the bucket it will land in, so each of them
+    /// grows at most once instead of doubling its way up (every growth is
+    /// a copy, and a large allocation in the middle of a burst of timers
+    /// firing makes glibc consolidate every callback freed so far). Returns
+    /// how many ticks are not after `cur`.
+    pub(crate) fn reserve_spread(
+        &mut self,
+        level: usize,
+        ticks: impl Iterator<Item = u64>,
+    ) -> usize {
+        // A bucket of level L spreads over the levels below it only.
+        let mut counts = [[0u32; SLOTS]; LEVELS];
+        let mut due = 0;
+        for tick in ticks {
+            if tick <= self.cur {
+                due += 1;
+                continue;
+            }
+            let (l, index) = self.bucket_of(tick);
+            counts[l][index % SLOTS] += 1;
+        }
+        for (l, row) in counts.iter().enumerate().take(level.max(1)) {
+            for (index, &n) in row.iter().enumerate() {
+                if n > 0 {
+                    self.slots[l * SLOTS + index].reserve(n as usize);
+                }
+            }
+        }
+        due
     }
 
     /// The earliest non-empty slot.
