@@ -1,14 +1,16 @@
 //! The timer queue: a hierarchical timing wheel of unsorted buckets for the
-//! timers that are not due soon, and a small 4-ary min-heap for those of the
-//! current tick (about a millisecond), ordered by `(deadline, seq)` so equal
-//! deadlines fire in scheduling order (T2). Cancelled entries are purged
-//! lazily (T6).
+//! timers that are not due soon; the current tick's (about a millisecond)
+//! sorted once into a *run* when the tick comes; and a small 4-ary min-heap
+//! for the timers scheduled into a tick already taken out. Both are ordered
+//! by `(deadline, seq)`, so equal deadlines fire in scheduling order (T2).
+//! Cancelled entries are purged lazily (T6).
 //!
-//! Scheduling is a push onto one bucket; a bucket moves into the heap when
-//! its tick comes, so a pop works on a heap of about one tick's timers, which
-//! stays in cache, instead of one of every queued timer. Entries live inline
-//! in the buckets and the heap: a bucket is read front to back, and a purge
-//! is a pass over memory in order.
+//! Scheduling is a push onto one bucket; a bucket is sorted when its tick
+//! comes, and each pop then takes the end of the run, so firing costs one
+//! sort of about one tick's timers, which stays in cache, not a heap
+//! operation per timer. Entries live inline in the buckets, the run and the
+//! heap: a bucket is read front to back, and a purge is a pass over memory
+//! in order.
 //!
 //! The queue also owns the loop's [`HandleTable`] (the states of every
 //! scheduled callback, timer or not), which shares its cancelled-timers counter.
@@ -99,8 +101,12 @@ pub(crate) struct Queued {
 }
 
 pub(crate) struct TimerQueue {
-    /// A 4-ary min-heap of the timers at or before the wheel's current tick:
-    /// the children of `i` are `4i + 1 ..= 4i + 4`.
+    /// The timers of the wheel's current tick as it was taken out, sorted
+    /// latest first: the earliest is at the end.
+    run: Vec<Queued>,
+    /// A 4-ary min-heap of the timers scheduled at or before the wheel's
+    /// current tick after it was taken out: the children of `i` are
+    /// `4i + 1 ..= 4i + 4`.
     heap: Vec<Queued>,
     /// The timers after the current tick.
     wheel: Wheel<Queued>,
@@ -120,6 +126,7 @@ impl TimerQueue {
     pub(crate) fn new() -> Self {
         let cancelled = Arc::new(AtomicIsize::new(0));
         TimerQueue {
+            run: Vec::new(),
             heap: Vec::new(),
             wheel: Wheel::new(tick_of(flip(0))),
             len: 0,
@@ -187,6 +194,26 @@ impl TimerQueue {
         self.handles.is_cancelled(q.entry.slot)
     }
 
+    /// The earliest timer at or before the current tick: the end of the run
+    /// or the top of the heap, whichever is earlier.
+    fn head(&self) -> Option<(&Queued, bool)> {
+        match (self.run.last(), self.heap.first()) {
+            (Some(r), Some(h)) if h.key < r.key => Some((h, true)),
+            (Some(r), _) => Some((r, false)),
+            (None, Some(h)) => Some((h, true)),
+            (None, None) => None,
+        }
+    }
+
+    /// Takes the [`head`](Self::head) out.
+    fn take_head(&mut self, from_heap: bool) -> Queued {
+        if from_heap {
+            self.pop_head()
+        } else {
+            self.run.pop().expect("a run to pop")
+        }
+    }
+
     /// The deadline of the earliest timer that is still live, or an earlier
     /// time at which the queue must be looked at again; cancelled heads are
     /// removed on the way (see [`take_dead`](Self::take_dead)), so the poll
@@ -201,11 +228,11 @@ impl TimerQueue {
     pub(crate) fn next_deadline(&mut self) -> Option<i64> {
         self.maybe_purge();
         loop {
-            if let Some(head) = self.heap.first() {
+            if let Some((head, from_heap)) = self.head() {
                 if !self.is_cancelled(head) {
                     return Some(head.key.deadline());
                 }
-                let q = self.pop_head();
+                let q = self.take_head(from_heap);
                 self.bury(q.entry);
                 continue;
             }
@@ -221,17 +248,16 @@ impl TimerQueue {
     /// are buried (see [`take_dead`](Self::take_dead)). A cancel after this
     /// returns is uncounted by [`HandleTable::start`].
     ///
-    /// Every timer in the wheel is after every one in the heap, so the wheel
-    /// is looked at only once the heap is empty, and then gives one bucket
-    /// (one tick) at a time: a backlog of due timers is worked off in tick
-    /// order through a heap of one tick's timers, not merged into one big
-    /// heap.
+    /// Every timer in the wheel is after every one in the run and the heap,
+    /// so the wheel is looked at only once both are empty, and then gives
+    /// one bucket (one tick) at a time: a backlog of due timers is worked off
+    /// in tick order, one tick's run at a time, not merged into one big heap.
     pub(crate) fn pop_due(&mut self, now: i64) -> Option<TimerEntry> {
         let now_flipped = flip(now);
         loop {
-            match self.heap.first() {
-                Some(head) if head.key.deadline <= now_flipped => {
-                    let q = self.pop_head();
+            match self.head() {
+                Some((head, from_heap)) if head.key.deadline <= now_flipped => {
+                    let q = self.take_head(from_heap);
                     if !self.is_cancelled(&q) {
                         self.len -= 1;
                         return Some(q.entry);
@@ -253,12 +279,14 @@ impl TimerQueue {
         }
     }
 
-    /// Empties the earliest bucket: the wheel's current tick becomes its start,
-    /// its timers of that tick go to the heap, the others to lower levels.
+    /// Empties the earliest bucket (the run and the heap are empty): the
+    /// wheel's current tick becomes its start, its timers of that tick become
+    /// the run, the others go to lower levels.
     fn take_bucket(&mut self, slot: wheel::Slot) {
+        debug_assert!(self.run.is_empty() && self.heap.is_empty());
         let mut items = self.wheel.take(slot);
-        if slot.level == 0 && self.heap.is_empty() {
-            // One tick: all of it goes to the heap, but the cancelled
+        if slot.level == 0 {
+            // One tick: all of it becomes the run, but the cancelled
             // entries, buried now. Reading every state here, in one pass of
             // independent loads, also brings their cache lines in together,
             // rather than one miss per pop.
@@ -271,15 +299,18 @@ impl TimerQueue {
                     k += 1;
                 }
             }
-            // The bucket's Vec becomes the heap, and the heap's (empty) Vec
+            // Latest first: each pop takes the end.
+            items.sort_unstable_by_key(|q| std::cmp::Reverse(q.key));
+            // The bucket's Vec becomes the run, and the run's (empty) Vec
             // goes back to the slot: nothing is copied or allocated.
-            std::mem::swap(&mut self.heap, &mut items);
-            self.heapify();
+            std::mem::swap(&mut self.run, &mut items);
         } else {
             let due = self
                 .wheel
                 .reserve_spread(slot.level, items.iter().map(|q| q.key.tick()));
             self.heap.reserve(due);
+            // Every timer of the current tick goes to the heap; they are
+            // few (a level above 0 is taken only at its start tick).
             for q in items.drain(..) {
                 self.place(q);
             }
@@ -313,9 +344,28 @@ impl TimerQueue {
     fn purge(&mut self) {
         // The state is read once per entry: a cancel from another thread in
         // between is counted and purged next time.
+        let mut run_removed = 0;
+        // The run keeps its order: its survivors move to a new Vec in turn.
+        if self
+            .run
+            .iter()
+            .any(|q| self.handles.is_cancelled(q.entry.slot))
+        {
+            let mut live = Vec::with_capacity(self.run.len());
+            for q in self.run.drain(..) {
+                if self.handles.is_cancelled(q.entry.slot) {
+                    self.handles.release(q.entry.slot);
+                    self.dead.entries.push(q.entry);
+                    run_removed += 1;
+                } else {
+                    live.push(q);
+                }
+            }
+            self.run = live;
+        }
         let handles = &mut self.handles;
         let dead = &mut self.dead.buckets;
-        let mut removed = 0;
+        let mut removed = run_removed;
         let mut split = |v: &mut Vec<Queued>| {
             let mut k = 0;
             for j in 0..v.len() {
@@ -360,6 +410,7 @@ impl TimerQueue {
         self.cancelled.store(0, Ordering::Relaxed);
         self.len = 0;
         let mut all: Vec<TimerEntry> = std::mem::take(&mut self.dead).into_entries().collect();
+        all.extend(self.run.drain(..).map(|q| q.entry));
         all.extend(self.heap.drain(..).map(|q| q.entry));
         for bucket in self.wheel.buckets_mut() {
             all.extend(bucket.drain(..).map(|q| q.entry));

@@ -56,7 +56,11 @@ fn rng(seed: &mut u64) -> u64 {
     *seed
 }
 
+/// The heap is a heap and the run is sorted latest first.
 fn check_heap(q: &TimerQueue) {
+    for (i, w) in q.run.windows(2).enumerate() {
+        assert!(w[0].key > w[1].key, "run order at {i}");
+    }
     for i in 1..q.heap.len() {
         assert!(
             q.heap[(i - 1) / ARITY].key <= q.heap[i].key,
