@@ -18,8 +18,11 @@
 //!    can fall due, then each cancelled, then one loop iteration so the
 //!    cancelled entries are purged. tokio: `DelayQueue` insert, then `remove`.
 //!
-//! One unmeasured warm-up run of each, then `SWITCHBOARD_BENCH_ROUNDS`
-//! (default 5) rounds, each running every peer once, in an order rotated from
+//! Each sample runs in a fresh child process (this binary re-executed with
+//! `--sample WORKLOAD PEER N SPAN`, pinned to core 0 when `taskset` works),
+//! which does one unmeasured warm-up run and then the measured one: no peer
+//! inherits the allocator's state (a million freed timers) from another.
+//! `SWITCHBOARD_BENCH_ROUNDS` (default 5) rounds, each running every peer once, in an order rotated from
 //! round to round. Ratios are taken within a round; each figure is printed as
 //! `median (min–max)` over the rounds, one line per workload.
 //! `SWITCHBOARD_BENCH_ONLY` (comma-separated: `call_soon`, `timers`,
@@ -33,9 +36,83 @@
 mod stats;
 mod workloads;
 
+use std::process::Command;
 use std::time::Duration;
 
 use stats::{ratio, si, spread, Sample};
+
+/// Runs `peer` of `workload` in this process: one warm-up run, then the
+/// measured one.
+fn run_here(workload: &str, peer: &str, n: usize, span: f64) -> Sample {
+    let run = || match (workload, peer) {
+        ("call_soon", "switchboard") => workloads::sb_call_soon(n),
+        ("call_soon", "tokio-spawn_local") => workloads::tokio_call_soon(n),
+        ("timers", "switchboard") => workloads::sb_timers(&workloads::delays(n, 0.0, span)),
+        ("timers", "tokio-DelayQueue") => workloads::tokio_timers(&workloads::delays(n, 0.0, span)),
+        // Far enough ahead that none falls due while the run lasts.
+        ("timers_cancel", "switchboard") => {
+            workloads::sb_cancel(&workloads::delays(n, 3600.0, span))
+        }
+        ("timers_cancel", "tokio-DelayQueue") => {
+            workloads::tokio_cancel(&workloads::delays(n, 3600.0, span))
+        }
+        _ => panic!("no peer {peer} for {workload}"),
+    };
+    run();
+    run()
+}
+
+/// Runs one sample in a fresh child process (see the module docs).
+fn run_in_child(workload: &str, peer: &str, n: usize, span: f64) -> Sample {
+    let exe = std::env::current_exe().expect("bench binary");
+    let pin = Command::new("taskset")
+        .args(["-c", "0", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    let mut cmd = if pin {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "0"]).arg(&exe);
+        c
+    } else {
+        Command::new(&exe)
+    };
+    let out = cmd
+        .args([
+            "--sample",
+            workload,
+            peer,
+            &n.to_string(),
+            &span.to_string(),
+        ])
+        .output()
+        .expect("run the bench child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{workload} {peer} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Vec<f64> = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("SAMPLE "))
+        .expect("a SAMPLE line")
+        .split_whitespace()
+        .map(|x| x.parse().expect("a number"))
+        .collect();
+    Sample {
+        count: v[0],
+        wall: Duration::from_secs_f64(v[1]),
+        cpu: v[2],
+    }
+}
+
+/// The child's side of [`run_in_child`]: `--sample WORKLOAD PEER N SPAN`.
+fn sample_main(args: &[String]) {
+    let n = args[2].parse().expect("N");
+    let span = args[3].parse().expect("span");
+    let s = run_here(&args[0], &args[1], n, span);
+    println!("SAMPLE {} {} {}", s.count, s.wall.as_secs_f64(), s.cpu);
+}
 
 /// One peer of a workload.
 struct Peer {
@@ -97,6 +174,10 @@ fn report(w: &Workload) -> String {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--sample") {
+        return sample_main(&args[i + 1..]);
+    }
     let smoke = !std::env::args().any(|a| a == "--bench");
     let n = stats::env_num("SWITCHBOARD_BENCH_N")
         .map_or(if smoke { 1000 } else { 1_000_000 }, |v| v as usize);
@@ -110,27 +191,25 @@ fn main() {
     let want = |name: &str| only.is_empty() || only.split(',').any(|w| w.trim() == name);
 
     println!(
-        "loop_core bench ({}): N={n}, timer span {span} s, {} warm-up + {rounds} round(s), \
-         tokio current-thread runtime, CPUs allowed: {}, load average at start {}",
+        "loop_core bench ({}): N={n}, timer span {span} s, {rounds} round(s), each sample \
+         in a fresh process after a warm-up run in it, tokio current-thread runtime, \
+         CPUs allowed: {}, load average at start {}",
         if smoke {
             "smoke pass under cargo test --benches, not a measurement"
         } else {
             "cargo bench --bench loop_core"
         },
-        u8::from(!smoke),
         stats::cpus_allowed(),
         stats::loadavg(),
     );
 
-    let fire = Duration::ZERO;
-    let fired = workloads::delays(n, fire.as_secs_f64(), span);
-    // Far enough ahead that none falls due while the run lasts.
-    let far = workloads::delays(n, 3600.0, span);
     let mut all = Vec::new();
+    let child =
+        |w: &'static str, p: &'static str| Peer::new(p, move || run_in_child(w, p, n, span));
     if want("call_soon") {
         let mut peers = vec![
-            Peer::new("switchboard", move || workloads::sb_call_soon(n)),
-            Peer::new("tokio-spawn_local", move || workloads::tokio_call_soon(n)),
+            child("call_soon", "switchboard"),
+            child("call_soon", "tokio-spawn_local"),
         ];
         if want("asyncio") && !smoke {
             peers.push(Peer::new("asyncio", move || {
@@ -151,18 +230,16 @@ fn main() {
         });
     }
     if want("timers") {
-        let (a, b) = (fired.clone(), fired);
         all.push(Workload {
             title: format!("timers fired N={n}, delays 0-{span} s"),
             unit: "timers",
             peers: vec![
-                Peer::new("switchboard", move || workloads::sb_timers(&a)),
-                Peer::new("tokio-DelayQueue", move || workloads::tokio_timers(&b)),
+                child("timers", "switchboard"),
+                child("timers", "tokio-DelayQueue"),
             ],
         });
     }
     if want("timers_cancel") {
-        let (a, b) = (far.clone(), far);
         all.push(Workload {
             title: format!(
                 "timers scheduled then cancelled N={n}, delays 3600-{} s",
@@ -170,8 +247,8 @@ fn main() {
             ),
             unit: "timers",
             peers: vec![
-                Peer::new("switchboard", move || workloads::sb_cancel(&a)),
-                Peer::new("tokio-DelayQueue", move || workloads::tokio_cancel(&b)),
+                child("timers_cancel", "switchboard"),
+                child("timers_cancel", "tokio-DelayQueue"),
             ],
         });
     }
@@ -180,13 +257,6 @@ fn main() {
         for w in &mut all {
             w.peers
                 .retain(|p| keep.split(',').any(|k| k.trim() == p.name));
-        }
-    }
-    if !smoke {
-        for w in &all {
-            for p in &w.peers {
-                (p.run)();
-            }
         }
     }
     for round in 0..rounds {

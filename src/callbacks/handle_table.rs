@@ -7,7 +7,8 @@
 //! the state. A slot is reused only once the loop is done with it *and* no
 //! handle refers to it, so `cancelled()` stays true for a cancelled handle
 //! however long it is kept. A callback posted from another thread gets a
-//! word of its own ([`AloneSlot`]), since the table belongs to the loop thread.
+//! chunk of one word of its own ([`AloneSlot`]), since the table belongs to
+//! the loop thread; a handle is then the same 16 bytes either way.
 
 use std::panic::Location;
 use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
@@ -65,33 +66,50 @@ fn describe(word: u64) -> &'static str {
 #[derive(Debug)]
 pub(crate) struct Chunk {
     words: Box<[AtomicU64]>,
-    /// The loop's count of cancelled entries still in its timer heap.
-    cancelled_timers: Arc<AtomicIsize>,
+    /// The loop's count of cancelled entries still in its timer queue
+    /// (`None` for an [`AloneSlot`], never a timer).
+    cancelled_timers: Option<Arc<AtomicIsize>>,
 }
 
-/// The state of a callback posted from another thread (one allocation, as the
-/// table belongs to the loop thread).
+/// The state of a callback posted from another thread: a chunk of one word,
+/// as the table belongs to the loop thread.
 #[derive(Debug)]
 pub(crate) struct AloneSlot {
-    word: AtomicU64,
+    chunk: Arc<Chunk>,
     pub(crate) created_at: &'static Location<'static>,
 }
 
 impl AloneSlot {
-    pub(crate) fn new(created_at: &'static Location<'static>) -> Arc<Self> {
-        Arc::new(AloneSlot {
-            word: AtomicU64::new(0),
+    /// A fresh state, counted with the one [`handle`](Self::handle) it gives.
+    pub(crate) fn new(created_at: &'static Location<'static>) -> Self {
+        AloneSlot {
+            chunk: Arc::new(Chunk {
+                words: Box::new([AtomicU64::new(COUNT_ONE)]),
+                cancelled_timers: None,
+            }),
             created_at,
-        })
+        }
+    }
+
+    /// The handle the state was counted for: call once.
+    pub(crate) fn handle(&self) -> Handle {
+        Handle::from_slot(
+            HandleSlot {
+                chunk: self.chunk.clone(),
+                index: 0,
+                gen: 0,
+            },
+            self.created_at,
+        )
     }
 
     /// The loop claims the callback; false when it was cancelled first.
     pub(crate) fn start(&self) -> bool {
-        self.word.fetch_or(STARTED, Ordering::AcqRel) & CANCELLED == 0
+        self.chunk.words[0].fetch_or(STARTED, Ordering::AcqRel) & CANCELLED == 0
     }
 
     pub(crate) fn finish(&self) {
-        self.word.fetch_or(DONE, Ordering::Release);
+        self.chunk.words[0].fetch_or(DONE, Ordering::Release);
     }
 }
 
@@ -163,7 +181,7 @@ impl HandleTable {
             Ordering::Release,
         );
         let handle = Handle::from_slot(
-            HandleSlot::Table {
+            HandleSlot {
                 chunk: chunk.clone(),
                 index,
                 gen,
@@ -199,7 +217,7 @@ impl HandleTable {
             let words = (0..CHUNK).map(|_| AtomicU64::new(0)).collect();
             self.chunks.push(Arc::new(Chunk {
                 words,
-                cancelled_timers: self.cancelled_timers.clone(),
+                cancelled_timers: Some(self.cancelled_timers.clone()),
             }));
         }
         let slot = self.fresh;
@@ -263,73 +281,61 @@ impl HandleTable {
     }
 }
 
+/// What a handle holds: its chunk, kept alive, and its word's place and
+/// generation.
 #[derive(Debug)]
-pub(crate) enum HandleSlot {
-    Table {
-        chunk: Arc<Chunk>,
-        index: u32,
-        gen: u32,
-    },
-    Alone(Arc<AloneSlot>),
+pub(crate) struct HandleSlot {
+    chunk: Arc<Chunk>,
+    index: u32,
+    gen: u32,
 }
 
 impl HandleSlot {
-    fn word(&self) -> (&AtomicU64, u32) {
-        match self {
-            HandleSlot::Table { chunk, index, gen } => (&chunk.words[*index as usize], *gen),
-            HandleSlot::Alone(s) => (&s.word, 0),
-        }
+    fn word(&self) -> &AtomicU64 {
+        &self.chunk.words[self.index as usize]
     }
 
     /// Cancels the callback if the loop has not claimed it; idempotent.
     pub(crate) fn cancel(&self) {
-        let (word, gen) = self.word();
-        if cancel_word(word, gen) {
-            if let HandleSlot::Table { chunk, .. } = self {
-                chunk.cancelled_timers.fetch_add(1, Ordering::Relaxed);
+        if cancel_word(self.word(), self.gen) {
+            if let Some(counter) = &self.chunk.cancelled_timers {
+                counter.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
 
     /// True when a cancel won.
     pub(crate) fn cancelled(&self) -> bool {
-        self.word().0.load(Ordering::Acquire) & CANCELLED != 0
+        self.word().load(Ordering::Acquire) & CANCELLED != 0
     }
 
     /// "pending", "running", "done" or "cancelled".
     pub(crate) fn state_name(&self) -> &'static str {
-        describe(self.word().0.load(Ordering::Acquire))
+        describe(self.word().load(Ordering::Acquire))
     }
 }
 
 impl Clone for HandleSlot {
     fn clone(&self) -> Self {
-        match self {
-            HandleSlot::Table { chunk, index, gen } => {
-                let old = chunk.words[*index as usize].fetch_add(COUNT_ONE, Ordering::Relaxed);
-                // Like `Arc`: abort long before the count could carry into the
-                // generation (2^27 handles of one callback).
-                if old & COUNT_MASK >= COUNT_MASK / 2 {
-                    std::process::abort();
-                }
-                HandleSlot::Table {
-                    chunk: chunk.clone(),
-                    index: *index,
-                    gen: *gen,
-                }
-            }
-            HandleSlot::Alone(s) => HandleSlot::Alone(s.clone()),
+        let old = self.word().fetch_add(COUNT_ONE, Ordering::Relaxed);
+        // Like `Arc`: abort long before the count could carry into the
+        // generation (2^27 handles of one callback).
+        if old & COUNT_MASK >= COUNT_MASK / 2 {
+            std::process::abort();
+        }
+        HandleSlot {
+            chunk: self.chunk.clone(),
+            index: self.index,
+            gen: self.gen,
         }
     }
 }
 
 impl Drop for HandleSlot {
     fn drop(&mut self) {
-        if let HandleSlot::Table { chunk, index, .. } = self {
-            // Release: this thread's reads of the word happen before the loop
-            // reuses the slot (it loads the count with Acquire).
-            chunk.words[*index as usize].fetch_sub(COUNT_ONE, Ordering::Release);
-        }
+        // Release: this thread's reads of the word happen before the loop
+        // reuses the slot (it loads the count with Acquire).
+        self.word().fetch_sub(COUNT_ONE, Ordering::Release);
     }
 }
 

@@ -53,7 +53,7 @@ pub(crate) enum Ready {
     },
     /// A callback posted from another thread, with a state of its own.
     CallAlone {
-        state: Arc<AloneSlot>,
+        state: AloneSlot,
         f: Box<dyn FnOnce()>,
     },
     Task(TaskKey),

@@ -27,7 +27,7 @@ fn on_thread(id: ThreadId) -> bool {
 
 /// What other threads put in a loop's inbox.
 pub(crate) enum Inbox {
-    Call(Arc<AloneSlot>, Box<dyn FnOnce() + Send>),
+    Call(AloneSlot, Box<dyn FnOnce() + Send>),
     Deliver(ActorId, u64, Box<dyn Any + Send>),
     DeliverAfter(ActorId, u64, Box<dyn Any + Send>, std::time::Duration),
 }
@@ -186,11 +186,12 @@ impl LoopHandle {
             }
         }
         let state = AloneSlot::new(Location::caller());
+        let handle = state.handle();
         self.shared
-            .send_inbox(Inbox::Call(state.clone(), Box::new(f)))
+            .send_inbox(Inbox::Call(state, Box::new(f)))
             .map_err(|_| LoopError::Closed)?;
         self.shared.notify();
-        Ok(Handle::alone(state))
+        Ok(handle)
     }
 
     /// Stops the loop after its current iteration, waking it at once if it is
