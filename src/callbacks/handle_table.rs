@@ -265,6 +265,17 @@ impl HandleTable {
         self.give_back(slot, old);
     }
 
+    /// Gives `slot` back if its callback was cancelled (one load of its
+    /// state, for a purge's pass over every queued timer); true if it was.
+    pub(crate) fn release_if_cancelled(&mut self, slot: u32) -> bool {
+        let word = self.word(slot).load(Ordering::Acquire);
+        if word & CANCELLED == 0 {
+            return false;
+        }
+        self.give_back(slot, word);
+        true
+    }
+
     /// The loop is done with `slot` (it ran, or was cancelled and taken out of
     /// the queue); it is reused once no handle refers to it.
     pub(crate) fn release(&mut self, slot: u32) {

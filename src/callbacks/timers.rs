@@ -369,9 +369,7 @@ impl TimerQueue {
         let mut split = |v: &mut Vec<Queued>| {
             let mut k = 0;
             for j in 0..v.len() {
-                let slot = v[j].entry.slot;
-                if handles.is_cancelled(slot) {
-                    handles.release(slot);
+                if handles.release_if_cancelled(v[j].entry.slot) {
                     v.swap(k, j);
                     k += 1;
                 }
