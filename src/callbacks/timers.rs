@@ -13,13 +13,11 @@
 //! in order.
 //!
 //! The queue also owns the loop's [`HandleTable`] (the states of every
-//! scheduled callback, timer or not), which shares its cancelled-timers counter.
+//! scheduled callback, timer or not), whose chunks count the cancelled timers.
 
 mod wheel;
 
 use std::panic::Location;
-use std::sync::atomic::{AtomicIsize, Ordering};
-use std::sync::Arc;
 
 use crate::callbacks::store::Callback;
 use crate::handle::Handle;
@@ -113,7 +111,6 @@ pub(crate) struct TimerQueue {
     /// Timers in the heap and the wheel.
     len: usize,
     next_seq: u64,
-    cancelled: Arc<AtomicIsize>,
     handles: HandleTable,
     /// Cancelled entries taken out and not yet dropped. The loop drops them
     /// with [`take_dead`](Self::take_dead) once it holds no borrow, since a
@@ -124,15 +121,13 @@ pub(crate) struct TimerQueue {
 impl TimerQueue {
     /// An empty queue whose wheel starts at time 0 (the loop's epoch).
     pub(crate) fn new() -> Self {
-        let cancelled = Arc::new(AtomicIsize::new(0));
         TimerQueue {
             run: Vec::new(),
             heap: Vec::new(),
             wheel: Wheel::new(tick_of(flip(0))),
             len: 0,
             next_seq: 0,
-            handles: HandleTable::new(cancelled.clone()),
-            cancelled,
+            handles: HandleTable::new(),
             dead: Dead::default(),
         }
     }
@@ -321,17 +316,20 @@ impl TimerQueue {
     /// Moves the cancelled entry of a timer already out of the queue to `dead`
     /// and gives its slot back.
     fn bury(&mut self, e: TimerEntry) {
+        self.handles.uncount(e.slot);
         self.handles.release(e.slot);
         self.dead.entries.push(e);
         self.len -= 1;
-        self.cancelled.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Removes cancelled entries when they are more than half of a large queue
     /// (see [`take_dead`](Self::take_dead)).
     pub(crate) fn maybe_purge(&mut self) {
-        let cancelled = self.cancelled.load(Ordering::Relaxed).max(0) as usize;
-        if self.len >= MIN_PURGE && cancelled * 2 > self.len {
+        if self.len < MIN_PURGE {
+            return;
+        }
+        let cancelled = self.handles.cancelled_timers().max(0) as usize;
+        if cancelled * 2 > self.len {
             self.purge();
         }
     }
@@ -353,8 +351,7 @@ impl TimerQueue {
         {
             let mut live = Vec::with_capacity(self.run.len());
             for q in self.run.drain(..) {
-                if self.handles.is_cancelled(q.entry.slot) {
-                    self.handles.release(q.entry.slot);
+                if self.handles.release_if_cancelled(q.entry.slot) {
                     self.dead.entries.push(q.entry);
                     run_removed += 1;
                 } else {
@@ -392,8 +389,6 @@ impl TimerQueue {
         self.wheel.recount();
         self.heapify();
         self.len -= removed;
-        self.cancelled
-            .fetch_sub(removed as isize, Ordering::Relaxed);
     }
 
     /// Hands over the cancelled entries removed so far, for the caller to drop
@@ -405,7 +400,7 @@ impl TimerQueue {
     /// Empties the queue (loop close); the callbacks are returned so they can be
     /// dropped outside any borrow of the loop.
     pub(crate) fn drain(&mut self) -> Vec<TimerEntry> {
-        self.cancelled.store(0, Ordering::Relaxed);
+        self.handles.reset_counts();
         self.len = 0;
         let mut all: Vec<TimerEntry> = std::mem::take(&mut self.dead).into_entries().collect();
         all.extend(self.run.drain(..).map(|q| q.entry));

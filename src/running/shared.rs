@@ -185,8 +185,7 @@ impl LoopHandle {
                 return core.call_soon_boxed(Box::new(f), Location::caller());
             }
         }
-        let state = AloneSlot::new(Location::caller());
-        let handle = state.handle();
+        let (state, handle) = AloneSlot::new(Location::caller());
         self.shared
             .send_inbox(Inbox::Call(state, Box::new(f)))
             .map_err(|_| LoopError::Closed)?;
