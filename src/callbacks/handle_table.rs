@@ -171,6 +171,10 @@ pub(crate) enum Claimed {
 #[derive(Debug)]
 pub(crate) struct HandleTable {
     chunks: Vec<&'static Chunk>,
+    /// Per chunk, the timer slots this table holds (queued, or due and not
+    /// yet claimed): only those chunks' cancel counts can be non-zero, so
+    /// [`cancelled_timers`](Self::cancelled_timers) reads only theirs.
+    timers: Vec<u32>,
     /// Slots ready for reuse, the lowest last.
     free: Vec<u32>,
     /// Slots given up by the loop while handles still referred to them.
@@ -184,6 +188,7 @@ impl HandleTable {
     pub(crate) const fn new() -> Self {
         HandleTable {
             chunks: Vec::new(),
+            timers: Vec::new(),
             free: Vec::new(),
             deferred: Vec::new(),
             rescan_at: CHUNK,
@@ -214,7 +219,12 @@ impl HandleTable {
         // No handle refers to the slot and only this table writes its
         // generation, so a plain store publishes the fresh state.
         let gen = ((word.load(Ordering::Relaxed) >> GEN_SHIFT) as u32).wrapping_add(1);
-        let kind = if timer { TIMER } else { 0 };
+        let kind = if timer {
+            self.timers[slot as usize / CHUNK] += 1;
+            TIMER
+        } else {
+            0
+        };
         word.store(
             (u64::from(gen) << GEN_SHIFT) | COUNT_ONE | kind,
             Ordering::Release,
@@ -250,6 +260,7 @@ impl HandleTable {
         chunk.cancelled.store(0, Ordering::Relaxed);
         let base = u32::try_from(self.chunks.len() * CHUNK).expect("fewer than 2^32 callbacks");
         self.chunks.push(chunk);
+        self.timers.push(0);
         // Room for every slot in the free list, taken now, while slots are
         // handed out: it then never grows while a burst of callbacks runs
         // and frees their boxes (a large allocation then makes glibc
@@ -275,9 +286,14 @@ impl HandleTable {
 
     /// Cancelled timers still queued: the sum over this table's chunks.
     pub(crate) fn cancelled_timers(&self) -> isize {
-        self.chunks
+        // A scan of one small `Vec`, touching the (shared) count of only the
+        // chunks that hold timers: a loop that once had a million callbacks
+        // pending and has a few timers now reads a few counts.
+        self.timers
             .iter()
-            .map(|c| c.cancelled.load(Ordering::Relaxed))
+            .zip(&self.chunks)
+            .filter(|(&n, _)| n > 0)
+            .map(|(_, c)| c.cancelled.load(Ordering::Relaxed))
             .sum()
     }
 
@@ -305,8 +321,9 @@ impl HandleTable {
     pub(crate) fn start(&mut self, slot: u32) -> Claimed {
         let word = self.word(slot);
         // Acquire: pairs with the Release of the last handle's drop.
-        if word.load(Ordering::Acquire) & (COUNT_MASK | CANCELLED) == 0 {
-            self.free.push(slot);
+        let now = word.load(Ordering::Acquire);
+        if now & (COUNT_MASK | CANCELLED) == 0 {
+            self.give_back(slot, now);
             return Claimed::Unwatched;
         }
         let old = word.fetch_or(STARTED, Ordering::AcqRel);
@@ -347,6 +364,9 @@ impl HandleTable {
     }
 
     fn give_back(&mut self, slot: u32, word: u64) {
+        if word & TIMER != 0 {
+            self.timers[slot as usize / CHUNK] -= 1;
+        }
         if word & COUNT_MASK == 0 {
             self.free.push(slot);
         } else {
@@ -371,6 +391,7 @@ impl HandleTable {
         }
         self.free.clear();
         self.deferred.clear();
+        self.timers.clear();
         std::mem::take(&mut self.chunks)
     }
 }
@@ -548,8 +569,10 @@ mod tests {
         h.clone().cancel();
         assert_eq!(t.cancelled_timers(), 1);
         // Left the heap live, cancelled in the ready queue: `start` uncounts it.
+        assert_eq!(t.timers.iter().sum::<u32>(), 1, "the table holds one timer");
         assert_eq!(t.start(s), Claimed::Cancelled);
         assert_eq!(t.cancelled_timers(), 0);
+        assert_eq!(t.timers.iter().sum::<u32>(), 0, "and gave it back");
         assert!(h.cancelled());
         assert!(format!("{h:?}").contains("cancelled"));
     }
