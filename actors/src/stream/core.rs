@@ -16,6 +16,7 @@ use switchboard_protocols::{
 };
 
 use crate::flow::{FlowControl, FlowSignal};
+use crate::stream::cold::{ColdBox, Raised};
 use crate::stream::info::StreamInfo;
 use crate::stream::options::SOCKET_OPS;
 use crate::stream::socket::StreamSocket;
@@ -59,25 +60,6 @@ pub(crate) enum WriteSide {
     EofSent,
 }
 
-/// Events the transport raised for its protocol while the protocol was running;
-/// delivered when the handler returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Raised {
-    PauseWriting,
-    ResumeWriting,
-    /// The protocol asked for `TimerFired(token)` after `delay`.
-    Timer {
-        delay: Duration,
-        token: u32,
-    },
-    /// The TLS layer asked for its own timer (handshake or shutdown
-    /// timeout), `gen` telling a live timer from a stale one.
-    TlsTimer {
-        delay: Duration,
-        gen: u32,
-    },
-}
-
 /// The transport state a protocol reaches through `&mut dyn StreamTransport`.
 pub(crate) struct Core<S: StreamSocket, M: 'static> {
     pub(crate) socket: Option<S>,
@@ -89,17 +71,13 @@ pub(crate) struct Core<S: StreamSocket, M: 'static> {
     buffer: VecDeque<Bytes>,
     buffered: usize,
     flow: FlowControl,
-    pub(crate) raised: VecDeque<Raised>,
+    /// Raised events, a protocol switch, an upgrade, the reason of the loss:
+    /// boxed together, made on first use (see `cold`).
+    pub(crate) cold: ColdBox<M>,
     /// The protocol's answer to `EofReceived`.
     pub(crate) keep_open: bool,
     /// Reading was resumed inside a handler; the actor reads once it returns.
     pub(crate) read_again: bool,
-    pub(crate) new_protocol: Option<AnyStreamProtocol<M>>,
-    /// A TLS upgrade the protocol asked for; applied when its handler
-    /// returns. Boxed: a pointer is all it costs connections that never
-    /// upgrade.
-    pub(crate) upgrade: Option<Box<TlsUpgrade>>,
-    pub(crate) lost_reason: Option<TransportError>,
     mailer: Arc<dyn Mailer>,
     /// Hard cap on the write buffer (asyncio has none); see `StreamLimits`.
     pub(crate) max_buffer: Option<usize>,
@@ -126,12 +104,9 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
             buffer: VecDeque::new(),
             buffered: 0,
             flow: FlowControl::default(),
-            raised: VecDeque::new(),
+            cold: ColdBox::new(),
             keep_open: false,
             read_again: false,
-            new_protocol: None,
-            upgrade: None,
-            lost_reason: None,
             mailer,
             max_buffer: Some(crate::stream::limits::DEFAULT_MAX_WRITE_BUFFER),
             read_backpressure: true,
@@ -162,8 +137,8 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         }
         self.phase = Phase::Dying;
         self.read = ReadSide::Done;
-        self.lost_reason = reason;
-        self.raised.clear();
+        self.cold.set_lost_reason(reason);
+        self.cold.clear_raised();
         self.buffer.clear();
         self.buffered = 0;
         // Closing the fd also removes it from the epoll set.
@@ -195,7 +170,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
             }
         }
         if let Some(FlowSignal::Pause) = self.flow.after_grow(self.buffered) {
-            self.raised.push_back(Raised::PauseWriting);
+            self.cold.raise(Raised::PauseWriting);
             self.info.set_writing_paused(true);
         }
     }
@@ -372,8 +347,8 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         // Raised after a close that has just completed, it still comes before
         // `ConnectionLost` (G4); not after a failure, whose `die` dropped the
         // events of a buffer that is gone.
-        if resume && (self.phase < Phase::Dying || self.lost_reason.is_none()) {
-            self.raised.push_back(Raised::ResumeWriting);
+        if resume && (self.phase < Phase::Dying || self.cold.lost_reason().is_none()) {
+            self.cold.raise(Raised::ResumeWriting);
         }
         if resume {
             self.info.set_writing_paused(false);
@@ -524,11 +499,11 @@ impl<S: StreamSocket, M: 'static> StreamTransport<M> for Core<S, M> {
     ) -> Result<(), LimitsError> {
         match self.flow.set_limits(high, low, self.buffered)? {
             Some(FlowSignal::Pause) => {
-                self.raised.push_back(Raised::PauseWriting);
+                self.cold.raise(Raised::PauseWriting);
                 self.info.set_writing_paused(true);
             }
             Some(FlowSignal::Resume) => {
-                self.raised.push_back(Raised::ResumeWriting);
+                self.cold.raise(Raised::ResumeWriting);
                 self.info.set_writing_paused(false);
             }
             None => {}
@@ -541,7 +516,7 @@ impl<S: StreamSocket, M: 'static> StreamTransport<M> for Core<S, M> {
     }
 
     fn set_protocol(&mut self, protocol: AnyStreamProtocol<M>) {
-        self.new_protocol = Some(protocol);
+        self.cold.set_protocol(protocol);
     }
 
     fn peername(&self) -> Option<Address> {
@@ -564,7 +539,7 @@ impl<S: StreamSocket, M: 'static> StreamTransport<M> for Core<S, M> {
 
     fn call_later(&mut self, delay: Duration, token: u32) {
         if self.phase < Phase::Dying {
-            self.raised.push_back(Raised::Timer { delay, token });
+            self.cold.raise(Raised::Timer { delay, token });
         }
     }
 
@@ -579,10 +554,10 @@ impl<S: StreamSocket, M: 'static> StreamTransport<M> for Core<S, M> {
         if self.phase >= Phase::Closing || self.write != WriteSide::Open {
             return Err(TlsError::Closing);
         }
-        if self.upgrade.is_some() {
+        if self.cold.has_upgrade() {
             return Err(TlsError::AlreadyTls);
         }
-        self.upgrade = Some(Box::new(upgrade));
+        self.cold.set_upgrade(upgrade);
         Ok(())
     }
 }

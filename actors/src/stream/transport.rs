@@ -15,7 +15,8 @@ use switchboard_protocols::{
 };
 
 use crate::context::{LoopActor, LoopContext, Readiness, Status};
-use crate::stream::core::{Core, Phase, Raised, ReadSide};
+use crate::stream::cold::Raised;
+use crate::stream::core::{Core, Phase, ReadSide};
 use crate::stream::event::Ev;
 use crate::stream::info::StreamInfo;
 use crate::stream::limits::StreamLimits;
@@ -224,10 +225,10 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
     fn deliver(&mut self, ev: Ev<M>, cx: &mut dyn LoopContext) {
         self.call(ev, cx);
         self.deliver_raised(cx);
-        if let Some(p) = self.core.new_protocol.take() {
+        if let Some(p) = self.core.cold.take_protocol() {
             self.upper.set_app(p);
         }
-        if let Some(up) = self.core.upgrade.take() {
+        if let Some(up) = self.core.cold.take_upgrade() {
             self.upgrade(*up, None, cx);
             self.deliver_raised(cx);
         }
@@ -297,7 +298,7 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
         // The step is over; a later one delivers again.
         self.interrupted = false;
         if std::mem::take(&mut self.core.write_failed) {
-            if let Some(err) = &self.core.lost_reason {
+            if let Some(err) = self.core.cold.lost_reason() {
                 self.report_fatal("Fatal write error on socket transport", err, cx);
             }
         }
@@ -406,12 +407,12 @@ impl<S: StreamSocket, M: 'static> LoopActor for SocketTransport<S, M> {
             self.read_loop(cx, false);
         } else if msg.is::<Finish>() {
             if self.core.phase == Phase::Ending {
-                let reason = self.core.lost_reason.take();
+                let reason = self.core.cold.take_lost_reason();
                 // Kept for `exit_reason`: monitors of the protocol learn
                 // whether the connection ended cleanly.
                 let kept = reason.clone();
                 self.deliver(Ev::Lost(reason), cx);
-                self.core.lost_reason = kept;
+                self.core.cold.set_lost_reason(kept);
                 self.core.phase = Phase::Gone;
                 self.core.info.set_lost();
                 if let Some(hook) = self.hooks.on_lost.take() {
@@ -446,7 +447,7 @@ impl<S: StreamSocket, M: 'static> LoopActor for SocketTransport<S, M> {
     }
 
     fn exit_reason(&mut self) -> ExitReason {
-        match &self.core.lost_reason {
+        match self.core.cold.lost_reason() {
             None => ExitReason::Normal,
             Some(e) => ExitReason::failed(e.to_string()),
         }
@@ -465,7 +466,7 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
     /// Delivers the events handlers raised, in order; arms the timers they
     /// asked for.
     fn deliver_raised(&mut self, cx: &mut dyn LoopContext) {
-        while let Some(raised) = self.core.raised.pop_front() {
+        while let Some(raised) = self.core.cold.next_raised() {
             let ev = match raised {
                 Raised::PauseWriting => Ev::Pause,
                 Raised::ResumeWriting => Ev::Resume,

@@ -11,7 +11,8 @@ use switchboard_protocols::{
 };
 
 use crate::context::LoopContext;
-use crate::stream::core::{Core, Phase, Raised};
+use crate::stream::cold::Raised;
+use crate::stream::core::{Core, Phase};
 use crate::stream::socket::StreamSocket;
 use crate::stream::tls::MadeHook;
 
@@ -134,7 +135,7 @@ impl TlsState {
         delay: Duration,
     ) {
         self.timer_gen = self.timer_gen.wrapping_add(1);
-        core.raised.push_back(Raised::TlsTimer {
+        core.cold.raise(Raised::TlsTimer {
             delay,
             gen: self.timer_gen,
         });

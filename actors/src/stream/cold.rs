@@ -1,0 +1,133 @@
+//! The part of a stream transport's state that an idle connection never
+//! touches: events raised for the protocol, a protocol switch or TLS upgrade
+//! asked for, the reason of the loss. One box, made on first use, so that
+//! ten thousand idle connections pay a pointer each for all of it.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use switchboard_protocols::{AnyStreamProtocol, TlsUpgrade, TransportError};
+
+/// Events the transport raised for its protocol while the protocol was running;
+/// delivered when the handler returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Raised {
+    PauseWriting,
+    ResumeWriting,
+    /// The protocol asked for `TimerFired(token)` after `delay`.
+    Timer {
+        delay: Duration,
+        token: u32,
+    },
+    /// The TLS layer asked for its own timer (handshake or shutdown
+    /// timeout), `gen` telling a live timer from a stale one.
+    TlsTimer {
+        delay: Duration,
+        gen: u32,
+    },
+}
+
+/// The rarely used state of a transport (see the module).
+pub(crate) struct Cold<M: 'static> {
+    /// Raised events not yet delivered, in order.
+    pub(crate) raised: VecDeque<Raised>,
+    /// `set_protocol`: applied when the handler that asked returns.
+    pub(crate) new_protocol: Option<AnyStreamProtocol<M>>,
+    /// A TLS upgrade the protocol asked for; applied when its handler
+    /// returns. Boxed still: it is larger than the rest put together.
+    pub(crate) upgrade: Option<Box<TlsUpgrade>>,
+    /// Why the connection was lost (none for a clean close): told to the
+    /// protocol in `ConnectionLost`, then kept for the actor's exit reason.
+    pub(crate) lost_reason: Option<TransportError>,
+}
+
+impl<M: 'static> Default for Cold<M> {
+    fn default() -> Self {
+        Cold {
+            raised: VecDeque::new(),
+            new_protocol: None,
+            upgrade: None,
+            lost_reason: None,
+        }
+    }
+}
+
+/// The box of a transport's cold state, empty until something needs it.
+pub(crate) struct ColdBox<M: 'static>(Option<Box<Cold<M>>>);
+
+impl<M: 'static> ColdBox<M> {
+    /// Nothing made yet.
+    pub(crate) fn new() -> Self {
+        ColdBox(None)
+    }
+
+    /// The cold state, made now if it was not yet.
+    fn get(&mut self) -> &mut Cold<M> {
+        self.0.get_or_insert_with(Box::default)
+    }
+
+    /// Queues `r` for delivery once the running handler returns.
+    pub(crate) fn raise(&mut self, r: Raised) {
+        self.get().raised.push_back(r);
+    }
+
+    /// The next raised event, if any.
+    pub(crate) fn next_raised(&mut self) -> Option<Raised> {
+        self.0.as_mut()?.raised.pop_front()
+    }
+
+    /// Forgets the raised events not yet delivered.
+    pub(crate) fn clear_raised(&mut self) {
+        if let Some(c) = &mut self.0 {
+            c.raised.clear();
+        }
+    }
+
+    /// Records `protocol` to replace the current one.
+    pub(crate) fn set_protocol(&mut self, protocol: AnyStreamProtocol<M>) {
+        self.get().new_protocol = Some(protocol);
+    }
+
+    /// The protocol that replaces the current one, if one was set.
+    pub(crate) fn take_protocol(&mut self) -> Option<AnyStreamProtocol<M>> {
+        self.0.as_mut()?.new_protocol.take()
+    }
+
+    /// True while an upgrade waits to be applied.
+    pub(crate) fn has_upgrade(&self) -> bool {
+        self.0.as_ref().is_some_and(|c| c.upgrade.is_some())
+    }
+
+    /// Records the upgrade the protocol asked for.
+    pub(crate) fn set_upgrade(&mut self, upgrade: TlsUpgrade) {
+        self.get().upgrade = Some(Box::new(upgrade));
+    }
+
+    /// The upgrade waiting to be applied, if any.
+    pub(crate) fn take_upgrade(&mut self) -> Option<Box<TlsUpgrade>> {
+        self.0.as_mut()?.upgrade.take()
+    }
+
+    /// Why the connection was lost, if it was not a clean close.
+    pub(crate) fn lost_reason(&self) -> Option<&TransportError> {
+        self.0.as_ref()?.lost_reason.as_ref()
+    }
+
+    /// Takes the reason of the loss (for `ConnectionLost`).
+    pub(crate) fn take_lost_reason(&mut self) -> Option<TransportError> {
+        self.0.as_mut()?.lost_reason.take()
+    }
+
+    /// Sets the reason of the loss. A clean close makes nothing: it is the
+    /// common end of a connection, and it needs no box.
+    pub(crate) fn set_lost_reason(&mut self, reason: Option<TransportError>) {
+        match reason {
+            Some(r) => self.get().lost_reason = Some(r),
+            None => {
+                if let Some(c) = &mut self.0 {
+                    c.lost_reason = None;
+                }
+            }
+        }
+    }
+}
