@@ -15,7 +15,7 @@ use switchboard_protocols::{ActorId, Address, AnyStreamProtocol, Exception, Exce
 
 use crate::context::{LoopActor, LoopContext, Readiness, Status};
 use crate::stream::tls::TlsSetup;
-use crate::stream::{Hooks, SocketTransport, Start, StreamLimits};
+use crate::stream::{Hooks, OnLost, SocketTransport, Start, StreamLimits};
 
 mod listener;
 mod socket_file;
@@ -88,7 +88,8 @@ impl ServerShared {
             }
         }
     }
-    fn remove(&self, id: ActorId) {
+    /// Forgets the connection `id`, gone.
+    pub(crate) fn remove(&self, id: ActorId) {
         self.connections.borrow_mut().retain(|c| *c != id);
         self.wake_if_done();
     }
@@ -333,10 +334,9 @@ impl<L: StreamListener, M: 'static> ListenerActor<L, M> {
             );
             return;
         }
-        let shared = self.shared.clone();
         let hooks = Hooks {
             on_made: None,
-            on_lost: Some(Box::new(move || shared.remove(id))),
+            on_lost: Some(OnLost::Server(self.shared.clone())),
         };
         let protocol = (self.factory)();
         let (mut transport, _info) =

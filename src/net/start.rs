@@ -5,7 +5,9 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use switchboard_actors::stream::tls::TlsSetup;
-use switchboard_actors::stream::{Hooks, SocketTransport, Start, StreamLimits, StreamSocket};
+use switchboard_actors::stream::{
+    Hooks, OnLost, SocketTransport, Start, StreamLimits, StreamSocket,
+};
 use switchboard_protocols::internal::{self, Mailer};
 use switchboard_protocols::{ActorId, AnyStreamProtocol, StreamCommand, TransportError};
 
@@ -15,7 +17,7 @@ use crate::net::transport_handle::{Connection, TransportHandle};
 use crate::routing;
 
 /// A transport's lifetime hook for its owner (a server counting connections).
-pub(crate) type LostHook = Option<Box<dyn FnOnce()>>;
+pub(crate) type LostHook = Option<OnLost>;
 
 /// Aborts a started transport if the future that is starting it is dropped
 /// (a cancelled `create_connection`) before it handed the connection over, so

@@ -297,7 +297,7 @@ impl<S: DatagramSocket, M: 'static> LoopActor for DatagramSocketTransport<S, M> 
                 self.core.phase = Phase::Gone;
                 self.core.info.set_lost();
                 if let Some(hook) = self.hooks.on_lost.take() {
-                    hook();
+                    hook.run(self.core.id);
                 }
             }
         } else {

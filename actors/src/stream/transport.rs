@@ -15,6 +15,7 @@ use switchboard_protocols::{
 };
 
 use crate::context::{LoopActor, LoopContext, Readiness, Status};
+use crate::server::ServerShared;
 use crate::stream::cold::Raised;
 use crate::stream::core::{Core, Phase, ReadSide};
 use crate::stream::event::Ev;
@@ -73,8 +74,30 @@ pub struct Hooks {
     /// Runs once `ConnectionMade` was delivered (over TLS: after the
     /// handshake), or with the reason the connection was lost before.
     pub on_made: Option<MadeHook>,
-    /// Runs once `ConnectionLost` was delivered.
-    pub on_lost: Option<Box<dyn FnOnce()>>,
+    /// Told once `ConnectionLost` was delivered.
+    pub on_lost: Option<OnLost>,
+}
+
+/// Whom a transport tells that its `ConnectionLost` was delivered.
+#[allow(missing_debug_implementations)]
+pub enum OnLost {
+    /// Runs this.
+    Call(Box<dyn FnOnce()>),
+    /// The server that accepted the connection: it forgets the connection
+    /// by the transport's id. A server holds thousands of connections, and
+    /// a closure made for each would be an allocation each; this is a
+    /// reference count.
+    Server(Rc<ServerShared>),
+}
+
+impl OnLost {
+    /// Tells the owner that the transport `id` delivered `ConnectionLost`.
+    pub(crate) fn run(self, id: ActorId) {
+        match self {
+            OnLost::Call(f) => f(),
+            OnLost::Server(shared) => shared.remove(id),
+        }
+    }
 }
 
 /// A connected stream transport (TCP or Unix) and the protocol it owns.
@@ -416,7 +439,7 @@ impl<S: StreamSocket, M: 'static> LoopActor for SocketTransport<S, M> {
                 self.core.phase = Phase::Gone;
                 self.core.info.set_lost();
                 if let Some(hook) = self.hooks.on_lost.take() {
-                    hook();
+                    hook.run(self.core.id);
                 }
             }
         } else {
