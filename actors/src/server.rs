@@ -339,8 +339,9 @@ impl<L: StreamListener, M: 'static> ListenerActor<L, M> {
             on_lost: Some(OnLost::Server(self.shared.clone())),
         };
         let protocol = (self.factory)();
-        let (mut transport, _info) =
-            SocketTransport::new(stream, id, protocol, self.mailer.clone(), hooks);
+        // No handle to this connection exists outside its protocol: the
+        // transport shares no facts, and allocates none.
+        let mut transport = SocketTransport::new(stream, id, protocol, self.mailer.clone(), hooks);
         transport.set_limits(self.limits);
         if let Some(setup) = &self.tls {
             if let Err(e) = transport.set_tls(setup.clone()) {

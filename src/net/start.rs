@@ -78,7 +78,8 @@ pub(crate) async fn start_transport<S: StreamSocket, M: Send + 'static>(
         on_lost,
     };
     let mailer: Arc<dyn Mailer> = Arc::new(lp.handle());
-    let (mut transport, info) = SocketTransport::new(socket, id, protocol, mailer.clone(), hooks);
+    let mut transport = SocketTransport::new(socket, id, protocol, mailer.clone(), hooks);
+    let info = transport.share_info();
     transport.set_limits(limits);
     if let Some(setup) = tls {
         if let Err(e) = transport.set_tls(setup) {

@@ -39,6 +39,8 @@ pub(crate) struct Cold<M: 'static> {
     /// Why the connection was lost (none for a clean close): told to the
     /// protocol in `ConnectionLost`, then kept for the actor's exit reason.
     pub(crate) lost_reason: Option<TransportError>,
+    /// Writes dropped after close, while no handle shares the count.
+    pub(crate) dropped_writes: u32,
 }
 
 impl<M: 'static> Default for Cold<M> {
@@ -48,6 +50,7 @@ impl<M: 'static> Default for Cold<M> {
             new_protocol: None,
             upgrade: None,
             lost_reason: None,
+            dropped_writes: 0,
         }
     }
 }
@@ -106,6 +109,18 @@ impl<M: 'static> ColdBox<M> {
     /// The upgrade waiting to be applied, if any.
     pub(crate) fn take_upgrade(&mut self) -> Option<Box<TlsUpgrade>> {
         self.0.as_mut()?.upgrade.take()
+    }
+
+    /// Counts one more write dropped after close; returns the count.
+    pub(crate) fn count_dropped(&mut self) -> u32 {
+        let c = self.get();
+        c.dropped_writes = c.dropped_writes.saturating_add(1);
+        c.dropped_writes
+    }
+
+    /// The writes dropped so far.
+    pub(crate) fn dropped(&self) -> u32 {
+        self.0.as_ref().map_or(0, |c| c.dropped_writes)
     }
 
     /// Why the connection was lost, if it was not a clean close.

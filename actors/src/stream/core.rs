@@ -4,7 +4,6 @@
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::os::fd::RawFd;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +16,7 @@ use switchboard_protocols::{
 
 use crate::flow::{FlowControl, FlowSignal};
 use crate::stream::cold::{ColdBox, Raised};
+use crate::stream::facts::Facts;
 use crate::stream::info::StreamInfo;
 use crate::stream::options::SOCKET_OPS;
 use crate::stream::socket::StreamSocket;
@@ -64,7 +64,11 @@ pub(crate) enum WriteSide {
 pub(crate) struct Core<S: StreamSocket, M: 'static> {
     pub(crate) socket: Option<S>,
     pub(crate) id: ActorId,
-    pub(crate) info: Rc<StreamInfo>,
+    /// The socket's descriptor as it was when the transport was made (for
+    /// descriptions, after the socket is closed too).
+    pub(crate) fd: RawFd,
+    /// The addresses, and the facts shared with handles if any (see `facts`).
+    pub(crate) facts: Facts,
     pub(crate) phase: Phase,
     pub(crate) read: ReadSide,
     pub(crate) write: WriteSide,
@@ -88,16 +92,15 @@ pub(crate) struct Core<S: StreamSocket, M: 'static> {
 }
 
 impl<S: StreamSocket, M: 'static> Core<S, M> {
-    pub(crate) fn new(
-        socket: S,
-        id: ActorId,
-        info: Rc<StreamInfo>,
-        mailer: Arc<dyn Mailer>,
-    ) -> Self {
+    pub(crate) fn new(socket: S, id: ActorId, mailer: Arc<dyn Mailer>) -> Self {
         Core {
+            fd: socket.as_raw_fd(),
+            facts: Facts::Own {
+                peer: socket.peer(),
+                local: socket.local(),
+            },
             socket: Some(socket),
             id,
-            info,
             phase: Phase::Pending,
             read: ReadSide::Active,
             write: WriteSide::Open,
@@ -116,6 +119,11 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
 
     pub(crate) fn buffered(&self) -> usize {
         self.buffered
+    }
+
+    /// Between a `PauseWriting` and its `ResumeWriting`.
+    pub(crate) fn writing_paused(&self) -> bool {
+        self.flow.is_paused()
     }
 
     /// True while read-side backpressure holds reading: the write buffer
@@ -143,9 +151,11 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         self.buffered = 0;
         // Closing the fd also removes it from the epoll set.
         self.socket = None;
-        self.info.set_socket_closed();
-        self.info.set_closing();
-        self.info.set_buffered(0);
+        self.facts.tell(|i| {
+            i.set_socket_closed();
+            i.set_closing();
+            i.set_buffered(0);
+        });
     }
 
     /// A send (or the shutdown of the write side) failed: the transport dies
@@ -162,7 +172,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
     fn enqueue(&mut self, rest: Bytes) {
         self.buffered += rest.len();
         self.buffer.push_back(rest);
-        self.info.set_buffered(self.buffered);
+        self.facts.tell(|i| i.set_buffered(self.buffered));
         if let Some(cap) = self.max_buffer {
             if self.buffered > cap {
                 self.die(Some(TransportError::BufferOverflow { cap }));
@@ -171,7 +181,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         }
         if let Some(FlowSignal::Pause) = self.flow.after_grow(self.buffered) {
             self.cold.raise(Raised::PauseWriting);
-            self.info.set_writing_paused(true);
+            self.facts.tell(|i| i.set_writing_paused(true));
         }
     }
 
@@ -203,19 +213,20 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
     ///
     /// A zero-length write is nothing at all: no syscall, no count, no
     /// warning (fault scenario 6). A dropped write is counted and warned
-    /// about by [`StreamInfo::drop_write`], shared with outside handles.
+    /// about by [`drop_write`](Self::drop_write).
     fn admit(&mut self, len: usize) -> Result<bool, WriteError> {
         if self.write != WriteSide::Open {
             return Err(WriteError::AfterWriteEof);
         }
-        if self.info.is_sendfile() && len > 0 && self.phase < Phase::Closing {
+        let sendfile = self.facts.shared().is_some_and(StreamInfo::is_sendfile);
+        if sendfile && len > 0 && self.phase < Phase::Closing {
             return Err(WriteError::SendfileInProgress);
         }
         if len == 0 {
             return Ok(false);
         }
         if self.phase >= Phase::Closing {
-            self.info.drop_write(len, || self.describe());
+            self.drop_write(len);
             return Ok(false);
         }
         Ok(true)
@@ -339,7 +350,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
                 }
             }
         }
-        self.info.set_buffered(self.buffered);
+        self.facts.tell(|i| i.set_buffered(self.buffered));
         let resume = self.flow.after_drain(self.buffered) == Some(FlowSignal::Resume);
         if self.buffered == 0 {
             self.after_drained();
@@ -351,7 +362,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
             self.cold.raise(Raised::ResumeWriting);
         }
         if resume {
-            self.info.set_writing_paused(false);
+            self.facts.tell(|i| i.set_writing_paused(false));
         }
         if resume && self.read_backpressure && self.read == ReadSide::Active {
             // Reading was held: edge-triggered polling will not repeat the
@@ -381,18 +392,28 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         }
     }
 
+    /// Counts and warns about a write of `len` bytes dropped because the
+    /// transport is closing or gone ([`StreamInfo::drop_write`]); the count
+    /// is the shared one while handles exist, as theirs count too.
+    pub(crate) fn drop_write(&mut self, len: usize) {
+        let n = match self.facts.shared() {
+            Some(info) => info.count_dropped(),
+            None => self.cold.count_dropped(),
+        };
+        crate::stream::info::warn_dropped(n, len, || self.describe());
+    }
+
     pub(crate) fn describe(&self) -> String {
         let peer = self
-            .info
-            .peername
-            .as_ref()
+            .facts
+            .peername()
             .map(|a| a.to_string())
             .unwrap_or_else(|| "-".into());
         format!(
             "<{} {} fd={} peer={peer} {:?}>",
             S::KIND,
             self.id,
-            self.info.fd,
+            self.fd,
             self.phase
         )
     }
@@ -450,7 +471,7 @@ impl<S: StreamSocket, M: 'static> StreamTransport<M> for Core<S, M> {
         }
         self.phase = Phase::Closing;
         self.read = ReadSide::Done;
-        self.info.set_closing();
+        self.facts.tell(StreamInfo::set_closing);
         if self.buffered == 0 {
             self.die(None);
         }
@@ -467,14 +488,14 @@ impl<S: StreamSocket, M: 'static> StreamTransport<M> for Core<S, M> {
     fn pause_reading(&mut self) {
         if self.read == ReadSide::Active {
             self.read = ReadSide::Paused;
-            self.info.set_reading(false);
+            self.facts.tell(|i| i.set_reading(false));
         }
     }
 
     fn resume_reading(&mut self) {
         if self.read == ReadSide::Paused {
             self.read = ReadSide::Active;
-            self.info.set_reading(true);
+            self.facts.tell(|i| i.set_reading(true));
             // Edge-triggered polling will not repeat an edge we skipped.
             self.read_again = true;
         }
@@ -500,11 +521,11 @@ impl<S: StreamSocket, M: 'static> StreamTransport<M> for Core<S, M> {
         match self.flow.set_limits(high, low, self.buffered)? {
             Some(FlowSignal::Pause) => {
                 self.cold.raise(Raised::PauseWriting);
-                self.info.set_writing_paused(true);
+                self.facts.tell(|i| i.set_writing_paused(true));
             }
             Some(FlowSignal::Resume) => {
                 self.cold.raise(Raised::ResumeWriting);
-                self.info.set_writing_paused(false);
+                self.facts.tell(|i| i.set_writing_paused(false));
             }
             None => {}
         }
@@ -520,11 +541,11 @@ impl<S: StreamSocket, M: 'static> StreamTransport<M> for Core<S, M> {
     }
 
     fn peername(&self) -> Option<Address> {
-        self.info.peername.clone()
+        self.facts.peername().cloned()
     }
 
     fn sockname(&self) -> Option<Address> {
-        self.info.sockname.clone()
+        self.facts.sockname().cloned()
     }
 
     fn fileno(&self) -> Option<RawFd> {

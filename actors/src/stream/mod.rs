@@ -5,6 +5,7 @@
 mod cold;
 mod core;
 mod event;
+mod facts;
 mod info;
 mod limits;
 mod options;

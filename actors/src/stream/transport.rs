@@ -129,30 +129,37 @@ impl<S: StreamSocket, M: 'static> std::fmt::Debug for SocketTransport<S, M> {
 
 impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
     /// Wraps a connected socket, already registered with the loop under `id`'s
-    /// token for READABLE | WRITABLE (edge-triggered).
+    /// token for READABLE | WRITABLE (edge-triggered). Its addresses are
+    /// read now, as asyncio caches them, so they stay known after the
+    /// socket is closed.
     pub fn new(
         socket: S,
         id: ActorId,
         protocol: AnyStreamProtocol<M>,
         mailer: Arc<dyn Mailer>,
         hooks: Hooks,
-    ) -> (Self, Rc<StreamInfo>) {
-        let info = Rc::new(StreamInfo::new(
-            socket.peer(),
-            socket.local(),
-            socket.as_raw_fd(),
-        ));
-        let core = Core::new(socket, id, info.clone(), mailer);
-        (
-            SocketTransport {
-                core,
-                upper: Upper::Plain(protocol),
-                hooks,
-                close_timeout_ms: None,
-                interrupted: false,
-            },
-            info,
-        )
+    ) -> Self {
+        SocketTransport {
+            core: Core::new(socket, id, mailer),
+            upper: Upper::Plain(protocol),
+            hooks,
+            close_timeout_ms: None,
+            interrupted: false,
+        }
+    }
+
+    /// The facts this transport shares with handles held outside it (the
+    /// connection `create_connection` returns), made on the first call from
+    /// what the transport did so far, then kept up to date. A transport
+    /// nobody asks this of (a server's connection, which only its protocol
+    /// reaches) keeps its addresses in itself and allocates nothing for
+    /// facts.
+    pub fn share_info(&mut self) -> Rc<StreamInfo> {
+        let tls = match &self.upper {
+            Upper::Plain(_) => None,
+            Upper::Tls(s) => Some((s.st.closing(), s.st.info.clone())),
+        };
+        self.core.share_facts(tls)
     }
 
     /// Sets the hard cap on the write buffer (`None`: no cap): past it the
@@ -186,7 +193,7 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
         match TlsSession::new(app, setup, false, bytes::Bytes::new(), None) {
             Ok(s) => {
                 self.upper = Upper::Tls(Box::new(s));
-                self.core.info.set_tls_layer();
+                self.core.facts.tell(StreamInfo::set_tls_layer);
                 Ok(())
             }
             Err(e) => Err(e),
@@ -232,7 +239,7 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
         match TlsSession::new(app, setup, true, parts.leftover, on_done) {
             Ok(s) => {
                 self.upper = Upper::Tls(Box::new(s));
-                self.core.info.set_tls_layer();
+                self.core.facts.tell(StreamInfo::set_tls_layer);
                 // Send the client's hello, arm the timeout, read the leftover.
                 self.call(Ev::Made, cx);
             }
@@ -354,7 +361,7 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
 
     fn command(&mut self, cmd: StreamCommand, cx: &mut dyn LoopContext) {
         if let StreamCommand::Write(b) = &cmd {
-            self.core.info.take_pending(b.len());
+            self.core.facts.tell(|i| i.take_pending(b.len()));
         }
         // Through the transport the protocol sees: over TLS, a handle's
         // write is encrypted and its close sends close_notify.
@@ -437,7 +444,7 @@ impl<S: StreamSocket, M: 'static> LoopActor for SocketTransport<S, M> {
                 self.deliver(Ev::Lost(reason), cx);
                 self.core.cold.set_lost_reason(kept);
                 self.core.phase = Phase::Gone;
-                self.core.info.set_lost();
+                self.core.facts.tell(StreamInfo::set_lost);
                 if let Some(hook) = self.hooks.on_lost.take() {
                     hook.run(self.core.id);
                 }
@@ -460,7 +467,7 @@ impl<S: StreamSocket, M: 'static> LoopActor for SocketTransport<S, M> {
     fn shutdown(&mut self, _cx: &mut dyn LoopContext) {
         self.core.die(None);
         self.core.phase = Phase::Gone;
-        self.core.info.set_lost();
+        self.core.facts.tell(StreamInfo::set_lost);
     }
 
     fn kill(&mut self, cx: &mut dyn LoopContext) -> Status {

@@ -13,6 +13,7 @@ use switchboard_protocols::{
 use crate::context::LoopContext;
 use crate::stream::cold::Raised;
 use crate::stream::core::{Core, Phase};
+use crate::stream::info::StreamInfo;
 use crate::stream::socket::StreamSocket;
 use crate::stream::tls::MadeHook;
 
@@ -226,13 +227,13 @@ impl TlsState {
                 self.phase = TlsPhase::Handshaking {
                     close_requested: true,
                 };
-                core.info.set_closing();
+                core.facts.tell(StreamInfo::set_closing);
             }
             TlsPhase::Open => {
                 self.conn.send_close_notify();
                 self.flush(core);
                 self.phase = TlsPhase::ShuttingDown;
-                core.info.set_closing();
+                core.facts.tell(StreamInfo::set_closing);
                 let timeout = self.shutdown_timeout;
                 self.arm(core, timeout);
             }
