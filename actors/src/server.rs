@@ -15,7 +15,7 @@ use switchboard_protocols::{ActorId, Address, AnyStreamProtocol, Exception, Exce
 
 use crate::context::{LoopActor, LoopContext, Readiness, Status};
 use crate::stream::tls::TlsSetup;
-use crate::stream::{Hooks, OnLost, SocketTransport, Start, StreamLimits};
+use crate::stream::{Hooks, SocketTransport, Start, StreamLimits};
 
 mod listener;
 mod socket_file;
@@ -336,7 +336,7 @@ impl<L: StreamListener, M: 'static> ListenerActor<L, M> {
         }
         let hooks = Hooks {
             on_made: None,
-            on_lost: Some(OnLost::Server(self.shared.clone())),
+            server: Some(self.shared.clone()),
         };
         let protocol = (self.factory)();
         // No handle to this connection exists outside its protocol: the

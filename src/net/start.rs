@@ -5,9 +5,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use switchboard_actors::stream::tls::TlsSetup;
-use switchboard_actors::stream::{
-    Hooks, OnLost, SocketTransport, Start, StreamLimits, StreamSocket,
-};
+use switchboard_actors::stream::{Hooks, SocketTransport, Start, StreamLimits, StreamSocket};
 use switchboard_protocols::internal::{self, Mailer};
 use switchboard_protocols::{ActorId, AnyStreamProtocol, StreamCommand, TransportError};
 
@@ -15,9 +13,6 @@ use crate::event_loop::{EventLoop, Ready};
 use crate::net::error::NetError;
 use crate::net::transport_handle::{Connection, TransportHandle};
 use crate::routing;
-
-/// A transport's lifetime hook for its owner (a server counting connections).
-pub(crate) type LostHook = Option<OnLost>;
 
 /// Aborts a started transport if the future that is starting it is dropped
 /// (a cancelled `create_connection`) before it handed the connection over, so
@@ -50,7 +45,6 @@ pub(crate) async fn start_transport<S: StreamSocket, M: Send + 'static>(
     lp: &EventLoop,
     mut socket: S,
     protocol: AnyStreamProtocol<M>,
-    on_lost: LostHook,
     limits: StreamLimits,
     tls: Option<TlsSetup>,
 ) -> Result<Connection<M>, NetError> {
@@ -75,7 +69,7 @@ pub(crate) async fn start_transport<S: StreamSocket, M: Send + 'static>(
                 Err(e) => resolve.set_exception(e),
             };
         })),
-        on_lost,
+        server: None,
     };
     let mailer: Arc<dyn Mailer> = Arc::new(lp.handle());
     let mut transport = SocketTransport::new(socket, id, protocol, mailer.clone(), hooks);

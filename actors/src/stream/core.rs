@@ -84,7 +84,9 @@ pub(crate) struct Core<S: StreamSocket, M: 'static> {
     pub(crate) read_again: bool,
     mailer: Arc<dyn Mailer>,
     /// Hard cap on the write buffer (asyncio has none); see `StreamLimits`.
-    pub(crate) max_buffer: Option<usize>,
+    /// No cap is `usize::MAX`, which no buffer exceeds: one word, where an
+    /// `Option` takes two.
+    max_buffer: usize,
     /// Read-side backpressure: no reading while the buffer is above high.
     pub(crate) read_backpressure: bool,
     /// The transport died of a failed send, not yet reported.
@@ -111,10 +113,15 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
             keep_open: false,
             read_again: false,
             mailer,
-            max_buffer: Some(crate::stream::limits::DEFAULT_MAX_WRITE_BUFFER),
+            max_buffer: crate::stream::limits::DEFAULT_MAX_WRITE_BUFFER,
             read_backpressure: true,
             write_failed: false,
         }
+    }
+
+    /// Sets the hard cap on the write buffer (`None`: no cap).
+    pub(crate) fn set_max_buffer(&mut self, cap: Option<usize>) {
+        self.max_buffer = cap.unwrap_or(usize::MAX);
     }
 
     pub(crate) fn buffered(&self) -> usize {
@@ -173,11 +180,10 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         self.buffered += rest.len();
         self.buffer.push_back(rest);
         self.facts.tell(|i| i.set_buffered(self.buffered));
-        if let Some(cap) = self.max_buffer {
-            if self.buffered > cap {
-                self.die(Some(TransportError::BufferOverflow { cap }));
-                return;
-            }
+        if self.buffered > self.max_buffer {
+            let cap = self.max_buffer;
+            self.die(Some(TransportError::BufferOverflow { cap }));
+            return;
         }
         if let Some(FlowSignal::Pause) = self.flow.after_grow(self.buffered) {
             self.cold.raise(Raised::PauseWriting);

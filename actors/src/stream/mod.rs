@@ -19,6 +19,4 @@ pub use limits::{StreamLimits, DEFAULT_MAX_WRITE_BUFFER};
 pub use options::{Socket2Ops, SOCKET_OPS};
 pub(crate) use socket::unix_address;
 pub use socket::StreamSocket;
-pub use transport::{
-    Hooks, OnLost, SocketTransport, Start, TcpTransport, UnixTransport, UpgradeTls,
-};
+pub use transport::{Hooks, SocketTransport, Start, TcpTransport, UnixTransport, UpgradeTls};

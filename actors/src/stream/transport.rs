@@ -74,37 +74,22 @@ pub struct Hooks {
     /// Runs once `ConnectionMade` was delivered (over TLS: after the
     /// handshake), or with the reason the connection was lost before.
     pub on_made: Option<MadeHook>,
-    /// Told once `ConnectionLost` was delivered.
-    pub on_lost: Option<OnLost>,
-}
-
-/// Whom a transport tells that its `ConnectionLost` was delivered.
-#[allow(missing_debug_implementations)]
-pub enum OnLost {
-    /// Runs this.
-    Call(Box<dyn FnOnce()>),
-    /// The server that accepted the connection: it forgets the connection
-    /// by the transport's id. A server holds thousands of connections, and
-    /// a closure made for each would be an allocation each; this is a
-    /// reference count.
-    Server(Rc<ServerShared>),
-}
-
-impl OnLost {
-    /// Tells the owner that the transport `id` delivered `ConnectionLost`.
-    pub(crate) fn run(self, id: ActorId) {
-        match self {
-            OnLost::Call(f) => f(),
-            OnLost::Server(shared) => shared.remove(id),
-        }
-    }
+    /// The server that accepted the connection: once `ConnectionLost` was
+    /// delivered, the transport tells it its id, and the server forgets the
+    /// connection. A server holds thousands of connections; a closure made
+    /// for each would be an allocation each, this is a reference count.
+    pub server: Option<Rc<ServerShared>>,
 }
 
 /// A connected stream transport (TCP or Unix) and the protocol it owns.
 pub struct SocketTransport<S: StreamSocket, M: 'static> {
     core: Core<S, M>,
     upper: Upper<M>,
-    hooks: Hooks,
+    /// [`Hooks::on_made`], behind a thin pointer: a server's connections
+    /// have none, and a client's is freed once run, at start.
+    on_made: Option<Box<MadeHook>>,
+    /// [`Hooks::server`].
+    server: Option<Rc<ServerShared>>,
     /// Opt-in: abort a close that has not drained after this many
     /// milliseconds. Taken when the timer is armed, so it is armed once. Four
     /// bytes, which fit in this struct's padding: idle connections pay
@@ -142,7 +127,8 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
         SocketTransport {
             core: Core::new(socket, id, mailer),
             upper: Upper::Plain(protocol),
-            hooks,
+            on_made: hooks.on_made.map(Box::new),
+            server: hooks.server,
             close_timeout_ms: None,
             interrupted: false,
         }
@@ -165,13 +151,13 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
     /// Sets the hard cap on the write buffer (`None`: no cap): past it the
     /// transport aborts with `TransportError::BufferOverflow`.
     pub fn set_max_buffer(&mut self, cap: Option<usize>) {
-        self.core.max_buffer = cap;
+        self.core.set_max_buffer(cap);
     }
 
     /// Applies [`StreamLimits`] (call before the transport starts); a new
     /// transport has the defaults.
     pub fn set_limits(&mut self, limits: StreamLimits) {
-        self.core.max_buffer = limits.max_write_buffer;
+        self.core.set_max_buffer(limits.max_write_buffer);
         self.core.read_backpressure = limits.read_backpressure;
         self.close_timeout_ms = limits.close_timeout.map(|d| {
             // Whole milliseconds, rounded up, at least 1 (about 49 days at most).
@@ -417,10 +403,10 @@ impl<S: StreamSocket, M: 'static> LoopActor for SocketTransport<S, M> {
                 self.core.phase = Phase::Open;
                 if let Upper::Tls(s) = &mut self.upper {
                     // Over TLS the protocol is made once the handshake is done.
-                    s.st.on_made = self.hooks.on_made.take();
+                    s.st.on_made = self.on_made.take().map(|h| *h);
                 }
                 self.deliver(Ev::Made, cx);
-                if let Some(hook) = self.hooks.on_made.take() {
+                if let Some(hook) = self.on_made.take() {
                     hook(Ok(()));
                 }
                 // Data may have arrived before we started: read it now.
@@ -445,8 +431,8 @@ impl<S: StreamSocket, M: 'static> LoopActor for SocketTransport<S, M> {
                 self.core.cold.set_lost_reason(kept);
                 self.core.phase = Phase::Gone;
                 self.core.facts.tell(StreamInfo::set_lost);
-                if let Some(hook) = self.hooks.on_lost.take() {
-                    hook.run(self.core.id);
+                if let Some(server) = self.server.take() {
+                    server.remove(self.core.id);
                 }
             }
         } else {
