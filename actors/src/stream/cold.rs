@@ -1,11 +1,13 @@
 //! The part of a stream transport's state that an idle connection never
-//! touches: events raised for the protocol, a protocol switch or TLS upgrade
-//! asked for, the reason of the loss. One box, made on first use, so that
+//! touches: the write buffer (bytes the kernel did not take at once), events
+//! raised for the protocol, a protocol switch or TLS upgrade asked for, the
+//! reason of the loss. One box, made on first use, so that
 //! ten thousand idle connections pay a pointer each for all of it.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use bytes::Bytes;
 use switchboard_protocols::{AnyStreamProtocol, TlsUpgrade, TransportError};
 
 /// Events the transport raised for its protocol while the protocol was running;
@@ -29,6 +31,9 @@ pub(crate) enum Raised {
 
 /// The rarely used state of a transport (see the module).
 pub(crate) struct Cold<M: 'static> {
+    /// The write buffer: what the kernel has not taken yet, in order. Made
+    /// by the first write the kernel takes short; kept from then on.
+    pub(crate) queue: VecDeque<Bytes>,
     /// Raised events not yet delivered, in order.
     pub(crate) raised: VecDeque<Raised>,
     /// `set_protocol`: applied when the handler that asked returns.
@@ -46,6 +51,7 @@ pub(crate) struct Cold<M: 'static> {
 impl<M: 'static> Default for Cold<M> {
     fn default() -> Self {
         Cold {
+            queue: VecDeque::new(),
             raised: VecDeque::new(),
             new_protocol: None,
             upgrade: None,
@@ -67,6 +73,28 @@ impl<M: 'static> ColdBox<M> {
     /// The cold state, made now if it was not yet.
     fn get(&mut self) -> &mut Cold<M> {
         self.0.get_or_insert_with(Box::default)
+    }
+
+    /// True while nothing waits in the write buffer.
+    pub(crate) fn queue_is_empty(&self) -> bool {
+        self.0.as_ref().is_none_or(|c| c.queue.is_empty())
+    }
+
+    /// The write buffer, if one was made.
+    pub(crate) fn queue(&mut self) -> Option<&mut VecDeque<Bytes>> {
+        Some(&mut self.0.as_mut()?.queue)
+    }
+
+    /// Appends `b` to the write buffer.
+    pub(crate) fn queue_back(&mut self, b: Bytes) {
+        self.get().queue.push_back(b);
+    }
+
+    /// Drops what the write buffer holds.
+    pub(crate) fn clear_queue(&mut self) {
+        if let Some(c) = &mut self.0 {
+            c.queue.clear();
+        }
     }
 
     /// Queues `r` for delivery once the running handler returns.

@@ -1,7 +1,6 @@
 //! The transport half a protocol calls: write buffer, flow control, close and
 //! abort, as a state machine. The actor in `transport.rs` drives it.
 
-use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::os::fd::RawFd;
 use std::sync::Arc;
@@ -72,11 +71,12 @@ pub(crate) struct Core<S: StreamSocket, M: 'static> {
     pub(crate) phase: Phase,
     pub(crate) read: ReadSide,
     pub(crate) write: WriteSide,
-    buffer: VecDeque<Bytes>,
+    /// The bytes in the write buffer, which itself is in `cold`: an idle
+    /// connection never has one.
     buffered: usize,
     flow: FlowControl,
-    /// Raised events, a protocol switch, an upgrade, the reason of the loss:
-    /// boxed together, made on first use (see `cold`).
+    /// The write buffer, raised events, a protocol switch, an upgrade, the
+    /// reason of the loss: boxed together, made on first use (see `cold`).
     pub(crate) cold: ColdBox<M>,
     /// The protocol's answer to `EofReceived`.
     pub(crate) keep_open: bool,
@@ -106,7 +106,6 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
             phase: Phase::Pending,
             read: ReadSide::Active,
             write: WriteSide::Open,
-            buffer: VecDeque::new(),
             buffered: 0,
             flow: FlowControl::default(),
             cold: ColdBox::new(),
@@ -154,7 +153,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         self.read = ReadSide::Done;
         self.cold.set_lost_reason(reason);
         self.cold.clear_raised();
-        self.buffer.clear();
+        self.cold.clear_queue();
         self.buffered = 0;
         // Closing the fd also removes it from the epoll set.
         self.socket = None;
@@ -178,7 +177,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
     /// Appends `rest` to the buffer and applies flow control and the cap.
     fn enqueue(&mut self, rest: Bytes) {
         self.buffered += rest.len();
-        self.buffer.push_back(rest);
+        self.cold.queue_back(rest);
         self.facts.tell(|i| i.set_buffered(self.buffered));
         if self.buffered > self.max_buffer {
             let cap = self.max_buffer;
@@ -242,7 +241,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
     /// much the kernel took (0 when something is already queued, to keep the
     /// byte order). `None` when the send failed and the transport died.
     fn write_direct(&mut self, data: &[u8]) -> Option<usize> {
-        if !self.buffer.is_empty() {
+        if !self.cold.queue_is_empty() {
             return Some(0);
         }
         match self.write_now(data) {
@@ -280,7 +279,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
             return;
         }
         let mut sent = 0;
-        if self.buffer.is_empty() {
+        if self.cold.queue_is_empty() {
             if let Some(sock) = self.socket.as_mut() {
                 loop {
                     match sock.write_vectored(slices) {
@@ -314,13 +313,16 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
     /// Writes buffered data with vectored writes until the kernel pushes back.
     /// Then applies resume, a pending EOF, or the end of a close.
     pub(crate) fn flush(&mut self) {
-        while !self.buffer.is_empty() {
+        while !self.cold.queue_is_empty() {
             let Some(fd) = self.socket.as_ref().map(|s| s.as_raw_fd()) else {
                 return;
             };
+            let Some(queue) = self.cold.queue() else {
+                break;
+            };
             let mut slices = [IoSlice::new(&[]); MAX_IOV];
             let mut n = 0;
-            for (slot, b) in slices.iter_mut().zip(self.buffer.iter()) {
+            for (slot, b) in slices.iter_mut().zip(queue.iter()) {
                 *slot = IoSlice::new(b);
                 n += 1;
             }
@@ -333,12 +335,12 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
                     let full = written < offered;
                     self.buffered -= written;
                     while written > 0 {
-                        let Some(front) = self.buffer.front_mut() else {
+                        let Some(front) = queue.front_mut() else {
                             break;
                         };
                         if written >= front.len() {
                             written -= front.len();
-                            self.buffer.pop_front();
+                            queue.pop_front();
                         } else {
                             front.advance(written);
                             written = 0;
