@@ -174,3 +174,30 @@ impl<M: 'static> ColdBox<M> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_protocols::NoMessage;
+
+    /// What every connection does on its way (look for raised events, for
+    /// a queued write, a protocol switch, an upgrade; close cleanly) makes
+    /// no box: only what needs one does.
+    #[test]
+    fn reading_and_a_clean_close_make_nothing() {
+        let mut c = ColdBox::<NoMessage>::new();
+        assert!(c.next_raised().is_none());
+        assert!(c.queue_is_empty() && c.queue().is_none());
+        assert!(c.take_protocol().is_none() && c.take_upgrade().is_none());
+        assert!(!c.has_upgrade() && c.lost_reason().is_none());
+        assert_eq!(c.dropped(), 0);
+        c.clear_raised();
+        c.clear_queue();
+        c.set_lost_reason(None);
+        assert!(c.take_lost_reason().is_none());
+        assert!(c.0.is_none(), "nothing needed a box");
+        c.raise(Raised::PauseWriting);
+        assert!(c.0.is_some());
+        assert_eq!(c.next_raised(), Some(Raised::PauseWriting));
+    }
+}

@@ -502,12 +502,33 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
 
 #[cfg(test)]
 mod size_tests {
-    /// TLS support costs a plain connection at most a pointer or two: the
-    /// protocol slot holds a boxed session, the pending upgrade is boxed.
+    /// mio keeps the id of the selector a socket is registered with in
+    /// debug builds only: 12 more bytes there, 16 once aligned.
+    const DEBUG_SOCKET_EXTRA: usize = if cfg!(debug_assertions) { 16 } else { 0 };
+
+    /// An idle connection is one allocation, and a small one (issue 8: at
+    /// most 320 bytes of memory per idle connection, all told): the write
+    /// buffer and what else idle connections never use sit in the cold
+    /// box, the facts shared with handles are made only for handles, a
+    /// server is told of a loss without a closure, the made hook is a thin
+    /// pointer, and TLS costs a plain connection nothing but its slot's
+    /// variant. 200 bytes in a release build, a 208-byte malloc chunk.
     #[test]
     fn a_plain_transport_stays_small() {
         let size = std::mem::size_of::<super::TcpTransport<switchboard_protocols::NoMessage>>();
-        assert!(size <= 320, "TcpTransport is {size} bytes");
+        assert!(
+            size <= 200 + DEBUG_SOCKET_EXTRA,
+            "TcpTransport is {size} bytes"
+        );
+    }
+
+    /// What a transport keeps in itself for handles it may never have: its
+    /// two addresses, nothing else.
+    #[test]
+    fn the_facts_kept_without_handles_are_the_addresses() {
+        let size = std::mem::size_of::<crate::stream::facts::Facts>();
+        let addresses = 2 * std::mem::size_of::<Option<switchboard_protocols::Address>>();
+        assert!(size <= addresses, "Facts is {size} bytes");
     }
 
     /// The facts every connection shares with its handles stay small: TLS
