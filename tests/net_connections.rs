@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use switchboard::testing::{check_stream_grammar, EventLog, Recorded, RecordingProtocol};
 use switchboard::Bytes;
-use switchboard::NetError;
+use switchboard::{Address, NetError};
 use switchboard::{NoMessage, ProtocolError, StreamEvent, StreamProtocol, StreamTransport};
 
 use support::net::{connect, echo_server, is_alone_child, open_fds, run_alone, serve, until};
@@ -37,6 +37,53 @@ fn s1_grammar_on_both_sides() {
         check_stream_grammar(&slog.snapshot()).expect("server grammar");
         assert_eq!(&slog.data()[..], b"hello");
         assert_eq!(slog.snapshot().last(), Some(&Recorded::Lost(None)));
+        server.close();
+    });
+}
+
+/// A transport's peer and socket names, as its protocol reads them.
+type NamePair = (Option<Address>, Option<Address>);
+
+/// Records the names its transport gives when made and when lost.
+struct Names(Rc<std::cell::RefCell<Vec<NamePair>>>);
+
+impl StreamProtocol for Names {
+    fn handle(
+        &mut self,
+        ev: StreamEvent,
+        t: &mut dyn StreamTransport,
+    ) -> Result<(), ProtocolError> {
+        if matches!(
+            ev,
+            StreamEvent::ConnectionMade | StreamEvent::ConnectionLost(_)
+        ) {
+            self.0.borrow_mut().push((t.peername(), t.sockname()));
+        }
+        Ok(())
+    }
+}
+
+/// S2 on the server side: a server's connection shares no facts with any
+/// handle, and its protocol still reads both names in `ConnectionLost`,
+/// after the socket is closed, as they were when the transport was made.
+#[test]
+fn s2_a_server_connection_keeps_its_names_after_its_socket_is_closed() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let seen = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let s2 = seen.clone();
+        let (server, port) = serve(&l, move || Names(s2.clone())).await;
+        let peer = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let mine = peer.local_addr().expect("local");
+        until(&l, || seen.borrow().len() == 1).await;
+        drop(peer);
+        until(&l, || seen.borrow().len() == 2).await;
+        let seen = seen.borrow();
+        let at = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let want = (Some(Address::Inet(mine)), Some(Address::Inet(at)));
+        assert_eq!(seen[0], want, "when made");
+        assert_eq!(seen[1], want, "when lost");
         server.close();
     });
 }

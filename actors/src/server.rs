@@ -88,7 +88,8 @@ impl ServerShared {
             }
         }
     }
-    fn remove(&self, id: ActorId) {
+    /// Forgets the connection `id`, gone.
+    pub(crate) fn remove(&self, id: ActorId) {
         self.connections.borrow_mut().retain(|c| *c != id);
         self.wake_if_done();
     }
@@ -333,14 +334,14 @@ impl<L: StreamListener, M: 'static> ListenerActor<L, M> {
             );
             return;
         }
-        let shared = self.shared.clone();
         let hooks = Hooks {
             on_made: None,
-            on_lost: Some(Box::new(move || shared.remove(id))),
+            server: Some(self.shared.clone()),
         };
         let protocol = (self.factory)();
-        let (mut transport, _info) =
-            SocketTransport::new(stream, id, protocol, self.mailer.clone(), hooks);
+        // No handle to this connection exists outside its protocol: the
+        // transport shares no facts, and allocates none.
+        let mut transport = SocketTransport::new(stream, id, protocol, self.mailer.clone(), hooks);
         transport.set_limits(self.limits);
         if let Some(setup) = &self.tls {
             if let Err(e) = transport.set_tls(setup.clone()) {

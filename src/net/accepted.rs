@@ -93,7 +93,6 @@ impl<M: Send + 'static> ConnectAcceptedSocket<M> {
             &self.lp,
             stream,
             self.protocol,
-            None,
             StreamLimits::default(),
             tls,
         )

@@ -318,7 +318,7 @@ impl<M: Send + 'static> CreateConnection<M> {
             let this = CreateConnection { sock: None, ..self };
             let tls = this.tls_setup(peer)?;
             let stream = adopt(sock)?;
-            return start_transport(&lp, stream, (this.factory)(), None, this.limits, tls).await;
+            return start_transport(&lp, stream, (this.factory)(), this.limits, tls).await;
         }
         // Checked before connecting: a bad name or config fails at once.
         self.tls_setup(None)?;
@@ -343,7 +343,7 @@ impl<M: Send + 'static> CreateConnection<M> {
         let stream = connect_any(&lp, addrs, self.local_addr, delay).await?;
         let _ = stream.set_nodelay(true);
         let tls = self.tls_setup(stream.peer_addr().ok().map(|a| a.ip()))?;
-        start_transport(&lp, stream, (self.factory)(), None, self.limits, tls).await
+        start_transport(&lp, stream, (self.factory)(), self.limits, tls).await
     }
 }
 

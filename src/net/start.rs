@@ -14,9 +14,6 @@ use crate::net::error::NetError;
 use crate::net::transport_handle::{Connection, TransportHandle};
 use crate::routing;
 
-/// A transport's lifetime hook for its owner (a server counting connections).
-pub(crate) type LostHook = Option<Box<dyn FnOnce()>>;
-
 /// Aborts a started transport if the future that is starting it is dropped
 /// (a cancelled `create_connection`) before it handed the connection over, so
 /// no connection lives on with nobody holding it (fault 22; asyncio closes the
@@ -48,7 +45,6 @@ pub(crate) async fn start_transport<S: StreamSocket, M: Send + 'static>(
     lp: &EventLoop,
     mut socket: S,
     protocol: AnyStreamProtocol<M>,
-    on_lost: LostHook,
     limits: StreamLimits,
     tls: Option<TlsSetup>,
 ) -> Result<Connection<M>, NetError> {
@@ -73,10 +69,11 @@ pub(crate) async fn start_transport<S: StreamSocket, M: Send + 'static>(
                 Err(e) => resolve.set_exception(e),
             };
         })),
-        on_lost,
+        server: None,
     };
     let mailer: Arc<dyn Mailer> = Arc::new(lp.handle());
-    let (mut transport, info) = SocketTransport::new(socket, id, protocol, mailer.clone(), hooks);
+    let mut transport = SocketTransport::new(socket, id, protocol, mailer.clone(), hooks);
+    let info = transport.share_info();
     transport.set_limits(limits);
     if let Some(setup) = tls {
         if let Err(e) = transport.set_tls(setup) {

@@ -18,7 +18,8 @@ use switchboard_protocols::{
 use crate::context::{LoopActor, LoopContext, Readiness, Status};
 use crate::datagram::core::{Core, Phase, Raised};
 use crate::datagram::socket::DatagramSocket;
-use crate::stream::{Hooks, Start, StreamInfo};
+use crate::stream::tls::MadeHook;
+use crate::stream::{Start, StreamInfo};
 
 /// Datagrams received per readiness event before yielding to other actors.
 const READ_BUDGET: usize = 32;
@@ -43,7 +44,8 @@ struct ReadMore;
 pub struct DatagramSocketTransport<S: DatagramSocket, M: 'static> {
     core: Core<S>,
     protocol: Box<dyn DatagramProtocol<M>>,
-    hooks: Hooks,
+    /// Runs once `ConnectionMade` was delivered.
+    on_made: Option<MadeHook>,
     /// The protocol raised an `Interrupt` during the current step.
     interrupted: bool,
 }
@@ -104,7 +106,7 @@ impl<S: DatagramSocket, M: 'static> DatagramSocketTransport<S, M> {
         id: ActorId,
         protocol: Box<dyn DatagramProtocol<M>>,
         mailer: Arc<dyn Mailer>,
-        hooks: Hooks,
+        on_made: Option<MadeHook>,
     ) -> (Self, Rc<StreamInfo>) {
         let info = Rc::new(StreamInfo::new(
             socket.peer(),
@@ -116,7 +118,7 @@ impl<S: DatagramSocket, M: 'static> DatagramSocketTransport<S, M> {
             DatagramSocketTransport {
                 core,
                 protocol,
-                hooks,
+                on_made,
                 interrupted: false,
             },
             info,
@@ -282,7 +284,7 @@ impl<S: DatagramSocket, M: 'static> LoopActor for DatagramSocketTransport<S, M> 
             if self.core.phase == Phase::Pending {
                 self.core.phase = Phase::Open;
                 self.deliver(Ev::Made, cx);
-                if let Some(hook) = self.hooks.on_made.take() {
+                if let Some(hook) = self.on_made.take() {
                     hook(Ok(()));
                 }
                 // Datagrams may have arrived before we started.
@@ -296,9 +298,6 @@ impl<S: DatagramSocket, M: 'static> LoopActor for DatagramSocketTransport<S, M> 
                 self.deliver(Ev::Lost(reason), cx);
                 self.core.phase = Phase::Gone;
                 self.core.info.set_lost();
-                if let Some(hook) = self.hooks.on_lost.take() {
-                    hook();
-                }
             }
         } else {
             match msg.downcast::<DatagramCommand>() {

@@ -1,10 +1,8 @@
 //! The transport half a protocol calls: write buffer, flow control, close and
 //! abort, as a state machine. The actor in `transport.rs` drives it.
 
-use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::os::fd::RawFd;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +14,8 @@ use switchboard_protocols::{
 };
 
 use crate::flow::{FlowControl, FlowSignal};
+use crate::stream::cold::{ColdBox, Raised};
+use crate::stream::facts::Facts;
 use crate::stream::info::StreamInfo;
 use crate::stream::options::SOCKET_OPS;
 use crate::stream::socket::StreamSocket;
@@ -59,50 +59,34 @@ pub(crate) enum WriteSide {
     EofSent,
 }
 
-/// Events the transport raised for its protocol while the protocol was running;
-/// delivered when the handler returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Raised {
-    PauseWriting,
-    ResumeWriting,
-    /// The protocol asked for `TimerFired(token)` after `delay`.
-    Timer {
-        delay: Duration,
-        token: u32,
-    },
-    /// The TLS layer asked for its own timer (handshake or shutdown
-    /// timeout), `gen` telling a live timer from a stale one.
-    TlsTimer {
-        delay: Duration,
-        gen: u32,
-    },
-}
-
 /// The transport state a protocol reaches through `&mut dyn StreamTransport`.
 pub(crate) struct Core<S: StreamSocket, M: 'static> {
     pub(crate) socket: Option<S>,
     pub(crate) id: ActorId,
-    pub(crate) info: Rc<StreamInfo>,
+    /// The socket's descriptor as it was when the transport was made (for
+    /// descriptions, after the socket is closed too).
+    pub(crate) fd: RawFd,
+    /// The addresses, and the facts shared with handles if any (see `facts`).
+    pub(crate) facts: Facts,
     pub(crate) phase: Phase,
     pub(crate) read: ReadSide,
     pub(crate) write: WriteSide,
-    buffer: VecDeque<Bytes>,
+    /// The bytes in the write buffer, which itself is in `cold`: an idle
+    /// connection never has one.
     buffered: usize,
     flow: FlowControl,
-    pub(crate) raised: VecDeque<Raised>,
+    /// The write buffer, raised events, a protocol switch, an upgrade, the
+    /// reason of the loss: boxed together, made on first use (see `cold`).
+    pub(crate) cold: ColdBox<M>,
     /// The protocol's answer to `EofReceived`.
     pub(crate) keep_open: bool,
     /// Reading was resumed inside a handler; the actor reads once it returns.
     pub(crate) read_again: bool,
-    pub(crate) new_protocol: Option<AnyStreamProtocol<M>>,
-    /// A TLS upgrade the protocol asked for; applied when its handler
-    /// returns. Boxed: a pointer is all it costs connections that never
-    /// upgrade.
-    pub(crate) upgrade: Option<Box<TlsUpgrade>>,
-    pub(crate) lost_reason: Option<TransportError>,
     mailer: Arc<dyn Mailer>,
     /// Hard cap on the write buffer (asyncio has none); see `StreamLimits`.
-    pub(crate) max_buffer: Option<usize>,
+    /// No cap is `usize::MAX`, which no buffer exceeds: one word, where an
+    /// `Option` takes two.
+    max_buffer: usize,
     /// Read-side backpressure: no reading while the buffer is above high.
     pub(crate) read_backpressure: bool,
     /// The transport died of a failed send, not yet reported.
@@ -110,37 +94,42 @@ pub(crate) struct Core<S: StreamSocket, M: 'static> {
 }
 
 impl<S: StreamSocket, M: 'static> Core<S, M> {
-    pub(crate) fn new(
-        socket: S,
-        id: ActorId,
-        info: Rc<StreamInfo>,
-        mailer: Arc<dyn Mailer>,
-    ) -> Self {
+    pub(crate) fn new(socket: S, id: ActorId, mailer: Arc<dyn Mailer>) -> Self {
         Core {
+            fd: socket.as_raw_fd(),
+            facts: Facts::Own {
+                peer: socket.peer(),
+                local: socket.local(),
+            },
             socket: Some(socket),
             id,
-            info,
             phase: Phase::Pending,
             read: ReadSide::Active,
             write: WriteSide::Open,
-            buffer: VecDeque::new(),
             buffered: 0,
             flow: FlowControl::default(),
-            raised: VecDeque::new(),
+            cold: ColdBox::new(),
             keep_open: false,
             read_again: false,
-            new_protocol: None,
-            upgrade: None,
-            lost_reason: None,
             mailer,
-            max_buffer: Some(crate::stream::limits::DEFAULT_MAX_WRITE_BUFFER),
+            max_buffer: crate::stream::limits::DEFAULT_MAX_WRITE_BUFFER,
             read_backpressure: true,
             write_failed: false,
         }
     }
 
+    /// Sets the hard cap on the write buffer (`None`: no cap).
+    pub(crate) fn set_max_buffer(&mut self, cap: Option<usize>) {
+        self.max_buffer = cap.unwrap_or(usize::MAX);
+    }
+
     pub(crate) fn buffered(&self) -> usize {
         self.buffered
+    }
+
+    /// Between a `PauseWriting` and its `ResumeWriting`.
+    pub(crate) fn writing_paused(&self) -> bool {
+        self.flow.is_paused()
     }
 
     /// True while read-side backpressure holds reading: the write buffer
@@ -162,15 +151,17 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         }
         self.phase = Phase::Dying;
         self.read = ReadSide::Done;
-        self.lost_reason = reason;
-        self.raised.clear();
-        self.buffer.clear();
+        self.cold.set_lost_reason(reason);
+        self.cold.clear_raised();
+        self.cold.clear_queue();
         self.buffered = 0;
         // Closing the fd also removes it from the epoll set.
         self.socket = None;
-        self.info.set_socket_closed();
-        self.info.set_closing();
-        self.info.set_buffered(0);
+        self.facts.tell(|i| {
+            i.set_socket_closed();
+            i.set_closing();
+            i.set_buffered(0);
+        });
     }
 
     /// A send (or the shutdown of the write side) failed: the transport dies
@@ -186,17 +177,16 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
     /// Appends `rest` to the buffer and applies flow control and the cap.
     fn enqueue(&mut self, rest: Bytes) {
         self.buffered += rest.len();
-        self.buffer.push_back(rest);
-        self.info.set_buffered(self.buffered);
-        if let Some(cap) = self.max_buffer {
-            if self.buffered > cap {
-                self.die(Some(TransportError::BufferOverflow { cap }));
-                return;
-            }
+        self.cold.queue_back(rest);
+        self.facts.tell(|i| i.set_buffered(self.buffered));
+        if self.buffered > self.max_buffer {
+            let cap = self.max_buffer;
+            self.die(Some(TransportError::BufferOverflow { cap }));
+            return;
         }
         if let Some(FlowSignal::Pause) = self.flow.after_grow(self.buffered) {
-            self.raised.push_back(Raised::PauseWriting);
-            self.info.set_writing_paused(true);
+            self.cold.raise(Raised::PauseWriting);
+            self.facts.tell(|i| i.set_writing_paused(true));
         }
     }
 
@@ -228,19 +218,20 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
     ///
     /// A zero-length write is nothing at all: no syscall, no count, no
     /// warning (fault scenario 6). A dropped write is counted and warned
-    /// about by [`StreamInfo::drop_write`], shared with outside handles.
+    /// about by [`drop_write`](Self::drop_write).
     fn admit(&mut self, len: usize) -> Result<bool, WriteError> {
         if self.write != WriteSide::Open {
             return Err(WriteError::AfterWriteEof);
         }
-        if self.info.is_sendfile() && len > 0 && self.phase < Phase::Closing {
+        let sendfile = self.facts.shared().is_some_and(StreamInfo::is_sendfile);
+        if sendfile && len > 0 && self.phase < Phase::Closing {
             return Err(WriteError::SendfileInProgress);
         }
         if len == 0 {
             return Ok(false);
         }
         if self.phase >= Phase::Closing {
-            self.info.drop_write(len, || self.describe());
+            self.drop_write(len);
             return Ok(false);
         }
         Ok(true)
@@ -250,7 +241,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
     /// much the kernel took (0 when something is already queued, to keep the
     /// byte order). `None` when the send failed and the transport died.
     fn write_direct(&mut self, data: &[u8]) -> Option<usize> {
-        if !self.buffer.is_empty() {
+        if !self.cold.queue_is_empty() {
             return Some(0);
         }
         match self.write_now(data) {
@@ -288,7 +279,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
             return;
         }
         let mut sent = 0;
-        if self.buffer.is_empty() {
+        if self.cold.queue_is_empty() {
             if let Some(sock) = self.socket.as_mut() {
                 loop {
                     match sock.write_vectored(slices) {
@@ -322,13 +313,16 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
     /// Writes buffered data with vectored writes until the kernel pushes back.
     /// Then applies resume, a pending EOF, or the end of a close.
     pub(crate) fn flush(&mut self) {
-        while !self.buffer.is_empty() {
+        while !self.cold.queue_is_empty() {
             let Some(fd) = self.socket.as_ref().map(|s| s.as_raw_fd()) else {
                 return;
             };
+            let Some(queue) = self.cold.queue() else {
+                break;
+            };
             let mut slices = [IoSlice::new(&[]); MAX_IOV];
             let mut n = 0;
-            for (slot, b) in slices.iter_mut().zip(self.buffer.iter()) {
+            for (slot, b) in slices.iter_mut().zip(queue.iter()) {
                 *slot = IoSlice::new(b);
                 n += 1;
             }
@@ -341,12 +335,12 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
                     let full = written < offered;
                     self.buffered -= written;
                     while written > 0 {
-                        let Some(front) = self.buffer.front_mut() else {
+                        let Some(front) = queue.front_mut() else {
                             break;
                         };
                         if written >= front.len() {
                             written -= front.len();
-                            self.buffer.pop_front();
+                            queue.pop_front();
                         } else {
                             front.advance(written);
                             written = 0;
@@ -364,7 +358,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
                 }
             }
         }
-        self.info.set_buffered(self.buffered);
+        self.facts.tell(|i| i.set_buffered(self.buffered));
         let resume = self.flow.after_drain(self.buffered) == Some(FlowSignal::Resume);
         if self.buffered == 0 {
             self.after_drained();
@@ -372,11 +366,11 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         // Raised after a close that has just completed, it still comes before
         // `ConnectionLost` (G4); not after a failure, whose `die` dropped the
         // events of a buffer that is gone.
-        if resume && (self.phase < Phase::Dying || self.lost_reason.is_none()) {
-            self.raised.push_back(Raised::ResumeWriting);
+        if resume && (self.phase < Phase::Dying || self.cold.lost_reason().is_none()) {
+            self.cold.raise(Raised::ResumeWriting);
         }
         if resume {
-            self.info.set_writing_paused(false);
+            self.facts.tell(|i| i.set_writing_paused(false));
         }
         if resume && self.read_backpressure && self.read == ReadSide::Active {
             // Reading was held: edge-triggered polling will not repeat the
@@ -406,18 +400,28 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         }
     }
 
+    /// Counts and warns about a write of `len` bytes dropped because the
+    /// transport is closing or gone ([`StreamInfo::drop_write`]); the count
+    /// is the shared one while handles exist, as theirs count too.
+    pub(crate) fn drop_write(&mut self, len: usize) {
+        let n = match self.facts.shared() {
+            Some(info) => info.count_dropped(),
+            None => self.cold.count_dropped(),
+        };
+        crate::stream::info::warn_dropped(n, len, || self.describe());
+    }
+
     pub(crate) fn describe(&self) -> String {
         let peer = self
-            .info
-            .peername
-            .as_ref()
+            .facts
+            .peername()
             .map(|a| a.to_string())
             .unwrap_or_else(|| "-".into());
         format!(
             "<{} {} fd={} peer={peer} {:?}>",
             S::KIND,
             self.id,
-            self.info.fd,
+            self.fd,
             self.phase
         )
     }
@@ -475,7 +479,7 @@ impl<S: StreamSocket, M: 'static> StreamTransport<M> for Core<S, M> {
         }
         self.phase = Phase::Closing;
         self.read = ReadSide::Done;
-        self.info.set_closing();
+        self.facts.tell(StreamInfo::set_closing);
         if self.buffered == 0 {
             self.die(None);
         }
@@ -492,14 +496,14 @@ impl<S: StreamSocket, M: 'static> StreamTransport<M> for Core<S, M> {
     fn pause_reading(&mut self) {
         if self.read == ReadSide::Active {
             self.read = ReadSide::Paused;
-            self.info.set_reading(false);
+            self.facts.tell(|i| i.set_reading(false));
         }
     }
 
     fn resume_reading(&mut self) {
         if self.read == ReadSide::Paused {
             self.read = ReadSide::Active;
-            self.info.set_reading(true);
+            self.facts.tell(|i| i.set_reading(true));
             // Edge-triggered polling will not repeat an edge we skipped.
             self.read_again = true;
         }
@@ -524,12 +528,12 @@ impl<S: StreamSocket, M: 'static> StreamTransport<M> for Core<S, M> {
     ) -> Result<(), LimitsError> {
         match self.flow.set_limits(high, low, self.buffered)? {
             Some(FlowSignal::Pause) => {
-                self.raised.push_back(Raised::PauseWriting);
-                self.info.set_writing_paused(true);
+                self.cold.raise(Raised::PauseWriting);
+                self.facts.tell(|i| i.set_writing_paused(true));
             }
             Some(FlowSignal::Resume) => {
-                self.raised.push_back(Raised::ResumeWriting);
-                self.info.set_writing_paused(false);
+                self.cold.raise(Raised::ResumeWriting);
+                self.facts.tell(|i| i.set_writing_paused(false));
             }
             None => {}
         }
@@ -541,15 +545,15 @@ impl<S: StreamSocket, M: 'static> StreamTransport<M> for Core<S, M> {
     }
 
     fn set_protocol(&mut self, protocol: AnyStreamProtocol<M>) {
-        self.new_protocol = Some(protocol);
+        self.cold.set_protocol(protocol);
     }
 
     fn peername(&self) -> Option<Address> {
-        self.info.peername.clone()
+        self.facts.peername().cloned()
     }
 
     fn sockname(&self) -> Option<Address> {
-        self.info.sockname.clone()
+        self.facts.sockname().cloned()
     }
 
     fn fileno(&self) -> Option<RawFd> {
@@ -564,7 +568,7 @@ impl<S: StreamSocket, M: 'static> StreamTransport<M> for Core<S, M> {
 
     fn call_later(&mut self, delay: Duration, token: u32) {
         if self.phase < Phase::Dying {
-            self.raised.push_back(Raised::Timer { delay, token });
+            self.cold.raise(Raised::Timer { delay, token });
         }
     }
 
@@ -579,10 +583,10 @@ impl<S: StreamSocket, M: 'static> StreamTransport<M> for Core<S, M> {
         if self.phase >= Phase::Closing || self.write != WriteSide::Open {
             return Err(TlsError::Closing);
         }
-        if self.upgrade.is_some() {
+        if self.cold.has_upgrade() {
             return Err(TlsError::AlreadyTls);
         }
-        self.upgrade = Some(Box::new(upgrade));
+        self.cold.set_upgrade(upgrade);
         Ok(())
     }
 }

@@ -192,15 +192,16 @@ impl StreamInfo {
     /// power of two, so the log stays short however many follow and a
     /// growing loss stays visible. (asyncio says nothing before the fifth.)
     pub fn drop_write(&self, len: usize, who: impl FnOnce() -> String) {
+        warn_dropped(self.count_dropped(), len, who);
+    }
+    /// Counts one more dropped write; returns the count.
+    pub(crate) fn count_dropped(&self) -> u32 {
         let n = self.dropped_writes.get().saturating_add(1);
         self.dropped_writes.set(n);
-        if n.is_power_of_two() {
-            let writes = if n == 1 { "write" } else { "writes" };
-            crate::diag::warning!(
-                "{}: write() after close: {len} bytes dropped ({n} {writes} dropped so far)",
-                who()
-            );
-        }
+        n
+    }
+    pub(crate) fn set_dropped(&self, n: u32) {
+        self.dropped_writes.set(n);
     }
     /// The TLS session's facts: `Some` once a TLS handshake is complete.
     pub fn tls(&self) -> Option<TlsInfo> {
@@ -241,5 +242,17 @@ impl StreamInfo {
         if shrank {
             self.wake_drain();
         }
+    }
+}
+
+/// Warns about the `n`th dropped write, of `len` bytes, if `n` is 1 or a
+/// power of two (see [`StreamInfo::drop_write`]).
+pub(crate) fn warn_dropped(n: u32, len: usize, who: impl FnOnce() -> String) {
+    if n.is_power_of_two() {
+        let writes = if n == 1 { "write" } else { "writes" };
+        crate::diag::warning!(
+            "{}: write() after close: {len} bytes dropped ({n} {writes} dropped so far)",
+            who()
+        );
     }
 }

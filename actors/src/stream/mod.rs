@@ -2,8 +2,10 @@
 //! facts shown to outside handles, and the TLS layer a transport may hold
 //! between its socket and its protocol (`tls`).
 
+mod cold;
 mod core;
 mod event;
+mod facts;
 mod info;
 mod limits;
 mod options;

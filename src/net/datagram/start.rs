@@ -5,7 +5,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use switchboard_actors::datagram::{DatagramSocket, DatagramSocketTransport};
-use switchboard_actors::stream::{Hooks, Start};
+use switchboard_actors::stream::tls::MadeHook;
+use switchboard_actors::stream::Start;
 use switchboard_protocols::internal::{self, Mailer};
 use switchboard_protocols::{ActorId, DatagramCommand, DatagramProtocol};
 
@@ -55,15 +56,12 @@ pub(crate) async fn start_datagram<S: DatagramSocket, M: Send + 'static>(
     }
     let made = lp.create_future::<()>();
     let resolve = made.clone();
-    let hooks = Hooks {
-        on_made: Some(Box::new(move |_| {
-            let _ = resolve.set_result(());
-        })),
-        on_lost: None,
-    };
+    let on_made: MadeHook = Box::new(move |_| {
+        let _ = resolve.set_result(());
+    });
     let mailer: Arc<dyn Mailer> = Arc::new(lp.handle());
     let (mut transport, info) =
-        DatagramSocketTransport::new(socket, id, protocol, mailer.clone(), hooks);
+        DatagramSocketTransport::new(socket, id, protocol, mailer.clone(), Some(on_made));
     transport.set_max_write_buffer(max_write_buffer);
     routing::insert(core, id, Box::new(transport));
     core.ready

@@ -188,7 +188,7 @@ impl<M: Send + 'static> CreateUnixConnection<M> {
                 source,
             })?;
         let stream = mio::net::UnixStream::from_std(std_stream);
-        start_transport(&lp, stream, (self.factory)(), None, self.limits, tls).await
+        start_transport(&lp, stream, (self.factory)(), self.limits, tls).await
     }
 }
 

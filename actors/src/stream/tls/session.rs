@@ -178,7 +178,7 @@ impl<M: 'static> TlsSession<M> {
         self.st.timer_gen = self.st.timer_gen.wrapping_add(1);
         let info = self.st.session_info();
         if let Some(info) = &info {
-            core.info.set_tls(info.clone());
+            core.facts.tell(|i| i.set_tls(info.clone()));
         }
         self.st.info = info;
         self.st.flush(core);

@@ -11,7 +11,9 @@ use switchboard_protocols::{
 };
 
 use crate::context::LoopContext;
-use crate::stream::core::{Core, Phase, Raised};
+use crate::stream::cold::Raised;
+use crate::stream::core::{Core, Phase};
+use crate::stream::info::StreamInfo;
 use crate::stream::socket::StreamSocket;
 use crate::stream::tls::MadeHook;
 
@@ -134,7 +136,7 @@ impl TlsState {
         delay: Duration,
     ) {
         self.timer_gen = self.timer_gen.wrapping_add(1);
-        core.raised.push_back(Raised::TlsTimer {
+        core.cold.raise(Raised::TlsTimer {
             delay,
             gen: self.timer_gen,
         });
@@ -225,13 +227,13 @@ impl TlsState {
                 self.phase = TlsPhase::Handshaking {
                     close_requested: true,
                 };
-                core.info.set_closing();
+                core.facts.tell(StreamInfo::set_closing);
             }
             TlsPhase::Open => {
                 self.conn.send_close_notify();
                 self.flush(core);
                 self.phase = TlsPhase::ShuttingDown;
-                core.info.set_closing();
+                core.facts.tell(StreamInfo::set_closing);
                 let timeout = self.shutdown_timeout;
                 self.arm(core, timeout);
             }

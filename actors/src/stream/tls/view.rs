@@ -34,8 +34,7 @@ impl<'a, S: StreamSocket, M: 'static> TlsView<'a, S, M> {
             return false;
         }
         if self.st.closing() || self.core.phase >= Phase::Closing {
-            let core = &*self.core;
-            core.info.drop_write(len, || core.describe());
+            self.core.drop_write(len);
             return false;
         }
         true

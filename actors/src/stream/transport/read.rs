@@ -155,7 +155,7 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
 
     fn on_eof(&mut self, cx: &mut dyn LoopContext) {
         self.core.read = ReadSide::Done;
-        self.core.info.set_read_over();
+        self.core.facts.tell(StreamInfo::set_read_over);
         self.core.keep_open = false;
         self.deliver(Ev::Eof, cx);
         if !self.core.keep_open {
