@@ -12,7 +12,7 @@
 //!
 //!   other threads ──LoopHandle──► inbox ─┐
 //!   mio::Poll ──readiness──► actors ─────┼─► ready queue ─► callbacks, tasks,
-//!   timer heap ──due──────────────────────┘                 actor messages
+//!   timer wheel ─due──────────────────────┘                 actor messages
 //! ```
 //!
 //! ```

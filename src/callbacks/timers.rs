@@ -108,7 +108,7 @@ pub(crate) struct TimerQueue {
     heap: Vec<Queued>,
     /// The timers after the current tick.
     wheel: Wheel<Queued>,
-    /// Timers in the heap and the wheel.
+    /// Timers in the run, the heap and the wheel.
     len: usize,
     next_seq: u64,
     handles: HandleTable,
@@ -214,8 +214,8 @@ impl TimerQueue {
     /// removed on the way (see [`take_dead`](Self::take_dead)), so the poll
     /// timeout never comes from one.
     ///
-    /// When the heap is empty and the earliest bucket is one tick, that
-    /// bucket moves into the heap and the answer is exact. A bucket of a
+    /// When the run and the heap are empty and the earliest bucket is one
+    /// tick, that bucket becomes the run and the answer is exact. A bucket of a
     /// higher level spans many ticks; its start is returned, at which
     /// [`pop_due`](Self::pop_due) spreads it over the levels below. A timer
     /// thus costs at most one early wake-up per level (8), none once the
@@ -334,7 +334,8 @@ impl TimerQueue {
         }
     }
 
-    /// One pass over the heap and every bucket, in memory order. In each, the
+    /// One pass over the run, the heap and every bucket, in memory order
+    /// (the run keeps its order; see the body). In each, the
     /// cancelled entries are swapped to the front; the survivors (order does
     /// not matter in a bucket, and the heap is rebuilt) move to a new `Vec`,
     /// and the old one, now holding only cancelled entries, is handed to
