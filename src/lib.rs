@@ -12,7 +12,7 @@
 //!
 //!   other threads ──LoopHandle──► inbox ─┐
 //!   mio::Poll ──readiness──► actors ─────┼─► ready queue ─► callbacks, tasks,
-//!   timer wheel ─due──────────────────────┘                 actor messages
+//!   timer wheel ─due─────────────────────┘                  actor messages
 //! ```
 //!
 //! ```
