@@ -112,7 +112,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .create_connection(move || client)
             .addr(server.sockets()[0])
             .await?;
-        conn.transport.write(&b"STARTTLS\n"[..]);
+        conn.transport.write(b"STARTTLS\n")?;
         ok.await?;
         let tls = lp
             .start_tls(conn.transport, client_tls)
@@ -122,7 +122,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "client: TLS is up: {}",
             tls.tls().map(|i| i.version.as_str()).unwrap_or("?")
         );
-        tls.write(&b"hello"[..]);
+        tls.write(b"hello")?;
         done.await?;
         tls.close();
         server.close();

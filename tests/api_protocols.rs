@@ -262,7 +262,7 @@ fn the_first_write_dropped_after_close_warns_on_stderr_without_a_logger() {
                 .addr(server.sockets()[0])
                 .await?;
             conn.transport.close();
-            conn.transport.write(&b"late"[..]);
+            conn.transport.write(b"late").unwrap();
             switchboard::sleep(0.01).await;
             server.close();
             Ok::<(), switchboard::Error>(())

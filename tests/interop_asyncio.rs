@@ -189,8 +189,8 @@ fn switchboard_client_against_an_asyncio_echo_server() {
             .port(port)
             .await
             .expect("connect to asyncio");
-        conn.transport.write(s2);
-        conn.transport.write_eof();
+        conn.transport.write(&s2).unwrap();
+        conn.transport.write_eof().unwrap();
         until(&l, || log.lost_count() == 1).await;
         log
     });

@@ -143,7 +143,7 @@ fn switchboard_tls_client_against_openssl_s_server() {
             .expect("tls connect to s_server");
         assert!(conn.transport.tls().is_some());
         // -rev answers each line reversed.
-        conn.transport.write(&b"switchboard\n"[..]);
+        conn.transport.write(b"switchboard\n").unwrap();
         until(&l, || clog.data().ends_with(b"draobhctiws\n")).await;
         conn.transport.close();
         until(&l, || clog.lost_count() == 1).await;
@@ -263,7 +263,7 @@ fn switchboard_tls_client_against_an_asyncio_ssl_server() {
             .server_hostname("localhost")
             .await
             .expect("tls connect to asyncio");
-        conn.transport.write(&b"shout this\n"[..]);
+        conn.transport.write(b"shout this\n").unwrap();
         until(&l, || &clog.data()[..] == b"SHOUT THIS\n").await;
         conn.transport.close();
         until(&l, || clog.lost_count() == 1).await;

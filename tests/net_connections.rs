@@ -29,7 +29,7 @@ fn s1_grammar_on_both_sides() {
         let client = RecordingProtocol::new();
         let clog = client.log();
         let conn = connect::<_, NoMessage>(&l, port, move || client).await;
-        conn.transport.write(&b"hello"[..]);
+        conn.transport.write(b"hello").unwrap();
         until(&l, || &clog.data()[..] == b"hello").await;
         conn.transport.close();
         until(&l, || clog.lost_count() == 1 && slog.lost_count() == 1).await;
@@ -141,10 +141,10 @@ fn s3_hundred_concurrent_clients_exchange() {
                     let log = client.log();
                     let conn = connect::<_, NoMessage>(&l2, port, move || client).await;
                     let first = format!("ping {i};");
-                    conn.transport.write(first.clone().into_bytes());
+                    conn.transport.write(first.as_bytes()).unwrap();
                     until(&l2, || log.data().len() == first.len()).await;
                     let second = format!("pong {i}!");
-                    conn.transport.write(second.clone().into_bytes());
+                    conn.transport.write(second.as_bytes()).unwrap();
                     let want = format!("{first}{second}");
                     until(&l2, || log.data().len() == want.len()).await;
                     assert_eq!(&log.data()[..], want.as_bytes());
@@ -195,8 +195,8 @@ fn s4_empty_write_is_a_noop_and_bytes_are_copied() {
         let client = RecordingProtocol::new();
         let clog = client.log();
         let conn = connect::<_, NoMessage>(&l, port, move || client).await;
-        conn.transport.write(Vec::new());
-        conn.transport.write(Bytes::new());
+        conn.transport.write(&[]).unwrap();
+        conn.transport.write_bytes(Bytes::new()).unwrap();
         assert_eq!(conn.transport.get_write_buffer_size(), 0);
         conn.transport.close();
         until(&l, || clog.lost_count() == 1 && slog.lost_count() == 1).await;
@@ -337,7 +337,7 @@ fn s6_case(panic: bool) {
         let client = RecordingProtocol::new();
         let clog = client.log();
         let conn = connect::<_, NoMessage>(&l, port, move || client).await;
-        conn.transport.write(&b"x"[..]);
+        conn.transport.write(b"x").unwrap();
         until(&l, || slog.lost_count() == 1 && clog.lost_count() == 1).await;
         assert!(
             clog.snapshot().contains(&Recorded::Eof),
@@ -350,7 +350,7 @@ fn s6_case(panic: bool) {
         }
         check_stream_grammar(&slog.snapshot()).expect("grammar");
         // The other connection is unaffected.
-        hconn.transport.write(&b"still fine"[..]);
+        hconn.transport.write(b"still fine").unwrap();
         until(&l, || &hl.data()[..] == b"still fine").await;
         hconn.transport.close();
         until(&l, || hl.lost_count() == 1).await;
@@ -447,7 +447,7 @@ fn s9_connection_made_error_still_connects_and_delivers() {
             log: l2,
         })
         .await;
-        conn.transport.write(&b"ping"[..]);
+        conn.transport.write(b"ping").unwrap();
         until(&l, || &log.data()[..] == b"ping").await;
         conn.transport.close();
         until(&l, || log.lost_count() == 1).await;
@@ -579,7 +579,7 @@ fn create_connection_with_an_existing_socket() {
             conn.transport.sockname().and_then(|a| a.as_inet()),
             Some(local)
         );
-        conn.transport.write(&b"via sock="[..]);
+        conn.transport.write(b"via sock=").unwrap();
         until(&l, || &clog.data()[..] == b"via sock=").await;
         conn.transport.close();
         until(&l, || clog.lost_count() == 1).await;
@@ -644,7 +644,7 @@ fn fault22_cancelled_create_connection_leaves_no_fd_and_the_loop_lives() {
         let client = RecordingProtocol::new();
         let clog = client.log();
         let conn = connect::<_, NoMessage>(&l, port, move || client).await;
-        conn.transport.write(&b"alive"[..]);
+        conn.transport.write(b"alive").unwrap();
         until(&l, || &clog.data()[..] == b"alive").await;
         conn.transport.close();
         until(&l, || clog.lost_count() == 1 && slog.lost_count() == 1).await;
@@ -676,7 +676,7 @@ fn fault23_spurious_read_readiness_changes_nothing() {
         assert_eq!(clog.snapshot(), vec![Recorded::ConnectionMade]);
         assert!(conn.transport.is_reading() && !conn.transport.is_closing());
         // Still registered: later data arrives, in order, nothing lost.
-        conn.transport.write(&b"after the spurious wakeups"[..]);
+        conn.transport.write(b"after the spurious wakeups").unwrap();
         until(&l, || clog.data().len() == 26).await;
         assert_eq!(&clog.data()[..], b"after the spurious wakeups");
         conn.transport.close();
@@ -728,7 +728,7 @@ fn happy_eyeballs_localhost_over_both_families() {
                 .expect("one family connects");
             let peer = conn.transport.peername().and_then(|a| a.as_inet());
             assert_eq!(peer.map(|a| a.ip().to_string()), Some(host.to_string()));
-            conn.transport.write(&b"he"[..]);
+            conn.transport.write(b"he").unwrap();
             until(&l, || &clog.data()[..] == b"he").await;
             conn.transport.close();
             until(&l, || clog.lost_count() == 1).await;

@@ -37,7 +37,7 @@ fn v1_port_zero_picks_a_port_and_serves() {
         assert!(server.is_serving());
         assert_eq!(server.sockets().len(), 1);
         let (conn, clog) = client(&l, port).await;
-        conn.transport.write(&b"v1"[..]);
+        conn.transport.write(b"v1").unwrap();
         until(&l, || &clog.data()[..] == b"v1").await;
         conn.transport.close();
         until(&l, || log.lost_count() == 1).await;
@@ -71,7 +71,7 @@ fn v2_start_serving_false_refuses_until_started() {
         server.start_serving();
         assert!(server.is_serving());
         let (conn, clog) = client(&l, port).await;
-        conn.transport.write(&b"up"[..]);
+        conn.transport.write(b"up").unwrap();
         until(&l, || &clog.data()[..] == b"up").await;
         conn.transport.close();
         until(&l, || log.lost_count() == 1).await;
@@ -93,7 +93,7 @@ fn v3_fault_27_close_stops_accepting_at_once_and_keeps_connections() {
         assert!(!server.is_serving());
         assert!(server.sockets().is_empty());
         assert!(refused(port), "no new connections after close()");
-        conn.transport.write(&b"still open"[..]);
+        conn.transport.write(b"still open").unwrap();
         until(&l, || &clog.data()[..] == b"still open").await;
         conn.transport.close();
         until(&l, || log.lost_count() == 1).await;
@@ -312,7 +312,9 @@ fn fault17_s6_a_panicking_protocol_among_healthy_connections() {
             clients.push(c);
         }
         for (i, (conn, _)) in clients.iter().enumerate() {
-            conn.transport.write(format!("client {i}").into_bytes());
+            conn.transport
+                .write(format!("client {i}").as_bytes())
+                .unwrap();
         }
         until(&l, || clients[2].1.lost_count() == 1).await;
         for (i, (conn, log)) in clients.iter().enumerate() {
@@ -498,7 +500,7 @@ fn v5_the_loop_keeps_serving_after_the_handle_is_dropped() {
         let (server, port) = echo_server(&l, &log).await;
         drop(server);
         let (conn, clog) = client(&l, port).await;
-        conn.transport.write(&b"alive"[..]);
+        conn.transport.write(b"alive").unwrap();
         until(&l, || &clog.data()[..] == b"alive").await;
         conn.transport.close();
         until(&l, || log.lost_count() == 1).await;
@@ -516,7 +518,7 @@ async fn round_trip(lp: &EventLoop, addr: std::net::SocketAddr, msg: &'static [u
         .port(addr.port())
         .await
         .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
-    conn.transport.write(msg);
+    conn.transport.write(msg).unwrap();
     until(lp, || &log.data()[..] == msg).await;
     conn.transport.close();
     until(lp, || log.lost_count() == 1).await;

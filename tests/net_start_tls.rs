@@ -172,7 +172,7 @@ fn start_tls_from_a_handle_on_both_ends_of_switchboard() {
             .await
             .expect("connect");
         assert!(conn.transport.tls().is_none());
-        conn.transport.write(&b"STARTTLS\n"[..]);
+        conn.transport.write(b"STARTTLS\n").unwrap();
         until(&l, || *ok.borrow()).await;
         let tls = l
             .start_tls(conn.transport, client_config())
@@ -181,7 +181,7 @@ fn start_tls_from_a_handle_on_both_ends_of_switchboard() {
             .expect("handshake");
         let info = tls.tls().expect("tls facts");
         assert_eq!(info.server_name.as_deref(), Some("localhost"));
-        tls.write(&b"over tls"[..]);
+        tls.write(b"over tls").unwrap();
         until(&l, || &clog.data()[..] == b"over tls").await;
         tls.close();
         until(&l, || clog.lost_count() == 1 && slog.lost_count() == 1).await;
@@ -207,7 +207,7 @@ fn start_tls_handshake_failure_is_lost_with_the_tls_error() {
             .port(port)
             .await
             .expect("connect");
-        conn.transport.write(&b"STARTTLS\n"[..]);
+        conn.transport.write(b"STARTTLS\n").unwrap();
         until(&l, || *ok.borrow()).await;
         let err = l
             .start_tls(conn.transport, client_config())
@@ -252,7 +252,7 @@ fn start_tls_keeps_a_transport_paused_for_writing_consistent() {
             .await
             .expect("connect");
         conn.transport.set_write_buffer_limits(Some(0), None);
-        conn.transport.write(&b"STARTTLS\n"[..]);
+        conn.transport.write(b"STARTTLS\n").unwrap();
         until(&l, || *ok.borrow()).await;
         let tls = l
             .start_tls(conn.transport, client_config())
@@ -260,7 +260,7 @@ fn start_tls_keeps_a_transport_paused_for_writing_consistent() {
             .await
             .expect("handshake");
         let big = vec![7u8; 4 * 1024 * 1024];
-        tls.write(big.clone());
+        tls.write(&big).unwrap();
         assert!(tls.get_write_buffer_size() > 0);
         until(&l, || clog.data().len() == big.len()).await;
         assert!(clog.data().iter().all(|&b| b == 7));

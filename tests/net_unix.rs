@@ -57,7 +57,9 @@ fn n1_unix_echo_with_a_hundred_concurrent_clients_keeps_the_stream_grammar() {
                 .path(&path)
                 .await
                 .expect("connect");
-            conn.transport.write(format!("client {i}").into_bytes());
+            conn.transport
+                .write(format!("client {i}").as_bytes())
+                .unwrap();
             clients.push((i, conn, log));
         }
         until(&l, || {
@@ -73,7 +75,7 @@ fn n1_unix_echo_with_a_hundred_concurrent_clients_keeps_the_stream_grammar() {
         );
         assert_eq!(first.transport.sockname(), Some(Address::Unnamed));
         for (_, conn, _) in &clients {
-            conn.transport.write_eof();
+            conn.transport.write_eof().unwrap();
         }
         // The server's protocols close on EOF; each client sees EOF then lost.
         until(&l, || {
@@ -204,7 +206,7 @@ fn n2_linux_abstract_names_serve_and_leave_no_file() {
             .await
             .expect("connect by abstract name");
         assert_eq!(conn.transport.peername(), Some(want));
-        conn.transport.write(&b"abstract"[..]);
+        conn.transport.write(b"abstract").unwrap();
         until(&l, || &log.data()[..] == b"abstract").await;
         conn.transport.close();
         server.close();
@@ -510,8 +512,8 @@ fn n1_switchboard_unix_client_against_an_asyncio_unix_echo_server() {
             .path(&path)
             .await
             .expect("connect to asyncio");
-        conn.transport.write(s2);
-        conn.transport.write_eof();
+        conn.transport.write(&s2).unwrap();
+        conn.transport.write_eof().unwrap();
         until(&l, || log.lost_count() == 1).await;
         log
     });

@@ -243,7 +243,7 @@ fn issue_7_no_cap_when_max_write_buffer_is_none() {
             .expect("connect");
         let chunk = Bytes::from(vec![7u8; 1024 * 1024]);
         for _ in 0..total / chunk.len() {
-            conn.transport.write(chunk.clone());
+            conn.transport.write_bytes(chunk.clone()).unwrap();
         }
         support::turns(3).await;
         assert!(!conn.transport.is_closing());

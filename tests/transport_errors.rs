@@ -206,7 +206,7 @@ fn g5_fault_7_a_write_after_close_with_bytes_still_buffered_is_dropped() {
         })
         .await;
         // From outside too.
-        conn.transport.write(&b"and from a handle"[..]);
+        conn.transport.write(b"and from a handle").unwrap();
         go.send(()).expect("peer");
         until(&l, || log.lost_count() == 1).await;
     });
@@ -255,7 +255,7 @@ fn w2_pause_is_strictly_above_high_not_at_it() {
         conn.transport.set_write_buffer_limits(Some(cur), Some(0));
         support::turns(3).await;
         assert_eq!(count(&log, &Recorded::PauseWriting), 0, "equal again");
-        conn.transport.write(&b"!"[..]);
+        conn.transport.write(b"!").unwrap();
         until(&l, || count(&log, &Recorded::PauseWriting) == 1).await;
         conn.transport.abort();
         until(&l, || log.lost_count() == 1).await;

@@ -429,7 +429,7 @@ fn g3_abort_drops_the_buffer_and_reports_lost_once() {
         })
         .await;
         until(&l, || log.lost_count() == 1).await;
-        conn.transport.write(&b"after lost"[..]);
+        conn.transport.write(b"after lost").unwrap();
         conn.transport.close();
         conn.transport.abort();
         support::turns(10).await;
@@ -556,8 +556,8 @@ fn h3_keep_open_lets_the_server_reply_after_eof() {
         let client = RecordingProtocol::new();
         let clog = client.log();
         let conn = connect::<_, NoMessage>(&l, port, move || client).await;
-        conn.transport.write(&b"hello"[..]);
-        conn.transport.write_eof();
+        conn.transport.write(b"hello").unwrap();
+        conn.transport.write_eof().unwrap();
         until(&l, || clog.lost_count() == 1 && slog.lost_count() == 1).await;
         assert_eq!(&clog.data()[..], b"reply-after-eof");
         assert_eq!(count(&slog, &Recorded::Eof), 1);
@@ -717,7 +717,7 @@ fn fault1_fault2_reset_while_bytes_are_buffered_is_never_a_clean_loss() {
         go.send(()).expect("peer");
         until(&l, || log.lost_count() == 1).await;
         // Later writes are dropped silently.
-        conn.transport.write(&b"after the reset"[..]);
+        conn.transport.write(b"after the reset").unwrap();
         support::turns(10).await;
         let events = log.snapshot();
         assert_eq!(log.lost_count(), 1);
@@ -769,10 +769,10 @@ fn s8_set_protocol_switches_to_a_buffered_protocol() {
         let p = RecordingProtocol::new();
         let clog = p.log();
         let conn = connect::<_, NoMessage>(&l, port, move || p).await;
-        conn.transport.write(&b"first"[..]);
+        conn.transport.write(b"first").unwrap();
         until(&l, || log.data().len() == 5).await;
-        conn.transport.write(&b"then 25 bytes, 10 at most"[..]);
-        conn.transport.write_eof();
+        conn.transport.write(b"then 25 bytes, 10 at most").unwrap();
+        conn.transport.write_eof().unwrap();
         until(&l, || log.lost_count() == 1 && clog.lost_count() == 1).await;
         server.close();
     });
@@ -838,7 +838,7 @@ fn w6_resume_writing_writes_to_another_transport() {
                         // Re-entrance from inside flow control (asyncio
                         // test_resume_writing_write_different_transport).
                         if let Some((handle, addr)) = o2.borrow_mut().take() {
-                            handle.write(&b"from resume_writing;"[..]);
+                            handle.write(b"from resume_writing;").unwrap();
                             addr.send(Bytes::from_static(b"and by message"))
                                 .expect("the relay is alive");
                         }

@@ -133,7 +133,9 @@ fn fault4_connection_past_max_write_buffer_is_lost_with_buffer_overflow() {
             .expect("connect");
         until(&l, || !s2.borrow().lost.is_empty()).await;
         // A write after the loss is dropped silently (G5).
-        conn.transport.write(Bytes::from_static(b"late"));
+        conn.transport
+            .write_bytes(Bytes::from_static(b"late"))
+            .unwrap();
         support::turns(10).await;
         assert!(conn.transport.is_closing());
         assert_eq!(conn.transport.get_write_buffer_size(), 0);

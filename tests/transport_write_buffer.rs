@@ -147,7 +147,7 @@ fn issue_7_defect_8_the_first_write_after_close_is_a_warning() {
         // From outside, after the loss: dropped too, and said so (the count
         // goes on from the first).
         until(&l, || conn.transport.is_lost()).await;
-        conn.transport.write(&b"late"[..]);
+        conn.transport.write(b"late").unwrap();
         support::turns(3).await;
         let warned = dropped_write_warnings();
         assert_eq!(warned.len(), 1, "{warned:?}");
@@ -224,7 +224,7 @@ fn fault_6_zero_length_writes_make_no_syscall_and_change_nothing() {
             )
         })
         .await;
-        conn.transport.write(Bytes::new());
+        conn.transport.write_bytes(Bytes::new()).unwrap();
         conn.protocol.send(0).expect("alive");
         support::turns(5).await;
         assert!(!conn.transport.is_closing(), "{:?}", log.snapshot());
@@ -245,7 +245,7 @@ fn fault_6_zero_length_writes_make_no_syscall_and_change_nothing() {
         }
         // After the loss, zero-length writes are not dropped writes either:
         // nothing to warn about.
-        conn.transport.write(Bytes::new());
+        conn.transport.write_bytes(Bytes::new()).unwrap();
         support::turns(3).await;
         assert_eq!(dropped_write_warnings(), Vec::<String>::new());
     });
@@ -305,8 +305,8 @@ fn issue_7_defect_4_a_handle_answers_from_what_was_asked_at_once() {
             .expect("connect");
         let t = &conn.transport;
         // Sizes include what was written, before the loop applied it.
-        t.write(&b"abc"[..]);
-        t.write(Bytes::from_static(b"defg"));
+        t.write(b"abc").unwrap();
+        t.write_bytes(Bytes::from_static(b"defg")).unwrap();
         assert_eq!(t.get_write_buffer_size(), 7);
         // The kernel takes it all once the loop runs.
         until(&l, || t.get_write_buffer_size() == 0).await;
@@ -321,7 +321,7 @@ fn issue_7_defect_4_a_handle_answers_from_what_was_asked_at_once() {
         t.close();
         assert!(t.is_closing());
         assert!(!t.is_reading());
-        t.write(&b"after close"[..]);
+        t.write(b"after close").unwrap();
         assert_eq!(t.get_write_buffer_size(), 0);
         let warned = dropped_write_warnings();
         assert_eq!(warned.len(), 1, "{warned:?}");
@@ -423,11 +423,11 @@ fn s3_many_megabytes_arrive_intact_and_in_order() {
         while at < data.len() {
             let pick = u32::from_le_bytes([sizes[i % 4096], sizes[(i + 1) % 4096], 0, 0]);
             let n = (1 + (pick as usize * 3) % (200 * 1024)).min(data.len() - at);
-            conn.transport.write(data.slice(at..at + n));
+            conn.transport.write_bytes(data.slice(at..at + n)).unwrap();
             at += n;
             i += 2;
         }
-        conn.transport.write(&b"14 bytes tail!"[..]);
+        conn.transport.write(b"14 bytes tail!").unwrap();
         conn.transport.close();
         until(&l, || lost.get() == 1).await;
         let got = got.borrow();

@@ -140,8 +140,14 @@ pub trait LoopContext {
     fn release(&mut self, id: ActorId);
 
     /// Queues a message for another actor (or this one); delivered after the
-    /// current call returns, never re-entrantly.
+    /// current call returns, never re-entrantly, and only to the incarnation
+    /// living in `to` when it was queued: an actor that ends first takes the
+    /// message with it.
     fn send(&mut self, to: ActorId, msg: Box<dyn Any>);
+
+    /// The incarnation living in row `id` now (0 for none), so a reference
+    /// kept for later (a server's list of its connections) can name it.
+    fn generation(&self, id: ActorId) -> u64;
 
     /// Calls this actor's [`LoopActor::timer`] with `tag` after `delay`.
     fn wake_after(&mut self, delay: Duration, tag: u64);

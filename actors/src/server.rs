@@ -47,7 +47,8 @@ pub enum ServerCommand {
 pub struct ServerShared {
     serving: Cell<bool>,
     closed: Cell<bool>,
-    connections: RefCell<Vec<ActorId>>,
+    /// Each live connection's row and incarnation.
+    connections: RefCell<Vec<(ActorId, u64)>>,
     waiters: RefCell<Vec<Waker>>,
 }
 
@@ -66,8 +67,9 @@ impl ServerShared {
         self.serving.set(false);
         self.wake_if_done();
     }
-    /// Ids of the live connections.
-    pub fn connections(&self) -> Vec<ActorId> {
+    /// The live connections: each one's row and incarnation, so a command
+    /// sent to one of them never reaches a later tenant of its row.
+    pub fn connections(&self) -> Vec<(ActorId, u64)> {
         self.connections.borrow().clone()
     }
     /// True once closed and every accepted connection is gone (`wait_closed`).
@@ -90,7 +92,7 @@ impl ServerShared {
     }
     /// Forgets the connection `id`, gone.
     pub(crate) fn remove(&self, id: ActorId) {
-        self.connections.borrow_mut().retain(|c| *c != id);
+        self.connections.borrow_mut().retain(|(c, _)| *c != id);
         self.wake_if_done();
     }
 }
@@ -355,7 +357,8 @@ impl<L: StreamListener, M: 'static> ListenerActor<L, M> {
                 return;
             }
         }
-        self.shared.connections.borrow_mut().push(id);
+        let gen = cx.generation(id);
+        self.shared.connections.borrow_mut().push((id, gen));
         cx.insert(id, Box::new(transport));
         cx.send(id, Box::new(Start));
     }

@@ -7,7 +7,7 @@ use switchboard_protocols::internal::{self, Mailer};
 use switchboard_protocols::{ActorExited, Addr, ExitReason};
 
 use crate::error::LoopError;
-use crate::event_loop::{EventLoop, Ready};
+use crate::event_loop::EventLoop;
 use crate::routing;
 
 mod context;
@@ -151,9 +151,7 @@ impl EventLoop {
         };
         let mailbox = Mailbox::new(actor, addr.clone(), core.me.clone());
         routing::insert(core, id, Box::new(mailbox));
-        core.ready
-            .borrow_mut()
-            .push_back(Ready::Deliver(id, Box::new(StartActor)));
+        routing::deliver(core, id, gen, Box::new(StartActor));
         Ok(addr)
     }
 }

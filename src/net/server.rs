@@ -12,7 +12,7 @@ use switchboard_actors::stream::StreamLimits;
 use switchboard_protocols::internal::Mailer;
 use switchboard_protocols::{ActorId, Address, AnyStreamProtocol, StreamCommand, StreamProtocol};
 
-use crate::event_loop::{EventLoop, Ready};
+use crate::event_loop::EventLoop;
 use crate::net::dns::Family;
 use crate::net::error::NetError;
 use crate::net::tls::TlsServerConfig;
@@ -306,9 +306,9 @@ impl<M: Send + 'static> CreateServer<M> {
             )
             .with_limits(self.limits)
             .with_tls(tls.clone());
-            let id = routing::reserve(&self.lp.core);
+            let (id, gen) = routing::reserve_gen(&self.lp.core);
             routing::insert(&self.lp.core, id, Box::new(actor));
-            listeners.push(Listening { id, local, fd });
+            listeners.push(Listening { id, gen, local, fd });
         }
         Ok(Server::new(&self.lp, shared, listeners, self.start_serving))
     }
@@ -338,6 +338,8 @@ pub(crate) struct ServerInner {
 /// One listening socket of a server: its actor, address and descriptor.
 pub(crate) struct Listening {
     pub(crate) id: ActorId,
+    /// The listener's incarnation: commands reach it and no later tenant.
+    pub(crate) gen: u64,
     pub(crate) local: Option<Address>,
     pub(crate) fd: std::os::fd::RawFd,
 }
@@ -377,7 +379,7 @@ impl Server {
     fn command(&self, cmd: ServerCommand) {
         for l in &self.0.listeners {
             // Applied at once, so close() refuses new connects immediately (V3).
-            routing::dispatch(&self.0.lp.core, l.id, None, |a, cx| {
+            routing::dispatch(&self.0.lp.core, l.id, Some(l.gen), |a, cx| {
                 a.deliver(Box::new(cmd), cx)
             });
         }
@@ -460,7 +462,12 @@ impl Server {
         self.0
             .listeners
             .iter()
-            .filter_map(|l| actors.get(l.id.index()).map(|slot| (l.id, slot.gen)))
+            .filter(|l| {
+                actors
+                    .get(l.id.index())
+                    .is_some_and(|slot| slot.gen == l.gen)
+            })
+            .map(|l| (l.id, l.gen))
             .collect()
     }
 
@@ -471,10 +478,8 @@ impl Server {
 
     fn each_connection(&self, cmd: StreamCommand) {
         let core = &self.0.lp.core;
-        for id in self.0.shared.connections() {
-            core.ready
-                .borrow_mut()
-                .push_back(Ready::Deliver(id, Box::new(cmd.clone())));
+        for (id, gen) in self.0.shared.connections() {
+            routing::deliver(core, id, gen, Box::new(cmd.clone()));
         }
     }
 

@@ -9,7 +9,7 @@ use switchboard_actors::stream::{Hooks, SocketTransport, Start, StreamLimits, St
 use switchboard_protocols::internal::{self, Mailer};
 use switchboard_protocols::{ActorId, AnyStreamProtocol, StreamCommand, TransportError};
 
-use crate::event_loop::{EventLoop, Ready};
+use crate::event_loop::EventLoop;
 use crate::net::error::NetError;
 use crate::net::transport_handle::{Connection, TransportHandle};
 use crate::routing;
@@ -22,17 +22,15 @@ use crate::routing;
 struct AbortUnlessHanded<'a> {
     lp: &'a EventLoop,
     id: ActorId,
+    gen: u64,
     armed: bool,
 }
 
 impl Drop for AbortUnlessHanded<'_> {
     fn drop(&mut self) {
         if self.armed && !self.lp.is_closed() {
-            self.lp
-                .core
-                .ready
-                .borrow_mut()
-                .push_back(Ready::Deliver(self.id, Box::new(StreamCommand::Abort)));
+            let abort = Box::new(StreamCommand::Abort);
+            routing::deliver(&self.lp.core, self.id, self.gen, abort);
         }
     }
 }
@@ -84,12 +82,11 @@ pub(crate) async fn start_transport<S: StreamSocket, M: Send + 'static>(
         }
     }
     routing::insert(core, id, Box::new(transport));
-    core.ready
-        .borrow_mut()
-        .push_back(Ready::Deliver(id, Box::new(Start)));
+    routing::deliver(core, id, gen, Box::new(Start));
     let mut guard = AbortUnlessHanded {
         lp,
         id,
+        gen,
         armed: true,
     };
     // The future fails if the loop closes first, or (over TLS) if the
@@ -107,6 +104,7 @@ pub(crate) async fn start_transport<S: StreamSocket, M: Send + 'static>(
         transport: TransportHandle {
             lp: lp.clone(),
             id,
+            gen,
             info: Rc::clone(&info),
         },
         protocol: internal::addr(id, gen, mailer),

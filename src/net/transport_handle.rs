@@ -5,9 +5,9 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use switchboard_actors::stream::StreamInfo;
-use switchboard_protocols::{ActorId, Addr, Address, PeerCredentials, StreamCommand};
+use switchboard_protocols::{ActorId, Addr, Address, PeerCredentials, StreamCommand, WriteError};
 
-use crate::event_loop::{EventLoop, Ready};
+use crate::event_loop::EventLoop;
 
 /// A handle on a stream transport the loop owns (asyncio's `Transport` seen from
 /// outside its protocol). Over TLS, its commands go through the TLS layer
@@ -23,46 +23,112 @@ use crate::event_loop::{EventLoop, Ready};
 /// `pause_reading`/`resume_reading`, and
 /// [`get_write_buffer_size`](Self::get_write_buffer_size) counts what
 /// [`write`](Self::write) was given until the transport takes it.
+///
+/// A handle names one connection, not a row of the loop's table: once its
+/// connection is lost, every method does nothing (queries answer for the
+/// lost connection), and no command reaches a later connection that got the
+/// same [`ActorId`].
+///
+/// The verbs it shares with [`StreamTransport`](crate::StreamTransport) take
+/// the same arguments and fail the same way, so code moves between a handler
+/// and a handle unchanged:
+///
+/// ```
+/// # #[allow(dead_code)]
+/// # fn demo(h: &switchboard::TransportHandle) -> Result<(), switchboard::WriteError> {
+/// h.write(b"hello\r\n")?;                       // &[u8], as `t.write`
+/// h.write_bytes(switchboard::Bytes::from("x"))?; // owned, as `t.write_bytes`
+/// h.write_eof()?;                                // Err over TLS, as `t.write_eof`
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct TransportHandle {
     pub(crate) lp: EventLoop,
     pub(crate) id: ActorId,
+    /// The connection's incarnation in row `id`.
+    pub(crate) gen: u64,
     pub(crate) info: Rc<StreamInfo>,
 }
 
 impl TransportHandle {
     fn command(&self, cmd: StreamCommand) {
         // On a closed loop the transport is gone already; the command is moot.
-        if !self.lp.is_closed() {
-            self.lp
-                .core
-                .ready
-                .borrow_mut()
-                .push_back(Ready::Deliver(self.id, Box::new(cmd)));
+        // The incarnation goes with it: a command applied after this
+        // connection ended is dropped, never given to the row's next tenant.
+        if !self.lp.is_closed() && !self.info.is_lost() {
+            crate::routing::deliver(&self.lp.core, self.id, self.gen, Box::new(cmd));
         }
     }
 
-    /// `transport.write(data)`. Empty data does nothing. After `close()`,
-    /// `abort()` or loss the data is dropped, with a warning for the first
-    /// such write (and each later one whose count is a power of two).
-    pub fn write(&self, data: impl Into<Bytes>) {
-        let data = data.into();
+    /// `transport.write(data)`, as [`StreamTransport::write`]: empty data
+    /// does nothing; after `close()`, `abort()` or loss the data is dropped
+    /// (with a warning for the first such write, and each later one whose
+    /// count is a power of two) and this is still `Ok`; after
+    /// [`write_eof`](Self::write_eof) it is [`WriteError::AfterWriteEof`],
+    /// and while `loop.sendfile` runs on the transport
+    /// [`WriteError::SendfileInProgress`]. The bytes are copied once; see
+    /// [`write_bytes`](Self::write_bytes) to hand over owned bytes.
+    ///
+    /// [`StreamTransport::write`]: crate::StreamTransport::write
+    pub fn write(&self, data: &[u8]) -> Result<(), WriteError> {
         if data.is_empty() {
-            return;
+            return Ok(());
         }
-        if self.info.is_closing() {
+        self.write_bytes(Bytes::copy_from_slice(data))
+    }
+
+    /// `write` with owned bytes (no copy), as
+    /// [`StreamTransport::write_bytes`](crate::StreamTransport::write_bytes).
+    pub fn write_bytes(&self, data: Bytes) -> Result<(), WriteError> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        if self.info.is_closing() || self.info.is_lost() {
             self.info.drop_write(data.len(), || format!("{self:?}"));
-            return;
+            return Ok(());
+        }
+        if self.info.is_eof_written() {
+            return Err(WriteError::AfterWriteEof);
+        }
+        if self.info.is_sendfile() {
+            return Err(WriteError::SendfileInProgress);
         }
         self.info.add_pending(data.len());
         self.command(StreamCommand::Write(data));
+        Ok(())
     }
 
-    /// `transport.write_eof()`. Over TLS, which cannot half-close, it is
-    /// refused (reported to the exception handler) and the connection goes
-    /// on; close it instead.
-    pub fn write_eof(&self) {
+    /// `transport.writelines(list)`: every buffer, in order, as one write.
+    pub fn writelines(&self, list: &[&[u8]]) -> Result<(), WriteError> {
+        let total = list.iter().map(|b| b.len()).sum();
+        let mut all = bytes::BytesMut::with_capacity(total);
+        for b in list {
+            all.extend_from_slice(b);
+        }
+        self.write_bytes(all.freeze())
+    }
+
+    /// `transport.write_eof()`, as
+    /// [`StreamTransport::write_eof`](crate::StreamTransport::write_eof):
+    /// flushes, then shuts the write side once; a second call or a call
+    /// after close does nothing. Over TLS, which cannot half-close, it is
+    /// [`WriteError::EofNotSupported`] and the connection goes on; close it
+    /// instead.
+    pub fn write_eof(&self) -> Result<(), WriteError> {
+        if self.info.has_tls_layer() {
+            return Err(WriteError::EofNotSupported);
+        }
+        if self.info.is_closing() || self.info.is_lost() || self.info.is_eof_written() {
+            return Ok(());
+        }
+        self.info.mark_eof_written();
         self.command(StreamCommand::WriteEof);
+        Ok(())
+    }
+
+    /// `transport.can_write_eof()`: false over TLS.
+    pub fn can_write_eof(&self) -> bool {
+        !self.info.has_tls_layer()
     }
 
     /// `transport.close()`: flush, then `ConnectionLost(None)`. Closing at

@@ -8,10 +8,10 @@ use switchboard_actors::pipe::{
 };
 use switchboard_actors::LoopActor;
 use switchboard_protocols::{
-    ActorId, ReadPipeProtocol, ReadPipeTransport, WritePipeProtocol, WritePipeTransport,
+    ReadPipeProtocol, ReadPipeTransport, WritePipeProtocol, WritePipeTransport,
 };
 
-use crate::event_loop::{EventLoop, Ready, FIRST_ACTOR_TOKEN};
+use crate::event_loop::{EventLoop, FIRST_ACTOR_TOKEN};
 use crate::pipes::error::PipeError;
 use crate::pipes::handle::{PipeHandle, Route};
 use crate::routing;
@@ -141,7 +141,7 @@ impl EventLoop {
     ) -> Result<PipeHandle, PipeError> {
         let core = &self.core;
         core.check_open()?;
-        let id: ActorId = routing::reserve(core);
+        let (id, gen) = routing::reserve_gen(core);
         let token = mio::Token(id.index() + FIRST_ACTOR_TOKEN);
         let made = self.create_future::<()>();
         let resolve = made.clone();
@@ -162,14 +162,13 @@ impl EventLoop {
             }
         };
         routing::insert(core, id, actor);
-        core.ready
-            .borrow_mut()
-            .push_back(Ready::Deliver(id, Box::new(Start)));
+        routing::deliver(core, id, gen, Box::new(Start));
         made.await
             .map_err(|_| PipeError::Loop(crate::LoopError::Closed))?;
         Ok(PipeHandle {
             lp: self.clone(),
             id,
+            gen,
             route: Route::Own,
             info,
         })

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use switchboard_actors::pipe::{ChildPipeCommand, PipeInfo};
 use switchboard_protocols::{ActorId, PipeCommand};
 
-use crate::event_loop::{EventLoop, Ready};
+use crate::event_loop::EventLoop;
 
 /// Where a pipe handle's commands go: a pipe transport of its own, or one
 /// pipe of a subprocess (by the child's fd).
@@ -28,24 +28,24 @@ pub(crate) enum Route {
 pub struct PipeHandle {
     pub(crate) lp: EventLoop,
     pub(crate) id: ActorId,
+    /// The incarnation of the pipe's (or its subprocess's) actor in row
+    /// `id`: once it ended, commands are dropped, never given to a later
+    /// tenant of the row.
+    pub(crate) gen: u64,
     pub(crate) route: Route,
     pub(crate) info: Rc<PipeInfo>,
 }
 
 impl PipeHandle {
     fn command(&self, cmd: PipeCommand) {
-        if self.lp.is_closed() {
+        if self.lp.is_closed() || self.info.is_lost() {
             return;
         }
         let msg: Box<dyn std::any::Any> = match self.route {
             Route::Own => Box::new(cmd),
             Route::Child(fd) => Box::new(ChildPipeCommand { fd, cmd }),
         };
-        self.lp
-            .core
-            .ready
-            .borrow_mut()
-            .push_back(Ready::Deliver(self.id, msg));
+        crate::routing::deliver(&self.lp.core, self.id, self.gen, msg);
     }
 
     /// `transport.write(data)` (write pipes). Empty data does nothing; after
@@ -117,6 +117,12 @@ impl PipeHandle {
     /// `get_extra_info('pipe')`: the descriptor while the pipe is open.
     pub fn fileno(&self) -> Option<RawFd> {
         self.info.fileno()
+    }
+
+    /// The pipe transport's actor id (for a child's pipe, its subprocess
+    /// transport's).
+    pub fn id(&self) -> ActorId {
+        self.id
     }
 }
 

@@ -57,10 +57,9 @@ pub(crate) enum Ready {
         f: Box<dyn FnOnce()>,
     },
     Task(TaskKey),
-    /// A message for whatever actor lives in the row now (the loop's own).
-    Deliver(ActorId, Box<dyn Any>),
-    /// A message sent through an [`Addr`](crate::Addr): only for the
-    /// incarnation it was addressed to.
+    /// A message or command for incarnation `gen` of actor `id` only: an
+    /// actor that ended before it is delivered takes it with it, and the
+    /// row's next tenant never sees it.
     DeliverTo(ActorId, u64, Box<dyn Any>),
     /// A readiness event from the poll, for the actor `id` of generation
     /// `gen` (so a slot reused within the iteration gets nothing).

@@ -69,10 +69,20 @@ impl LoopContext for LoopCx<'_> {
     }
 
     fn send(&mut self, to: ActorId, msg: Box<dyn Any>) {
-        self.core
-            .ready
-            .borrow_mut()
-            .push_back(Ready::Deliver(to, msg));
+        // For the incarnation living in `to` now: if it ends before the
+        // message is delivered, the row's next tenant never sees it.
+        let gen = if to == self.id {
+            Some(self.gen)
+        } else {
+            generation(self.core, to)
+        };
+        if let Some(gen) = gen {
+            deliver(self.core, to, gen, msg);
+        }
+    }
+
+    fn generation(&self, id: ActorId) -> u64 {
+        generation(self.core, id).unwrap_or(0)
     }
 
     fn wake_after(&mut self, delay: Duration, tag: u64) {
@@ -115,6 +125,22 @@ impl LoopContext for LoopCx<'_> {
     fn interrupt(&mut self) {
         self.interrupt = true;
     }
+}
+
+/// The incarnation living in row `id` now, if any (reserved rows count).
+pub(crate) fn generation(core: &LoopCore, id: ActorId) -> Option<u64> {
+    core.actors.borrow().get(id.index()).map(|slot| slot.gen)
+}
+
+/// Queues `msg` for incarnation `gen` of actor `id`, after what is queued
+/// already. Every command, start and message the loop queues for an actor
+/// goes through here or [`Ready::DeliverTo`] with the incarnation it was
+/// meant for, so nothing queued for an actor reaches a later tenant of its
+/// row.
+pub(crate) fn deliver(core: &LoopCore, id: ActorId, gen: u64, msg: Box<dyn Any>) {
+    core.ready
+        .borrow_mut()
+        .push_back(Ready::DeliverTo(id, gen, msg));
 }
 
 pub(crate) fn reserve(core: &LoopCore) -> ActorId {

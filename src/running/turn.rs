@@ -116,7 +116,6 @@ pub(crate) fn run_once(core: &LoopCore) {
                 run_callback(core, Claim::Alone(&state), state.created_at, f)
             }
             Some(Ready::Task(key)) => run_task(core, key),
-            Some(Ready::Deliver(to, msg)) => crate::routing::dispatch_message(core, to, None, msg),
             Some(Ready::DeliverTo(to, gen, msg)) => {
                 crate::routing::dispatch_message(core, to, Some(gen), msg)
             }

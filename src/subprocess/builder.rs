@@ -14,7 +14,7 @@ use switchboard_actors::subprocess::{
 use switchboard_actors::LoopContext;
 use switchboard_protocols::{ActorId, Signal, SubprocessProtocol};
 
-use crate::event_loop::{EventLoop, Ready, FIRST_ACTOR_TOKEN};
+use crate::event_loop::{EventLoop, FIRST_ACTOR_TOKEN};
 use crate::routing;
 use crate::subprocess::error::SubprocessError;
 use crate::subprocess::handle::SubprocessHandle;
@@ -228,7 +228,7 @@ impl SpawnSubprocess {
             }
         })?;
         let pid = spawned.pid;
-        let id: ActorId = routing::reserve(core);
+        let (id, gen) = routing::reserve_gen(core);
         let token = mio::Token(id.index() + FIRST_ACTOR_TOKEN);
         let protocol = (self.factory)();
         let made = UnixSubprocessTransport::new(
@@ -276,12 +276,11 @@ impl SpawnSubprocess {
         }
         actor.set_hooks(hooks);
         routing::insert(core, id, Box::new(actor));
-        core.ready
-            .borrow_mut()
-            .push_back(Ready::Deliver(id, Box::new(Start)));
+        routing::deliver(core, id, gen, Box::new(Start));
         let mut guard = CloseUnlessHanded {
             lp: &lp,
             id,
+            gen,
             armed: true,
         };
         let started = started.await;
@@ -296,6 +295,7 @@ impl SpawnSubprocess {
         Ok(SubprocessHandle {
             lp: lp.clone(),
             id,
+            gen,
             info,
         })
     }
@@ -307,17 +307,15 @@ impl SpawnSubprocess {
 struct CloseUnlessHanded<'a> {
     lp: &'a EventLoop,
     id: ActorId,
+    gen: u64,
     armed: bool,
 }
 
 impl Drop for CloseUnlessHanded<'_> {
     fn drop(&mut self) {
         if self.armed && !self.lp.is_closed() {
-            self.lp
-                .core
-                .ready
-                .borrow_mut()
-                .push_back(Ready::Deliver(self.id, Box::new(SubprocessCommand::Close)));
+            let close = Box::new(SubprocessCommand::Close);
+            routing::deliver(&self.lp.core, self.id, self.gen, close);
         }
     }
 }

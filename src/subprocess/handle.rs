@@ -7,7 +7,7 @@ use std::rc::Rc;
 use switchboard_actors::subprocess::{self, ProcessInfo, SubprocessCommand};
 use switchboard_protocols::{ActorId, ProcessError, Signal};
 
-use crate::event_loop::{EventLoop, Ready};
+use crate::event_loop::EventLoop;
 use crate::future::LoopFuture;
 use crate::pipes::handle::Route;
 use crate::pipes::PipeHandle;
@@ -24,6 +24,10 @@ use crate::pipes::PipeHandle;
 pub struct SubprocessHandle {
     pub(crate) lp: EventLoop,
     pub(crate) id: ActorId,
+    /// The transport's incarnation in row `id`: once it ended, `close` and
+    /// the pipes' commands are dropped, never given to a later child whose
+    /// transport got the same row.
+    pub(crate) gen: u64,
     pub(crate) info: Rc<ProcessInfo>,
 }
 
@@ -50,6 +54,7 @@ impl SubprocessHandle {
         Some(PipeHandle {
             lp: self.lp.clone(),
             id: self.id,
+            gen: self.gen,
             route: Route::Child(fd),
             info,
         })
@@ -75,14 +80,18 @@ impl SubprocessHandle {
     /// `transport.close()`: closes the pipes and kills the child with
     /// SIGKILL if it still runs; a child that has exited is never signalled
     /// (Q5). `ProcessExited` and `ConnectionLost` follow.
+    ///
+    /// On a handle whose transport has ended (the child exited and its pipes
+    /// closed) this does nothing: the command names this child's transport,
+    /// never a later child's that got the same [`ActorId`].
     pub fn close(&self) {
+        if self.info.is_lost() {
+            return;
+        }
         self.info.mark_closing();
         if !self.lp.is_closed() {
-            self.lp
-                .core
-                .ready
-                .borrow_mut()
-                .push_back(Ready::Deliver(self.id, Box::new(SubprocessCommand::Close)));
+            let close = Box::new(SubprocessCommand::Close);
+            crate::routing::deliver(&self.lp.core, self.id, self.gen, close);
         }
     }
 

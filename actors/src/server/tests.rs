@@ -67,6 +67,10 @@ impl LoopContext for FakeCx {
     fn insert(&mut self, id: ActorId, actor: Box<dyn LoopActor>) {
         self.inserted.push((id, actor));
     }
+    fn generation(&self, id: ActorId) -> u64 {
+        id.index() as u64 + 1
+    }
+
     fn release(&mut self, id: ActorId) {
         self.released.push(id);
     }

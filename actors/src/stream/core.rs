@@ -461,6 +461,7 @@ impl<S: StreamSocket, M: 'static> StreamTransport<M> for Core<S, M> {
         if self.write != WriteSide::Open || self.phase >= Phase::Closing {
             return Ok(());
         }
+        self.facts.tell(StreamInfo::mark_eof_written);
         if self.buffered == 0 {
             self.shutdown_write();
         } else {

@@ -36,8 +36,8 @@ pub struct StreamInfo {
     dropped_writes: Cell<u32>,
     /// Above the high-water mark: `PauseWriting` raised, not yet resumed.
     writing_paused: Cell<bool>,
-    /// A native `sendfile` owns the socket: writes are refused meanwhile.
-    sendfile: Cell<bool>,
+    /// [`SENDFILE`], [`TLS_LAYER`] and [`EOF_WRITTEN`], in one byte.
+    flags: Cell<u8>,
     /// Woken whenever the write buffer shrinks or the transport closes.
     /// Boxed, and made only when someone waits: idle connections pay a
     /// pointer, not a `Vec`'s three words (the extra allocation is only paid
@@ -47,11 +47,17 @@ pub struct StreamInfo {
     /// The TLS session's facts, once its handshake is complete.
     /// Boxed: a pointer is all plain connections pay.
     tls: RefCell<Option<Box<TlsInfo>>>,
-    /// A TLS session sits between the socket and the protocol (from the
-    /// moment it is installed, before its handshake completes): the socket
-    /// carries records, so nothing may write plaintext to it directly.
-    tls_layer: Cell<bool>,
 }
+
+/// A native `sendfile` owns the socket: writes are refused meanwhile.
+const SENDFILE: u8 = 1;
+/// A TLS session sits between the socket and the protocol (from the moment
+/// it is installed, before its handshake completes): the socket carries
+/// records, so nothing may write plaintext to it directly.
+const TLS_LAYER: u8 = 2;
+/// `write_eof()` was called (through a handle or by the protocol): later
+/// writes are refused.
+const EOF_WRITTEN: u8 = 4;
 
 impl StreamInfo {
     /// Facts of a fresh, open transport.
@@ -69,10 +75,9 @@ impl StreamInfo {
             pending: Cell::new(0),
             dropped_writes: Cell::new(0),
             writing_paused: Cell::new(false),
-            sendfile: Cell::new(false),
+            flags: Cell::new(0),
             drain_waiters: RefCell::new(None),
             tls: RefCell::new(None),
-            tls_layer: Cell::new(false),
         }
     }
     /// `get_extra_info('socket')`: the descriptor while the socket is open,
@@ -133,19 +138,19 @@ impl StreamInfo {
     /// Marks a native `sendfile` in progress (writes are refused with
     /// `WriteError::SendfileInProgress`) or over.
     pub fn set_sendfile(&self, on: bool) {
-        self.sendfile.set(on);
+        self.set_flag(SENDFILE, on);
     }
     /// True while a native `sendfile` owns the socket.
     pub fn is_sendfile(&self) -> bool {
-        self.sendfile.get()
+        self.flags.get() & SENDFILE != 0
     }
     /// True once a TLS session sits between the socket and the protocol: a
     /// native `sendfile` would put plaintext on the wire, so it must not run.
     pub fn has_tls_layer(&self) -> bool {
-        self.tls_layer.get()
+        self.flags.get() & TLS_LAYER != 0
     }
     pub(crate) fn set_tls_layer(&self) {
-        self.tls_layer.set(true);
+        self.set_flag(TLS_LAYER, true);
     }
     /// Wakes `waker` the next time the write buffer shrinks, the transport
     /// resumes writing, or it closes (then look again).
@@ -228,6 +233,19 @@ impl StreamInfo {
         self.lost.set(true);
         self.buffered.set(0);
         self.pending.set(0);
+    }
+    /// True once `write_eof()` was called on the transport or a handle.
+    pub fn is_eof_written(&self) -> bool {
+        self.flags.get() & EOF_WRITTEN != 0
+    }
+    /// Records a `write_eof()` asked for through a handle, so the handle's
+    /// later writes fail as the transport's would.
+    pub fn mark_eof_written(&self) {
+        self.set_flag(EOF_WRITTEN, true);
+    }
+    fn set_flag(&self, flag: u8, on: bool) {
+        let f = self.flags.get();
+        self.flags.set(if on { f | flag } else { f & !flag });
     }
     pub(crate) fn set_read_over(&self) {
         self.read_over.set(true);

@@ -8,7 +8,7 @@ use switchboard_actors::datagram::DATAGRAM_HEADER_SIZE;
 use switchboard_actors::stream::StreamInfo;
 use switchboard_protocols::{ActorId, Addr, Address, DatagramCommand, WriteError};
 
-use crate::event_loop::{EventLoop, Ready};
+use crate::event_loop::EventLoop;
 
 /// A handle on a datagram transport the loop owns (asyncio's
 /// `DatagramTransport` seen from outside its protocol). Each method is a
@@ -20,17 +20,16 @@ use crate::event_loop::{EventLoop, Ready};
 pub struct DatagramHandle {
     pub(crate) lp: EventLoop,
     pub(crate) id: ActorId,
+    /// The endpoint's incarnation in row `id`: once it ended, commands are
+    /// dropped, never given to a later tenant of the row.
+    pub(crate) gen: u64,
     pub(crate) info: Rc<StreamInfo>,
 }
 
 impl DatagramHandle {
     fn command(&self, cmd: DatagramCommand) {
-        if !self.lp.is_closed() {
-            self.lp
-                .core
-                .ready
-                .borrow_mut()
-                .push_back(Ready::Deliver(self.id, Box::new(cmd)));
+        if !self.lp.is_closed() && !self.info.is_lost() {
+            crate::routing::deliver(&self.lp.core, self.id, self.gen, Box::new(cmd));
         }
     }
 

@@ -10,7 +10,7 @@ use switchboard_actors::stream::Start;
 use switchboard_protocols::internal::{self, Mailer};
 use switchboard_protocols::{ActorId, DatagramCommand, DatagramProtocol};
 
-use crate::event_loop::{EventLoop, Ready};
+use crate::event_loop::EventLoop;
 use crate::net::datagram::handle::{DatagramEndpoint, DatagramHandle};
 use crate::net::error::NetError;
 use crate::routing;
@@ -19,17 +19,15 @@ use crate::routing;
 struct AbortUnlessHanded<'a> {
     lp: &'a EventLoop,
     id: ActorId,
+    gen: u64,
     armed: bool,
 }
 
 impl Drop for AbortUnlessHanded<'_> {
     fn drop(&mut self) {
         if self.armed && !self.lp.is_closed() {
-            self.lp
-                .core
-                .ready
-                .borrow_mut()
-                .push_back(Ready::Deliver(self.id, Box::new(DatagramCommand::Abort)));
+            let abort = Box::new(DatagramCommand::Abort);
+            routing::deliver(&self.lp.core, self.id, self.gen, abort);
         }
     }
 }
@@ -64,12 +62,11 @@ pub(crate) async fn start_datagram<S: DatagramSocket, M: Send + 'static>(
         DatagramSocketTransport::new(socket, id, protocol, mailer.clone(), Some(on_made));
     transport.set_max_write_buffer(max_write_buffer);
     routing::insert(core, id, Box::new(transport));
-    core.ready
-        .borrow_mut()
-        .push_back(Ready::Deliver(id, Box::new(Start)));
+    routing::deliver(core, id, gen, Box::new(Start));
     let mut guard = AbortUnlessHanded {
         lp,
         id,
+        gen,
         armed: true,
     };
     let made = made.await;
@@ -79,6 +76,7 @@ pub(crate) async fn start_datagram<S: DatagramSocket, M: Send + 'static>(
         transport: DatagramHandle {
             lp: lp.clone(),
             id,
+            gen,
             info: Rc::clone(&info),
         },
         protocol: internal::addr(id, gen, mailer),

@@ -230,7 +230,10 @@ impl Sendfile<'_> {
             if info.is_closing() {
                 return Err(closed());
             }
-            t.write(chunk);
+            t.write_bytes(chunk).map_err(|e| SendfileError::Io {
+                sent: 0,
+                source: io::Error::other(e),
+            })?;
             // Flow control: the transport has taken the chunk and is not
             // above its high-water mark (or has resumed since).
             Drained::new(info, |i| {

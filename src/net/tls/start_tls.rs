@@ -8,7 +8,7 @@ use bytes::Bytes;
 use switchboard_actors::stream::UpgradeTls;
 use switchboard_protocols::{TlsError, TransportError};
 
-use crate::event_loop::{EventLoop, Ready};
+use crate::event_loop::EventLoop;
 use crate::net::error::NetError;
 use crate::net::tls::{TlsClientConfig, TlsServerConfig};
 use crate::net::transport_handle::TransportHandle;
@@ -148,10 +148,7 @@ impl StartTls {
                 };
             }),
         };
-        lp.core
-            .ready
-            .borrow_mut()
-            .push_back(Ready::Deliver(transport.id, Box::new(msg)));
+        crate::routing::deliver(&lp.core, transport.id, transport.gen, Box::new(msg));
         match done.await {
             Ok(()) => Ok(transport),
             Err(crate::FutureError::Failed(e)) => Err(NetError::Tls(handshake_error(e))),

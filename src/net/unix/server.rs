@@ -206,9 +206,9 @@ impl<M: Send + 'static> CreateUnixServer<M> {
             actor = actor.with_socket_file(file);
         }
         let local = actor.local().cloned();
-        let id = routing::reserve(&self.lp.core);
+        let (id, gen) = routing::reserve_gen(&self.lp.core);
         routing::insert(&self.lp.core, id, Box::new(actor));
-        let listening = Listening { id, local, fd };
+        let listening = Listening { id, gen, local, fd };
         Ok(Server::new(
             &self.lp,
             shared,
