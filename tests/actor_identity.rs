@@ -86,31 +86,6 @@ fn id1_a_stale_transport_handle_never_reaches_the_next_connection_in_its_row() {
     assert!(h.take().is_empty());
 }
 
-#[test]
-fn id1_a_queued_command_dies_with_its_connection() {
-    // A command queued for a connection that ends before the loop applies
-    // it: the next tenant of the row never sees it.
-    let (lp, h) = new_loop();
-    let l = lp.clone();
-    run_with_deadline(&lp, async move {
-        let port = echo_peer();
-        let (a, alog) = connect(&l, port).await;
-        let stale = a.transport.clone();
-        // Queued behind the abort; when it is applied, `a` is gone.
-        a.transport.abort();
-        stale.pause_reading();
-        until(&l, || alog.lost_count() == 1).await;
-        let (b, blog) = connect(&l, port).await;
-        assert_eq!(a.transport.id(), b.transport.id(), "the row was reused");
-        turns(5).await;
-        assert!(b.transport.is_reading());
-        b.transport.write(b"still reading").unwrap();
-        until(&l, || &blog.data()[..] == b"still reading").await;
-        b.transport.close();
-    });
-    assert!(h.take().is_empty());
-}
-
 async fn spawn(lp: &EventLoop, cmd: &str) -> (SubprocessHandle, Log) {
     let log: Log = Rc::default();
     let child = lp
