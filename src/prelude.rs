@@ -26,7 +26,7 @@
 #[doc(no_inline)]
 pub use crate::{
     Actor, ActorContext, ActorExited, Addr, Address, BufferedEvent, BufferedProtocol, Bytes,
-    ChildSpec, DatagramEvent, DatagramProtocol, DatagramTransport, EventLoop, ExitReason,
-    ProtocolError, ReplyTo, Restart, Signal, Stdio, Strategy, StreamEvent, StreamProtocol,
-    StreamTransport, SubprocessEvent, SubprocessProtocol, SubprocessTransport,
+    CallError, ChildSpec, DatagramEvent, DatagramProtocol, DatagramTransport, EventLoop,
+    ExitReason, ProtocolError, ReplyTo, Restart, Signal, Stdio, Strategy, StreamEvent,
+    StreamProtocol, StreamTransport, SubprocessEvent, SubprocessProtocol, SubprocessTransport,
 };

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::addr::Addr;
+pub use crate::call::{CallAnswer, Convert, LiveCall, Ticket};
 pub use crate::capacity::Capacity;
 use crate::ids::ActorId;
 

@@ -22,6 +22,7 @@
 
 mod addr;
 mod address;
+mod call;
 mod capacity;
 mod command;
 mod datagram;

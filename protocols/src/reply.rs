@@ -32,6 +32,9 @@ impl<T> Slot<T> {
 /// [`CallError::NoReply`](crate::CallError::NoReply).
 pub struct ReplyTo<T> {
     slot: Option<Arc<Slot<T>>>,
+    /// Set instead of `slot` for a call made from inside a protocol
+    /// (`t.call`): the answer goes to that connection as a message.
+    post: Option<crate::call::Ticket>,
 }
 
 /// The caller's half.
@@ -52,14 +55,40 @@ pub(crate) fn channel<T>() -> (ReplyTo<T>, Answer<T>) {
     (
         ReplyTo {
             slot: Some(slot.clone()),
+            post: None,
         },
         Answer { slot },
     )
 }
 
+/// A reply port whose answer goes to a connection through `ticket`.
+pub(crate) fn posting<T: Send + 'static>(ticket: crate::call::Ticket) -> ReplyTo<T> {
+    ReplyTo {
+        slot: None,
+        post: Some(ticket),
+    }
+}
+
 impl<T> ReplyTo<T> {
-    /// Answers the call. Returns the value back if the caller stopped waiting.
-    pub fn send(mut self, value: T) -> Result<(), T> {
+    /// Answers the call. Returns the value back if the caller stopped waiting
+    /// (for a call from a protocol: its connection is gone).
+    pub fn send(mut self, value: T) -> Result<(), T>
+    where
+        T: Send + 'static,
+    {
+        if let Some(ticket) = self.post.take() {
+            return ticket
+                .answer(Ok::<T, crate::CallError>(value))
+                .map_err(
+                    |back| match back.downcast::<Result<T, crate::CallError>>() {
+                        Ok(b) => match *b {
+                            Ok(v) => v,
+                            Err(_) => unreachable!("the answer given back is the one sent"),
+                        },
+                        Err(_) => unreachable!("the answer given back has the type sent"),
+                    },
+                );
+        }
         let Some(slot) = self.slot.take() else {
             return Err(value);
         };
@@ -80,12 +109,19 @@ impl<T> ReplyTo<T> {
 
     /// True while the caller still waits for the answer.
     pub fn is_waiting(&self) -> bool {
+        if let Some(ticket) = &self.post {
+            return ticket.is_waiting();
+        }
         self.slot.as_ref().is_some_and(|s| !s.lock().abandoned)
     }
 }
 
 impl<T> Drop for ReplyTo<T> {
     fn drop(&mut self) {
+        if let Some(ticket) = self.post.take() {
+            // Unanswered: the connection hears `NoReply` for this call.
+            ticket.no_reply();
+        }
         if let Some(slot) = self.slot.take() {
             let waker = {
                 let mut s = slot.lock();

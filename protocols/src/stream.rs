@@ -187,6 +187,31 @@ pub trait StreamTransport<M: 'static = NoMessage> {
     /// false over TLS, whose `write_eof` is [`WriteError::EofNotSupported`]).
     fn can_write_eof(&self) -> bool;
 
+    /// Calls made with [`call`](Self::call) whose answer has not been
+    /// handed to the protocol yet.
+    fn calls_in_flight(&self) -> usize {
+        0
+    }
+
+    /// The most calls this connection may have in flight before it stops
+    /// reading (64 unless its builder said otherwise; `usize::MAX` for a
+    /// transport without calls).
+    fn max_calls_in_flight(&self) -> usize {
+        usize::MAX
+    }
+
+    /// Makes the entry for one more call and the ticket its answer comes
+    /// back with (what [`call`](Self::call) is made of); `None` where the
+    /// transport cannot take answers.
+    #[doc(hidden)]
+    fn call_ticket(
+        &mut self,
+        convert: crate::internal::Convert<M>,
+    ) -> Option<crate::internal::Ticket> {
+        drop(convert);
+        None
+    }
+
     /// Stops reading, flushes the buffer, then closes; `ConnectionLost(None)`
     /// follows on a later loop iteration, exactly once.
     fn close(&mut self);

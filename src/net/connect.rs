@@ -211,6 +211,16 @@ impl<M: Send + 'static> CreateConnection<M> {
         self
     }
 
+    /// Beyond asyncio: the most calls a protocol may have in flight (made
+    /// with `t.call` and not yet answered to it) before its transport stops
+    /// reading, until answers are handed over; 64 by default, at least 1.
+    /// This bounds what a peer that pipelines requests and never reads the
+    /// answers can queue in actors on its connection's behalf.
+    pub fn max_calls_in_flight(mut self, n: usize) -> Self {
+        self.limits = self.limits.max_calls_in_flight(n);
+        self
+    }
+
     /// TLS over the connection (asyncio's `ssl=`): the handshake runs before
     /// the protocol's `ConnectionMade`, and the connection's future resolves
     /// after it, or fails with [`NetError::Tls`] (a refused certificate, a

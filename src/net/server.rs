@@ -188,6 +188,16 @@ impl<M: Send + 'static> CreateServer<M> {
         self
     }
 
+    /// Beyond asyncio: the most calls a protocol may have in flight (made
+    /// with `t.call` and not yet answered to it) before its transport stops
+    /// reading, until answers are handed over; 64 by default, at least 1.
+    /// This bounds what a peer that pipelines requests and never reads the
+    /// answers can queue in actors on its connection's behalf.
+    pub fn max_calls_in_flight(mut self, n: usize) -> Self {
+        self.limits = self.limits.max_calls_in_flight(n);
+        self
+    }
+
     /// TLS on every accepted connection (asyncio's `ssl=`): each protocol
     /// gets `ConnectionMade` once its handshake is done. A failed handshake
     /// ends that connection alone, and is reported to the exception handler

@@ -10,6 +10,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use switchboard_protocols::{AnyStreamProtocol, TlsUpgrade, TransportError};
 
+use super::calls::Calls;
+
 /// Events the transport raised for its protocol while the protocol was running;
 /// delivered when the handler returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +48,9 @@ pub(crate) struct Cold<M: 'static> {
     pub(crate) lost_reason: Option<TransportError>,
     /// Writes dropped after close, while no handle shares the count.
     pub(crate) dropped_writes: u32,
+    /// Calls the protocol made with `t.call`, not yet answered and handed
+    /// over.
+    pub(crate) calls: Calls<M>,
 }
 
 impl<M: 'static> Default for Cold<M> {
@@ -57,6 +62,7 @@ impl<M: 'static> Default for Cold<M> {
             upgrade: None,
             lost_reason: None,
             dropped_writes: 0,
+            calls: Calls::default(),
         }
     }
 }
@@ -95,6 +101,26 @@ impl<M: 'static> ColdBox<M> {
         if let Some(c) = &mut self.0 {
             c.queue.clear();
         }
+    }
+
+    /// The calls in flight, made now if need be.
+    pub(crate) fn calls(&mut self) -> &mut Calls<M> {
+        &mut self.get().calls
+    }
+
+    /// How many calls are in flight (none made nothing).
+    pub(crate) fn calls_len(&self) -> usize {
+        self.0.as_ref().map_or(0, |c| c.calls.len())
+    }
+
+    /// The next answer in call order, if it came (none made nothing).
+    pub(crate) fn pop_answered(&mut self) -> Option<M> {
+        self.0.as_mut()?.calls.pop_answered()
+    }
+
+    /// True once the connection is to close when its last call is answered.
+    pub(crate) fn close_when_calls_done(&self) -> bool {
+        self.0.as_ref().is_some_and(|c| c.calls.close_when_done)
     }
 
     /// Queues `r` for delivery once the running handler returns.

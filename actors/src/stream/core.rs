@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
-use switchboard_protocols::internal::{self, Mailer};
+use switchboard_protocols::internal::{self, Convert, Mailer, Ticket};
 use switchboard_protocols::{
     ActorId, Addr, Address, AnyStreamProtocol, LimitsError, SocketRef, StreamTransport, TlsError,
     TlsUpgrade, TransportError, WriteError, WriteLimits,
@@ -91,6 +91,8 @@ pub(crate) struct Core<S: StreamSocket, M: 'static> {
     pub(crate) read_backpressure: bool,
     /// The transport died of a failed send, not yet reported.
     pub(crate) write_failed: bool,
+    /// The most calls (`t.call`) in flight before reading is held.
+    pub(crate) max_calls: u32,
 }
 
 impl<S: StreamSocket, M: 'static> Core<S, M> {
@@ -115,6 +117,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
             max_buffer: crate::stream::limits::DEFAULT_MAX_WRITE_BUFFER,
             read_backpressure: true,
             write_failed: false,
+            max_calls: crate::stream::calls::DEFAULT_MAX_CALLS_IN_FLIGHT as u32,
         }
     }
 
@@ -135,8 +138,16 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
     /// True while read-side backpressure holds reading: the write buffer
     /// went strictly above high and has not drained to low since (the span
     /// of a `PauseWriting`, whether or not the protocol heeds it).
+    ///
+    /// Also true while the protocol has as many calls in flight as its
+    /// bound allows: reading resumes once answers were handed over.
     pub(crate) fn reading_held(&self) -> bool {
-        self.read_backpressure && self.flow.is_paused()
+        (self.read_backpressure && self.flow.is_paused()) || self.calls_full()
+    }
+
+    /// True while the protocol's calls in flight are at their bound.
+    pub(crate) fn calls_full(&self) -> bool {
+        self.cold.calls_len() >= self.max_calls as usize
     }
 
     /// Closes the socket now and schedules `ConnectionLost(reason)`; the buffer
@@ -428,6 +439,24 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
 }
 
 impl<S: StreamSocket, M: 'static> StreamTransport<M> for Core<S, M> {
+    fn calls_in_flight(&self) -> usize {
+        self.cold.calls_len()
+    }
+
+    fn max_calls_in_flight(&self) -> usize {
+        self.max_calls as usize
+    }
+
+    fn call_ticket(&mut self, convert: Convert<M>) -> Option<Ticket> {
+        if self.phase >= Phase::Closing {
+            return None;
+        }
+        // This actor is the one in its row while its protocol runs.
+        let gen = self.mailer.generation(self.id);
+        let seq = self.cold.calls().push(convert);
+        Some(Ticket::new(self.mailer.clone(), self.id, gen, seq))
+    }
+
     fn write(&mut self, data: &[u8]) -> Result<(), WriteError> {
         self.write_inner(data)
     }

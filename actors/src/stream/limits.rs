@@ -44,6 +44,12 @@ pub struct StreamLimits {
     /// `is_reading()` does not show this hold: it reports what the protocol
     /// asked for. With `false`, reading goes on as in asyncio.
     pub read_backpressure: bool,
+    /// The most calls a protocol may have in flight (`t.call`, answered
+    /// and not yet handed over) before its transport stops reading; reading
+    /// resumes as answers are handed over. Default
+    /// [`DEFAULT_MAX_CALLS_IN_FLIGHT`](crate::stream::DEFAULT_MAX_CALLS_IN_FLIGHT)
+    /// (64); at least 1.
+    pub max_calls_in_flight: usize,
 }
 
 impl Default for StreamLimits {
@@ -54,6 +60,7 @@ impl Default for StreamLimits {
             max_write_buffer: Some(DEFAULT_MAX_WRITE_BUFFER),
             close_timeout: None,
             read_backpressure: true,
+            max_calls_in_flight: crate::stream::DEFAULT_MAX_CALLS_IN_FLIGHT,
         }
     }
 }
@@ -72,6 +79,12 @@ impl StreamLimits {
     /// Sets [`read_backpressure`](Self::read_backpressure).
     pub fn read_backpressure(mut self, on: bool) -> Self {
         self.read_backpressure = on;
+        self
+    }
+    /// Sets [`max_calls_in_flight`](Self::max_calls_in_flight) (0 counts
+    /// as 1).
+    pub fn max_calls_in_flight(mut self, n: usize) -> Self {
+        self.max_calls_in_flight = n.max(1);
         self
     }
 }

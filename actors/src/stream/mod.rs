@@ -2,6 +2,7 @@
 //! facts shown to outside handles, and the TLS layer a transport may hold
 //! between its socket and its protocol (`tls`).
 
+mod calls;
 mod cold;
 mod core;
 mod event;
@@ -14,6 +15,7 @@ pub mod tls;
 mod transport;
 mod upper;
 
+pub use calls::DEFAULT_MAX_CALLS_IN_FLIGHT;
 pub use info::StreamInfo;
 pub use limits::{StreamLimits, DEFAULT_MAX_WRITE_BUFFER};
 pub use options::{Socket2Ops, SOCKET_OPS};

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_protocols::internal::{self, Mailer};
+use switchboard_protocols::internal::{self, CallAnswer, Mailer};
 use switchboard_protocols::{
     ActorId, AnyStreamProtocol, Exception, ExceptionContext, ExitReason, StreamCommand,
     StreamTransport, TlsError, TlsUpgrade, TransportError,
@@ -159,6 +159,7 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
     pub fn set_limits(&mut self, limits: StreamLimits) {
         self.core.set_max_buffer(limits.max_write_buffer);
         self.core.read_backpressure = limits.read_backpressure;
+        self.core.max_calls = u32::try_from(limits.max_calls_in_flight).unwrap_or(u32::MAX);
         self.close_timeout_ms = limits.close_timeout.map(|d| {
             // Whole milliseconds, rounded up, at least 1 (about 49 days at most).
             let ms = d
@@ -345,6 +346,29 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
         }
     }
 
+    /// Hands the protocol every answer that is next in call order, each as
+    /// a `Message` event; then closes a half-closed connection whose last
+    /// call was answered, and reads again if the calls' bound held reading.
+    fn hand_over_answers(&mut self, cx: &mut dyn LoopContext) {
+        let was_full = self.core.calls_full();
+        while self.core.phase < Phase::Dying {
+            let Some(m) = self.core.cold.pop_answered() else {
+                break;
+            };
+            self.deliver(Ev::Message(m), cx);
+        }
+        if self.core.cold.close_when_calls_done()
+            && self.core.cold.calls_len() == 0
+            && self.core.phase == Phase::Open
+        {
+            self.core.close();
+            self.deliver_raised(cx);
+        }
+        if was_full && !self.core.reading_held() && self.core.phase == Phase::Open {
+            self.read_loop(cx, false);
+        }
+    }
+
     fn command(&mut self, cmd: StreamCommand, cx: &mut dyn LoopContext) {
         if let StreamCommand::Write(b) = &cmd {
             self.core.facts.tell(|i| i.take_pending(b.len()));
@@ -417,6 +441,14 @@ impl<S: StreamSocket, M: 'static> LoopActor for SocketTransport<S, M> {
                 let UpgradeTls { upgrade, on_done } = *u;
                 self.upgrade(upgrade, Some(on_done), cx);
                 self.deliver_raised(cx);
+            }
+        } else if msg.is::<CallAnswer>() {
+            if let Ok(answer) = msg.downcast::<CallAnswer>() {
+                if self.core.phase < Phase::Dying {
+                    let CallAnswer { seq, value } = *answer;
+                    self.core.cold.calls().answer(seq, value);
+                    self.hand_over_answers(cx);
+                }
             }
         } else if msg.is::<ReadMore>() {
             // No fresh edge here: read until the kernel says WouldBlock.

@@ -16,6 +16,7 @@ mod grammar;
 mod recording_buffered_protocol;
 mod recording_protocol;
 
+pub use crate::call::live_calls;
 pub use event_log::{EventLog, Recorded};
 pub use fake_connection::FakeConnection;
 pub use fake_transport::{FakeLifecycle, FakeTransport};

@@ -61,6 +61,24 @@ impl<'a, S: StreamSocket, M: 'static> TlsView<'a, S, M> {
 }
 
 impl<S: StreamSocket, M: 'static> StreamTransport<M> for TlsView<'_, S, M> {
+    fn calls_in_flight(&self) -> usize {
+        self.core.calls_in_flight()
+    }
+
+    fn max_calls_in_flight(&self) -> usize {
+        self.core.max_calls_in_flight()
+    }
+
+    fn call_ticket(
+        &mut self,
+        convert: switchboard_protocols::internal::Convert<M>,
+    ) -> Option<switchboard_protocols::internal::Ticket> {
+        if self.st.closing() {
+            return None;
+        }
+        self.core.call_ticket(convert)
+    }
+
     fn write(&mut self, data: &[u8]) -> Result<(), WriteError> {
         if self.admit(data.len()) {
             self.encrypt(data);

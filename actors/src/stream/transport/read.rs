@@ -159,7 +159,13 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
         self.core.keep_open = false;
         self.deliver(Ev::Eof, cx);
         if !self.core.keep_open {
-            self.core.close();
+            if self.core.cold.calls_len() > 0 {
+                // Nothing lost at EOF: the answers still on their way are
+                // written first; the last one hands over closes.
+                self.core.cold.calls().close_when_done = true;
+            } else {
+                self.core.close();
+            }
         }
     }
 }

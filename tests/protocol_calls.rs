@@ -1,0 +1,248 @@
+//! Asking an actor from inside a protocol: `t.call(&addr, make, wrap)` and its
+//! answers as events of the connection, on real sockets.
+//!
+//! Ids refer to docs/behavior.md (AC1–AC5).
+
+mod support;
+
+use std::cell::Cell;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::rc::Rc;
+use std::time::Duration;
+
+use switchboard::prelude::*;
+use switchboard::ready_made::{FrameHandler, Lines};
+use switchboard::Server;
+
+use support::net::{is_alone_child, run_alone, until};
+use support::{new_loop, run_with_deadline};
+
+/// The store: answers `Get(k)` with `k`, but out of order: it holds replies
+/// and answers a batch of eight (or what it holds at `last`) in reverse.
+enum Store {
+    Get(String, ReplyTo<String>),
+    /// Drops every held reply unanswered.
+    Forget,
+    /// Answers every held reply now.
+    Flush,
+    /// Stops the actor (its held replies are dropped with it).
+    Stop,
+}
+
+struct Reverser {
+    held: Vec<(String, ReplyTo<String>)>,
+    batch: usize,
+    /// How many replies it holds now, for the test to wait on.
+    holding: Rc<Cell<usize>>,
+}
+
+fn reverser(batch: usize) -> (Reverser, Rc<Cell<usize>>) {
+    let holding = Rc::new(Cell::new(0));
+    let r = Reverser {
+        held: Vec::new(),
+        batch,
+        holding: holding.clone(),
+    };
+    (r, holding)
+}
+
+impl Actor for Reverser {
+    type Message = Store;
+    fn handle(&mut self, msg: Store, ctx: &mut ActorContext<'_, Store>) {
+        match msg {
+            Store::Get(k, reply) => {
+                let last = k == "last";
+                self.held.push((k, reply));
+                if self.held.len() >= self.batch || last {
+                    while let Some((k, reply)) = self.held.pop() {
+                        let _ = reply.send(k);
+                    }
+                }
+            }
+            Store::Forget => self.held.clear(),
+            Store::Flush => {
+                for (k, reply) in self.held.drain(..) {
+                    let _ = reply.send(k);
+                }
+            }
+            Store::Stop => ctx.stop(),
+        }
+        self.holding.set(self.held.len());
+    }
+}
+
+enum Conn {
+    Got(Result<String, CallError>),
+}
+
+/// One call per line; each answer written as a line (`ERR ..` for a failed
+/// call).
+struct Asker {
+    store: Addr<Store>,
+}
+
+impl FrameHandler<Conn> for Asker {
+    fn frame(
+        &mut self,
+        line: Bytes,
+        t: &mut dyn StreamTransport<Conn>,
+    ) -> Result<(), ProtocolError> {
+        let key = String::from_utf8_lossy(&line).into_owned();
+        t.call(&self.store, |reply| Store::Get(key, reply), Conn::Got)?;
+        Ok(())
+    }
+    fn event(
+        &mut self,
+        ev: StreamEvent<Conn>,
+        t: &mut dyn StreamTransport<Conn>,
+    ) -> Result<(), ProtocolError> {
+        match ev {
+            StreamEvent::Message(Conn::Got(Ok(v))) => t.write(format!("{v}\n").as_bytes())?,
+            StreamEvent::Message(Conn::Got(Err(e))) => {
+                let what = match e {
+                    CallError::Stopped => "stopped",
+                    CallError::NoReply => "noreply",
+                    _ => "other",
+                };
+                t.write(format!("ERR {what}\n").as_bytes())?
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+async fn serve(lp: &EventLoop, store: &Addr<Store>, max_calls: Option<usize>) -> (Server, u16) {
+    let s = store.clone();
+    let mut b = lp
+        .create_server(move || Lines::with_handler(1024, Asker { store: s.clone() }))
+        .host("127.0.0.1")
+        .port(0);
+    if let Some(n) = max_calls {
+        b = b.max_calls_in_flight(n);
+    }
+    let server = b.await.expect("serve");
+    let port = server.sockets()[0].port();
+    (server, port)
+}
+
+/// Sends `requests`, half-closes, and reads everything until EOF.
+fn half_closing_client(port: u16, requests: Vec<u8>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.write_all(&requests).expect("send");
+        s.shutdown(Shutdown::Write).expect("shutdown");
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).expect("read to EOF");
+        got
+    })
+}
+
+#[test]
+fn ac1_ac3_answers_come_in_call_order_and_all_of_them_after_a_half_close() {
+    let (lp, h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let store = l.spawn(reverser(8).0).unwrap();
+        let (server, port) = serve(&l, &store, None).await;
+        let mut requests = String::new();
+        let mut expected = String::new();
+        for i in 0..1999 {
+            requests.push_str(&format!("{i}\n"));
+            expected.push_str(&format!("{i}\n"));
+        }
+        requests.push_str("last\n");
+        expected.push_str("last\n");
+        let client = half_closing_client(port, requests.into_bytes());
+        until(&l, || client.is_finished()).await;
+        let got = client.join().expect("client");
+        assert_eq!(String::from_utf8_lossy(&got), expected);
+        until(&l, || server.connection_count() == 0).await;
+        server.close();
+    });
+    assert!(h.take().is_empty());
+}
+
+#[test]
+fn ac2_a_stopped_actor_and_a_dropped_reply_are_events_not_hangs() {
+    let (lp, h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let (r, holding) = reverser(100);
+        let store = l.spawn(r).unwrap();
+        let (server, port) = serve(&l, &store, None).await;
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.write_all(b"a\nb\n").unwrap();
+        // Both are held; then forgotten: two NoReply, in order.
+        until(&l, || holding.get() == 2).await;
+        store.send(Store::Forget).unwrap();
+        let read_lines = |s: &mut TcpStream, n: usize| {
+            let mut got = Vec::new();
+            let mut byte = [0u8; 1];
+            while got.iter().filter(|b| **b == b'\n').count() < n {
+                s.read_exact(&mut byte).expect("read");
+                got.push(byte[0]);
+            }
+            String::from_utf8(got).unwrap()
+        };
+        let mut reader = s.try_clone().unwrap();
+        let first = std::thread::spawn(move || read_lines(&mut reader, 2));
+        until(&l, || first.is_finished()).await;
+        assert_eq!(first.join().unwrap(), "ERR noreply\nERR noreply\n");
+        // The store stops: the next call is answered `Stopped`.
+        store.send(Store::Stop).unwrap();
+        until(&l, || store.send(Store::Forget).is_err()).await;
+        s.write_all(b"c\n").unwrap();
+        let mut reader = s.try_clone().unwrap();
+        let second = std::thread::spawn(move || read_lines(&mut reader, 1));
+        until(&l, || second.is_finished()).await;
+        assert_eq!(second.join().unwrap(), "ERR stopped\n");
+        drop(s);
+        until(&l, || server.connection_count() == 0).await;
+        server.close();
+    });
+    assert!(h.take().is_empty());
+}
+
+#[test]
+fn ac4_answers_for_a_lost_connection_are_dropped_and_leak_nothing() {
+    if !is_alone_child() {
+        // The count of live calls is process-wide: alone in a child.
+        return run_alone(
+            "ac4_answers_for_a_lost_connection_are_dropped_and_leak_nothing",
+            "ac4 checked",
+        );
+    }
+    let (lp, h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        assert_eq!(switchboard::testing::live_calls(), 0);
+        let (r, holding) = reverser(1000);
+        let store = l.spawn(r).unwrap();
+        let (server, port) = serve(&l, &store, None).await;
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(b"1\n2\n3\n").unwrap();
+        until(&l, || holding.get() == 3).await;
+        assert_eq!(switchboard::testing::live_calls(), 3);
+        // The client resets; its connection is lost with three calls out.
+        let s = socket2::Socket::from(s);
+        s.set_linger(Some(Duration::ZERO)).unwrap();
+        drop(s);
+        until(&l, || server.connection_count() == 0).await;
+        assert_eq!(
+            switchboard::testing::live_calls(),
+            0,
+            "the entries went with it"
+        );
+        // The store answers now: to a connection that is gone.
+        store.send(Store::Flush).unwrap();
+        support::turns(5).await;
+        assert_eq!(switchboard::testing::live_calls(), 0);
+        server.close();
+    });
+    assert!(h.take().is_empty());
+    println!("ac4 checked");
+}
