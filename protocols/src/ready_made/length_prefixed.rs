@@ -188,6 +188,7 @@ impl<H> Framed<LengthPrefixedFramer, H> {
 }
 
 impl Framer for LengthPrefixedFramer {
+    type Item = Bytes;
     fn push(&mut self, data: &[u8]) {
         LengthPrefixedFramer::push(self, data);
     }
