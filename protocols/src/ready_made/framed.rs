@@ -327,3 +327,6 @@ impl<F: Framer, H> Framed<F, H> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
