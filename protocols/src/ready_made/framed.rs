@@ -320,7 +320,10 @@ impl<F: Framer, H> Framed<F, H> {
                 Ok(None) => break,
                 Err(error) => {
                     self.handler.framing_error(error, transport)?;
-                    transport.close();
+                    // The handler may have closed or aborted already.
+                    if !transport.is_closing() {
+                        transport.close();
+                    }
                 }
             }
         }
