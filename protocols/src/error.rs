@@ -152,8 +152,9 @@ pub enum ProtocolError {
     /// `Addr::call`.
     #[error(transparent)]
     Call(#[from] CallError),
-    /// A ready-made framer refused the input (a line too long, a frame too
-    /// large), propagated with `?`.
+    /// A framer refused the input (a line too long, a frame too large, a
+    /// frame the protocol's framer calls invalid), propagated with `?` or by
+    /// the default `FrameHandler::framing_error`.
     #[error(transparent)]
     Framing(#[from] crate::ready_made::FramingError),
     /// A refused TLS upgrade, propagated with `?` from

@@ -12,27 +12,106 @@ use crate::ready_made::FramingError;
 use crate::stream::{StreamEvent, StreamProtocol, StreamTransport};
 
 /// A pure framing: bytes in, whole frames out.
+///
+/// A frame is whatever the framing makes of its bytes, its [`Item`](Self::Item):
+/// [`LineFramer`](super::LineFramer) and
+/// [`LengthPrefixedFramer`](super::LengthPrefixedFramer) yield the raw
+/// `Bytes`, a binary protocol's framer can yield its parsed frame, so the
+/// protocol does not parse twice, and say what is wrong with a bad one through
+/// [`FramingError::invalid`].
+///
+/// ```
+/// use bytes::Bytes;
+/// use switchboard::ready_made::{FrameHandler, Framed, Framer, FramingError, LineFramer};
+/// use switchboard::{ProtocolError, StreamTransport};
+///
+/// /// RESP integers, `:42\r\n`: a line framer underneath, parsed here.
+/// #[derive(Debug, Default)]
+/// struct Integers(LineFramer);
+///
+/// impl Integers {
+///     fn parse(line: Option<Bytes>) -> Result<Option<i64>, FramingError> {
+///         let Some(line) = line else { return Ok(None) };
+///         let digits = line.strip_prefix(b":").ok_or_else(|| FramingError::invalid("expected ':'"))?;
+///         let text = std::str::from_utf8(digits).map_err(|e| FramingError::invalid(e.to_string()))?;
+///         text.parse().map(Some).map_err(|e| FramingError::invalid(format!("bad integer: {e}")))
+///     }
+/// }
+///
+/// impl Framer for Integers {
+///     type Item = i64;
+///     fn push(&mut self, data: &[u8]) {
+///         self.0.push(data);
+///     }
+///     fn next_frame(&mut self) -> Result<Option<i64>, FramingError> {
+///         Self::parse(self.0.next_line()?)
+///     }
+///     fn finish(&mut self) -> Result<Option<i64>, FramingError> {
+///         Self::parse(self.0.finish()?)
+///     }
+/// }
+///
+/// // The framer on its own: bytes in, integers out.
+/// let mut framer = Integers(LineFramer::new(32).strip_cr(true));
+/// framer.push(b":41\r\n:-1\r\n:x");
+/// assert_eq!(framer.next_frame()?, Some(41));
+/// assert_eq!(framer.next_frame()?, Some(-1));
+/// assert_eq!(framer.next_frame()?, None);
+/// framer.push(b"\r\n");
+/// assert_eq!(framer.next_frame().unwrap_err().to_string(), "bad integer: invalid digit found in string");
+///
+/// // In a protocol: a handler that takes `i64` frames and answers their sum.
+/// #[derive(Default)]
+/// struct Sum(i64);
+/// impl FrameHandler<switchboard::NoMessage, i64> for Sum {
+///     fn frame(&mut self, n: i64, t: &mut dyn StreamTransport) -> Result<(), ProtocolError> {
+///         self.0 += n;
+///         t.write(format!(":{}\r\n", self.0).as_bytes())?;
+///         Ok(())
+///     }
+/// }
+/// let protocol = Framed::with_framer(Integers(LineFramer::new(32).strip_cr(true)), Sum::default());
+/// let mut conn = switchboard::testing::FakeConnection::new(protocol);
+/// conn.connect()?;
+/// conn.receive_bytewise(b":2\r\n:3\r\n")?;
+/// assert_eq!(conn.transport().written(), b":2\r\n:5\r\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait Framer {
-    /// Appends received bytes.
+    /// One frame: `Bytes` for the ready-made framers, a parsed frame for a
+    /// framer that understands its protocol.
+    type Item;
+
+    /// Appends received bytes. Buffer only what arrived: a header announcing
+    /// a long frame is no reason to reserve room for it before its bytes come.
     fn push(&mut self, data: &[u8]);
+
     /// Pops the next complete frame; `Ok(None)` when none is complete yet.
-    fn next_frame(&mut self) -> Result<Option<Bytes>, FramingError>;
+    /// After an error the framer may keep failing; [`Framed`] stops using it.
+    fn next_frame(&mut self) -> Result<Option<Self::Item>, FramingError>;
+
     /// At end of stream, after `next_frame` returned `None`: a last frame the
     /// framing allows without a terminator (an unterminated line), `None`, or
     /// an error for a partial frame.
-    fn finish(&mut self) -> Result<Option<Bytes>, FramingError>;
+    ///
+    /// [`Framed`] calls it again after each frame it returns, until it returns
+    /// `None` or an error (as tokio-util's `FramedRead` calls
+    /// `Decoder::decode_eof`), so it must eventually return `None`.
+    fn finish(&mut self) -> Result<Option<Self::Item>, FramingError>;
 }
 
 /// What a [`Framed`] protocol hands its frames to: a protocol of your own,
 /// with its own state and its own message type `M`, that sees whole frames
+/// (of the framer's [`Item`](Framer::Item) type `I`, `Bytes` by default)
 /// instead of `DataReceived`.
 ///
 /// Every other event passes through to [`event`](Self::event) in the
 /// connection's order: `ConnectionMade`, `PauseWriting`/`ResumeWriting`,
 /// `Message(M)`, `TimerFired`, `EofReceived` (after the last frame, so
-/// `keep_open()` may be called there) and `ConnectionLost`. A closure
-/// `FnMut(Bytes, &mut dyn StreamTransport) -> Result<(), ProtocolError>` is a
-/// handler that ignores the other events.
+/// `keep_open()` may be called there) and `ConnectionLost`. A framing error
+/// goes to [`framing_error`](Self::framing_error), at most once. A closure
+/// `FnMut(I, &mut dyn StreamTransport) -> Result<(), ProtocolError>` (such as
+/// `FnMut(Bytes, ..)`) is a handler that ignores the other events.
 ///
 /// ```
 /// use bytes::Bytes;
@@ -66,11 +145,11 @@ pub trait Framer {
 /// assert_eq!(conn.transport().written(), b"hello\r\n3\r\n");
 /// # Ok::<(), ProtocolError>(())
 /// ```
-pub trait FrameHandler<M: 'static = NoMessage>: 'static {
+pub trait FrameHandler<M: 'static = NoMessage, I = Bytes>: 'static {
     /// One whole frame.
     fn frame(
         &mut self,
-        frame: Bytes,
+        frame: I,
         transport: &mut dyn StreamTransport<M>,
     ) -> Result<(), ProtocolError>;
 
@@ -83,13 +162,68 @@ pub trait FrameHandler<M: 'static = NoMessage>: 'static {
         let _ = (event, transport);
         Ok(())
     }
+
+    /// The framer refused the input: the connection ends, and this decides
+    /// how. Called at most once, after the frames that came before the bad
+    /// one; no frame follows it.
+    ///
+    /// The default returns `Err(error.into())`: the connection fails, as a
+    /// handler error does (the transport aborts, dropping unsent writes, and
+    /// the loop reports the error). Override it to answer first, as a RESP
+    /// server answers garbage with `-ERR ..` or a line server a long line
+    /// with `ERR line too long`: write the answer and return `Ok(())`; the
+    /// transport then closes, which sends what was written first (call
+    /// `t.close()` yourself or not, the result is the same). Returning an
+    /// error from here fails the connection after all.
+    ///
+    /// Why a hook and not a frame of errors: a framer cannot in general find
+    /// the next frame boundary after garbage (a length-prefixed stream has
+    /// none to find), so the connection cannot go on, and only the
+    /// last words are the protocol's to choose.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use switchboard::ready_made::{FrameHandler, FramingError, Lines};
+    /// use switchboard::{ProtocolError, StreamTransport};
+    ///
+    /// /// Echoes lines; answers a too-long line, then closes cleanly.
+    /// struct Polite;
+    ///
+    /// impl FrameHandler for Polite {
+    ///     fn frame(&mut self, line: Bytes, t: &mut dyn StreamTransport) -> Result<(), ProtocolError> {
+    ///         t.write_bytes(line)?;
+    ///         t.write(b"\n")?;
+    ///         Ok(())
+    ///     }
+    ///     fn framing_error(&mut self, err: FramingError, t: &mut dyn StreamTransport) -> Result<(), ProtocolError> {
+    ///         t.write(format!("ERR {err}\n").as_bytes())?;
+    ///         t.close();
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let mut conn = switchboard::testing::FakeConnection::new(Lines::with_handler(8, Polite));
+    /// conn.connect()?;
+    /// conn.receive(b"short\nmuch too long\n")?; // no error: the handler answered it
+    /// assert_eq!(conn.transport().written(), b"short\nERR line longer than 8 bytes\n");
+    /// assert!(conn.transport().closed() && !conn.transport().aborted());
+    /// # Ok::<(), ProtocolError>(())
+    /// ```
+    fn framing_error(
+        &mut self,
+        error: FramingError,
+        transport: &mut dyn StreamTransport<M>,
+    ) -> Result<(), ProtocolError> {
+        let _ = transport;
+        Err(error.into())
+    }
 }
 
-impl<H> FrameHandler for H
+impl<H, I> FrameHandler<NoMessage, I> for H
 where
-    H: FnMut(Bytes, &mut dyn StreamTransport) -> Result<(), ProtocolError> + 'static,
+    H: FnMut(I, &mut dyn StreamTransport) -> Result<(), ProtocolError> + 'static,
 {
-    fn frame(&mut self, frame: Bytes, t: &mut dyn StreamTransport) -> Result<(), ProtocolError> {
+    fn frame(&mut self, frame: I, t: &mut dyn StreamTransport) -> Result<(), ProtocolError> {
         self(frame, t)
     }
 }
@@ -98,12 +232,14 @@ where
 /// per frame.
 ///
 /// `DataReceived` feeds the framer; each complete frame goes to the handler.
-/// At `EofReceived` the framer's [`finish`](Framer::finish) may hand over a
-/// last frame (or fail the connection); then `EofReceived` itself goes to the
-/// handler, and the transport closes as usual unless the handler called
-/// `keep_open()`. Once the transport is closing no further frame is handed
-/// over, even from the same read. A framing error or a handler error fails the
-/// connection (see [`StreamProtocol::handle`]).
+/// At `EofReceived` the framer's [`finish`](Framer::finish) may hand over
+/// last frames; then `EofReceived` itself goes to the handler, and the
+/// transport closes as usual unless the handler called `keep_open()`. Once
+/// the transport is closing no further frame is handed over, even from the
+/// same read. A handler error fails the connection (see
+/// [`StreamProtocol::handle`]); a framing error goes to the handler's
+/// [`framing_error`](FrameHandler::framing_error), which fails the connection
+/// unless it answers and closes instead.
 pub struct Framed<F, H> {
     framer: F,
     handler: H,
@@ -140,7 +276,7 @@ impl<F: fmt::Debug, H> fmt::Debug for Framed<F, H> {
 impl<F, H, M> StreamProtocol<M> for Framed<F, H>
 where
     F: Framer + 'static,
-    H: FrameHandler<M>,
+    H: FrameHandler<M, F::Item>,
     M: 'static,
 {
     fn handle(
@@ -150,24 +286,50 @@ where
     ) -> Result<(), ProtocolError> {
         match event {
             StreamEvent::DataReceived(data) => {
-                self.framer.push(&data);
-                while !transport.is_closing() {
-                    match self.framer.next_frame()? {
-                        Some(frame) => self.handler.frame(frame, transport)?,
-                        None => break,
-                    }
+                if transport.is_closing() {
+                    return Ok(());
                 }
-                Ok(())
+                self.framer.push(&data);
+                self.hand_over(transport, F::next_frame)
             }
             StreamEvent::EofReceived => {
-                if !transport.is_closing() {
-                    if let Some(frame) = self.framer.finish()? {
-                        self.handler.frame(frame, transport)?;
-                    }
-                }
+                self.hand_over(transport, F::finish)?;
                 self.handler.event(StreamEvent::EofReceived, transport)
             }
             other => self.handler.event(other, transport),
         }
     }
 }
+
+impl<F: Framer, H> Framed<F, H> {
+    /// Hands the handler each frame `pop` yields until it yields `None` or
+    /// the transport is closing; a framing error goes to the handler's
+    /// `framing_error`, then the transport closes (if the handler did not
+    /// fail the connection instead).
+    fn hand_over<M: 'static>(
+        &mut self,
+        transport: &mut dyn StreamTransport<M>,
+        pop: fn(&mut F) -> Result<Option<F::Item>, FramingError>,
+    ) -> Result<(), ProtocolError>
+    where
+        H: FrameHandler<M, F::Item>,
+    {
+        while !transport.is_closing() {
+            match pop(&mut self.framer) {
+                Ok(Some(frame)) => self.handler.frame(frame, transport)?,
+                Ok(None) => break,
+                Err(error) => {
+                    self.handler.framing_error(error, transport)?;
+                    // The handler may have closed or aborted already.
+                    if !transport.is_closing() {
+                        transport.close();
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

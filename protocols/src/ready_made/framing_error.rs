@@ -1,6 +1,11 @@
-//! Errors of the ready-made framers.
+//! Errors of the framers: the ready-made ones' own, and [`Invalid`](FramingError::Invalid)
+//! for any framer's.
 
-/// A frame the ready-made framers refuse.
+/// A frame a framer refuses.
+///
+/// The first three variants are the ready-made framers'; a framer of your own
+/// (a binary protocol's, say) reports what is wrong with a frame in its own
+/// words with [`FramingError::invalid`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FramingError {
@@ -24,4 +29,28 @@ pub enum FramingError {
         /// Bytes of the unfinished frame that had arrived (after its header).
         buffered: usize,
     },
+    /// A frame the protocol's framing does not allow, described by the
+    /// framer; displayed as the message alone.
+    #[error("{message}")]
+    Invalid {
+        /// What is wrong, in the framer's words (a codec's error text).
+        message: String,
+    },
+}
+
+impl FramingError {
+    /// A frame the framing does not allow, with the framer's own message.
+    ///
+    /// ```
+    /// use switchboard::ready_made::FramingError;
+    ///
+    /// let err = FramingError::invalid("expected '*' or '$', got 'x'");
+    /// assert_eq!(err.to_string(), "expected '*' or '$', got 'x'");
+    /// assert!(matches!(err, FramingError::Invalid { .. }));
+    /// ```
+    pub fn invalid(message: impl Into<String>) -> Self {
+        FramingError::Invalid {
+            message: message.into(),
+        }
+    }
 }

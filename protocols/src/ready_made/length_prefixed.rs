@@ -52,7 +52,9 @@ enum Awaiting {
 ///
 /// A header announcing more than `max_frame_length` bytes is a
 /// [`FramingError::FrameTooLarge`] as soon as the header is complete, before
-/// any of the payload is buffered. After an error the framer keeps failing.
+/// any of the payload is buffered. A header within the limit reserves
+/// nothing: the buffer grows only as the payload arrives. After an error the
+/// framer keeps failing.
 /// Frames share the framer's buffer (`Bytes` slices), so popping one does not
 /// allocate.
 ///
@@ -117,8 +119,10 @@ impl LengthPrefixedFramer {
                     max: self.max_frame_length,
                 });
             }
+            // No reserve for the announced length: the buffer grows only as
+            // the payload arrives, so a header alone cannot make the framer
+            // hold `max_frame_length` bytes of memory.
             self.buf.advance(HEADER_LEN);
-            self.buf.reserve(len.saturating_sub(self.buf.len()));
             self.awaiting = Awaiting::Payload { len };
         }
         match self.awaiting {
@@ -188,6 +192,7 @@ impl<H> Framed<LengthPrefixedFramer, H> {
 }
 
 impl Framer for LengthPrefixedFramer {
+    type Item = Bytes;
     fn push(&mut self, data: &[u8]) {
         LengthPrefixedFramer::push(self, data);
     }

@@ -198,6 +198,7 @@ impl<H> Framed<LineFramer, H> {
 }
 
 impl Framer for LineFramer {
+    type Item = Bytes;
     fn push(&mut self, data: &[u8]) {
         LineFramer::push(self, data);
     }

@@ -231,3 +231,33 @@ fn head_lines_agrees_with_splitting_on_lf() {
         }
     }
 }
+
+#[test]
+fn issue_16_an_announced_body_is_not_buffered() -> Result<(), ProtocolError> {
+    // Content-Length: 16 MiB, then part of the body: the body is skipped as
+    // it arrives, so nothing grows with the announced length.
+    let mut hello = HttpHello::new();
+    let mut t = crate::testing::FakeTransport::new();
+    let head = b"POST / HTTP/1.1\r\nContent-Length: 16777216\r\n\r\n";
+    let mut read = |data: &[u8], hello: &mut HttpHello| {
+        let data = Bytes::copy_from_slice(data);
+        hello.handle(StreamEvent::DataReceived(data), &mut t)
+    };
+    read(&head[..10], &mut hello)?;
+    read(&[&head[10..], &[0u8; 100][..]].concat(), &mut hello)?;
+    for _ in 0..16 {
+        read(&[0u8; 64 * 1024], &mut hello)?;
+    }
+    assert!(
+        hello.buf.capacity() <= 2 * head.len(),
+        "{}",
+        hello.buf.capacity()
+    );
+    assert_eq!(
+        hello.reading,
+        Reading::Body {
+            remaining: 16 * 1024 * 1024 - 100 - 16 * 64 * 1024
+        }
+    );
+    Ok(())
+}

@@ -137,3 +137,31 @@ fn protocol_stops_once_closing() -> Result<(), ProtocolError> {
     assert!(format!("{conn:?}").contains("Stream"));
     Ok(())
 }
+
+#[test]
+fn issue_16_framer_does_not_reserve_an_announced_payload() -> Result<(), FramingError> {
+    // A 16 MiB header and a few payload bytes: only what arrived is buffered,
+    // however much the header announces (500 such peers would otherwise
+    // hold 8 GB).
+    const LEN: usize = 16 * 1024 * 1024;
+    let mut framer = LengthPrefixedFramer::new(2 * LEN);
+    framer.push(&u32::try_from(LEN).unwrap().to_be_bytes());
+    framer.push(b"abc");
+    assert_eq!(framer.next_frame()?, None);
+    assert!(framer.buf.capacity() < 4096, "{}", framer.buf.capacity());
+
+    // It grows as the payload arrives, and the frame comes out whole.
+    let chunk = vec![7u8; 64 * 1024];
+    let mut arrived = 3;
+    while arrived + chunk.len() < LEN {
+        framer.push(&chunk);
+        arrived += chunk.len();
+        assert_eq!(framer.next_frame()?, None);
+        assert!(framer.buf.capacity() <= 2 * arrived + chunk.len());
+    }
+    framer.push(&chunk[..LEN - arrived]);
+    let frame = framer.next_frame()?.expect("the whole frame arrived");
+    assert_eq!(frame.len(), LEN);
+    assert_eq!(&frame[..4], b"abc\x07");
+    Ok(())
+}

@@ -150,3 +150,18 @@ fn lines_debug_shows_the_framer() {
     let lines = Lines::new(8, |_, _| Ok(()));
     assert!(format!("{lines:?}").starts_with("Framed { framer: LineFramer"));
 }
+
+#[test]
+fn issue_16_framer_buffers_only_what_arrived() -> Result<(), FramingError> {
+    // A long unterminated line grows the buffer with its bytes, never ahead.
+    let mut framer = LineFramer::new(LineFramer::DEFAULT_MAX_LINE_LENGTH);
+    let chunk = [b'x'; 1000];
+    let mut arrived = 0;
+    while arrived + chunk.len() <= LineFramer::DEFAULT_MAX_LINE_LENGTH {
+        framer.push(&chunk);
+        arrived += chunk.len();
+        assert_eq!(framer.next_line()?, None);
+        assert!(framer.buf.capacity() <= 2 * arrived + chunk.len());
+    }
+    Ok(())
+}
