@@ -35,6 +35,8 @@ struct Reverser {
     batch: usize,
     /// How many replies it holds now, for the test to wait on.
     holding: Rc<Cell<usize>>,
+    /// The most it ever held.
+    peak: Rc<Cell<usize>>,
 }
 
 fn reverser(batch: usize) -> (Reverser, Rc<Cell<usize>>) {
@@ -43,6 +45,7 @@ fn reverser(batch: usize) -> (Reverser, Rc<Cell<usize>>) {
         held: Vec::new(),
         batch,
         holding: holding.clone(),
+        peak: Rc::new(Cell::new(0)),
     };
     (r, holding)
 }
@@ -69,6 +72,7 @@ impl Actor for Reverser {
             Store::Stop => ctx.stop(),
         }
         self.holding.set(self.held.len());
+        self.peak.set(self.peak.get().max(self.held.len()));
     }
 }
 
@@ -245,4 +249,41 @@ fn ac4_answers_for_a_lost_connection_are_dropped_and_leak_nothing() {
     });
     assert!(h.take().is_empty());
     println!("ac4 checked");
+}
+
+#[test]
+fn ac5_at_the_bound_a_connection_stops_taking_requests_until_answers_go_out() {
+    let (lp, h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let (r, holding) = reverser(usize::MAX);
+        let peak = r.peak.clone();
+        let store = l.spawn(r).unwrap();
+        let (server, port) = serve(&l, &store, Some(4)).await;
+        let mut requests = String::new();
+        let mut expected = String::new();
+        for i in 0..1000 {
+            requests.push_str(&format!("{i}\n"));
+            expected.push_str(&format!("{i}\n"));
+        }
+        let client = half_closing_client(port, requests.into_bytes());
+        until(&l, || holding.get() == 4).await;
+        support::turns(20).await;
+        assert_eq!(holding.get(), 4, "no call past the bound");
+        // Each flush answers what is held; the connection then takes the
+        // next four requests, and so on, until the half-closed client has
+        // every answer.
+        while !client.is_finished() {
+            if holding.get() > 0 {
+                store.send(Store::Flush).unwrap();
+            }
+            support::turns(1).await;
+        }
+        let got = client.join().expect("client");
+        assert_eq!(String::from_utf8_lossy(&got), expected);
+        assert_eq!(peak.get(), 4, "the store never held more than the bound");
+        until(&l, || server.connection_count() == 0).await;
+        server.close();
+    });
+    assert!(h.take().is_empty());
 }

@@ -243,6 +243,9 @@ where
 pub struct Framed<F, H> {
     framer: F,
     handler: H,
+    /// The peer's EOF came while frames waited behind the calls' bound:
+    /// handed over once they are.
+    eof_pending: bool,
 }
 
 impl<F, H> Framed<F, H>
@@ -251,7 +254,11 @@ where
 {
     /// A protocol over any framing of your own.
     pub fn with_framer(framer: F, handler: H) -> Self {
-        Framed { framer, handler }
+        Framed {
+            framer,
+            handler,
+            eof_pending: false,
+        }
     }
 
     /// The handler, to read its state.
@@ -290,11 +297,26 @@ where
                     return Ok(());
                 }
                 self.framer.push(&data);
-                self.hand_over(transport, F::next_frame)
+                self.hand_over(transport, F::next_frame).map(drop)
             }
             StreamEvent::EofReceived => {
-                self.hand_over(transport, F::finish)?;
-                self.handler.event(StreamEvent::EofReceived, transport)
+                if !self.hand_over(transport, F::next_frame)? {
+                    // Frames still wait behind the calls' bound: EOF goes
+                    // to the handler after them.
+                    self.eof_pending = true;
+                    return Ok(());
+                }
+                self.end_of_stream(transport)
+            }
+            StreamEvent::Message(m) => {
+                self.handler.event(StreamEvent::Message(m), transport)?;
+                // An answer was handed over: frames held back by the
+                // calls' bound may go on now.
+                if self.hand_over(transport, F::next_frame)? && self.eof_pending {
+                    self.eof_pending = false;
+                    self.end_of_stream(transport)?;
+                }
+                Ok(())
             }
             other => self.handler.event(other, transport),
         }
@@ -302,19 +324,37 @@ where
 }
 
 impl<F: Framer, H> Framed<F, H> {
-    /// Hands the handler each frame `pop` yields until it yields `None` or
-    /// the transport is closing; a framing error goes to the handler's
-    /// `framing_error`, then the transport closes (if the handler did not
-    /// fail the connection instead).
-    fn hand_over<M: 'static>(
+    /// The last frames `finish` gives, then `EofReceived`.
+    fn end_of_stream<M: 'static>(
         &mut self,
         transport: &mut dyn StreamTransport<M>,
-        pop: fn(&mut F) -> Result<Option<F::Item>, FramingError>,
     ) -> Result<(), ProtocolError>
     where
         H: FrameHandler<M, F::Item>,
     {
+        self.hand_over(transport, F::finish)?;
+        self.handler.event(StreamEvent::EofReceived, transport)
+    }
+
+    /// Hands the handler each frame `pop` yields until it yields `None` or
+    /// the transport is closing; a framing error goes to the handler's
+    /// `framing_error`, then the transport closes (if the handler did not
+    /// fail the connection instead). While the connection's calls in flight
+    /// (`t.call`) are at their bound it takes no frame: the rest stays in
+    /// the framer until an answer is handed over. True unless it stopped
+    /// at that bound.
+    fn hand_over<M: 'static>(
+        &mut self,
+        transport: &mut dyn StreamTransport<M>,
+        pop: fn(&mut F) -> Result<Option<F::Item>, FramingError>,
+    ) -> Result<bool, ProtocolError>
+    where
+        H: FrameHandler<M, F::Item>,
+    {
         while !transport.is_closing() {
+            if transport.calls_in_flight() >= transport.max_calls_in_flight() {
+                return Ok(false);
+            }
             match pop(&mut self.framer) {
                 Ok(Some(frame)) => self.handler.frame(frame, transport)?,
                 Ok(None) => break,
@@ -327,7 +367,7 @@ impl<F: Framer, H> Framed<F, H> {
                 }
             }
         }
-        Ok(())
+        Ok(true)
     }
 }
 
