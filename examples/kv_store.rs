@@ -1,10 +1,12 @@
 //! A line-based key-value server: the map lives in one application actor,
 //! and each connection asks it questions with `call`.
 //!
-//! Teaches: `Addr::call` and `ReplyTo` (ask and reply), a stateful line
-//! protocol with its own message type (`Lines::with_handler`), `strip_cr`
-//! for CRLF clients, a line limit that answers and closes, and `run` with
-//! SIGINT/SIGTERM handlers.
+//! Teaches: `t.call` (asking an actor from inside a protocol; answers come
+//! back as events of the connection, in request order, bounded in number)
+//! and `ReplyTo`, a line protocol with its own message type
+//! (`Lines::with_handler`), `strip_cr` for CRLF clients, a line limit that
+//! answers and closes (`framing_error`), and `run` with SIGINT/SIGTERM
+//! handlers.
 //!
 //! The protocol, one line each way (`\n` or `\r\n`):
 //!
@@ -22,7 +24,7 @@
 //! It prints `kv_store on 127.0.0.1:8888` and, on SIGINT or SIGTERM,
 //! `kv_store: N keys at exit`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use switchboard::prelude::*;
 use switchboard::ready_made::{FrameHandler, FramingError, Lines};
@@ -30,11 +32,30 @@ use switchboard::ready_made::{FrameHandler, FramingError, Lines};
 /// The longest request line.
 const MAX_LINE: usize = 1024;
 
+/// A parsed request; `Bad` carries the error to answer, so that even it
+/// goes through the store and keeps its place in the order of answers.
+enum Request {
+    Set(String, String),
+    Get(String),
+    Del(String),
+    Bad(&'static str),
+}
+
+impl Request {
+    fn parse(line: &str) -> Request {
+        let mut words = line.splitn(3, ' ');
+        match (words.next().unwrap_or(""), words.next(), words.next()) {
+            ("SET", Some(k), Some(v)) => Request::Set(k.into(), v.into()),
+            ("GET", Some(k), None) => Request::Get(k.into()),
+            ("DEL", Some(k), None) => Request::Del(k.into()),
+            _ => Request::Bad("ERR unknown command"),
+        }
+    }
+}
+
 /// What the store actor hears; every command is a question.
 enum Store {
-    Set(String, String, ReplyTo<String>),
-    Get(String, ReplyTo<String>),
-    Del(String, ReplyTo<String>),
+    Do(Request, ReplyTo<String>),
     Count(ReplyTo<usize>),
 }
 
@@ -47,20 +68,9 @@ struct KvStore {
 impl Actor for KvStore {
     type Message = Store;
     fn handle(&mut self, msg: Store, _ctx: &mut ActorContext<'_, Store>) {
-        // A reply to a caller that went away is dropped: nothing to do.
+        // A reply to a connection that went away is dropped: nothing to do.
         let (reply, answer) = match msg {
-            Store::Set(k, v, reply) => {
-                self.map.insert(k, v);
-                (reply, "OK".to_string())
-            }
-            Store::Get(k, reply) => {
-                let v = self.map.get(&k).cloned();
-                (reply, v.unwrap_or_else(|| "NOT_FOUND".into()))
-            }
-            Store::Del(k, reply) => {
-                let found = self.map.remove(&k).is_some();
-                (reply, if found { "OK" } else { "NOT_FOUND" }.into())
-            }
+            Store::Do(req, reply) => (reply, self.apply(req)),
             Store::Count(reply) => {
                 let _ = reply.send(self.map.len());
                 return;
@@ -70,112 +80,65 @@ impl Actor for KvStore {
     }
 }
 
-/// One connection. Each request becomes a `call` awaited by a small task;
-/// answers come back as messages `(sequence number, text)` and are written
-/// in request order, however the calls finish.
+impl KvStore {
+    fn apply(&mut self, req: Request) -> String {
+        let found = |yes: bool| if yes { "OK" } else { "NOT_FOUND" }.to_string();
+        match req {
+            Request::Set(k, v) => {
+                self.map.insert(k, v);
+                "OK".into()
+            }
+            Request::Get(k) => self.map.get(&k).cloned().unwrap_or_else(|| found(false)),
+            Request::Del(k) => found(self.map.remove(&k).is_some()),
+            Request::Bad(e) => e.into(),
+        }
+    }
+}
+
+/// What a connection hears besides its lines: the store's answers.
+enum Conn {
+    Answer(Result<String, CallError>),
+}
+
+/// One connection: each line is a `t.call` to the store, and each answer
+/// comes back as a `Message` in request order, however the calls finish.
+/// At 64 calls in flight the connection stops taking lines until answers
+/// go out, and a client that half-closes still gets every answer.
 struct KvConn {
     store: Addr<Store>,
-    next: u64,
-    written: u64,
-    ready: BTreeMap<u64, String>,
 }
 
-impl KvConn {
-    fn ask(
-        &mut self,
-        line: &str,
-        t: &mut dyn StreamTransport<(u64, String)>,
-    ) -> Result<(), ProtocolError> {
-        let mut words = line.splitn(3, ' ');
-        let (cmd, key, value) = (words.next().unwrap_or(""), words.next(), words.next());
-        let call = match (cmd, key, value) {
-            ("SET", Some(k), Some(v)) => self.store.call(|r| Store::Set(k.into(), v.into(), r)),
-            ("GET", Some(k), None) => self.store.call(|r| Store::Get(k.into(), r)),
-            ("DEL", Some(k), None) => self.store.call(|r| Store::Del(k.into(), r)),
-            _ => {
-                let seq = self.next_seq();
-                return self.answer(seq, "ERR unknown command".into(), t);
-            }
-        };
-        let (seq, me) = (self.next_seq(), t.addr().ok_or(ProtocolError::Send)?);
-        switchboard::get_running_loop()
-            .map_err(|e| ProtocolError::failed(e.to_string()))?
-            .create_task(async move {
-                let text = call.await.unwrap_or_else(|e| format!("ERR {e}"));
-                // The connection may be gone by now; then so is the answer.
-                let _ = me.send((seq, text));
-            })
-            .map_err(|e| ProtocolError::failed(e.to_string()))?;
-        Ok(())
-    }
-
-    fn next_seq(&mut self) -> u64 {
-        self.next += 1;
-        self.next - 1
-    }
-
-    /// Writes every answer that is next in request order.
-    fn answer(
-        &mut self,
-        seq: u64,
-        text: String,
-        t: &mut dyn StreamTransport<(u64, String)>,
-    ) -> Result<(), ProtocolError> {
-        self.ready.insert(seq, text);
-        while let Some(text) = self.ready.remove(&self.written) {
-            t.write(format!("{text}\r\n").as_bytes())?;
-            self.written += 1;
-        }
-        Ok(())
-    }
-}
-
-impl FrameHandler<(u64, String)> for KvConn {
+impl FrameHandler<Conn> for KvConn {
     fn frame(
         &mut self,
         line: Bytes,
-        t: &mut dyn StreamTransport<(u64, String)>,
+        t: &mut dyn StreamTransport<Conn>,
     ) -> Result<(), ProtocolError> {
-        self.ask(&String::from_utf8_lossy(&line), t)
+        let req = Request::parse(&String::from_utf8_lossy(&line));
+        t.call(&self.store, |reply| Store::Do(req, reply), Conn::Answer)?;
+        Ok(())
     }
     fn event(
         &mut self,
-        ev: StreamEvent<(u64, String)>,
-        t: &mut dyn StreamTransport<(u64, String)>,
+        ev: StreamEvent<Conn>,
+        t: &mut dyn StreamTransport<Conn>,
     ) -> Result<(), ProtocolError> {
-        match ev {
-            StreamEvent::Message((seq, text)) => self.answer(seq, text, t),
-            // Keep the write side open until every answer is written.
-            StreamEvent::EofReceived if self.written < self.next => {
-                t.keep_open();
-                Ok(())
-            }
-            _ => Ok(()),
+        if let StreamEvent::Message(Conn::Answer(answer)) = ev {
+            let text = answer.unwrap_or_else(|e| format!("ERR {e}"));
+            t.write(format!("{text}\r\n").as_bytes())?;
         }
+        Ok(())
     }
-}
-
-/// The line protocol around `KvConn`: a too-long line is answered, then the
-/// connection closes (instead of failing it).
-struct KvProtocol(Lines<KvConn>);
-
-impl StreamProtocol<(u64, String)> for KvProtocol {
-    fn handle(
+    /// A line over the limit is answered, then the connection closes
+    /// (flushing what was written) instead of failing.
+    fn framing_error(
         &mut self,
-        ev: StreamEvent<(u64, String)>,
-        t: &mut dyn StreamTransport<(u64, String)>,
+        err: FramingError,
+        t: &mut dyn StreamTransport<Conn>,
     ) -> Result<(), ProtocolError> {
-        let half_closed = matches!(ev, StreamEvent::Message(_)) && !t.is_reading();
-        match self.0.handle(ev, t) {
-            Err(ProtocolError::Framing(FramingError::LineTooLong { .. })) => {
-                t.write(b"ERR line too long\r\n")?;
-                t.close();
-            }
-            other => other?,
-        }
-        let conn = self.0.handler();
-        if half_closed && conn.written == conn.next {
-            t.close(); // EOF came earlier; every answer is out now
+        match err {
+            FramingError::LineTooLong { .. } => t.write(b"ERR line too long\r\n")?,
+            other => return Err(other.into()),
         }
         Ok(())
     }
@@ -186,15 +149,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     switchboard::run(|lp| async move {
         let store = lp.spawn(KvStore::default())?;
         let s = store.clone();
-        let conn = move || {
-            let conn = KvConn {
-                store: s.clone(),
-                next: 0,
-                written: 0,
-                ready: BTreeMap::new(),
-            };
-            KvProtocol(Lines::with_handler(MAX_LINE, conn).strip_cr(true))
-        };
+        let conn =
+            move || Lines::with_handler(MAX_LINE, KvConn { store: s.clone() }).strip_cr(true);
         let server = lp.create_server(conn).host("127.0.0.1").port(port).await?;
         println!("kv_store on {}", server.sockets()[0]);
         for sig in [Signal::SIGINT, Signal::SIGTERM] {

@@ -1,7 +1,8 @@
 //! Runs `examples/kv_store.rs` and drives it from CPython's asyncio streams:
 //! SET/GET/DEL answers, pipelined requests answered in order, CRLF and LF,
-//! a line over 1 KiB answered with `ERR line too long` and a close, and
-//! SIGTERM stopping the server with status 0.
+//! a line over 1 KiB answered with `ERR line too long` and a close, a
+//! client that pipelines 2,000 requests and half-closes at once getting
+//! every answer (issue 16, AC3), and SIGTERM stopping the server with status 0.
 //!
 //! The example is built once and its binary run directly
 //! ([`support::examples`]); every wait is bounded.
@@ -49,6 +50,15 @@ async def main(port):
                + b"".join(b"GET n%d\r\n" % i for i in range(50)), 100)
     # Too long: answered, then closed.
     await talk(port, b"SET big " + b"x" * 2000 + b"\r\n", 2)
+    # Pipelined, then half-closed at once (`nc -N`): every answer comes.
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    w.write(b"".join(b"GET n%d\n" % (i % 50) for i in range(2000)))
+    w.write_eof()
+    n = 0
+    while await asyncio.wait_for(r.readline(), 10):
+        n += 1
+    print("after half-close: %d answers" % n)
+    w.close()
 
 asyncio.run(main(int(sys.argv[1])))
 "#;
@@ -93,6 +103,7 @@ fn kv_store_answers_a_cpython_client_and_stops_on_sigterm() {
     expected.extend(sets);
     expected.extend(gets);
     expected.extend(["ERR line too long".to_string(), "<closed>".to_string()]);
+    expected.push("after half-close: 2000 answers".to_string());
     assert_eq!(answers.lines().collect::<Vec<_>>(), expected);
 
     let pid = nix::unistd::Pid::from_raw(server.0.id() as i32);
