@@ -140,6 +140,7 @@ fn tour_prints_every_section_in_order() {
         "   client: got back 'hello, tour'; closing\n",
         "   server: datagram 'ping' from the client\n   client: got back 'echo: ping', one datagram, whole\n",
         "   ada -> Some(1815), bob -> None\n",
+        "   a connection asks it with t.call: \"1815\\nunknown\\n\"\n",
         "   gather -> [\"slow\", \"fast\"]: in the order given, though fast finished first\n",
         "   wait_for: timed out after 0.01 seconds; the sleep was dropped\n",
         "   child said 'hello from a child', exited with 0\n",

@@ -63,6 +63,7 @@
 //! 9. An actor answers questions: call and ReplyTo
 //!    spawn starts an actor; send tells it something, call asks and awaits.
 //!    ada -> Some(1815), bob -> None
+//!    a connection asks it with t.call: "1815\nunknown\n"
 //!
 //! 10. Deadlines and composition: wait_for and gather
 //!    gather collects outputs in order; wait_for gives up after its timeout.

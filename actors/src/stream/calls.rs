@@ -84,9 +84,7 @@ impl<M> Calls<M> {
 
     /// The next answer in call order, if it came.
     pub(crate) fn pop_answered(&mut self) -> Option<M> {
-        if self.pending.front()?.answer.is_none() {
-            return None;
-        }
+        self.pending.front()?.answer.as_ref()?;
         self.pending.pop_front()?.answer
     }
 }
