@@ -118,7 +118,7 @@ fn id2_closing_an_exited_childs_handle_never_kills_the_next_child() {
         assert_eq!(b.get_returncode(), None, "the next child still runs");
         assert!(!b.is_closing());
         let stdin = b.get_pipe_transport(0).expect("stdin is a pipe");
-        stdin.write(&b"go\n"[..]);
+        stdin.write(b"go\n").unwrap();
         until(&l, || lost(&blog)).await;
         // It exited by itself (0), not by a SIGKILL meant for `a` (-9).
         assert_eq!(b.get_returncode(), Some(0));
@@ -156,12 +156,12 @@ fn id3_a_stale_pipe_handle_never_reaches_the_next_pipe_in_its_row() {
         let (mut rb, wb) = pipe();
         let b = l.connect_write_pipe(|| Quiet, wb).await.unwrap();
         assert_eq!(a.id(), b.id(), "the row was reused");
-        a.write(&b"stale"[..]);
+        a.write(b"stale").unwrap();
         a.abort();
         a.close();
         turns(5).await;
         assert!(!b.is_closing() && !b.is_lost());
-        b.write(&b"fresh"[..]);
+        b.write(b"fresh").unwrap();
         b.close();
         until(&l, || b.is_lost()).await;
         let mut got = Vec::new();

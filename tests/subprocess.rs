@@ -320,7 +320,7 @@ fn q8_stdin_writes_at_pipe_size_boundaries_complete() {
                 .await
                 .unwrap();
             let stdin = c.get_pipe_transport(0).unwrap();
-            stdin.write(vec![b'x'; n]);
+            stdin.write(&vec![b'x'; n]).unwrap();
             stdin.close();
             until(&l, || lost(&log)).await;
             let out = String::from_utf8(output(&log, 1)).unwrap();

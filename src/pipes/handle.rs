@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use switchboard_actors::pipe::{ChildPipeCommand, PipeInfo};
-use switchboard_protocols::{ActorId, PipeCommand};
+use switchboard_protocols::{ActorId, PipeCommand, WriteError};
 
 use crate::event_loop::EventLoop;
 
@@ -48,19 +48,31 @@ impl PipeHandle {
         crate::routing::deliver(&self.lp.core, self.id, self.gen, msg);
     }
 
-    /// `transport.write(data)` (write pipes). Empty data does nothing; after
-    /// close or loss the data is dropped.
-    pub fn write(&self, data: impl Into<Bytes>) {
-        let data = data.into();
-        if !data.is_empty() {
+    /// `transport.write(data)` (write pipes), as
+    /// [`WritePipeTransport::write`](crate::WritePipeTransport::write): the
+    /// same argument, the same `Result`. Empty data does nothing; after close
+    /// or loss the data is dropped and this is still `Ok`. The bytes are
+    /// copied once; [`write_bytes`](Self::write_bytes) takes owned bytes.
+    pub fn write(&self, data: &[u8]) -> Result<(), WriteError> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.write_bytes(Bytes::copy_from_slice(data))
+    }
+
+    /// `write` with owned bytes (no copy).
+    pub fn write_bytes(&self, data: Bytes) -> Result<(), WriteError> {
+        if !data.is_empty() && !self.info.is_lost() {
             self.info.add_pending(data.len());
             self.command(PipeCommand::Write(data));
         }
+        Ok(())
     }
 
     /// `transport.write_eof()`: for a pipe, the same as [`close`](Self::close).
-    pub fn write_eof(&self) {
+    pub fn write_eof(&self) -> Result<(), WriteError> {
         self.close();
+        Ok(())
     }
 
     /// `transport.close()`: a write pipe flushes first; `ConnectionLost(None)`
