@@ -23,6 +23,25 @@ use crate::stream::socket::StreamSocket;
 /// The most buffers one vectored write takes.
 const MAX_IOV: usize = 64;
 
+/// The most unread input a `close()` drops at once before it decides
+/// whether to linger (see `Core::finish_close`).
+const LINGER_DISCARD: usize = 1024 * 1024;
+
+/// How long a close lingers for a peer that goes on sending (see
+/// `Core::finish_close`).
+pub(crate) const LINGER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A close that waits for the peer to stop sending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Linger {
+    /// Not lingering.
+    No,
+    /// Lingering; the timeout is not armed yet.
+    Start,
+    /// Lingering, the timeout armed.
+    Armed,
+}
+
 /// Where a transport is in its life. It only moves forward.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Phase {
@@ -80,6 +99,8 @@ pub(crate) struct Core<S: StreamSocket, M: 'static> {
     pub(crate) cold: ColdBox<M>,
     /// The protocol's answer to `EofReceived`.
     pub(crate) keep_open: bool,
+    /// Where a close with unread input stands (see `finish_close`).
+    pub(crate) linger: Linger,
     /// Reading was resumed inside a handler; the actor reads once it returns.
     pub(crate) read_again: bool,
     mailer: Arc<dyn Mailer>,
@@ -112,6 +133,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
             flow: FlowControl::default(),
             cold: ColdBox::new(),
             keep_open: false,
+            linger: Linger::No,
             read_again: false,
             mailer,
             max_buffer: crate::stream::limits::DEFAULT_MAX_WRITE_BUFFER,
@@ -396,6 +418,43 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
             self.shutdown_write();
         }
         if self.phase == Phase::Closing {
+            self.finish_close();
+        }
+    }
+
+    /// The end of a `close()` (not an `abort()`), once the buffer is out.
+    ///
+    /// Closing a socket whose receive queue holds unread bytes makes the
+    /// kernel answer with a reset instead of a FIN, and a reset destroys
+    /// what the peer has not received yet: the last answer written before
+    /// the close (an `ERR line too long` for the line that made the
+    /// protocol close, say). So what the peer sent and nobody read is
+    /// dropped first; if there was any, the peer is still sending, and the
+    /// transport lingers: it shuts its write side (the FIN follows the
+    /// answer) and keeps reading and dropping until the peer's EOF, or
+    /// [`LINGER_TIMEOUT`], before it closes the socket (as web servers do
+    /// with a lingering close). `ConnectionLost` follows the socket's close.
+    pub(crate) fn finish_close(&mut self) {
+        let Some(fd) = self.socket.as_ref().map(|s| s.as_raw_fd()) else {
+            return self.die(None);
+        };
+        let (dropped, over) = crate::sys::unix::fd::discard_unread(fd, LINGER_DISCARD);
+        if dropped == 0 || over || self.linger != Linger::No {
+            return self.die(None);
+        }
+        self.linger = Linger::Start;
+        if self.write != WriteSide::EofSent {
+            self.shutdown_write();
+        }
+    }
+
+    /// While lingering: drops what arrived; closes at the peer's EOF.
+    pub(crate) fn linger_read(&mut self) {
+        let Some(fd) = self.socket.as_ref().map(|s| s.as_raw_fd()) else {
+            return;
+        };
+        let (_, over) = crate::sys::unix::fd::discard_unread(fd, usize::MAX);
+        if over {
             self.die(None);
         }
     }
@@ -511,7 +570,7 @@ impl<S: StreamSocket, M: 'static> StreamTransport<M> for Core<S, M> {
         self.read = ReadSide::Done;
         self.facts.tell(StreamInfo::set_closing);
         if self.buffered == 0 {
-            self.die(None);
+            self.finish_close();
         }
     }
 

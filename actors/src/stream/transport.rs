@@ -17,7 +17,7 @@ use switchboard_protocols::{
 use crate::context::{LoopActor, LoopContext, Readiness, Status};
 use crate::server::ServerShared;
 use crate::stream::cold::Raised;
-use crate::stream::core::{Core, Phase, ReadSide};
+use crate::stream::core::{Core, Linger, Phase, ReadSide};
 use crate::stream::event::Ev;
 use crate::stream::info::StreamInfo;
 use crate::stream::limits::StreamLimits;
@@ -41,6 +41,8 @@ const READ_BUDGET: usize = 4;
 const TAG_CLOSE_TIMEOUT: u64 = 1;
 /// Timer tags of the protocol's own timers: this bit, or'ed with its token.
 const TAG_PROTOCOL_TIMER: u64 = 1 << 32;
+/// The timer that ends a lingering close.
+const TAG_LINGER: u64 = 2;
 /// Timer tag of the TLS layer's timer: this bit, or'ed with its generation.
 const TAG_TLS_TIMER: u64 = 1 << 33;
 
@@ -334,6 +336,10 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
                 );
             }
         }
+        if self.core.linger == Linger::Start && self.core.phase == Phase::Closing {
+            self.core.linger = Linger::Armed;
+            cx.wake_after(crate::stream::core::LINGER_TIMEOUT, TAG_LINGER);
+        }
         if self.core.phase == Phase::Dying {
             self.core.phase = Phase::Ending;
             let me = cx.id();
@@ -392,6 +398,12 @@ impl<S: StreamSocket, M: 'static> LoopActor for SocketTransport<S, M> {
         if self.core.phase == Phase::Pending {
             return Status::Alive;
         }
+        if self.core.linger != Linger::No {
+            if readiness.readable && self.core.phase == Phase::Closing {
+                self.core.linger_read();
+            }
+            return self.settle(cx);
+        }
         if readiness.writable && self.core.buffered() > 0 {
             self.core.flush();
             // Deliver ResumeWriting raised by the flush.
@@ -413,6 +425,8 @@ impl<S: StreamSocket, M: 'static> LoopActor for SocketTransport<S, M> {
             if self.core.phase < Phase::Dying {
                 self.deliver(Ev::TlsTimer(tag as u32), cx);
             }
+        } else if tag == TAG_LINGER && self.core.phase == Phase::Closing {
+            self.core.die(None);
         } else if tag == TAG_CLOSE_TIMEOUT && self.core.phase == Phase::Closing {
             let pending = self.core.buffered();
             self.core

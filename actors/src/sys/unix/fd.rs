@@ -43,6 +43,26 @@ pub fn read_to_spare(fd: RawFd, buf: &mut BytesMut, min_spare: usize) -> io::Res
     Ok(n)
 }
 
+/// Reads and drops what the non-blocking stream socket `fd` holds unread,
+/// up to `limit` bytes; stops at `WouldBlock`, EOF or an error. Returns how
+/// much was dropped, and whether the peer's side is over (EOF or an error
+/// other than `WouldBlock`/`EINTR`).
+pub fn discard_unread(fd: RawFd, limit: usize) -> (usize, bool) {
+    let mut scratch = [0u8; 16 * 1024];
+    let mut dropped = 0;
+    while dropped < limit {
+        // SAFETY: `scratch` is valid for writes of its length for the call.
+        let n = syscall!(recv(fd, scratch.as_mut_ptr().cast(), scratch.len(), 0));
+        match n {
+            Ok(0) => return (dropped, true),
+            Ok(n) => dropped += n as usize,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (dropped, e.kind() != io::ErrorKind::WouldBlock),
+        }
+    }
+    (dropped, false)
+}
+
 /// `shutdown(fd, SHUT_WR)`.
 pub fn shutdown_write(fd: RawFd) -> io::Result<()> {
     // SAFETY: shutdown(2) takes no pointers; a bad fd is reported as EBADF.
