@@ -1,7 +1,7 @@
 //! Asking an actor from inside a protocol: `t.call(&addr, make, wrap)` and its
 //! answers as events of the connection, on real sockets.
 //!
-//! Ids refer to docs/behavior.md (AC1–AC5).
+//! Ids refer to docs/behavior.md (AC1–AC6).
 
 mod support;
 
@@ -12,7 +12,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use switchboard::prelude::*;
-use switchboard::ready_made::{FrameHandler, Lines};
+use switchboard::ready_made::{FrameHandler, FramingError, Lines};
 use switchboard::Server;
 
 use support::net::{is_alone_child, run_alone, until};
@@ -115,12 +115,29 @@ impl FrameHandler<Conn> for Asker {
         }
         Ok(())
     }
+    fn framing_error(
+        &mut self,
+        _e: FramingError,
+        t: &mut dyn StreamTransport<Conn>,
+    ) -> Result<(), ProtocolError> {
+        t.write(b"ERR too long\n")?;
+        Ok(())
+    }
 }
 
 async fn serve(lp: &EventLoop, store: &Addr<Store>, max_calls: Option<usize>) -> (Server, u16) {
+    serve_lines(lp, store, max_calls, 1024).await
+}
+
+async fn serve_lines(
+    lp: &EventLoop,
+    store: &Addr<Store>,
+    max_calls: Option<usize>,
+    max_line: usize,
+) -> (Server, u16) {
     let s = store.clone();
     let mut b = lp
-        .create_server(move || Lines::with_handler(1024, Asker { store: s.clone() }))
+        .create_server(move || Lines::with_handler(max_line, Asker { store: s.clone() }))
         .host("127.0.0.1")
         .port(0);
     if let Some(n) = max_calls {
@@ -282,6 +299,34 @@ fn ac5_at_the_bound_a_connection_stops_taking_requests_until_answers_go_out() {
         let got = client.join().expect("client");
         assert_eq!(String::from_utf8_lossy(&got), expected);
         assert_eq!(peak.get(), 4, "the store never held more than the bound");
+        until(&l, || server.connection_count() == 0).await;
+        server.close();
+    });
+    assert!(h.take().is_empty());
+}
+
+#[test]
+fn ac6_a_bad_frame_is_answered_after_the_answers_to_the_frames_before_it() {
+    let (lp, h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let (r, holding) = reverser(usize::MAX);
+        let store = l.spawn(r).unwrap();
+        let (server, port) = serve_lines(&l, &store, None, 8).await;
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.write_all(b"a\nb\nmuch too long for eight\nc\n").unwrap();
+        until(&l, || holding.get() == 2).await;
+        support::turns(5).await;
+        assert_eq!(holding.get(), 2, "nothing after the bad line is asked");
+        store.send(Store::Flush).unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut got = String::new();
+            s.read_to_string(&mut got).map(|_| got)
+        });
+        until(&l, || reader.is_finished()).await;
+        let got = reader.join().unwrap().expect("read to EOF");
+        assert_eq!(got, "a\nb\nERR too long\n");
         until(&l, || server.connection_count() == 0).await;
         server.close();
     });

@@ -176,6 +176,10 @@ pub trait FrameHandler<M: 'static = NoMessage, I = Bytes>: 'static {
     /// `t.close()` yourself or not, the result is the same). Returning an
     /// error from here fails the connection after all.
     ///
+    /// While calls made with `t.call` for earlier frames are in flight, it
+    /// is called once their answers have all been handed over (no frame is
+    /// taken meanwhile), so its answer to the bad frame comes after theirs.
+    ///
     /// Why a hook and not a frame of errors: a framer cannot in general find
     /// the next frame boundary after garbage (a length-prefixed stream has
     /// none to find), so the connection cannot go on, and only the
@@ -240,12 +244,22 @@ where
 /// [`StreamProtocol::handle`]); a framing error goes to the handler's
 /// [`framing_error`](FrameHandler::framing_error), which fails the connection
 /// unless it answers and closes instead.
+///
+/// With calls to actors in flight (`t.call`), it takes no frame while the
+/// connection is at its
+/// [`max_calls_in_flight`](crate::StreamTransport::max_calls_in_flight):
+/// the rest waits in the framer until an answer is handed over, and the
+/// peer's EOF reaches the handler after those frames.
 pub struct Framed<F, H> {
     framer: F,
     handler: H,
     /// The peer's EOF came while frames waited behind the calls' bound:
     /// handed over once they are.
     eof_pending: bool,
+    /// A framing error met while calls were in flight: given to the
+    /// handler once their answers are handed over, so its answer to the bad
+    /// frame comes after theirs. No frame is taken meanwhile.
+    error_pending: Option<FramingError>,
 }
 
 impl<F, H> Framed<F, H>
@@ -258,6 +272,7 @@ where
             framer,
             handler,
             eof_pending: false,
+            error_pending: None,
         }
     }
 
@@ -293,12 +308,13 @@ where
     ) -> Result<(), ProtocolError> {
         match event {
             StreamEvent::DataReceived(data) => {
-                if transport.is_closing() {
+                if transport.is_closing() || self.error_pending.is_some() {
                     return Ok(());
                 }
                 self.framer.push(&data);
                 self.hand_over(transport, F::next_frame).map(drop)
             }
+            StreamEvent::EofReceived if self.error_pending.is_some() => Ok(()),
             StreamEvent::EofReceived => {
                 if !self.hand_over(transport, F::next_frame)? {
                     // Frames still wait behind the calls' bound: EOF goes
@@ -310,6 +326,15 @@ where
             }
             StreamEvent::Message(m) => {
                 self.handler.event(StreamEvent::Message(m), transport)?;
+                if self.error_pending.is_some() {
+                    if transport.calls_in_flight() == 0 {
+                        let error = self.error_pending.take();
+                        if let Some(error) = error {
+                            self.refuse(error, transport)?;
+                        }
+                    }
+                    return Ok(());
+                }
                 // An answer was handed over: frames held back by the
                 // calls' bound may go on now.
                 if self.hand_over(transport, F::next_frame)? && self.eof_pending {
@@ -324,6 +349,24 @@ where
 }
 
 impl<F: Framer, H> Framed<F, H> {
+    /// A framing error goes to the handler's `framing_error`, then the
+    /// transport closes (if the handler did not fail the connection, close
+    /// or abort it itself).
+    fn refuse<M: 'static>(
+        &mut self,
+        error: FramingError,
+        transport: &mut dyn StreamTransport<M>,
+    ) -> Result<(), ProtocolError>
+    where
+        H: FrameHandler<M, F::Item>,
+    {
+        self.handler.framing_error(error, transport)?;
+        if !transport.is_closing() {
+            transport.close();
+        }
+        Ok(())
+    }
+
     /// The last frames `finish` gives, then `EofReceived`.
     fn end_of_stream<M: 'static>(
         &mut self,
@@ -358,13 +401,12 @@ impl<F: Framer, H> Framed<F, H> {
             match pop(&mut self.framer) {
                 Ok(Some(frame)) => self.handler.frame(frame, transport)?,
                 Ok(None) => break,
-                Err(error) => {
-                    self.handler.framing_error(error, transport)?;
-                    // The handler may have closed or aborted already.
-                    if !transport.is_closing() {
-                        transport.close();
-                    }
+                Err(error) if transport.calls_in_flight() > 0 => {
+                    // Earlier frames' answers go out first.
+                    self.error_pending = Some(error);
+                    return Ok(true);
                 }
+                Err(error) => self.refuse(error, transport)?,
             }
         }
         Ok(true)
