@@ -3,8 +3,8 @@
 //!
 //! Teaches: a `Framer` of your own whose frame is a parsed command (RESP
 //! arrays, and inline commands for `nc` users), with limits and
-//! `FramingError::invalid`; `framing_error` to answer bad input with `-ERR`
-//! before closing; the keyspace in one application actor (`lp.spawn`) that
+//! `FramingError::invalid`; bad input answered with `-ERR` in its turn, then
+//! a close; the keyspace in one application actor (`lp.spawn`) that
 //! each connection asks with `t.call` from inside its protocol, answers
 //! written in call order as they come back (no task, no reorder map); and
 //! `lp.shutdown_on_signals` for SIGINT/SIGTERM. The services part of the
@@ -39,10 +39,12 @@ const MAX_LINE: usize = 64 * 1024;
 
 /// Cuts RESP commands out of the byte stream: `*N\r\n` then N `$len\r\nbytes\r\n`,
 /// or an inline line of words. Only what arrived is buffered: a `$len` header
-/// reserves nothing, its bytes are awaited within `MAX_BULK`.
+/// reserves nothing, its bytes are awaited within `MAX_BULK`. After bad input
+/// it takes nothing more.
 #[derive(Default)]
 struct Resp {
     buf: BytesMut,
+    broken: bool,
 }
 
 /// Where a complete command ends in the buffer, and where its arguments lie.
@@ -117,19 +119,34 @@ fn inline(buf: &[u8]) -> Result<Option<Parsed>, FramingError> {
     Ok(Some((end + 1, args)))
 }
 
+/// A command, or what is wrong with the input. Bad input is a frame rather
+/// than a `FramingError` so that its `-ERR` takes its place after the answers
+/// still owed for the commands before it (`framing_error` would close now,
+/// dropping those answers).
+type Frame = Result<Vec<Bytes>, FramingError>;
+
 impl Framer for Resp {
-    type Item = Vec<Bytes>;
+    type Item = Frame;
     fn push(&mut self, data: &[u8]) {
-        self.buf.extend_from_slice(data);
+        if !self.broken {
+            self.buf.extend_from_slice(data);
+        }
     }
-    fn next_frame(&mut self) -> Result<Option<Vec<Bytes>>, FramingError> {
-        let Some((end, args)) = parse(&self.buf)? else {
-            return Ok(None);
-        };
-        let frame = self.buf.split_to(end).freeze();
-        Ok(Some(args.into_iter().map(|r| frame.slice(r)).collect()))
+    fn next_frame(&mut self) -> Result<Option<Frame>, FramingError> {
+        match parse(&self.buf) {
+            _ if self.broken => Ok(None),
+            Ok(None) => Ok(None),
+            Ok(Some((end, args))) => {
+                let frame = self.buf.split_to(end).freeze();
+                Ok(Some(Ok(args.into_iter().map(|r| frame.slice(r)).collect())))
+            }
+            Err(err) => {
+                (self.broken, self.buf) = (true, BytesMut::new());
+                Ok(Some(Err(err)))
+            }
+        }
     }
-    fn finish(&mut self) -> Result<Option<Vec<Bytes>>, FramingError> {
+    fn finish(&mut self) -> Result<Option<Frame>, FramingError> {
         Ok(None) // a command cut short by EOF is dropped, as Redis does
     }
 }
@@ -225,21 +242,45 @@ impl Actor for Keyspace {
 /// The answer to one command, back at its connection.
 struct Answered(Result<Reply, CallError>);
 
-/// One connection: each command is a call to the keyspace.
+/// One connection: each command is a call to the keyspace; bad input is
+/// answered once the calls before it are, then the connection closes.
 struct Conn {
     keyspace: Addr<Command>,
+    pending: usize,
+    failed: Option<FramingError>,
 }
 
-impl FrameHandler<Answered, Vec<Bytes>> for Conn {
-    fn frame(
+impl Conn {
+    fn close_if_failed(
         &mut self,
-        args: Vec<Bytes>,
         t: &mut dyn StreamTransport<Answered>,
     ) -> Result<(), ProtocolError> {
-        if !args.is_empty() {
-            t.call(&self.keyspace, |reply| Command(args, reply), Answered)?;
+        if self.pending > 0 {
+            return Ok(());
+        }
+        if let Some(err) = self.failed.take() {
+            t.write(format!("-ERR Protocol error: {err}\r\n").as_bytes())?;
+            t.close(); // after what was written is sent
         }
         Ok(())
+    }
+}
+
+impl FrameHandler<Answered, Frame> for Conn {
+    fn frame(
+        &mut self,
+        frame: Frame,
+        t: &mut dyn StreamTransport<Answered>,
+    ) -> Result<(), ProtocolError> {
+        match frame {
+            Ok(args) if args.is_empty() => {}
+            Ok(args) => {
+                t.call(&self.keyspace, |reply| Command(args, reply), Answered)?;
+                self.pending += 1;
+            }
+            Err(err) => self.failed = Some(err),
+        }
+        self.close_if_failed(t)
     }
     fn event(
         &mut self,
@@ -247,18 +288,12 @@ impl FrameHandler<Answered, Vec<Bytes>> for Conn {
         t: &mut dyn StreamTransport<Answered>,
     ) -> Result<(), ProtocolError> {
         if let StreamEvent::Message(Answered(answer)) = ev {
+            self.pending -= 1;
             let reply = answer.unwrap_or_else(|e| Reply::Error(format!("ERR {e}")));
             t.write(&reply.encode())?;
+            self.close_if_failed(t)?;
         }
         Ok(())
-    }
-    fn framing_error(
-        &mut self,
-        err: FramingError,
-        t: &mut dyn StreamTransport<Answered>,
-    ) -> Result<(), ProtocolError> {
-        t.write(format!("-ERR Protocol error: {err}\r\n").as_bytes())?;
-        Ok(()) // `Framed` closes once this is sent
     }
 }
 
@@ -267,8 +302,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     switchboard::run(|lp| async move {
         let keyspace = lp.spawn(Keyspace::default())?;
         let conn = move || {
-            let keyspace = keyspace.clone();
-            Framed::with_framer(Resp::default(), Conn { keyspace })
+            let (keyspace, pending, failed) = (keyspace.clone(), 0, None);
+            Framed::with_framer(
+                Resp::default(),
+                Conn {
+                    keyspace,
+                    pending,
+                    failed,
+                },
+            )
         };
         let server = lp.create_server(conn).host("127.0.0.1").port(port).await?;
         let stop = [Signal::SIGINT, Signal::SIGTERM];
