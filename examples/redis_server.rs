@@ -241,6 +241,8 @@ impl Actor for Keyspace {
 
 /// The answer to one command, back at its connection.
 struct Answered(Result<Reply, CallError>);
+type Transport<'a> = dyn StreamTransport<Answered> + 'a;
+type Handled = Result<(), ProtocolError>;
 
 /// One connection: each command is a call to the keyspace; bad input is
 /// answered once the calls before it are, then the connection closes.
@@ -251,10 +253,7 @@ struct Conn {
 }
 
 impl Conn {
-    fn close_if_failed(
-        &mut self,
-        t: &mut dyn StreamTransport<Answered>,
-    ) -> Result<(), ProtocolError> {
+    fn close_if_failed(&mut self, t: &mut Transport<'_>) -> Handled {
         if self.pending > 0 {
             return Ok(());
         }
@@ -267,11 +266,7 @@ impl Conn {
 }
 
 impl FrameHandler<Answered, Frame> for Conn {
-    fn frame(
-        &mut self,
-        frame: Frame,
-        t: &mut dyn StreamTransport<Answered>,
-    ) -> Result<(), ProtocolError> {
+    fn frame(&mut self, frame: Frame, t: &mut Transport<'_>) -> Handled {
         match frame {
             Ok(args) if args.is_empty() => {}
             Ok(args) => {
@@ -282,11 +277,7 @@ impl FrameHandler<Answered, Frame> for Conn {
         }
         self.close_if_failed(t)
     }
-    fn event(
-        &mut self,
-        ev: StreamEvent<Answered>,
-        t: &mut dyn StreamTransport<Answered>,
-    ) -> Result<(), ProtocolError> {
+    fn event(&mut self, ev: StreamEvent<Answered>, t: &mut Transport<'_>) -> Handled {
         if let StreamEvent::Message(Answered(answer)) = ev {
             self.pending -= 1;
             let reply = answer.unwrap_or_else(|e| Reply::Error(format!("ERR {e}")));
