@@ -39,12 +39,10 @@ const MAX_LINE: usize = 64 * 1024;
 
 /// Cuts RESP commands out of the byte stream: `*N\r\n` then N `$len\r\nbytes\r\n`,
 /// or an inline line of words. Only what arrived is buffered: a `$len` header
-/// reserves nothing, its bytes are awaited within `MAX_BULK`. After bad input
-/// it takes nothing more.
+/// reserves nothing, its bytes are awaited within `MAX_BULK`.
 #[derive(Default)]
 struct Resp {
     buf: BytesMut,
-    broken: bool,
 }
 
 /// Where a complete command ends in the buffer, and where its arguments lie.
@@ -119,34 +117,19 @@ fn inline(buf: &[u8]) -> Result<Option<Parsed>, FramingError> {
     Ok(Some((end + 1, args)))
 }
 
-/// A command, or what is wrong with the input. Bad input is a frame rather
-/// than a `FramingError` so that its `-ERR` takes its place after the answers
-/// still owed for the commands before it (`framing_error` would close now,
-/// dropping those answers).
-type Frame = Result<Vec<Bytes>, FramingError>;
-
 impl Framer for Resp {
-    type Item = Frame;
+    type Item = Vec<Bytes>;
     fn push(&mut self, data: &[u8]) {
-        if !self.broken {
-            self.buf.extend_from_slice(data);
-        }
+        self.buf.extend_from_slice(data);
     }
-    fn next_frame(&mut self) -> Result<Option<Frame>, FramingError> {
-        match parse(&self.buf) {
-            _ if self.broken => Ok(None),
-            Ok(None) => Ok(None),
-            Ok(Some((end, args))) => {
-                let frame = self.buf.split_to(end).freeze();
-                Ok(Some(Ok(args.into_iter().map(|r| frame.slice(r)).collect())))
-            }
-            Err(err) => {
-                (self.broken, self.buf) = (true, BytesMut::new());
-                Ok(Some(Err(err)))
-            }
-        }
+    fn next_frame(&mut self) -> Result<Option<Vec<Bytes>>, FramingError> {
+        let Some((end, args)) = parse(&self.buf)? else {
+            return Ok(None);
+        };
+        let frame = self.buf.split_to(end).freeze();
+        Ok(Some(args.into_iter().map(|r| frame.slice(r)).collect()))
     }
-    fn finish(&mut self) -> Result<Option<Frame>, FramingError> {
+    fn finish(&mut self) -> Result<Option<Vec<Bytes>>, FramingError> {
         Ok(None) // a command cut short by EOF is dropped, as Redis does
     }
 }
@@ -244,47 +227,28 @@ struct Answered(Result<Reply, CallError>);
 type Transport<'a> = dyn StreamTransport<Answered> + 'a;
 type Handled = Result<(), ProtocolError>;
 
-/// One connection: each command is a call to the keyspace; bad input is
-/// answered once the calls before it are, then the connection closes.
-struct Conn {
-    keyspace: Addr<Command>,
-    pending: usize,
-    failed: Option<FramingError>,
-}
+/// One connection: each command is a call to the keyspace, each answer
+/// written as it comes back (in call order). Bad input is answered after the
+/// commands before it, then the connection closes.
+struct Conn(Addr<Command>);
 
-impl Conn {
-    fn close_if_failed(&mut self, t: &mut Transport<'_>) -> Handled {
-        if self.pending > 0 {
-            return Ok(());
-        }
-        if let Some(err) = self.failed.take() {
-            t.write(format!("-ERR Protocol error: {err}\r\n").as_bytes())?;
-            t.close(); // after what was written is sent
+impl FrameHandler<Answered, Vec<Bytes>> for Conn {
+    fn frame(&mut self, args: Vec<Bytes>, t: &mut Transport<'_>) -> Handled {
+        if !args.is_empty() {
+            t.call(&self.0, |reply| Command(args, reply), Answered)?;
         }
         Ok(())
-    }
-}
-
-impl FrameHandler<Answered, Frame> for Conn {
-    fn frame(&mut self, frame: Frame, t: &mut Transport<'_>) -> Handled {
-        match frame {
-            Ok(args) if args.is_empty() => {}
-            Ok(args) => {
-                t.call(&self.keyspace, |reply| Command(args, reply), Answered)?;
-                self.pending += 1;
-            }
-            Err(err) => self.failed = Some(err),
-        }
-        self.close_if_failed(t)
     }
     fn event(&mut self, ev: StreamEvent<Answered>, t: &mut Transport<'_>) -> Handled {
         if let StreamEvent::Message(Answered(answer)) = ev {
-            self.pending -= 1;
             let reply = answer.unwrap_or_else(|e| Reply::Error(format!("ERR {e}")));
             t.write(&reply.encode())?;
-            self.close_if_failed(t)?;
         }
         Ok(())
+    }
+    fn framing_error(&mut self, err: FramingError, t: &mut Transport<'_>) -> Handled {
+        t.write(format!("-ERR Protocol error: {err}\r\n").as_bytes())?;
+        Ok(()) // then the connection closes, after what was written
     }
 }
 
@@ -292,17 +256,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = std::env::args().nth(1).map_or(Ok(6379), |p| p.parse())?;
     switchboard::run(|lp| async move {
         let keyspace = lp.spawn(Keyspace::default())?;
-        let conn = move || {
-            let (keyspace, pending, failed) = (keyspace.clone(), 0, None);
-            Framed::with_framer(
-                Resp::default(),
-                Conn {
-                    keyspace,
-                    pending,
-                    failed,
-                },
-            )
-        };
+        let conn = move || Framed::with_framer(Resp::default(), Conn(keyspace.clone()));
         let server = lp.create_server(conn).host("127.0.0.1").port(port).await?;
         let stop = [Signal::SIGINT, Signal::SIGTERM];
         let done = lp.shutdown_on_signals(&stop, Duration::from_secs(5))?;
