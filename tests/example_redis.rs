@@ -205,3 +205,57 @@ fn bad_input_is_answered_with_an_error_then_closed() {
     );
     redis.stop();
 }
+
+/// A process's resident memory: (current, peak) in KiB.
+fn rss_kib(pid: u32) -> (usize, usize) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("its status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in /proc/{pid}/status"))
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+#[test]
+fn issue_16_ac5_fifty_pipeliners_that_never_read_cost_the_server_a_bounded_amount() {
+    // 50 clients each pipeline 5 MB of GETs and never read an answer. Each
+    // connection holds at most 64 calls in flight and stops reading once its
+    // answers fill its write buffer, so the server's growth is bounded
+    // however long they go on.
+    let redis = Redis::start();
+    let pid = redis.child.id();
+    let (before, _) = rss_kib(pid);
+    let one = resp(&["GET", "k"]);
+    let payload: Vec<u8> = one.iter().copied().cycle().take(5 << 20).collect();
+    let payload = std::sync::Arc::new(payload);
+    let port = redis.port;
+    let clients: Vec<_> = (0..50)
+        .map(|_| {
+            let payload = payload.clone();
+            thread::spawn(move || {
+                let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+                // A write that blocks this long means the server stopped
+                // reading this connection: what we want to see.
+                s.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
+                let sent = match s.write_all(&payload) {
+                    Ok(()) => payload.len(),
+                    Err(_) => 0,
+                };
+                (s, sent)
+            })
+        })
+        .collect();
+    let held: Vec<(TcpStream, usize)> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    let (after, peak) = rss_kib(pid);
+    let growth_mib = (peak.saturating_sub(before)) as f64 / 1024.0;
+    println!(
+        "rss before {before} KiB, after {after} KiB, peak {peak} KiB: +{growth_mib:.1} MiB; {} of 50 clients sent all 5 MB",
+        held.iter().filter(|(_, n)| *n > 0).count()
+    );
+    assert!(growth_mib < 64.0, "the server grew by {growth_mib:.1} MiB");
+    drop(held);
+    redis.stop();
+}

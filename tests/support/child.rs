@@ -25,6 +25,11 @@ pub struct Child {
 }
 
 impl Child {
+    /// The child's process id.
+    pub fn id(&self) -> u32 {
+        self.inner.id()
+    }
+
     /// Starts `cmd` with its output collected.
     pub fn start(mut cmd: Command) -> Child {
         let mut inner = cmd
