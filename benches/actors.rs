@@ -20,6 +20,10 @@
 //! 2. `call`: a task asks an actor N questions one after the other
 //!    (`addr.call(..).await` / actix's `addr.send(..).await`) and awaits
 //!    each answer: round trips per CPU-second.
+//! 3. `protocol_call`: switchboard only, against its own `call` from a
+//!    task: a connection's protocol asks the same actor N questions one after
+//!    the other with `t.call`, each answer arriving as an event of the
+//!    connection (no task, no waker): round trips per CPU-second.
 
 use std::time::Instant;
 
@@ -111,6 +115,75 @@ mod sb {
             })
             .expect("run");
         assert_eq!(sum, n * (n + 1) / 2);
+        lp.close().expect("close");
+    }
+
+    enum Got {
+        Answer(Result<u64, CallError>),
+    }
+
+    /// Asks `echo` one question at a time, from inside its protocol.
+    struct Caller {
+        echo: Addr<(u64, ReplyTo<u64>)>,
+        n: u64,
+        next: u64,
+        sum: u64,
+        done: LoopFuture<u64>,
+    }
+
+    impl Caller {
+        fn ask(&mut self, t: &mut dyn StreamTransport<Got>) -> Result<(), ProtocolError> {
+            let i = self.next;
+            self.next += 1;
+            t.call(&self.echo, |r| (i, r), Got::Answer)?;
+            Ok(())
+        }
+    }
+
+    impl StreamProtocol<Got> for Caller {
+        fn handle(
+            &mut self,
+            ev: StreamEvent<Got>,
+            t: &mut dyn StreamTransport<Got>,
+        ) -> Result<(), ProtocolError> {
+            match ev {
+                StreamEvent::ConnectionMade => self.ask(t)?,
+                StreamEvent::Message(Got::Answer(v)) => {
+                    self.sum += v.expect("answer");
+                    if self.next == self.n {
+                        let _ = self.done.set_result(self.sum);
+                    } else {
+                        self.ask(t)?;
+                    }
+                }
+                _ => {}
+            }
+            Ok(())
+        }
+    }
+
+    pub fn protocol_call(n: u64) {
+        let lp = EventLoop::new().expect("loop");
+        let echo = lp.spawn(Echo).expect("spawn");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let _peer =
+            std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let (sock, _) = listener.accept().expect("accept");
+        let done = lp.create_future::<u64>();
+        let caller = Caller {
+            echo,
+            n,
+            next: 0,
+            sum: 0,
+            done: done.clone(),
+        };
+        let conn = lp
+            .run_until_complete(lp.connect_accepted_socket(move || caller, sock))
+            .expect("run")
+            .expect("connection");
+        let sum = lp.run_until_complete(done).expect("run").expect("done");
+        assert_eq!(sum, n * (n + 1) / 2);
+        conn.transport.abort();
         lp.close().expect("close");
     }
 }
@@ -225,6 +298,7 @@ fn run_one(kind: &str, workload: &str, n: u64) {
         ("actix", "send") => ax::send(n),
         ("switchboard", "call") => sb::call(n),
         ("actix", "call") => ax::call(n),
+        ("switchboard", "protocol_call") => sb::protocol_call(n),
         _ => panic!("unknown run {kind} {workload}"),
     }
     let (wall, cpu) = (t0.elapsed().as_secs_f64(), child::process_cpu_self() - c0);
@@ -288,4 +362,31 @@ fn main() {
             sw / aw
         );
     }
+    // `t.call` from a protocol against `call` from a task, switchboard both.
+    let mut cpu = [Vec::new(), Vec::new()];
+    let mut ratios = Vec::new();
+    for round in 0..rounds {
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        let mut this = [0.0; 2];
+        for k in order {
+            let workload = ["protocol_call", "call"][k];
+            let (c, _) = child::measure(&["switchboard", workload, &calls.to_string()], pin, &[]);
+            cpu[k].push(c);
+            this[k] = c;
+        }
+        ratios.push(this[0] / this[1]);
+    }
+    let lo_hi = |v: &[f64]| {
+        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = v.iter().copied().fold(0.0, f64::max);
+        (lo, hi)
+    };
+    let ((pl, ph), (tl, th), (rl, rh)) = (lo_hi(&cpu[0]), lo_hi(&cpu[1]), lo_hi(&ratios));
+    println!(
+        "protocol_call: round trips per CPU-second: t.call from a protocol {:.0} ({pl:.0}–{ph:.0}), \
+         call from a task {:.0} ({tl:.0}–{th:.0}), ratio {:.2} ({rl:.2}–{rh:.2}, within rounds)",
+        stats::median(&cpu[0]),
+        stats::median(&cpu[1]),
+        stats::median(&ratios)
+    );
 }

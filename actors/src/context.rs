@@ -62,6 +62,16 @@ pub trait LoopActor: 'static {
         Status::Alive
     }
 
+    /// The end of the loop iteration in which the actor asked for it with
+    /// [`LoopContext::at_end_of_turn`]: after every callback, message and
+    /// readiness event of the iteration's snapshot. A transport flushes here
+    /// what it held back during the turn, so many small writes leave in one
+    /// syscall.
+    fn end_of_turn(&mut self, cx: &mut dyn LoopContext) -> Status {
+        let _ = cx;
+        Status::Alive
+    }
+
     /// A timer the actor set with [`LoopContext::wake_after`] fired.
     fn timer(&mut self, tag: u64, cx: &mut dyn LoopContext) -> Status {
         let _ = (tag, cx);
@@ -144,6 +154,10 @@ pub trait LoopContext {
     /// living in `to` when it was queued: an actor that ends first takes the
     /// message with it.
     fn send(&mut self, to: ActorId, msg: Box<dyn Any>);
+
+    /// Calls this actor's [`LoopActor::end_of_turn`] once the current loop
+    /// iteration has run its snapshot (once per call: ask once per turn).
+    fn at_end_of_turn(&mut self);
 
     /// The incarnation living in row `id` now (0 for none), so a reference
     /// kept for later (a server's list of its connections) can name it.

@@ -118,6 +118,8 @@ pub(crate) struct LoopCore {
     /// A root supervisor gave up: `run` returns this.
     pub(crate) fatal: RefCell<Option<crate::supervision::SupervisorError>>,
     pub(crate) read_buf: RefCell<BytesMut>,
+    /// Actors (row, incarnation) to call at the end of this iteration.
+    pub(crate) end_of_turn: RefCell<Vec<(ActorId, u64)>>,
     epoch: Instant,
     pub(crate) running: Cell<bool>,
     pub(crate) closed: Cell<bool>,
@@ -256,6 +258,7 @@ impl EventLoop {
             shutting_down: Cell::new(false),
             subprocesses: RefCell::new(Vec::new()),
             read_buf: RefCell::new(BytesMut::new()),
+            end_of_turn: RefCell::new(Vec::new()),
             epoch: Instant::now(),
             running: Cell::new(false),
             closed: Cell::new(false),

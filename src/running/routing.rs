@@ -85,6 +85,10 @@ impl LoopContext for LoopCx<'_> {
         generation(self.core, id).unwrap_or(0)
     }
 
+    fn at_end_of_turn(&mut self) {
+        self.core.end_of_turn.borrow_mut().push((self.id, self.gen));
+    }
+
     fn wake_after(&mut self, delay: Duration, tag: u64) {
         let me: Weak<LoopCore> = self.core.me.clone();
         let (id, gen) = (self.id, self.gen);

@@ -125,6 +125,13 @@ pub(crate) fn run_once(core: &LoopCore) {
             None => break,
         }
     }
+
+    // 6. The actors that asked to hear the end of this turn (transports
+    // flushing the writes they held back during it).
+    let due = std::mem::take(&mut *core.end_of_turn.borrow_mut());
+    for (id, gen) in due {
+        crate::routing::dispatch(core, id, Some(gen), |a, cx| a.end_of_turn(cx));
+    }
 }
 
 fn drop_dead_timers(core: &LoopCore) {

@@ -67,6 +67,7 @@ impl LoopContext for FakeCx {
     fn insert(&mut self, id: ActorId, actor: Box<dyn LoopActor>) {
         self.inserted.push((id, actor));
     }
+    fn at_end_of_turn(&mut self) {}
     fn generation(&self, id: ActorId) -> u64 {
         id.index() as u64 + 1
     }

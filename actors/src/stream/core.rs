@@ -101,6 +101,9 @@ pub(crate) struct Core<S: StreamSocket, M: 'static> {
     pub(crate) keep_open: bool,
     /// Where a close with unread input stands (see `finish_close`).
     pub(crate) linger: Linger,
+    /// Writes are held in the buffer until the end of the loop's turn
+    /// (while answers to calls are handed over: one syscall for many).
+    pub(crate) corked: bool,
     /// Reading was resumed inside a handler; the actor reads once it returns.
     pub(crate) read_again: bool,
     mailer: Arc<dyn Mailer>,
@@ -113,7 +116,7 @@ pub(crate) struct Core<S: StreamSocket, M: 'static> {
     /// The transport died of a failed send, not yet reported.
     pub(crate) write_failed: bool,
     /// The most calls (`t.call`) in flight before reading is held.
-    pub(crate) max_calls: u32,
+    pub(crate) max_calls: u16,
 }
 
 impl<S: StreamSocket, M: 'static> Core<S, M> {
@@ -134,12 +137,13 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
             cold: ColdBox::new(),
             keep_open: false,
             linger: Linger::No,
+            corked: false,
             read_again: false,
             mailer,
             max_buffer: crate::stream::limits::DEFAULT_MAX_WRITE_BUFFER,
             read_backpressure: true,
             write_failed: false,
-            max_calls: crate::stream::calls::DEFAULT_MAX_CALLS_IN_FLIGHT as u32,
+            max_calls: crate::stream::calls::DEFAULT_MAX_CALLS_IN_FLIGHT as u16,
         }
     }
 
@@ -272,9 +276,10 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
 
     /// With nothing queued, hands `data` to the socket at once and returns how
     /// much the kernel took (0 when something is already queued, to keep the
-    /// byte order). `None` when the send failed and the transport died.
+    /// byte order, or while corked). `None` when the send failed and the
+    /// transport died.
     fn write_direct(&mut self, data: &[u8]) -> Option<usize> {
-        if !self.cold.queue_is_empty() {
+        if self.corked || !self.cold.queue_is_empty() {
             return Some(0);
         }
         match self.write_now(data) {

@@ -48,7 +48,7 @@ pub struct StreamLimits {
     /// and not yet handed over) before its transport stops reading; reading
     /// resumes as answers are handed over. Default
     /// [`DEFAULT_MAX_CALLS_IN_FLIGHT`](crate::stream::DEFAULT_MAX_CALLS_IN_FLIGHT)
-    /// (64); at least 1.
+    /// (64); at least 1, at most 65,535 (a larger bound counts as 65,535).
     pub max_calls_in_flight: usize,
 }
 

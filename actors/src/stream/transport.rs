@@ -161,7 +161,7 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
     pub fn set_limits(&mut self, limits: StreamLimits) {
         self.core.set_max_buffer(limits.max_write_buffer);
         self.core.read_backpressure = limits.read_backpressure;
-        self.core.max_calls = u32::try_from(limits.max_calls_in_flight).unwrap_or(u32::MAX);
+        self.core.max_calls = u16::try_from(limits.max_calls_in_flight).unwrap_or(u16::MAX);
         self.close_timeout_ms = limits.close_timeout.map(|d| {
             // Whole milliseconds, rounded up, at least 1 (about 49 days at most).
             let ms = d
@@ -355,8 +355,16 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
     /// Hands the protocol every answer that is next in call order, each as
     /// a `Message` event; then closes a half-closed connection whose last
     /// call was answered, and reads again if the calls' bound held reading.
+    ///
+    /// What the protocol writes meanwhile is held until the end of the
+    /// loop's turn: the answers to a pipelined batch of calls come back as
+    /// separate messages in one turn, and leave in one syscall.
     fn hand_over_answers(&mut self, cx: &mut dyn LoopContext) {
         let was_full = self.core.calls_full();
+        if !self.core.corked && self.core.phase == Phase::Open {
+            self.core.corked = true;
+            cx.at_end_of_turn();
+        }
         while self.core.phase < Phase::Dying {
             let Some(m) = self.core.cold.pop_answered() else {
                 break;
@@ -411,6 +419,14 @@ impl<S: StreamSocket, M: 'static> LoopActor for SocketTransport<S, M> {
         }
         if readiness.readable {
             self.read_loop(cx, !readiness.closed);
+        }
+        self.settle(cx)
+    }
+
+    fn end_of_turn(&mut self, cx: &mut dyn LoopContext) -> Status {
+        if std::mem::take(&mut self.core.corked) && self.core.buffered() > 0 {
+            self.core.flush();
+            self.deliver_raised(cx);
         }
         self.settle(cx)
     }
