@@ -8,7 +8,7 @@
 //! the protocol.
 
 use std::any::Any;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 use std::sync::Arc;
 
 use crate::addr::{Addr, CallError, ReplyTo, SendError};
@@ -20,17 +20,21 @@ use crate::stream::StreamTransport;
 /// boxed) into the protocol's own message.
 pub type Convert<M> = Box<dyn FnOnce(Box<dyn Any + Send>) -> M>;
 
-/// Calls made from protocols whose answer has not been handed to the
-/// protocol yet, process-wide: each is one entry in its connection's table
-/// and, until it is answered, one [`ReplyTo`] held by an actor.
-static LIVE: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// Calls made from protocols on this thread whose answer has not been
+    /// handed to the protocol yet: each is one entry in its connection's
+    /// table (which lives on its loop's thread) and, until it is answered,
+    /// one [`ReplyTo`] held by an actor.
+    static LIVE: Cell<usize> = const { Cell::new(0) };
+}
 
-/// How many calls made with `t.call` are live in this process: asked and not
-/// yet handed to their protocol (or dropped with their connection). Zero
-/// once every connection that called was answered or is gone; a test reads
-/// it to show that answers to lost connections leak nothing.
+/// How many calls made with `t.call` by connections of this thread's loops
+/// are live: asked and not yet handed to their protocol (or dropped with
+/// their connection). Zero once every connection that called was answered
+/// or is gone; a test reads it to show that answers to lost connections
+/// leak nothing.
 pub fn live_calls() -> usize {
-    LIVE.load(Ordering::Relaxed)
+    LIVE.with(Cell::get)
 }
 
 /// One live call, counted in [`live_calls`] from when it is made until it is
@@ -41,7 +45,7 @@ pub struct LiveCall(());
 impl LiveCall {
     /// Counts one more live call.
     pub fn new() -> Self {
-        LIVE.fetch_add(1, Ordering::Relaxed);
+        LIVE.with(|n| n.set(n.get() + 1));
         LiveCall(())
     }
 }
@@ -54,7 +58,7 @@ impl Default for LiveCall {
 
 impl Drop for LiveCall {
     fn drop(&mut self) {
-        LIVE.fetch_sub(1, Ordering::Relaxed);
+        LIVE.with(|n| n.set(n.get() - 1));
     }
 }
 
@@ -215,29 +219,16 @@ impl<M: 'static> dyn StreamTransport<M> + '_ {
         let Some(ticket) = self.call_ticket(converter(wrap)) else {
             return Err(CallError::Stopped);
         };
-        let refused = match addr.send(make(crate::reply::posting::<T>(ticket.clone_for_refusal())))
-        {
+        let seq = ticket.seq;
+        let refused = match addr.send(make(crate::reply::posting::<T>(ticket))) {
             Ok(()) => return Ok(()),
             Err(SendError::Stopped(msg)) => (CallError::Stopped, msg),
             Err(SendError::Full(msg)) => (CallError::MailboxFull, msg),
         };
         // Answered here, before the question (and its `ReplyTo`, which would
         // say `NoReply`) is dropped: the first answer of a call is the one.
-        let _ = ticket.answer(refused.0);
+        self.call_refused(seq, refused.0);
         drop(refused.1);
         Ok(())
-    }
-}
-
-impl Ticket {
-    /// A second ticket for the same call (one goes with the question, one
-    /// stays to answer a refusal).
-    fn clone_for_refusal(&self) -> Ticket {
-        Ticket {
-            mailer: self.mailer.clone(),
-            to: self.to,
-            gen: self.gen,
-            seq: self.seq,
-        }
     }
 }

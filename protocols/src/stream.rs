@@ -212,6 +212,13 @@ pub trait StreamTransport<M: 'static = NoMessage> {
         None
     }
 
+    /// Answers call `seq` with `error` (its question could not be
+    /// delivered); the answer is handed over after the running handler.
+    #[doc(hidden)]
+    fn call_refused(&mut self, seq: u64, error: crate::CallError) {
+        let _ = (seq, error);
+    }
+
     /// Stops reading, flushes the buffer, then closes; `ConnectionLost(None)`
     /// follows on a later loop iteration, exactly once.
     fn close(&mut self);

@@ -30,6 +30,8 @@ pub(crate) struct Calls<M> {
     /// not keep the connection open: close once the last answer is handed
     /// over.
     pub(crate) close_when_done: bool,
+    /// The connection's incarnation, looked up at its first call.
+    pub(crate) gen: Option<u64>,
 }
 
 impl<M> Default for Calls<M> {
@@ -38,6 +40,7 @@ impl<M> Default for Calls<M> {
             pending: VecDeque::new(),
             next: 0,
             close_when_done: false,
+            gen: None,
         }
     }
 }

@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use switchboard_protocols::{AnyStreamProtocol, TlsUpgrade, TransportError};
 
 use super::calls::Calls;
@@ -36,6 +36,9 @@ pub(crate) struct Cold<M: 'static> {
     /// The write buffer: what the kernel has not taken yet, in order. Made
     /// by the first write the kernel takes short; kept from then on.
     pub(crate) queue: VecDeque<Bytes>,
+    /// Small writes made while the transport holds its writes (corked),
+    /// copied into one buffer: the write buffer's last part, after `queue`.
+    tail: BytesMut,
     /// Raised events not yet delivered, in order.
     pub(crate) raised: VecDeque<Raised>,
     /// `set_protocol`: applied when the handler that asked returns.
@@ -57,6 +60,7 @@ impl<M: 'static> Default for Cold<M> {
     fn default() -> Self {
         Cold {
             queue: VecDeque::new(),
+            tail: BytesMut::new(),
             raised: VecDeque::new(),
             new_protocol: None,
             upgrade: None,
@@ -83,22 +87,40 @@ impl<M: 'static> ColdBox<M> {
 
     /// True while nothing waits in the write buffer.
     pub(crate) fn queue_is_empty(&self) -> bool {
-        self.0.as_ref().is_none_or(|c| c.queue.is_empty())
+        self.0
+            .as_ref()
+            .is_none_or(|c| c.queue.is_empty() && c.tail.is_empty())
     }
 
-    /// The write buffer, if one was made.
+    /// The write buffer, if one was made (small writes copied together are
+    /// its last part).
     pub(crate) fn queue(&mut self) -> Option<&mut VecDeque<Bytes>> {
-        Some(&mut self.0.as_mut()?.queue)
+        let c = self.0.as_mut()?;
+        if !c.tail.is_empty() {
+            c.queue.push_back(c.tail.split().freeze());
+        }
+        Some(&mut c.queue)
     }
 
     /// Appends `b` to the write buffer.
     pub(crate) fn queue_back(&mut self, b: Bytes) {
-        self.get().queue.push_back(b);
+        let c = self.get();
+        if !c.tail.is_empty() {
+            c.queue.push_back(c.tail.split().freeze());
+        }
+        c.queue.push_back(b);
+    }
+
+    /// Appends a copy of `data` to the write buffer, into one buffer with the
+    /// small writes before it (no allocation per write).
+    pub(crate) fn copy_back(&mut self, data: &[u8]) {
+        self.get().tail.extend_from_slice(data);
     }
 
     /// Drops what the write buffer holds.
     pub(crate) fn clear_queue(&mut self) {
         if let Some(c) = &mut self.0 {
+            c.tail.clear();
             c.queue.clear();
         }
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
-use switchboard_protocols::internal::{self, Convert, Mailer, Ticket};
+use switchboard_protocols::internal::{self, CallAnswer, Convert, Mailer, Ticket};
 use switchboard_protocols::{
     ActorId, Addr, Address, AnyStreamProtocol, LimitsError, SocketRef, StreamTransport, TlsError,
     TlsUpgrade, TransportError, WriteError, WriteLimits,
@@ -26,6 +26,10 @@ const MAX_IOV: usize = 64;
 /// The most unread input a `close()` drops at once before it decides
 /// whether to linger (see `Core::finish_close`).
 const LINGER_DISCARD: usize = 1024 * 1024;
+
+/// Writes up to this size made while corked are copied together into one
+/// buffer; larger ones are queued as they are.
+const SMALL_WRITE: usize = 4096;
 
 /// How long a close lingers for a peer that goes on sending (see
 /// `Core::finish_close`).
@@ -215,6 +219,22 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
     fn enqueue(&mut self, rest: Bytes) {
         self.buffered += rest.len();
         self.cold.queue_back(rest);
+        self.after_enqueue();
+    }
+
+    /// Appends a copy of `rest` to the buffer (small writes while corked
+    /// share one allocation), with flow control and the cap.
+    fn enqueue_copy(&mut self, rest: &[u8]) {
+        self.buffered += rest.len();
+        if self.corked && rest.len() <= SMALL_WRITE {
+            self.cold.copy_back(rest);
+        } else {
+            self.cold.queue_back(Bytes::copy_from_slice(rest));
+        }
+        self.after_enqueue();
+    }
+
+    fn after_enqueue(&mut self) {
         self.facts.tell(|i| i.set_buffered(self.buffered));
         if self.buffered > self.max_buffer {
             let cap = self.max_buffer;
@@ -298,7 +318,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         }
         if let Some(off) = self.write_direct(data) {
             if off < data.len() {
-                self.enqueue(Bytes::copy_from_slice(&data[off..]));
+                self.enqueue_copy(&data[off..]);
             }
         }
         Ok(())
@@ -515,10 +535,24 @@ impl<S: StreamSocket, M: 'static> StreamTransport<M> for Core<S, M> {
         if self.phase >= Phase::Closing {
             return None;
         }
+        let (mailer, id) = (&self.mailer, self.id);
+        let calls = self.cold.calls();
         // This actor is the one in its row while its protocol runs.
-        let gen = self.mailer.generation(self.id);
-        let seq = self.cold.calls().push(convert);
+        let gen = *calls.gen.get_or_insert_with(|| mailer.generation(id));
+        let seq = calls.push(convert);
         Some(Ticket::new(self.mailer.clone(), self.id, gen, seq))
+    }
+
+    fn call_refused(&mut self, seq: u64, error: switchboard_protocols::CallError) {
+        let (mailer, id) = (&self.mailer, self.id);
+        let calls = self.cold.calls();
+        let gen = *calls.gen.get_or_insert_with(|| mailer.generation(id));
+        let answer = CallAnswer {
+            seq,
+            value: Box::new(error),
+        };
+        // Through the loop, as any answer: handed over after this handler.
+        let _ = self.mailer.post(self.id, gen, Box::new(answer));
     }
 
     fn write(&mut self, data: &[u8]) -> Result<(), WriteError> {

@@ -79,6 +79,10 @@ impl<S: StreamSocket, M: 'static> StreamTransport<M> for TlsView<'_, S, M> {
         self.core.call_ticket(convert)
     }
 
+    fn call_refused(&mut self, seq: u64, error: switchboard_protocols::CallError) {
+        self.core.call_refused(seq, error);
+    }
+
     fn write(&mut self, data: &[u8]) -> Result<(), WriteError> {
         if self.admit(data.len()) {
             self.encrypt(data);
