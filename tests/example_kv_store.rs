@@ -127,3 +127,56 @@ fn kv_store_answers_a_cpython_client_and_stops_on_sigterm() {
     };
     assert!(status.success(), "kv_store exited with {status}");
 }
+
+/// A process's peak resident memory (`VmHWM`), in KiB.
+fn peak_rss_kib(pid: u32) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("its status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmHWM")
+}
+
+#[test]
+fn issue_16_ac5_fifty_pipeliners_that_never_read_cost_kv_store_a_bounded_amount() {
+    // 50 clients each pipeline 5 MB of GETs and never read an answer: each
+    // connection holds at most 64 calls in flight and stops reading once its
+    // answers fill its write buffer.
+    let mut child = examples::command("kv_store", &["0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start kv_store");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut server = Server(child);
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().expect("banner").expect("utf-8");
+    let port: u16 = first
+        .strip_prefix("kv_store on 127.0.0.1:")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected banner {first:?}"));
+    let pid = server.0.id();
+    let before = peak_rss_kib(pid);
+    let payload: std::sync::Arc<Vec<u8>> =
+        std::sync::Arc::new(b"GET k\n".iter().copied().cycle().take(5 << 20).collect());
+    let clients: Vec<_> = (0..50)
+        .map(|_| {
+            let payload = payload.clone();
+            thread::spawn(move || {
+                use std::io::Write;
+                let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+                // Blocked this long: the server stopped reading us.
+                s.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
+                let _ = s.write_all(&payload);
+                s
+            })
+        })
+        .collect();
+    let held: Vec<_> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    let growth_mib = peak_rss_kib(pid).saturating_sub(before) as f64 / 1024.0;
+    println!("kv_store grew by {growth_mib:.1} MiB under 50 x 5 MB never read");
+    assert!(growth_mib < 64.0, "kv_store grew by {growth_mib:.1} MiB");
+    drop(held);
+    let _ = server.0.kill();
+    let _ = server.0.wait();
+}
