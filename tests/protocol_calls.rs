@@ -84,6 +84,17 @@ enum Conn {
 /// call).
 struct Asker {
     store: Addr<Store>,
+    mode: Mode,
+}
+
+/// What an `Asker` does besides asking.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Plain,
+    /// At EOF: `keep_open()`, and say `eof`.
+    KeepOpen,
+    /// Its `wrap` panics.
+    PanicWrap,
 }
 
 impl FrameHandler<Conn> for Asker {
@@ -93,7 +104,12 @@ impl FrameHandler<Conn> for Asker {
         t: &mut dyn StreamTransport<Conn>,
     ) -> Result<(), ProtocolError> {
         let key = String::from_utf8_lossy(&line).into_owned();
-        t.call(&self.store, |reply| Store::Get(key, reply), Conn::Got)?;
+        if self.mode == Mode::PanicWrap {
+            let wrap = |_: Result<String, CallError>| -> Conn { panic!("wrap failed") };
+            t.call(&self.store, |reply| Store::Get(key, reply), wrap)?;
+        } else {
+            t.call(&self.store, |reply| Store::Get(key, reply), Conn::Got)?;
+        }
         Ok(())
     }
     fn event(
@@ -110,6 +126,10 @@ impl FrameHandler<Conn> for Asker {
                     _ => "other",
                 };
                 t.write(format!("ERR {what}\n").as_bytes())?
+            }
+            StreamEvent::EofReceived if self.mode == Mode::KeepOpen => {
+                t.keep_open();
+                t.write(b"eof\n")?;
             }
             _ => {}
         }
@@ -135,9 +155,25 @@ async fn serve_lines(
     max_calls: Option<usize>,
     max_line: usize,
 ) -> (Server, u16) {
+    serve_mode(lp, store, max_calls, max_line, Mode::Plain).await
+}
+
+async fn serve_mode(
+    lp: &EventLoop,
+    store: &Addr<Store>,
+    max_calls: Option<usize>,
+    max_line: usize,
+    mode: Mode,
+) -> (Server, u16) {
     let s = store.clone();
     let mut b = lp
-        .create_server(move || Lines::with_handler(max_line, Asker { store: s.clone() }))
+        .create_server(move || {
+            let asker = Asker {
+                store: s.clone(),
+                mode,
+            };
+            Lines::with_handler(max_line, asker)
+        })
         .host("127.0.0.1")
         .port(0);
     if let Some(n) = max_calls {
@@ -331,4 +367,98 @@ fn ac6_a_bad_frame_is_answered_after_the_answers_to_the_frames_before_it() {
         server.close();
     });
     assert!(h.take().is_empty());
+}
+
+/// Flushes the store each turn until `client` is done.
+async fn flush_until_done<T>(
+    lp: &EventLoop,
+    store: &Addr<Store>,
+    holding: &Rc<Cell<usize>>,
+    client: &std::thread::JoinHandle<T>,
+) {
+    let _ = lp;
+    while !client.is_finished() {
+        if holding.get() > 0 {
+            store.send(Store::Flush).unwrap();
+        }
+        support::turns(1).await;
+    }
+}
+
+#[test]
+fn ac6_a_bad_frame_behind_the_bound_and_a_half_close_answers_in_order() {
+    let (lp, h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let (r, holding) = reverser(usize::MAX);
+        let store = l.spawn(r).unwrap();
+        let (server, port) = serve_lines(&l, &store, Some(2), 8).await;
+        let client = half_closing_client(port, b"a\nb\nc\nmuch too long for eight\nd\n".to_vec());
+        flush_until_done(&l, &store, &holding, &client).await;
+        let got = client.join().expect("client");
+        assert_eq!(String::from_utf8_lossy(&got), "a\nb\nc\nERR too long\n");
+        until(&l, || server.connection_count() == 0).await;
+        server.close();
+    });
+    assert!(h.take().is_empty());
+}
+
+#[test]
+fn ac3_keep_open_at_a_deferred_eof_keeps_the_connection_open() {
+    let (lp, h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let (r, holding) = reverser(usize::MAX);
+        let store = l.spawn(r).unwrap();
+        let (server, port) = serve_mode(&l, &store, Some(2), 64, Mode::KeepOpen).await;
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.write_all(b"a\nb\nc\nd\n").unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        let mut reader = s.try_clone().unwrap();
+        let want = "a\nb\nc\nd\neof\n";
+        let client = std::thread::spawn(move || {
+            let mut got = vec![0u8; want.len()];
+            reader.read_exact(&mut got).map(|_| got)
+        });
+        flush_until_done(&l, &store, &holding, &client).await;
+        let got = String::from_utf8(client.join().unwrap().expect("read")).unwrap();
+        // The answers in order; `EofReceived` reached the handler after the
+        // last frame was asked, so its `eof` may come before the last answer.
+        let answers: Vec<&str> = got.lines().filter(|l| *l != "eof").collect();
+        assert_eq!(answers, ["a", "b", "c", "d"], "{got:?}");
+        assert_eq!(got.lines().filter(|l| *l == "eof").count(), 1, "{got:?}");
+        // Every answer is out and EOF was handled with keep_open: still open.
+        support::turns(10).await;
+        assert_eq!(server.connection_count(), 1);
+        server.close_clients();
+        until(&l, || server.connection_count() == 0).await;
+        server.close();
+    });
+    assert!(h.take().is_empty());
+}
+
+#[test]
+fn ac2_a_panicking_wrap_fails_its_connection_alone() {
+    let (lp, h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let (r, _holding) = reverser(1);
+        let store = l.spawn(r).unwrap();
+        let (server, port) = serve_mode(&l, &store, None, 64, Mode::PanicWrap).await;
+        let client = half_closing_client(port, b"a\n".to_vec());
+        until(&l, || client.is_finished()).await;
+        assert!(client.join().expect("client").is_empty());
+        until(&l, || server.connection_count() == 0).await;
+        let reports = h.take();
+        assert_eq!(reports.len(), 1, "{reports:?}");
+        assert!(
+            reports[0].message.contains("wrap"),
+            "{}",
+            reports[0].message
+        );
+        // The store and the server go on.
+        assert!(store.send(Store::Flush).is_ok());
+        server.close();
+    });
 }

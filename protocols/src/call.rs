@@ -170,7 +170,16 @@ impl<M: 'static> dyn StreamTransport<M> + '_ {
     ///   pending still gets every answer: the transport stays open for
     ///   writing until the last one was handed over and its handler returned,
     ///   then closes as after any `EofReceived` (unless the protocol called
-    ///   `keep_open`).
+    ///   `keep_open`). TLS cannot half-close: there the peer's close_notify
+    ///   ends the connection at once, and answers still pending are dropped.
+    /// - **Written together.** What the protocol writes while answers are
+    ///   handed over is held until the end of the loop's turn and leaves in
+    ///   one syscall: the answers to a pipelined batch cost one write, not
+    ///   one each. The held bytes count in the write buffer meanwhile (and
+    ///   in its watermarks).
+    /// - `wrap` runs when the answer arrives (not necessarily in call
+    ///   order); a panic in it fails the connection as a panicking handler
+    ///   does.
     /// - An answer for a connection already lost is dropped, without an
     ///   event and without a leak. On a closing transport `call` asks
     ///   nothing and returns `Ok(())`, as a write after close is dropped.

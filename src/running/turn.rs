@@ -33,6 +33,10 @@ use crate::task::{Propagated, TaskKey};
 ///    [`Interrupt`](crate::Interrupt) leaves this phase, what it had not run
 ///    yet (other I/O events of the same poll included) stays queued, in
 ///    order, for the next run.
+/// 6. **End of turn**: the actors that asked for it
+///    ([`LoopContext::at_end_of_turn`](switchboard_actors::LoopContext::at_end_of_turn))
+///    hear that the snapshot is done: a transport that held its writes while
+///    answers to calls were handed over sends them now, in one syscall.
 pub(crate) fn run_once(core: &LoopCore) {
     // 1. Timeout.
     core.shared.arm();
@@ -127,9 +131,15 @@ pub(crate) fn run_once(core: &LoopCore) {
     }
 
     // 6. The actors that asked to hear the end of this turn (transports
-    // flushing the writes they held back during it).
-    let due = std::mem::take(&mut *core.end_of_turn.borrow_mut());
-    for (id, gen) in due {
+    // flushing the writes they held back during it). Taken one at a time,
+    // so an `Interrupt` out of one leaves the others queued for the next
+    // turn (whose timeout is then zero).
+    let due = core.end_of_turn.borrow().len();
+    for _ in 0..due {
+        let next = core.end_of_turn.borrow_mut().pop();
+        let Some((id, gen)) = next else {
+            break;
+        };
         crate::routing::dispatch(core, id, Some(gen), |a, cx| a.end_of_turn(cx));
     }
 }
@@ -141,6 +151,7 @@ fn drop_dead_timers(core: &LoopCore) {
 
 fn compute_timeout(core: &LoopCore) -> Option<Duration> {
     let busy = !core.ready.borrow().is_empty()
+        || !core.end_of_turn.borrow().is_empty()
         || core.shared.stopping.load(Ordering::SeqCst)
         || core.shared.inbox_waiting()
         || !lock_woken(core).is_empty();

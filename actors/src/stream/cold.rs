@@ -31,6 +31,9 @@ pub(crate) enum Raised {
     },
 }
 
+/// The most capacity the small-write buffer keeps between turns.
+const TAIL_KEEP: usize = 16 * 1024;
+
 /// The rarely used state of a transport (see the module).
 pub(crate) struct Cold<M: 'static> {
     /// The write buffer: what the kernel has not taken yet, in order. Made
@@ -115,6 +118,17 @@ impl<M: 'static> ColdBox<M> {
     /// small writes before it (no allocation per write).
     pub(crate) fn copy_back(&mut self, data: &[u8]) {
         self.get().tail.extend_from_slice(data);
+    }
+
+    /// Lets go of the small-write buffer's memory once it is empty and
+    /// large, so a connection that answered a burst does not keep the
+    /// burst's buffer while it idles.
+    pub(crate) fn trim_tail(&mut self) {
+        if let Some(c) = &mut self.0 {
+            if c.tail.is_empty() && c.tail.capacity() > TAIL_KEEP {
+                c.tail = BytesMut::new();
+            }
+        }
     }
 
     /// Drops what the write buffer holds.

@@ -471,16 +471,22 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         if self.write != WriteSide::EofSent {
             self.shutdown_write();
         }
+        // The budget may have stopped the drop with more (and the peer's
+        // EOF) already here, and no edge will come for it.
+        self.read_again = dropped >= LINGER_DISCARD;
     }
 
-    /// While lingering: drops what arrived; closes at the peer's EOF.
+    /// While lingering: drops what arrived, [`LINGER_DISCARD`] bytes at most
+    /// per call (the rest on the next turn); closes at the peer's EOF.
     pub(crate) fn linger_read(&mut self) {
         let Some(fd) = self.socket.as_ref().map(|s| s.as_raw_fd()) else {
             return;
         };
-        let (_, over) = crate::sys::unix::fd::discard_unread(fd, usize::MAX);
+        let (dropped, over) = crate::sys::unix::fd::discard_unread(fd, LINGER_DISCARD);
         if over {
             self.die(None);
+        } else if dropped >= LINGER_DISCARD {
+            self.read_again = true;
         }
     }
 

@@ -44,8 +44,8 @@ pub struct StreamLimits {
     /// `is_reading()` does not show this hold: it reports what the protocol
     /// asked for. With `false`, reading goes on as in asyncio.
     pub read_backpressure: bool,
-    /// The most calls a protocol may have in flight (`t.call`, answered
-    /// and not yet handed over) before its transport stops reading; reading
+    /// The most calls a protocol may have in flight (`t.call`, made and
+    /// not yet handed over) before its transport stops reading; reading
     /// resumes as answers are handed over. Default
     /// [`DEFAULT_MAX_CALLS_IN_FLIGHT`](crate::stream::DEFAULT_MAX_CALLS_IN_FLIGHT)
     /// (64); at least 1, at most 65,535 (a larger bound counts as 65,535).

@@ -55,6 +55,9 @@ pub struct Start;
 #[derive(Debug)]
 struct Finish;
 
+/// Hand the rest of the answered calls over (an interrupted step stopped).
+struct HandOver;
+
 /// Internal: keep reading after yielding for fairness, or after resume_reading.
 #[derive(Debug)]
 struct ReadMore;
@@ -161,7 +164,7 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
     pub fn set_limits(&mut self, limits: StreamLimits) {
         self.core.set_max_buffer(limits.max_write_buffer);
         self.core.read_backpressure = limits.read_backpressure;
-        self.core.max_calls = u16::try_from(limits.max_calls_in_flight).unwrap_or(u16::MAX);
+        self.core.max_calls = u16::try_from(limits.max_calls_in_flight.max(1)).unwrap_or(u16::MAX);
         self.close_timeout_ms = limits.close_timeout.map(|d| {
             // Whole milliseconds, rounded up, at least 1 (about 49 days at most).
             let ms = d
@@ -321,7 +324,11 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
                 self.report_fatal("Fatal write error on socket transport", err, cx);
             }
         }
-        if std::mem::take(&mut self.core.read_again) && self.core.phase == Phase::Open {
+        let open = self.core.phase == Phase::Open;
+        let lingering = self.core.linger != Linger::No && self.core.phase == Phase::Closing;
+        if std::mem::take(&mut self.core.read_again) && (open || lingering) {
+            // Reading held, or a lingering read that spent its budget: more
+            // may wait, with no new edge to say so.
             let me = cx.id();
             cx.send(me, Box::new(ReadMore));
         }
@@ -352,6 +359,29 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
         }
     }
 
+    /// Records the answer to call `seq`, made into the protocol's message by
+    /// the `wrap` given to `call`: user code, so a panic there fails the
+    /// connection as a panicking handler does.
+    fn take_answer(&mut self, seq: u64, value: Box<dyn Any + Send>, cx: &mut dyn LoopContext) {
+        let calls = self.core.cold.calls();
+        let Err(payload) = catch_unwind(AssertUnwindSafe(|| calls.answer(seq, value))) else {
+            return;
+        };
+        let exception = Exception::from_panic(&*payload);
+        cx.report(
+            ExceptionContext::new("Fatal error: the wrap of a call's answer failed.")
+                .with_exception(exception.clone())
+                .with_transport(self.core.describe())
+                .with_protocol("message"),
+        );
+        let message = match exception {
+            Exception::Panic(m) | Exception::Error(m) => m,
+            other => other.to_string(),
+        };
+        self.core
+            .die(Some(TransportError::ProtocolFailed { message }));
+    }
+
     /// Hands the protocol every answer that is next in call order, each as
     /// a `Message` event; then closes a half-closed connection whose last
     /// call was answered, and reads again if the calls' bound held reading.
@@ -366,6 +396,13 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
             cx.at_end_of_turn();
         }
         while self.core.phase < Phase::Dying {
+            if self.interrupted {
+                // The step ends early; the rest is handed over in the next
+                // (no answer may come to start it again).
+                let me = cx.id();
+                cx.send(me, Box::new(HandOver));
+                break;
+            }
             let Some(m) = self.core.cold.pop_answered() else {
                 break;
             };
@@ -374,6 +411,7 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
         if self.core.cold.close_when_calls_done()
             && self.core.cold.calls_len() == 0
             && self.core.phase == Phase::Open
+            && !self.core.keep_open
         {
             self.core.close();
             self.deliver_raised(cx);
@@ -428,6 +466,7 @@ impl<S: StreamSocket, M: 'static> LoopActor for SocketTransport<S, M> {
             self.core.flush();
             self.deliver_raised(cx);
         }
+        self.core.cold.trim_tail();
         self.settle(cx)
     }
 
@@ -442,6 +481,12 @@ impl<S: StreamSocket, M: 'static> LoopActor for SocketTransport<S, M> {
                 self.deliver(Ev::TlsTimer(tag as u32), cx);
             }
         } else if tag == TAG_LINGER && self.core.phase == Phase::Closing {
+            self.core.die(None);
+        } else if tag == TAG_CLOSE_TIMEOUT
+            && self.core.phase == Phase::Closing
+            && self.core.linger != Linger::No
+        {
+            // Everything written is out; only the peer's input is awaited.
             self.core.die(None);
         } else if tag == TAG_CLOSE_TIMEOUT && self.core.phase == Phase::Closing {
             let pending = self.core.buffered();
@@ -476,13 +521,23 @@ impl<S: StreamSocket, M: 'static> LoopActor for SocketTransport<S, M> {
             if let Ok(answer) = msg.downcast::<CallAnswer>() {
                 if self.core.phase < Phase::Dying {
                     let CallAnswer { seq, value } = *answer;
-                    self.core.cold.calls().answer(seq, value);
+                    self.take_answer(seq, value, cx);
                     self.hand_over_answers(cx);
                 }
             }
+        } else if msg.is::<HandOver>() {
+            if self.core.phase < Phase::Dying {
+                self.hand_over_answers(cx);
+            }
         } else if msg.is::<ReadMore>() {
-            // No fresh edge here: read until the kernel says WouldBlock.
-            self.read_loop(cx, false);
+            if self.core.linger != Linger::No {
+                if self.core.phase == Phase::Closing {
+                    self.core.linger_read();
+                }
+            } else {
+                // No fresh edge here: read until the kernel says WouldBlock.
+                self.read_loop(cx, false);
+            }
         } else if msg.is::<Finish>() {
             if self.core.phase == Phase::Ending {
                 let reason = self.core.cold.take_lost_reason();

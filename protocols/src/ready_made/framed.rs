@@ -253,9 +253,9 @@ where
 pub struct Framed<F, H> {
     framer: F,
     handler: H,
-    /// The peer's EOF came while frames waited behind the calls' bound:
-    /// handed over once they are.
-    eof_pending: bool,
+    /// Where the peer's EOF stands: frames may still wait behind the calls'
+    /// bound, and `EofReceived` goes to the handler after them.
+    eof: Eof,
     /// A framing error met while calls were in flight: given to the
     /// handler once their answers are handed over, so its answer to the bad
     /// frame comes after theirs. No frame is taken meanwhile.
@@ -271,7 +271,7 @@ where
         Framed {
             framer,
             handler,
-            eof_pending: false,
+            eof: Eof::No,
             error_pending: None,
         }
     }
@@ -316,13 +316,8 @@ where
             }
             StreamEvent::EofReceived if self.error_pending.is_some() => Ok(()),
             StreamEvent::EofReceived => {
-                if !self.hand_over(transport, F::next_frame)? {
-                    // Frames still wait behind the calls' bound: EOF goes
-                    // to the handler after them.
-                    self.eof_pending = true;
-                    return Ok(());
-                }
-                self.end_of_stream(transport)
+                self.eof = Eof::Frames;
+                self.resume(transport)
             }
             StreamEvent::Message(m) => {
                 self.handler.event(StreamEvent::Message(m), transport)?;
@@ -337,11 +332,7 @@ where
                 }
                 // An answer was handed over: frames held back by the
                 // calls' bound may go on now.
-                if self.hand_over(transport, F::next_frame)? && self.eof_pending {
-                    self.eof_pending = false;
-                    self.end_of_stream(transport)?;
-                }
-                Ok(())
+                self.resume(transport)
             }
             other => self.handler.event(other, transport),
         }
@@ -367,15 +358,29 @@ impl<F: Framer, H> Framed<F, H> {
         Ok(())
     }
 
-    /// The last frames `finish` gives, then `EofReceived`.
-    fn end_of_stream<M: 'static>(
+    /// Hands over the frames that can go now: before the peer's EOF, what
+    /// the framer holds; after it, those, then what `finish` gives, then
+    /// `EofReceived`, each step as far as the calls' bound lets it go.
+    fn resume<M: 'static>(
         &mut self,
         transport: &mut dyn StreamTransport<M>,
     ) -> Result<(), ProtocolError>
     where
         H: FrameHandler<M, F::Item>,
     {
-        self.hand_over(transport, F::finish)?;
+        if self.eof == Eof::No || self.eof == Eof::Done {
+            return self.hand_over(transport, F::next_frame).map(drop);
+        }
+        if self.eof == Eof::Frames {
+            if !self.hand_over(transport, F::next_frame)? {
+                return Ok(());
+            }
+            self.eof = Eof::Finishing;
+        }
+        if !self.hand_over(transport, F::finish)? {
+            return Ok(());
+        }
+        self.eof = Eof::Done;
         self.handler.event(StreamEvent::EofReceived, transport)
     }
 
@@ -385,7 +390,7 @@ impl<F: Framer, H> Framed<F, H> {
     /// fail the connection instead). While the connection's calls in flight
     /// (`t.call`) are at their bound it takes no frame: the rest stays in
     /// the framer until an answer is handed over. True unless it stopped
-    /// at that bound.
+    /// at that bound, or behind a framing error that waits for answers.
     fn hand_over<M: 'static>(
         &mut self,
         transport: &mut dyn StreamTransport<M>,
@@ -395,7 +400,9 @@ impl<F: Framer, H> Framed<F, H> {
         H: FrameHandler<M, F::Item>,
     {
         while !transport.is_closing() {
-            if transport.calls_in_flight() >= transport.max_calls_in_flight() {
+            if self.error_pending.is_some()
+                || transport.calls_in_flight() >= transport.max_calls_in_flight()
+            {
                 return Ok(false);
             }
             match pop(&mut self.framer) {
@@ -404,13 +411,26 @@ impl<F: Framer, H> Framed<F, H> {
                 Err(error) if transport.calls_in_flight() > 0 => {
                     // Earlier frames' answers go out first.
                     self.error_pending = Some(error);
-                    return Ok(true);
+                    return Ok(false);
                 }
                 Err(error) => self.refuse(error, transport)?,
             }
         }
         Ok(true)
     }
+}
+
+/// Where the peer's EOF stands in a [`Framed`] protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Eof {
+    /// Not come.
+    No,
+    /// Come; frames the framer holds still go first.
+    Frames,
+    /// Come; what `finish` gives goes next.
+    Finishing,
+    /// Handed to the handler.
+    Done,
 }
 
 #[cfg(test)]

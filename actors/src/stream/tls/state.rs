@@ -12,7 +12,7 @@ use switchboard_protocols::{
 
 use crate::context::LoopContext;
 use crate::stream::cold::Raised;
-use crate::stream::core::{Core, Phase};
+use crate::stream::core::{Core, Linger, Phase};
 use crate::stream::info::StreamInfo;
 use crate::stream::socket::StreamSocket;
 use crate::stream::tls::MadeHook;
@@ -299,6 +299,12 @@ impl TlsState {
             TlsPhase::Handshaking { .. } => {
                 let timeout = self.handshake_timeout;
                 self.fail(core, cx, TlsError::HandshakeTimedOut { timeout }, true);
+            }
+            TlsPhase::ShuttingDown | TlsPhase::Over if core.linger != Linger::No => {
+                // The records are out; the socket lingers only for the
+                // peer's input: not a failed shutdown.
+                self.phase = TlsPhase::Over;
+                core.die(None);
             }
             TlsPhase::ShuttingDown | TlsPhase::Over => {
                 self.phase = TlsPhase::Over;
