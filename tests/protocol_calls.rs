@@ -404,7 +404,7 @@ fn ac6_a_bad_frame_behind_the_bound_and_a_half_close_answers_in_order() {
 }
 
 #[test]
-fn ac3_keep_open_at_a_deferred_eof_keeps_the_connection_open() {
+fn ac3_keep_open_at_eof_keeps_a_connection_with_calls_open() {
     let (lp, h) = new_loop();
     let l = lp.clone();
     run_with_deadline(&lp, async move {
