@@ -185,7 +185,7 @@ fn drain_inbox(core: &LoopCore) {
         .load(Ordering::Acquire)
         .min(INBOX_BATCH);
     for _ in 0..n {
-        let Ok(item) = core.inbox.try_recv() else {
+        let Some(item) = core.inbox.pop() else {
             break;
         };
         core.shared.inbox_pending.fetch_sub(1, Ordering::AcqRel);
