@@ -24,7 +24,7 @@ use crate::handle::{Handle, TimerHandle};
 use crate::handle_table::AloneSlot;
 use crate::ready::ReadyQueue;
 use crate::routing::ActorSlot;
-use crate::shared::{Inbox, LoopHandle, Shared};
+use crate::shared::{LoopHandle, Shared};
 use crate::task::{TaskKey, TaskSlot, TaskSpec};
 use crate::timers::TimerQueue;
 
@@ -90,7 +90,7 @@ impl From<Duration> for Delay {
 pub(crate) struct LoopCore {
     pub(crate) me: Weak<LoopCore>,
     pub(crate) shared: Arc<Shared>,
-    pub(crate) inbox: flume::Receiver<Inbox>,
+    pub(crate) inbox: crate::running::inbox::InboxQueue,
     pub(crate) poll: RefCell<mio::Poll>,
     pub(crate) registry: mio::Registry,
     pub(crate) events: RefCell<mio::Events>,
@@ -239,7 +239,7 @@ impl EventLoop {
         let core = Rc::new_cyclic(|me| LoopCore {
             me: me.clone(),
             shared: Arc::new(Shared::new(waker, tx)),
-            inbox: rx,
+            inbox: crate::running::inbox::InboxQueue::new(rx),
             poll: RefCell::new(poll),
             registry,
             events: RefCell::new(mio::Events::with_capacity(1024)),

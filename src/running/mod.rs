@@ -7,6 +7,7 @@ pub(crate) mod current;
 pub(crate) mod diag;
 pub(crate) mod event_loop;
 pub(crate) mod exception;
+pub(crate) mod inbox;
 pub(crate) mod interrupt;
 pub(crate) mod policy;
 pub(crate) mod ready;

@@ -436,7 +436,7 @@ pub(crate) fn close_loop(core: &LoopCore) -> Result<(), LoopError> {
     let timers = core.timers.borrow_mut().drain();
     let tasks = std::mem::take(&mut *core.tasks.borrow_mut());
     let actors = std::mem::take(&mut *core.actors.borrow_mut());
-    let inbox: Vec<_> = core.inbox.drain().collect();
+    let inbox = core.inbox.take_all();
     let watchers = core.watchers.borrow_mut().clear();
     let supervised = std::mem::take(&mut *core.supervised.borrow_mut());
     core.shared.clear_live();

@@ -170,6 +170,23 @@ impl LoopHandle {
     /// After the loop is closed this is [`LoopError::Closed`]; a call that races
     /// `close` is either refused or queued and then dropped, never run after
     /// close.
+    ///
+    /// # What bounds the queue
+    ///
+    /// Nothing but the senders' own pace, as in asyncio: this never blocks
+    /// and never refuses for being busy, so callbacks posted faster than the
+    /// loop runs them wait in memory. What the loop does guarantee is that
+    /// they cannot starve it: each iteration takes only what was waiting
+    /// when it began, and at most a fixed batch of about a thousand of
+    /// those, so timers, I/O and [`stop`](Self::stop) come round at least
+    /// once per batch however many threads post (X6). The loop does not
+    /// always keep pace: eight threads posting empty callbacks in a tight
+    /// loop on two cores post several times faster than one loop thread runs
+    /// them, and that backlog grows until they stop. To make other threads
+    /// slow down instead, send to an actor spawned with
+    /// [`EventLoop::spawn_bounded`](crate::EventLoop::spawn_bounded): its
+    /// [`Addr::send`](crate::Addr::send) fails with `SendError::Full` and
+    /// [`Addr::send_wait`](crate::Addr::send_wait) waits for room.
     #[track_caller]
     pub fn call_soon_threadsafe(
         &self,
