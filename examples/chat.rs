@@ -1,13 +1,18 @@
 //! A chat room built from actors: every line a client sends goes to every other
 //! client.
 //!
-//! Teaches: application actors (`spawn`, `Addr`), protocol actors with their own
-//! address (`StreamTransport::addr`, `StreamEvent::Message`), line framing. The
-//! room is an actor that owns the member list; each connection's protocol joins
-//! the room with its address, forwards its lines, and writes what the room sends
-//! it. Nothing is shared: everything is a message. A member that stops reading
-//! gets `PauseWriting`; until `ResumeWriting` the lines for it are skipped (and
-//! counted), so the slowest client cannot grow the server.
+//! Teaches: application actors (`spawn_bounded`, `Addr`), protocol actors with
+//! their own address (`StreamTransport::addr`, `StreamEvent::Message`), line
+//! framing with a line limit, backpressure with `Addr::forward`. The room is an
+//! actor that owns the member list; each connection's protocol joins the room
+//! with its address, forwards its lines, and writes what the room sends it.
+//! Nothing is shared: everything is a message. Both directions are bounded,
+//! and nothing waits on a client. A member that stops reading gets
+//! `PauseWriting`; until `ResumeWriting` the lines for it are skipped (and
+//! counted), so the slowest client cannot grow the server. A member that
+//! writes faster than the room can pass lines on finds the room's mailbox
+//! full: `forward` pauses reading from that connection until there is room,
+//! so TCP slows the flooder down instead of the server queueing its lines.
 //!
 //! Run: `cargo run --example chat -- 8888`, then connect two clients
 //! (`nc 127.0.0.1 8888`) and type. Stops on SIGINT or SIGTERM.
@@ -27,9 +32,15 @@ use switchboard::ActorId;
 /// What the room hears.
 enum Room {
     Join(ActorId, Addr<Bytes>),
-    Say(ActorId, Bytes),
+    /// The complete lines of one read: one message per read, not per line,
+    /// so the room's bound counts reads (see `Member::handle`).
+    Say(ActorId, Vec<Bytes>),
     Leave(ActorId),
 }
+
+/// The room's mailbox holds at most this many messages (plus one per member
+/// that forwarded while it was full), each at most one read of lines.
+const ROOM_BOUND: usize = 8;
 
 /// The room actor: the member list lives here and nowhere else.
 #[derive(Default)]
@@ -45,11 +56,20 @@ impl Actor for ChatRoom {
                 self.members.push((id, addr));
                 println!("{id} joined ({} in the room)", self.members.len());
             }
-            Room::Say(from, line) => {
-                println!("{from} says {:?}", String::from_utf8_lossy(&line));
-                let mut out = format!("{from}: ").into_bytes();
-                out.extend_from_slice(&line);
-                out.push(b'\n');
+            Room::Say(from, lines) => {
+                let (mut log, mut out) = (String::new(), Vec::new());
+                for line in &lines {
+                    let text = String::from_utf8_lossy(line);
+                    log.push_str(&format!("{from} says {text:?}\n"));
+                    out.extend_from_slice(format!("{from}: ").as_bytes());
+                    out.extend_from_slice(line);
+                    out.push(b'\n');
+                }
+                // The one call here that can block the loop, if whoever
+                // reads our stdout falls behind: one write per read, not one
+                // per line. A real server would log without blocking.
+                print!("{log}");
+                // One buffer for every member: each `send` clones a handle.
                 let out = Bytes::from(out);
                 for (id, addr) in &self.members {
                     if *id != from {
@@ -81,23 +101,33 @@ impl StreamProtocol<Bytes> for Member {
         t: &mut dyn StreamTransport<Bytes>,
     ) -> Result<(), ProtocolError> {
         match event {
+            // `forward`, not `send`: it never refuses for a full mailbox
+            // (a join, a line or a leave is never lost), it pauses reading
+            // from this connection while the room is full.
             StreamEvent::ConnectionMade => {
                 if let Some(addr) = t.addr() {
                     self.me = Some(addr.id());
-                    let _ = self.room.send(Room::Join(addr.id(), addr));
+                    self.room.forward(Room::Join(addr.id(), addr), t)?;
                 }
             }
             StreamEvent::DataReceived(data) => {
+                // A line longer than the framer's limit (64 KiB) is an error
+                // that closes this connection.
                 self.lines.push(&data);
+                let mut said = Vec::new();
                 while let Some(line) = self.lines.next_line()? {
-                    if let Some(me) = self.me {
-                        self.room.send(Room::Say(me, line))?;
-                    }
+                    said.push(line);
+                }
+                // All the lines of this read in one message: `forward` goes
+                // at most one message over the bound per connection, so one
+                // read's worth is all a flooder can add beyond it.
+                if let (Some(me), false) = (self.me, said.is_empty()) {
+                    self.room.forward(Room::Say(me, said), t)?;
                 }
             }
-            StreamEvent::Message(line) => match &mut self.skipped {
-                Some(n) => *n += 1,
-                None => t.write(&line)?,
+            StreamEvent::Message(lines) => match &mut self.skipped {
+                Some(n) => *n += lines.iter().filter(|&&b| b == b'\n').count(),
+                None => t.write(&lines)?,
             },
             StreamEvent::PauseWriting => self.skipped = Some(0),
             StreamEvent::ResumeWriting => {
@@ -109,7 +139,7 @@ impl StreamProtocol<Bytes> for Member {
             }
             StreamEvent::ConnectionLost(_) => {
                 if let Some(me) = self.me {
-                    let _ = self.room.send(Room::Leave(me));
+                    let _ = self.room.forward(Room::Leave(me), t);
                 }
             }
             _ => {}
@@ -121,7 +151,7 @@ impl StreamProtocol<Bytes> for Member {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = std::env::args().nth(1).map_or(Ok(8888), |p| p.parse())?;
     switchboard::run(|lp| async move {
-        let room = lp.spawn(ChatRoom::default())?;
+        let room = lp.spawn_bounded(ChatRoom::default(), ROOM_BOUND)?;
         let member = move || Member {
             room: room.clone(),
             me: None,

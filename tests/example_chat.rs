@@ -1,6 +1,7 @@
 //! Runs `examples/chat.rs`: two clients join the room, a line from one reaches
 //! the other, and SIGTERM stops the server with status 0; a member that never
-//! reads cannot grow the server (issue 7).
+//! reads cannot grow the server (issue 7), and neither can members that write
+//! as fast as they can (issue 16).
 //!
 //! See <https://docs.python.org/3/library/asyncio-protocol.html#examples>.
 //!
@@ -12,7 +13,8 @@ mod support;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, ChildStdout, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -204,4 +206,173 @@ fn issue_7_chat_the_slowest_member_cannot_grow_the_server() {
     };
     assert!(status.success(), "chat exited with {status}");
     drop(alice);
+}
+
+/// The server's stdout, read in the background: joins and leaves are passed
+/// on, lines said only counted (a flood prints more than a test should hold).
+struct Tally {
+    first: mpsc::Receiver<String>,
+    /// `true` for a join, `false` for a leave.
+    events: mpsc::Receiver<bool>,
+    said: Arc<AtomicUsize>,
+    joined: usize,
+    left: usize,
+}
+
+impl Tally {
+    fn new(stdout: ChildStdout) -> Tally {
+        let (first_tx, first) = mpsc::channel();
+        let (events_tx, events) = mpsc::channel();
+        let said = Arc::new(AtomicUsize::new(0));
+        let s = said.clone();
+        thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = first_tx.send(line);
+            }
+            for line in lines.map_while(Result::ok) {
+                if line.contains(" says ") {
+                    s.fetch_add(1, Ordering::SeqCst);
+                } else if line.contains(" joined (") {
+                    let _ = events_tx.send(true);
+                } else if line.contains(" left (") {
+                    let _ = events_tx.send(false);
+                }
+            }
+        });
+        Tally {
+            first,
+            events,
+            said,
+            joined: 0,
+            left: 0,
+        }
+    }
+
+    /// Waits until the server has printed `joined` joins and `left` leaves
+    /// in all, failing at `deadline`.
+    fn wait_for(&mut self, joined: usize, left: usize, deadline: Instant) {
+        while self.joined < joined || self.left < left {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(wait) {
+                Ok(true) => self.joined += 1,
+                Ok(false) => self.left += 1,
+                Err(e) => panic!(
+                    "{} of {joined} joins and {} of {left} leaves by the deadline: {e}",
+                    self.joined, self.left
+                ),
+            }
+        }
+    }
+}
+
+/// Issue 16, item 8 (MB2): four members write lines as fast as they can for
+/// three seconds while five others never read. The room's mailbox is
+/// bounded and each connection forwards to it, so the flooders are paused
+/// (TCP slows them down) instead of the server queueing their lines: its
+/// peak resident size grows by less than 32 MiB (with an unbounded room it
+/// grew by 150-260 MiB in the same three seconds), and it still lets
+/// everyone leave and stops on SIGTERM.
+#[test]
+fn issue_16_8_mb2_chat_flooding_members_are_paused_not_queued() {
+    const FLOODERS: usize = 4;
+    const SILENT: usize = 5;
+    const FLOOD: Duration = Duration::from_secs(3);
+    const FLOOD_BOUND_KIB: usize = 32 * 1024;
+    examples::exe("chat");
+    let port = free_port();
+    let child = examples::command("chat", &[&port.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the chat example starts");
+    let mut server = Server(child);
+    let pid = server.0.id();
+    let mut tally = Tally::new(server.0.stdout.take().expect("piped stdout"));
+    tally
+        .first
+        .recv_timeout(STEP_TIMEOUT)
+        .expect("the server's first line");
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    let silent: Vec<TcpStream> = (0..SILENT)
+        .map(|_| connect_with_deadline(port, deadline))
+        .collect();
+    let flooders: Vec<TcpStream> = (0..FLOODERS)
+        .map(|_| connect_with_deadline(port, deadline))
+        .collect();
+    tally.wait_for(SILENT + FLOODERS, 0, deadline);
+    let before = peak_rss_kib(pid);
+
+    let started = Instant::now();
+    let floods: Vec<_> = flooders
+        .into_iter()
+        .enumerate()
+        .map(|(k, mut s)| {
+            thread::spawn(move || {
+                // 2000 short lines (36 KB) per write; a write that cannot
+                // finish within 100 ms (the server paused this connection)
+                // is retried until the flood is over.
+                let mut chunk = Vec::new();
+                for i in 0..2000 {
+                    chunk.extend_from_slice(format!("flood {k} line {i}\n").as_bytes());
+                }
+                s.set_write_timeout(Some(Duration::from_millis(100)))
+                    .expect("timeout");
+                let mut sent = 0usize;
+                while started.elapsed() < FLOOD {
+                    match s.write(&chunk) {
+                        Ok(n) => sent += n,
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::WouldBlock
+                                    | std::io::ErrorKind::TimedOut
+                                    | std::io::ErrorKind::Interrupted
+                            ) => {}
+                        Err(e) => panic!("flooder {k}: {e}"),
+                    }
+                }
+                (sent, s)
+            })
+        })
+        .collect();
+    let flooders: Vec<(usize, TcpStream)> = floods
+        .into_iter()
+        .map(|f| f.join().expect("a flooder panicked"))
+        .collect();
+    let peak = peak_rss_kib(pid);
+    let sent: usize = flooders.iter().map(|(n, _)| n).sum();
+    let grew = peak.saturating_sub(before);
+    eprintln!(
+        "chat flood: {} MB sent, {} lines said, peak RSS {peak} KiB ({before} KiB before)",
+        sent / 1_000_000,
+        tally.said.load(Ordering::SeqCst)
+    );
+    assert!(tally.said.load(Ordering::SeqCst) > 0, "no line got through");
+    assert!(
+        grew < FLOOD_BOUND_KIB,
+        "the server grew by {grew} KiB while {FLOODERS} members flooded it with {sent} bytes"
+    );
+
+    // Everyone leaves, and SIGTERM stops the room. The flooders reset their
+    // connections, as a client that gives up does: what their kernels still
+    // buffer is dropped rather than read and said after the test.
+    for (_, s) in &flooders {
+        socket2::SockRef::from(s)
+            .set_linger(Some(Duration::ZERO))
+            .expect("SO_LINGER");
+    }
+    drop(flooders);
+    drop(silent);
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    tally.wait_for(SILENT + FLOODERS, SILENT + FLOODERS, deadline);
+    let pid = nix::unistd::Pid::from_raw(pid as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    let status = loop {
+        if let Some(status) = server.0.try_wait().expect("wait for chat") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "chat did not exit after SIGTERM");
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "chat exited with {status}");
 }
