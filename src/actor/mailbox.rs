@@ -96,7 +96,18 @@ impl<A: Actor> switchboard_actors::LoopActor for Mailbox<A> {
                 ),
             }
         }
-        match ctx.stop.take() {
+        let stop = ctx.stop.take();
+        if stop.is_some() {
+            if let Some(cap) = &self.capacity {
+                // Once more after the loop has marked the actor gone (right
+                // after this returns): a sender on another thread that looked
+                // in between, found it alive and full, and waited, would
+                // otherwise wait for good.
+                let cap = cap.clone();
+                ctx.cx.call_soon(Box::new(move || cap.wake_all()));
+            }
+        }
+        match stop {
             Some(reason) => {
                 self.reason = Some(reason);
                 self.actor.stopped();
