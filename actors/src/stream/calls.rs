@@ -5,7 +5,11 @@
 use std::any::Any;
 use std::collections::VecDeque;
 
-use switchboard_protocols::internal::{Convert, LiveCall};
+use switchboard_protocols::internal::{CallAnswer, Convert, LiveCall, Ticket};
+use switchboard_protocols::CallError;
+
+use crate::stream::core::{Core, Phase};
+use crate::stream::socket::StreamSocket;
 
 /// The calls a protocol made with `t.call` that the calls' bound applies to,
 /// unless the builder sets another.
@@ -89,6 +93,36 @@ impl<M> Calls<M> {
     pub(crate) fn pop_answered(&mut self) -> Option<M> {
         self.pending.front()?.answer.as_ref()?;
         self.pending.pop_front()?.answer
+    }
+}
+
+impl<S: StreamSocket, M: 'static> Core<S, M> {
+    /// `call_ticket`: the entry of one more call, and where its answer
+    /// goes; none once the transport is closing.
+    pub(crate) fn ticket(&mut self, convert: Convert<M>) -> Option<Ticket> {
+        if self.phase >= Phase::Closing {
+            return None;
+        }
+        let (mailer, id) = (&self.mailer, self.id);
+        let calls = self.cold.calls();
+        // This actor is the one in its row while its protocol runs.
+        let gen = *calls.gen.get_or_insert_with(|| mailer.generation(id));
+        let seq = calls.push(convert);
+        Some(Ticket::new(self.mailer.clone(), self.id, gen, seq))
+    }
+
+    /// `call_refused`: the answer to call `seq` is `error`, handed over
+    /// after the running handler.
+    pub(crate) fn refuse(&mut self, seq: u64, error: CallError) {
+        let (mailer, id) = (&self.mailer, self.id);
+        let calls = self.cold.calls();
+        let gen = *calls.gen.get_or_insert_with(|| mailer.generation(id));
+        let answer = CallAnswer {
+            seq,
+            value: Box::new(error),
+        };
+        // Through the loop, as any answer: handed over after this handler.
+        let _ = self.mailer.post(self.id, gen, Box::new(answer));
     }
 }
 

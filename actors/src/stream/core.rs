@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
-use switchboard_protocols::internal::{self, CallAnswer, Convert, Mailer, Ticket};
+use switchboard_protocols::internal::{self, Convert, Mailer, Ticket};
 use switchboard_protocols::{
     ActorId, Addr, Address, AnyStreamProtocol, LimitsError, SocketRef, StreamTransport, TlsError,
     TlsUpgrade, TransportError, WriteError, WriteLimits,
@@ -17,34 +17,16 @@ use crate::flow::{FlowControl, FlowSignal};
 use crate::stream::cold::{ColdBox, Raised};
 use crate::stream::facts::Facts;
 use crate::stream::info::StreamInfo;
+use crate::stream::linger::Linger;
 use crate::stream::options::SOCKET_OPS;
 use crate::stream::socket::StreamSocket;
 
 /// The most buffers one vectored write takes.
 const MAX_IOV: usize = 64;
 
-/// The most unread input a `close()` drops at once before it decides
-/// whether to linger (see `Core::finish_close`).
-const LINGER_DISCARD: usize = 1024 * 1024;
-
 /// Writes up to this size made while corked are copied together into one
 /// buffer; larger ones are queued as they are.
 const SMALL_WRITE: usize = 4096;
-
-/// How long a close lingers for a peer that goes on sending (see
-/// `Core::finish_close`).
-pub(crate) const LINGER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// A close that waits for the peer to stop sending.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Linger {
-    /// Not lingering.
-    No,
-    /// Lingering; the timeout is not armed yet.
-    Start,
-    /// Lingering, the timeout armed.
-    Armed,
-}
 
 /// Where a transport is in its life. It only moves forward.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -110,7 +92,7 @@ pub(crate) struct Core<S: StreamSocket, M: 'static> {
     pub(crate) corked: bool,
     /// Reading was resumed inside a handler; the actor reads once it returns.
     pub(crate) read_again: bool,
-    mailer: Arc<dyn Mailer>,
+    pub(crate) mailer: Arc<dyn Mailer>,
     /// Hard cap on the write buffer (asyncio has none); see `StreamLimits`.
     /// No cap is `usize::MAX`, which no buffer exceeds: one word, where an
     /// `Option` takes two.
@@ -447,50 +429,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         }
     }
 
-    /// The end of a `close()` (not an `abort()`), once the buffer is out.
-    ///
-    /// Closing a socket whose receive queue holds unread bytes makes the
-    /// kernel answer with a reset instead of a FIN, and a reset destroys
-    /// what the peer has not received yet: the last answer written before
-    /// the close (an `ERR line too long` for the line that made the
-    /// protocol close, say). So what the peer sent and nobody read is
-    /// dropped first; if there was any, the peer is still sending, and the
-    /// transport lingers: it shuts its write side (the FIN follows the
-    /// answer) and keeps reading and dropping until the peer's EOF, or
-    /// [`LINGER_TIMEOUT`], before it closes the socket (as web servers do
-    /// with a lingering close). `ConnectionLost` follows the socket's close.
-    pub(crate) fn finish_close(&mut self) {
-        let Some(fd) = self.socket.as_ref().map(|s| s.as_raw_fd()) else {
-            return self.die(None);
-        };
-        let (dropped, over) = crate::sys::unix::fd::discard_unread(fd, LINGER_DISCARD);
-        if dropped == 0 || over || self.linger != Linger::No {
-            return self.die(None);
-        }
-        self.linger = Linger::Start;
-        if self.write != WriteSide::EofSent {
-            self.shutdown_write();
-        }
-        // The budget may have stopped the drop with more (and the peer's
-        // EOF) already here, and no edge will come for it.
-        self.read_again = dropped >= LINGER_DISCARD;
-    }
-
-    /// While lingering: drops what arrived, [`LINGER_DISCARD`] bytes at most
-    /// per call (the rest on the next turn); closes at the peer's EOF.
-    pub(crate) fn linger_read(&mut self) {
-        let Some(fd) = self.socket.as_ref().map(|s| s.as_raw_fd()) else {
-            return;
-        };
-        let (dropped, over) = crate::sys::unix::fd::discard_unread(fd, LINGER_DISCARD);
-        if over {
-            self.die(None);
-        } else if dropped >= LINGER_DISCARD {
-            self.read_again = true;
-        }
-    }
-
-    fn shutdown_write(&mut self) {
+    pub(crate) fn shutdown_write(&mut self) {
         self.write = WriteSide::EofSent;
         if let Some(sock) = &self.socket {
             if let Err(e) = crate::sys::unix::fd::shutdown_write(sock.as_raw_fd()) {
@@ -528,199 +467,4 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
     }
 }
 
-impl<S: StreamSocket, M: 'static> StreamTransport<M> for Core<S, M> {
-    fn calls_in_flight(&self) -> usize {
-        self.cold.calls_len()
-    }
-
-    fn max_calls_in_flight(&self) -> usize {
-        self.max_calls as usize
-    }
-
-    fn call_ticket(&mut self, convert: Convert<M>) -> Option<Ticket> {
-        if self.phase >= Phase::Closing {
-            return None;
-        }
-        let (mailer, id) = (&self.mailer, self.id);
-        let calls = self.cold.calls();
-        // This actor is the one in its row while its protocol runs.
-        let gen = *calls.gen.get_or_insert_with(|| mailer.generation(id));
-        let seq = calls.push(convert);
-        Some(Ticket::new(self.mailer.clone(), self.id, gen, seq))
-    }
-
-    fn call_refused(&mut self, seq: u64, error: switchboard_protocols::CallError) {
-        let (mailer, id) = (&self.mailer, self.id);
-        let calls = self.cold.calls();
-        let gen = *calls.gen.get_or_insert_with(|| mailer.generation(id));
-        let answer = CallAnswer {
-            seq,
-            value: Box::new(error),
-        };
-        // Through the loop, as any answer: handed over after this handler.
-        let _ = self.mailer.post(self.id, gen, Box::new(answer));
-    }
-
-    fn write(&mut self, data: &[u8]) -> Result<(), WriteError> {
-        self.write_inner(data)
-    }
-
-    fn write_bytes(&mut self, mut data: Bytes) -> Result<(), WriteError> {
-        if !self.admit(data.len())? {
-            return Ok(());
-        }
-        if let Some(off) = self.write_direct(&data) {
-            if off < data.len() {
-                // The owned value becomes the queued tail: no copy, no clone.
-                data.advance(off);
-                self.enqueue(data);
-            }
-        }
-        Ok(())
-    }
-
-    fn writelines(&mut self, list: &[&[u8]]) -> Result<(), WriteError> {
-        let total: usize = list.iter().map(|b| b.len()).sum();
-        if !self.admit(total)? {
-            return Ok(());
-        }
-        for part in list {
-            self.write_inner(part)?;
-        }
-        Ok(())
-    }
-
-    fn write_eof(&mut self) -> Result<(), WriteError> {
-        if self.write != WriteSide::Open || self.phase >= Phase::Closing {
-            return Ok(());
-        }
-        self.facts.tell(StreamInfo::mark_eof_written);
-        if self.buffered == 0 {
-            self.shutdown_write();
-        } else {
-            self.write = WriteSide::EofPending;
-        }
-        Ok(())
-    }
-
-    fn can_write_eof(&self) -> bool {
-        true
-    }
-
-    fn close(&mut self) {
-        if self.phase >= Phase::Closing {
-            return;
-        }
-        self.phase = Phase::Closing;
-        self.read = ReadSide::Done;
-        self.facts.tell(StreamInfo::set_closing);
-        if self.buffered == 0 {
-            self.finish_close();
-        }
-    }
-
-    fn abort(&mut self) {
-        self.die(None);
-    }
-
-    fn is_closing(&self) -> bool {
-        self.phase >= Phase::Closing
-    }
-
-    fn pause_reading(&mut self) {
-        if self.read == ReadSide::Active {
-            self.read = ReadSide::Paused;
-            self.facts.tell(|i| i.set_reading(false));
-        }
-    }
-
-    fn resume_reading(&mut self) {
-        if self.read == ReadSide::Paused {
-            self.read = ReadSide::Active;
-            self.facts.tell(|i| i.set_reading(true));
-            // Edge-triggered polling will not repeat an edge we skipped.
-            self.read_again = true;
-        }
-    }
-
-    fn is_reading(&self) -> bool {
-        self.read == ReadSide::Active && self.phase <= Phase::Open
-    }
-
-    fn get_write_buffer_size(&self) -> usize {
-        self.buffered
-    }
-
-    fn get_write_buffer_limits(&self) -> WriteLimits {
-        self.flow.limits()
-    }
-
-    fn set_write_buffer_limits(
-        &mut self,
-        high: Option<usize>,
-        low: Option<usize>,
-    ) -> Result<(), LimitsError> {
-        match self.flow.set_limits(high, low, self.buffered)? {
-            Some(FlowSignal::Pause) => {
-                self.cold.raise(Raised::PauseWriting);
-                self.facts.tell(|i| i.set_writing_paused(true));
-            }
-            Some(FlowSignal::Resume) => {
-                self.cold.raise(Raised::ResumeWriting);
-                self.facts.tell(|i| i.set_writing_paused(false));
-            }
-            None => {}
-        }
-        Ok(())
-    }
-
-    fn keep_open(&mut self) {
-        self.keep_open = true;
-    }
-
-    fn set_protocol(&mut self, protocol: AnyStreamProtocol<M>) {
-        self.cold.set_protocol(protocol);
-    }
-
-    fn peername(&self) -> Option<Address> {
-        self.facts.peername().cloned()
-    }
-
-    fn sockname(&self) -> Option<Address> {
-        self.facts.sockname().cloned()
-    }
-
-    fn fileno(&self) -> Option<RawFd> {
-        self.socket.as_ref().map(|s| s.as_raw_fd())
-    }
-
-    fn socket(&self) -> Option<SocketRef<'_>> {
-        self.socket
-            .as_ref()
-            .map(|s| SocketRef::new(s.as_fd(), &SOCKET_OPS))
-    }
-
-    fn call_later(&mut self, delay: Duration, token: u32) {
-        if self.phase < Phase::Dying {
-            self.cold.raise(Raised::Timer { delay, token });
-        }
-    }
-
-    fn addr(&self) -> Option<Addr<M>>
-    where
-        M: Send,
-    {
-        Some(internal::current_addr(self.id, self.mailer.clone()))
-    }
-
-    fn start_tls(&mut self, upgrade: TlsUpgrade) -> Result<(), TlsError> {
-        if self.phase >= Phase::Closing || self.write != WriteSide::Open {
-            return Err(TlsError::Closing);
-        }
-        if self.cold.has_upgrade() {
-            return Err(TlsError::AlreadyTls);
-        }
-        self.cold.set_upgrade(upgrade);
-        Ok(())
-    }
-}
+mod api;

@@ -9,6 +9,7 @@ mod event;
 mod facts;
 mod info;
 mod limits;
+mod linger;
 mod options;
 mod socket;
 pub mod tls;

@@ -12,8 +12,9 @@ use switchboard_protocols::{
 
 use crate::context::LoopContext;
 use crate::stream::cold::Raised;
-use crate::stream::core::{Core, Linger, Phase};
+use crate::stream::core::{Core, Phase};
 use crate::stream::info::StreamInfo;
+use crate::stream::linger::Linger;
 use crate::stream::socket::StreamSocket;
 use crate::stream::tls::MadeHook;
 
