@@ -33,6 +33,11 @@ thread_local! {
 /// their connection). Zero once every connection that called was answered
 /// or is gone; a test reads it to show that answers to lost connections
 /// leak nothing.
+///
+/// ```
+/// // No connection of this thread has asked anything yet.
+/// assert_eq!(switchboard::testing::live_calls(), 0);
+/// ```
 pub fn live_calls() -> usize {
     LIVE.with(Cell::get)
 }

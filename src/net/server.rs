@@ -192,7 +192,27 @@ impl<M: Send + 'static> CreateServer<M> {
     /// with `t.call` and not yet answered to it) before its transport stops
     /// reading, until answers are handed over; 64 by default, at least 1.
     /// This bounds what a peer that pipelines requests and never reads the
-    /// answers can queue in actors on its connection's behalf.
+    /// answers can queue in actors on its connection's behalf. At most
+    /// 65,535.
+    ///
+    /// ```no_run
+    /// # use switchboard::prelude::*;
+    /// # struct P;
+    /// # impl StreamProtocol for P {
+    /// #     fn handle(&mut self, _: StreamEvent, _: &mut dyn StreamTransport) -> Result<(), ProtocolError> { Ok(()) }
+    /// # }
+    /// switchboard::run(|lp| async move {
+    ///     let server = lp
+    ///         .create_server(|| P)
+    ///         .host("127.0.0.1")
+    ///         .port(6379)
+    ///         .max_calls_in_flight(16) // a connection stops reading at 16 unanswered
+    ///         .await?;
+    ///     server.serve_forever().await?;
+    ///     Ok::<(), switchboard::Error>(())
+    /// })?;
+    /// # Ok::<(), switchboard::Error>(())
+    /// ```
     pub fn max_calls_in_flight(mut self, n: usize) -> Self {
         self.limits = self.limits.max_calls_in_flight(n);
         self
