@@ -145,20 +145,31 @@ enum Reply {
 }
 
 impl Reply {
-    fn encode(self) -> Vec<u8> {
+    /// Writes the RESP encoding; the pieces leave together (the answers to
+    /// one batch of calls go out in one write), so nothing is assembled here.
+    fn encode(&self, t: &mut dyn StreamTransport<Answered>) -> Result<(), ProtocolError> {
+        let mut digits = [0u8; 24];
         match self {
-            Reply::Simple(s) => format!("+{s}\r\n").into_bytes(),
-            Reply::Error(e) => format!("-{e}\r\n").into_bytes(),
-            Reply::Int(n) => format!(":{n}\r\n").into_bytes(),
-            Reply::Bulk(None) => b"$-1\r\n".to_vec(),
+            Reply::Simple(s) => t.writelines(&[b"+", s.as_bytes(), b"\r\n"])?,
+            Reply::Error(e) => t.writelines(&[b"-", e.as_bytes(), b"\r\n"])?,
+            Reply::Int(n) => t.writelines(&[b":", number(*n, &mut digits), b"\r\n"])?,
+            Reply::Bulk(None) => t.write(b"$-1\r\n")?,
             Reply::Bulk(Some(v)) => {
-                let mut out = format!("${}\r\n", v.len()).into_bytes();
-                out.extend_from_slice(&v);
-                out.extend_from_slice(b"\r\n");
-                out
+                let len = number(v.len() as i64, &mut digits);
+                t.writelines(&[b"$", len, b"\r\n", v, b"\r\n"])?
             }
         }
+        Ok(())
     }
+}
+
+/// `n` in decimal, in `buf`.
+fn number(n: i64, buf: &mut [u8; 24]) -> &[u8] {
+    use std::io::Write;
+    let mut w = &mut buf[..];
+    let _ = write!(w, "{n}");
+    let left = w.len();
+    &buf[..24 - left]
 }
 
 /// The keyspace: lives in one actor, so commands run one at a time, as in Redis.
@@ -242,7 +253,7 @@ impl FrameHandler<Answered, Vec<Bytes>> for Conn {
     fn event(&mut self, ev: StreamEvent<Answered>, t: &mut Transport<'_>) -> Handled {
         if let StreamEvent::Message(Answered(answer)) = ev {
             let reply = answer.unwrap_or_else(|e| Reply::Error(format!("ERR {e}")));
-            t.write(&reply.encode())?;
+            reply.encode(t)?;
         }
         Ok(())
     }
