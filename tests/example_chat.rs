@@ -18,6 +18,7 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use support::child::peak_rss_kib;
 use support::examples;
 
 /// How long the server may take to print a line, or to exit after SIGTERM.
@@ -126,16 +127,6 @@ fn chat_broadcasts_lines_to_other_members_and_stops_on_sigterm() {
     // Both members were closed by the server on the way out.
     let mut rest = Vec::new();
     let _ = alice.read_to_end(&mut rest);
-}
-
-/// The peak resident size of process `pid`, in KiB.
-fn peak_rss_kib(pid: u32) -> usize {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .expect("VmHWM")
 }
 
 #[test]

@@ -15,6 +15,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use support::child::peak_rss_kib;
 use support::examples;
 
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -126,16 +127,6 @@ fn kv_store_answers_a_cpython_client_and_stops_on_sigterm() {
         thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "kv_store exited with {status}");
-}
-
-/// A process's peak resident memory (`VmHWM`), in KiB.
-fn peak_rss_kib(pid: u32) -> usize {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("its status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .expect("VmHWM")
 }
 
 #[test]

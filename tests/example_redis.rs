@@ -18,7 +18,7 @@ use std::thread;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use support::child::Child;
+use support::child::{rss_kib, Child};
 use support::examples;
 
 /// How long one client (redis-cli, redis-benchmark, a raw socket read) may take.
@@ -204,19 +204,6 @@ fn bad_input_is_answered_with_an_error_then_closed() {
         "-ERR Protocol error: invalid multibulk length\r\n"
     );
     redis.stop();
-}
-
-/// A process's resident memory: (current, peak) in KiB.
-fn rss_kib(pid: u32) -> (usize, usize) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("its status");
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or_else(|| panic!("{name} in /proc/{pid}/status"))
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }
 
 #[test]

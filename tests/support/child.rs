@@ -153,3 +153,22 @@ impl Drop for Child {
         }
     }
 }
+
+/// Process `pid`'s resident memory: (current, peak) in KiB, from
+/// `/proc/PID/status` (`VmRSS`, `VmHWM`).
+pub fn rss_kib(pid: u32) -> (usize, usize) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("its status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in /proc/{pid}/status"))
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Process `pid`'s peak resident memory (`VmHWM`), in KiB.
+pub fn peak_rss_kib(pid: u32) -> usize {
+    rss_kib(pid).1
+}
