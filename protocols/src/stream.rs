@@ -45,6 +45,9 @@ pub enum StreamEvent<M = NoMessage> {
     /// The peer shut down its write side; sent at most once. The transport
     /// closes itself after the handler returns unless the handler called
     /// [`StreamTransport::keep_open`] (asyncio: `eof_received` returning true).
+    /// With calls the protocol made with `t.call` still unanswered, it closes
+    /// only once the last answer was handed over and its handler returned, so
+    /// a peer that half-closes after pipelined requests gets every answer.
     /// [asyncio: `eof_received`](https://docs.python.org/3/library/asyncio-protocol.html#asyncio.Protocol.eof_received)
     EofReceived,
     /// The write buffer went strictly above the high-water mark; stop writing.
