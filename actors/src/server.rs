@@ -65,7 +65,12 @@ impl ServerShared {
     pub fn mark_closed(&self) {
         self.closed.set(true);
         self.serving.set(false);
-        self.wake_if_done();
+        // Every waiter looks again: `serve_forever` ends at the close itself
+        // (as asyncio's does), live connections or not; `wait_closed` waits
+        // on for the connections.
+        for w in self.waiters.take() {
+            w.wake();
+        }
     }
     /// The live connections: each one's row and incarnation, so a command
     /// sent to one of them never reaches a later tenant of its row.

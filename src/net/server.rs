@@ -530,8 +530,12 @@ impl Server {
     }
 
     /// Serves until the returned future is dropped (cancelled), which closes
-    /// the server; resolves if the server is closed by someone else. On a
-    /// closed server it resolves at once to [`NetError::ServerClosed`].
+    /// the server; resolves as soon as the server is closed by someone else
+    /// (a signal handler calling [`close`](Self::close), say), whether or not
+    /// connections are still open, as asyncio's does: those stay open until
+    /// closed themselves ([`close_clients`](Self::close_clients)) or until
+    /// the loop closes. On a closed server it resolves at once to
+    /// [`NetError::ServerClosed`].
     pub fn serve_forever(&self) -> ServeForever {
         let closed_already = self.0.shared.is_closed();
         if !closed_already {
