@@ -292,6 +292,18 @@ fn tcp_echo_server_with_tcp_echo_client() {
 }
 
 #[test]
+fn tcp_echo_server_stops_on_sigterm_with_an_idle_client_attached() {
+    // The README's pattern: close on SIGTERM, and serve_forever returns
+    // although a client is still connected (it kept the process alive).
+    let (mut server, port) = start_server();
+    let idle = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    server.wait_for_output("Connection from", STEP_TIMEOUT);
+    let out = stop_server(server);
+    assert!(out.contains("Connection from ('127.0.0.1', "), "{out}");
+    drop(idle);
+}
+
+#[test]
 fn tcp_echo_server_with_cpython_client() {
     let Some(py) = python3() else { return };
     let (mut server, port) = start_server();
