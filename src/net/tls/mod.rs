@@ -42,7 +42,15 @@ pub(crate) use start_tls::handshake_error;
 
 use std::sync::Arc;
 
-/// The crypto provider of every configuration switchboard makes (ring).
+/// The crypto provider of every configuration switchboard makes: ring.
+///
+/// rustls 0.23.48 deprecates ring's provider because it has no
+/// post-quantum key exchange; its alternative, aws-lc-rs, needs cmake and a
+/// C toolchain to build, which switchboard does not ask of its users. The
+/// choice is deliberate, so the deprecation is allowed here and a user's
+/// build prints no warning from inside switchboard. What is lost: the
+/// hybrid X25519MLKEM768 key exchange; X25519, P-256 and P-384 remain.
+#[allow(deprecated)]
 pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
