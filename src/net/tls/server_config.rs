@@ -33,6 +33,8 @@ use crate::net::tls::provider;
 #[derive(Clone)]
 pub struct TlsServerConfig {
     config: Arc<rustls::ServerConfig>,
+    /// The certificate chain, when it was given (or made) as PEM.
+    cert_pem: Option<Arc<str>>,
 }
 
 impl fmt::Debug for TlsServerConfig {
@@ -76,7 +78,63 @@ impl TlsServerConfig {
             .map_err(TlsConfigError::Rustls)?;
         Ok(TlsServerConfig {
             config: Arc::new(config),
+            cert_pem: std::str::from_utf8(cert_chain_pem).ok().map(Arc::from),
         })
+    }
+
+    /// A fresh key and a self-signed certificate for `names` (DNS names or
+    /// IP addresses, the first also its common name), for development and
+    /// tests: an end-entity certificate (not a CA) with every name in its
+    /// subjectAltName, which is what rustls asks of a server certificate. A
+    /// client trusts it with [`TlsClientConfig::from_root_pem`] of
+    /// [`certificate_pem`](Self::certificate_pem) (or of its file). Behind
+    /// the `self-signed` cargo feature, on by default.
+    ///
+    /// To make one with `openssl` instead (both extensions matter: without
+    /// the subjectAltName the name does not match; `openssl req -x509`
+    /// alone makes a CA, which rustls refuses as a server's certificate):
+    ///
+    /// ```text
+    /// openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    ///   -keyout key.pem -out cert.pem -days 365 -subj /CN=localhost \
+    ///   -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    ///   -addext "basicConstraints=critical,CA:FALSE"
+    /// ```
+    ///
+    /// ```
+    /// use switchboard::{TlsClientConfig, TlsServerConfig};
+    ///
+    /// let server = TlsServerConfig::self_signed(["localhost", "127.0.0.1"])?;
+    /// let pem = server.certificate_pem().expect("it made one");
+    /// let client = TlsClientConfig::from_root_pem(pem.as_bytes())?;
+    /// # let _ = client;
+    /// # Ok::<(), switchboard::Error>(())
+    /// ```
+    ///
+    /// [`TlsClientConfig::from_root_pem`]: crate::TlsClientConfig::from_root_pem
+    #[cfg(feature = "self-signed")]
+    pub fn self_signed<I>(names: I) -> Result<Self, TlsConfigError>
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        let names: Vec<String> = names.into_iter().map(Into::into).collect();
+        let made = rcgen::generate_simple_self_signed(names).map_err(|e| TlsConfigError::Pem {
+            what: "self-signed certificate",
+            reason: e.to_string(),
+        })?;
+        let cert = made.cert.pem();
+        let mut config = Self::from_pem(cert.as_bytes(), made.key_pair.serialize_pem().as_bytes())?;
+        config.cert_pem = Some(Arc::from(cert));
+        Ok(config)
+    }
+
+    /// The server's certificate chain in PEM, when this configuration was
+    /// made from PEM ([`from_pem`](Self::from_pem), its files, or
+    /// [`self_signed`](Self::self_signed)): what a client of a
+    /// self-signed server trusts.
+    pub fn certificate_pem(&self) -> Option<&str> {
+        self.cert_pem.as_deref()
     }
 
     /// [`from_pem`](Self::from_pem) with the contents of two files
@@ -147,7 +205,10 @@ impl TlsServerConfig {
 
 impl From<Arc<rustls::ServerConfig>> for TlsServerConfig {
     fn from(config: Arc<rustls::ServerConfig>) -> Self {
-        TlsServerConfig { config }
+        TlsServerConfig {
+            config,
+            cert_pem: None,
+        }
     }
 }
 
