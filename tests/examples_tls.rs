@@ -111,6 +111,80 @@ async def main(port, cafile):
 asyncio.run(asyncio.wait_for(main(int(sys.argv[1]), sys.argv[2]), 10))
 "#;
 
+/// A TLS client that completes its handshake, says it is up, and then
+/// neither reads nor closes (it will never answer a close_notify).
+const PY_STALLED: &str = r#"
+import asyncio, ssl, sys
+
+async def main(port, cafile):
+    ctx = ssl.create_default_context(cafile=cafile)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx, server_hostname="localhost")
+    print("up", flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main(int(sys.argv[1]), sys.argv[2]))
+"#;
+
+#[test]
+fn tls_echo_server_stops_on_sigterm_with_stalled_clients_attached() {
+    // One client stopped half-way through its handshake (it sent nothing),
+    // one that finished it and will never answer close_notify: SIGTERM ends
+    // the server all the same, well within the deadline.
+    let python = Command::new("python3").arg("--version").output().is_ok();
+    assert!(
+        python || std::env::var_os("CI").is_none(),
+        "python3 not found under CI=true"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut server, out, port) = start_server(dir.path());
+    let half = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut stalled = None;
+    if python {
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, &support::tls::pki().ca_pem).expect("write");
+        let mut py = Command::new("python3")
+            .args([
+                "-c",
+                PY_STALLED,
+                &port.to_string(),
+                ca.to_str().expect("utf-8"),
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 starts");
+        let mut up = String::new();
+        BufReader::new(py.stdout.take().expect("stdout"))
+            .read_line(&mut up)
+            .expect("its line");
+        assert_eq!(up.trim(), "up");
+        stalled = Some(py);
+    } else {
+        eprintln!("note: python3 not found; only the half-finished handshake is attached");
+    }
+    let started = std::time::Instant::now();
+    // A watchdog, so a server that does not stop fails the test instead of
+    // hanging it.
+    let pid = server.id();
+    let (done, watched) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if watched.recv_timeout(Duration::from_secs(20)).is_err() {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+    });
+    kill(Pid::from_raw(pid as i32), Signal::SIGTERM).expect("SIGTERM");
+    let status = server.wait().expect("wait");
+    let _ = done.send(());
+    watchdog.join().expect("watchdog");
+    let took = started.elapsed();
+    assert!(status.success(), "tls_echo_server exited with {status}");
+    assert!(took < Duration::from_secs(10), "it took {took:?} to stop");
+    drop((half, out));
+    if let Some(mut py) = stalled {
+        let _ = py.kill();
+        let _ = py.wait();
+    }
+}
+
 #[test]
 fn tls_echo_server_with_cpython_ssl_client() {
     if Command::new("python3").arg("--version").output().is_err() {
