@@ -208,3 +208,11 @@ pub fn slow_peer() -> SlowPeer {
     });
     SlowPeer { port, go, done }
 }
+
+/// True when a connect to `127.0.0.1:port` is refused (nothing listens).
+pub fn refused(port: u16) -> bool {
+    matches!(
+        std::net::TcpStream::connect(("127.0.0.1", port)),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused
+    )
+}
