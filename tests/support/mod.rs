@@ -15,6 +15,7 @@
 #![allow(dead_code)]
 
 pub mod child;
+pub mod datagram;
 pub mod examples;
 pub mod net;
 pub mod script;
