@@ -19,6 +19,7 @@ pub mod datagram;
 pub mod examples;
 pub mod net;
 pub mod script;
+pub mod scripted;
 pub mod subprocess;
 pub mod tls;
 
