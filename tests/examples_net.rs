@@ -186,20 +186,6 @@ fn wait_accepting(port: u16, server: &mut Child) {
     }
 }
 
-fn python3() -> Option<&'static str> {
-    let ok = Command::new("python3")
-        .arg("-c")
-        .arg("import asyncio")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("note: python3 with asyncio not found; skipping the CPython half");
-    }
-    ok.then_some("python3")
-}
-
 /// The docs' "TCP Echo Client" (protocol version), port from argv.
 const PY_CLIENT: &str = r#"
 import asyncio, sys
@@ -360,4 +346,8 @@ fn signals_example_exits_cleanly_on_sigint_and_sigterm() {
             )
         );
     }
+}
+
+fn python3() -> Option<&'static str> {
+    support::tools::have_python().then_some("python3")
 }

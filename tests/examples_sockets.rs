@@ -19,17 +19,6 @@ fn example(name: &str, args: &[&str]) -> Child {
     Child::start(examples::command(name, args))
 }
 
-fn python3() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import asyncio"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("note: python3 with asyncio not found; skipping the CPython half");
-    }
-    ok
-}
-
 /// A UDP port that was free a moment ago.
 fn free_udp_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")
@@ -217,4 +206,8 @@ fn static_files_serves_a_file_with_sendfile() {
         out.contains(&format!("GET /blob.bin -> 200 ({} bytes)\n", data.len())),
         "{out}"
     );
+}
+
+fn python3() -> bool {
+    support::tools::have_python()
 }

@@ -130,11 +130,7 @@ fn tls_echo_server_stops_on_sigterm_with_stalled_clients_attached() {
     // One client stopped half-way through its handshake (it sent nothing),
     // one that finished it and will never answer close_notify: SIGTERM ends
     // the server all the same, well within the deadline.
-    let python = Command::new("python3").arg("--version").output().is_ok();
-    assert!(
-        python || std::env::var_os("CI").is_none(),
-        "python3 not found under CI=true"
-    );
+    let python = support::tools::have_python();
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut server, out, port) = start_server(dir.path());
     let half = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
@@ -187,8 +183,7 @@ fn tls_echo_server_stops_on_sigterm_with_stalled_clients_attached() {
 
 #[test]
 fn tls_echo_server_with_cpython_ssl_client() {
-    if Command::new("python3").arg("--version").output().is_err() {
-        eprintln!("note: python3 not found; skipping");
+    if !support::tools::have_python() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");

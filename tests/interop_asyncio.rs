@@ -21,20 +21,6 @@ async fn until(lp: &EventLoop, mut cond: impl FnMut() -> bool) {
     }
 }
 
-fn have_python() -> bool {
-    let ok = Command::new("python3")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !ok {
-        eprintln!("note: python3 not found; skipping the asyncio interop test");
-    }
-    ok
-}
-
 const CLIENTS: usize = 5;
 
 const PY_CLIENT: &str = r#"
@@ -202,4 +188,8 @@ fn switchboard_client_against_an_asyncio_echo_server() {
     let status = child.wait().expect("python exits");
     assert!(status.success(), "python server failed: {rest}");
     assert_eq!(rest.trim(), "DONE None");
+}
+
+fn have_python() -> bool {
+    support::tools::have_python()
 }

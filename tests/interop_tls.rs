@@ -17,20 +17,6 @@ use support::net::until;
 use support::tls::{client_config, pki, tls_echo_server};
 use support::{new_loop, run_with_deadline};
 
-fn have(cmd: &str, arg: &str) -> bool {
-    let ok = Command::new(cmd)
-        .arg(arg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !ok {
-        eprintln!("note: {cmd} not found; skipping this TLS interop test");
-    }
-    ok
-}
-
 /// The test PKI as files: (dir, ca, chain, key).
 fn pki_files() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -274,4 +260,8 @@ fn switchboard_tls_client_against_an_asyncio_ssl_server() {
     let status = child.wait().expect("wait");
     assert!(status.success());
     assert_eq!(rest.trim(), "DONE 0");
+}
+
+fn have(cmd: &str, arg: &str) -> bool {
+    support::tools::have(cmd, &[arg])
 }

@@ -13,19 +13,6 @@ use support::datagram::{datagrams, endpoint_at, loopback, recorder};
 use support::net::until;
 use support::{new_loop, run_with_deadline};
 
-fn have_python() -> bool {
-    let ok = Command::new("python3")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("note: python3 not found; skipping the asyncio interop test");
-    }
-    ok
-}
-
 const PY_UDP_CLIENT: &str = r#"
 import asyncio, sys
 
@@ -158,4 +145,8 @@ fn u1_switchboard_udp_client_against_an_asyncio_udp_server() {
     std::io::Read::read_to_string(&mut stdout, &mut rest).expect("rest");
     assert!(child.wait().expect("exit").success());
     assert_eq!(rest.trim(), "DONE");
+}
+
+fn have_python() -> bool {
+    support::tools::have_python()
 }

@@ -367,19 +367,6 @@ async def main():
 asyncio.run(main())
 "#;
 
-fn have_python() -> bool {
-    let ok = Command::new("python3")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("note: python3 not found; skipping the asyncio interop test");
-    }
-    ok
-}
-
 fn sha256_of(path: &std::path::Path) -> String {
     let out = Command::new("python3")
         .args([
@@ -449,4 +436,8 @@ fn f1_f3_a_64_mib_file_reaches_an_asyncio_receiver_intact_native_and_fallback() 
         assert!(child.wait().expect("exit").success());
         assert_eq!(rest.trim(), format!("{len} {want}"), "native={native}");
     }
+}
+
+fn have_python() -> bool {
+    support::tools::have_python()
 }

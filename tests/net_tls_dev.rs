@@ -68,21 +68,9 @@ fn a_self_signed_server_is_trusted_by_a_client_given_its_certificate() {
     assert!(reports.is_empty(), "{reports:?}");
 }
 
-/// `openssl`, or `None` (with a note) where it is missing outside CI.
+/// `openssl`, or `None` (skipped) where it is missing outside CI.
 fn openssl() -> Option<&'static str> {
-    let found = Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if found {
-        return Some("openssl");
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "openssl not found under CI=true (install openssl)"
-    );
-    eprintln!("note: openssl not found; skipping");
-    None
+    support::tools::have("openssl", &["version"]).then_some("openssl")
 }
 
 #[test]

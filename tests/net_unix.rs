@@ -388,19 +388,6 @@ fn n1_a_connected_sock_becomes_a_transport() {
     });
 }
 
-fn have_python() -> bool {
-    let ok = Command::new("python3")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("note: python3 not found; skipping the asyncio interop test");
-    }
-    ok
-}
-
 const PY_UNIX_CLIENT: &str = r#"
 import asyncio, sys
 
@@ -523,4 +510,8 @@ fn n1_switchboard_unix_client_against_an_asyncio_unix_echo_server() {
     stdout.read_to_string(&mut rest).expect("rest");
     assert!(child.wait().expect("exit").success());
     assert_eq!(rest.trim(), "DONE None");
+}
+
+fn have_python() -> bool {
+    support::tools::have_python()
 }

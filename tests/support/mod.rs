@@ -22,6 +22,7 @@ pub mod script;
 pub mod scripted;
 pub mod subprocess;
 pub mod tls;
+pub mod tools;
 
 use std::cell::RefCell;
 use std::future::Future;
