@@ -14,6 +14,7 @@ use nix::sys::signal::Signal;
 
 use support::child::Child;
 use support::examples;
+use support::tools::have_python;
 
 fn example(name: &str, args: &[&str]) -> Child {
     Child::start(examples::command(name, args))
@@ -98,7 +99,7 @@ fn udp_echo_server_with_udp_echo_client_and_a_cpython_client() {
     server.wait_for_output("Starting UDP server\n");
     let mut client = example("udp_echo_client", &[&port]);
     assert_eq!(client.success(), UDP_CLIENT_OUTPUT);
-    if python3() {
+    if have_python() {
         let mut py = Child::start({
             let mut c = Command::new("python3");
             c.args(["-c", PY_UDP_CLIENT, &port]);
@@ -119,7 +120,7 @@ fn udp_echo_server_with_udp_echo_client_and_a_cpython_client() {
 
 #[test]
 fn udp_echo_client_with_a_cpython_server() {
-    if !python3() {
+    if !have_python() {
         return;
     }
     examples::exe("udp_echo_client");
@@ -206,8 +207,4 @@ fn static_files_serves_a_file_with_sendfile() {
         out.contains(&format!("GET /blob.bin -> 200 ({} bytes)\n", data.len())),
         "{out}"
     );
-}
-
-fn python3() -> bool {
-    support::tools::have_python()
 }

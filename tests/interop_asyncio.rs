@@ -13,6 +13,7 @@ use switchboard::testing::{check_stream_grammar, EventLog, Recorded, RecordingPr
 use switchboard::EventLoop;
 use switchboard::NoMessage;
 
+use support::tools::have_python;
 use support::{new_loop, run_with_deadline};
 
 async fn until(lp: &EventLoop, mut cond: impl FnMut() -> bool) {
@@ -188,8 +189,4 @@ fn switchboard_client_against_an_asyncio_echo_server() {
     let status = child.wait().expect("python exits");
     assert!(status.success(), "python server failed: {rest}");
     assert_eq!(rest.trim(), "DONE None");
-}
-
-fn have_python() -> bool {
-    support::tools::have_python()
 }

@@ -15,6 +15,7 @@ use switchboard::NoMessage;
 
 use support::net::until;
 use support::tls::{client_config, pki, tls_echo_server};
+use support::tools::have;
 use support::{new_loop, run_with_deadline};
 
 /// The test PKI as files: (dir, ca, chain, key).
@@ -32,7 +33,7 @@ fn pki_files() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
 
 #[test]
 fn openssl_s_client_against_a_switchboard_tls_server() {
-    if !have("openssl", "version") {
+    if !have("openssl", &["version"]) {
         return;
     }
     let (_dir, ca, _, _) = pki_files();
@@ -84,7 +85,7 @@ fn openssl_s_client_against_a_switchboard_tls_server() {
 
 #[test]
 fn switchboard_tls_client_against_openssl_s_server() {
-    if !have("openssl", "version") {
+    if !have("openssl", &["version"]) {
         return;
     }
     let (_dir, _, chain, key) = pki_files();
@@ -161,7 +162,7 @@ asyncio.run(asyncio.wait_for(main(int(sys.argv[1]), sys.argv[2]), 10))
 
 #[test]
 fn asyncio_ssl_client_against_a_switchboard_tls_server() {
-    if !have("python3", "--version") {
+    if !have("python3", &["--version"]) {
         return;
     }
     let (_dir, ca, _, _) = pki_files();
@@ -220,7 +221,7 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 
 #[test]
 fn switchboard_tls_client_against_an_asyncio_ssl_server() {
-    if !have("python3", "--version") {
+    if !have("python3", &["--version"]) {
         return;
     }
     let (_dir, _, chain, key) = pki_files();
@@ -260,8 +261,4 @@ fn switchboard_tls_client_against_an_asyncio_ssl_server() {
     let status = child.wait().expect("wait");
     assert!(status.success());
     assert_eq!(rest.trim(), "DONE 0");
-}
-
-fn have(cmd: &str, arg: &str) -> bool {
-    support::tools::have(cmd, &[arg])
 }

@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 
 use support::datagram::{datagrams, endpoint_at, loopback, recorder};
 use support::net::until;
+use support::tools::have_python;
 use support::{new_loop, run_with_deadline};
 
 const PY_UDP_CLIENT: &str = r#"
@@ -145,8 +146,4 @@ fn u1_switchboard_udp_client_against_an_asyncio_udp_server() {
     std::io::Read::read_to_string(&mut stdout, &mut rest).expect("rest");
     assert!(child.wait().expect("exit").success());
     assert_eq!(rest.trim(), "DONE");
-}
-
-fn have_python() -> bool {
-    support::tools::have_python()
 }

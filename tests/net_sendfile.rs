@@ -16,6 +16,7 @@ use switchboard::testing::{EventLog, RecordingProtocol};
 use switchboard::{Address, EventLoop, NoMessage, SendfileError, TransportHandle};
 
 use support::net::until;
+use support::tools::have_python;
 use support::{new_loop, run_with_deadline};
 
 /// A temporary file holding `data`, opened for reading.
@@ -436,8 +437,4 @@ fn f1_f3_a_64_mib_file_reaches_an_asyncio_receiver_intact_native_and_fallback() 
         assert!(child.wait().expect("exit").success());
         assert_eq!(rest.trim(), format!("{len} {want}"), "native={native}");
     }
-}
-
-fn have_python() -> bool {
-    support::tools::have_python()
 }

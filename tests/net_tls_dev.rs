@@ -73,35 +73,44 @@ fn openssl() -> Option<&'static str> {
     support::tools::have("openssl", &["version"]).then_some("openssl")
 }
 
+/// `openssl req -x509` for a P-256 key in `key` and a certificate for
+/// localhost in `cert`, with `extra` arguments.
+fn make_cert(openssl: &str, key: &std::path::Path, cert: &std::path::Path, extra: &[&str]) {
+    let out = Command::new(openssl)
+        .args(["req", "-x509", "-newkey", "ec"])
+        .args([
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+        ])
+        .arg(key)
+        .arg("-out")
+        .arg(cert)
+        .args(["-days", "365", "-subj", "/CN=localhost"])
+        .args(extra)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn the_documented_openssl_command_makes_a_certificate_rustls_accepts() {
     let Some(openssl) = openssl() else { return };
     let dir = tempfile::tempdir().unwrap();
     let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
     // The command in `TlsServerConfig::self_signed`'s rustdoc, word for word.
-    let status = Command::new(openssl)
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .args(["-days", "365", "-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .output()
-        .expect("openssl runs");
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
+    let extensions = [
+        "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        "-addext",
+        "basicConstraints=critical,CA:FALSE",
+    ];
+    make_cert(openssl, &key, &cert, &extensions);
     let server = TlsServerConfig::from_pem_files(&cert, &key).expect("loaded");
     let client = TlsClientConfig::from_root_pem_file(&cert).expect("a root");
     let (result, reports) = round_trip(server, client);
@@ -110,23 +119,7 @@ fn the_documented_openssl_command_makes_a_certificate_rustls_accepts() {
 
     // Without the two extensions (`openssl req -x509 -subj /CN=localhost`
     // alone), the certificate is a CA with no subjectAltName: refused.
-    let status = Command::new(openssl)
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .args(["-days", "365", "-subj", "/CN=localhost"])
-        .output()
-        .expect("openssl runs");
-    assert!(status.status.success());
+    make_cert(openssl, &key, &cert, &[]);
     let server = TlsServerConfig::from_pem_files(&cert, &key).expect("loaded");
     let client = TlsClientConfig::from_root_pem_file(&cert).expect("a root");
     let (result, reports) = round_trip(server, client);

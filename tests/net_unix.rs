@@ -17,6 +17,7 @@ use switchboard::testing::{check_stream_grammar, EventLog, Recorded, RecordingPr
 use switchboard::{Address, EventLoop, NetError, NoMessage, Server};
 
 use support::net::{made, until};
+use support::tools::have_python;
 use support::{new_loop, run_with_deadline};
 
 fn temp_path(dir: &tempfile::TempDir, name: &str) -> PathBuf {
@@ -510,8 +511,4 @@ fn n1_switchboard_unix_client_against_an_asyncio_unix_echo_server() {
     stdout.read_to_string(&mut rest).expect("rest");
     assert!(child.wait().expect("exit").success());
     assert_eq!(rest.trim(), "DONE None");
-}
-
-fn have_python() -> bool {
-    support::tools::have_python()
 }
