@@ -18,7 +18,7 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::child::peak_rss_kib;
+use support::child::{exit_within, peak_rss_kib};
 use support::examples;
 
 /// How long the server may take to print a line, or to exit after SIGTERM.
@@ -112,17 +112,7 @@ fn chat_broadcasts_lines_to_other_members_and_stops_on_sigterm() {
 
     let pid = nix::unistd::Pid::from_raw(server.0.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
-    let deadline = Instant::now() + STEP_TIMEOUT;
-    let status = loop {
-        if let Some(status) = server.0.try_wait().expect("wait for chat") {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "chat did not exit within {STEP_TIMEOUT:?} of SIGTERM"
-        );
-        thread::sleep(Duration::from_millis(20));
-    };
+    let status = exit_within(&mut server.0, STEP_TIMEOUT, "chat after SIGTERM");
     assert!(status.success(), "chat exited with {status}");
     // Both members were closed by the server on the way out.
     let mut rest = Vec::new();
@@ -187,14 +177,7 @@ fn issue_7_chat_the_slowest_member_cannot_grow_the_server() {
     assert!(lines.next("leave line").contains(" left (1 in the room)"));
     let pid = nix::unistd::Pid::from_raw(pid as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
-    let deadline = Instant::now() + STEP_TIMEOUT;
-    let status = loop {
-        if let Some(status) = server.0.try_wait().expect("wait for chat") {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "chat did not exit after SIGTERM");
-        thread::sleep(Duration::from_millis(20));
-    };
+    let status = exit_within(&mut server.0, STEP_TIMEOUT, "chat after SIGTERM");
     assert!(status.success(), "chat exited with {status}");
     drop(alice);
 }
@@ -358,12 +341,7 @@ fn issue_16_8_mb2_chat_flooding_members_are_paused_not_queued() {
     tally.wait_for(SILENT + FLOODERS, SILENT + FLOODERS, deadline);
     let pid = nix::unistd::Pid::from_raw(pid as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
-    let status = loop {
-        if let Some(status) = server.0.try_wait().expect("wait for chat") {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "chat did not exit after SIGTERM");
-        thread::sleep(Duration::from_millis(20));
-    };
+    let left = deadline.saturating_duration_since(Instant::now());
+    let status = exit_within(&mut server.0, left, "chat after SIGTERM");
     assert!(status.success(), "chat exited with {status}");
 }

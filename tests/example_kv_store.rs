@@ -13,9 +13,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::child::peak_rss_kib;
+use support::child::{exit_within, peak_rss_kib};
 use support::examples;
 
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -115,17 +115,7 @@ fn kv_store_answers_a_cpython_client_and_stops_on_sigterm() {
         .expect("utf-8");
     assert_eq!(last, "kv_store: 50 keys at exit");
     let mut server = server;
-    let deadline = Instant::now() + STEP_TIMEOUT;
-    let status = loop {
-        if let Some(status) = server.0.try_wait().expect("wait for kv_store") {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "kv_store did not exit after SIGTERM"
-        );
-        thread::sleep(Duration::from_millis(20));
-    };
+    let status = exit_within(&mut server.0, STEP_TIMEOUT, "kv_store after SIGTERM");
     assert!(status.success(), "kv_store exited with {status}");
 }
 

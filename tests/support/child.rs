@@ -172,3 +172,20 @@ pub fn rss_kib(pid: u32) -> (usize, usize) {
 pub fn peak_rss_kib(pid: u32) -> usize {
     rss_kib(pid).1
 }
+
+/// Waits for `child` to exit, polling its status (the kernel's, so there is
+/// no message to wait on) every 20 ms; fails if it has not exited within
+/// `timeout`.
+pub fn exit_within(child: &mut std::process::Child, timeout: Duration, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not exit within {timeout:?}"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
