@@ -1,7 +1,7 @@
 //! Runs the examples the way a user would, without a `cargo run` per example.
 //!
 //! [`exe`] builds every example once per test binary, with `cargo build
-//! --examples --message-format=json` (it inherits this process's environment,
+//! --workspace --examples --message-format=json` (it inherits this process's environment,
 //! so it shares `CARGO_TARGET_DIR` with the outer `cargo test`, and may wait
 //! there for the build lock), and returns the executable cargo reports. A
 //! `cargo run` per example could instead wait on that lock past its own
@@ -24,14 +24,20 @@ pub const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// Runs `cmd` to completion and returns its stdout; panics if it fails or
 /// outlives `timeout` (then it is killed first).
-pub fn run(mut cmd: Command, timeout: Duration) -> String {
+pub fn run(cmd: Command, timeout: Duration) -> String {
+    try_run(cmd, timeout).unwrap_or_else(|why| panic!("{why}"))
+}
+
+/// Runs `cmd` to completion and returns its stdout, or says why not: it failed
+/// (with what it printed) or outlived `timeout` (it is killed first).
+fn try_run(mut cmd: Command, timeout: Duration) -> Result<String, String> {
     let what = format!("{cmd:?}");
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("{what} does not start: {e}"));
+        .map_err(|e| format!("{what} does not start: {e}"))?;
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let (done, finished) = mpsc::channel();
@@ -50,37 +56,108 @@ pub fn run(mut cmd: Command, timeout: Duration) -> String {
         child.kill().ok();
         child.wait().ok();
         let stderr = errors.join().unwrap_or_default();
-        panic!("{what} did not finish within {timeout:?}; stderr:\n{stderr}");
+        return Err(format!(
+            "{what} did not finish within {timeout:?}; stderr:\n{stderr}"
+        ));
     };
     let status = child.wait().expect("the child is waited for");
     let stderr = errors.join().unwrap_or_default();
-    assert!(
-        status.success(),
-        "{what} failed with {status}; stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    stdout
+    if status.success() {
+        return Ok(stdout);
+    }
+    let said = if stdout.lines().any(|l| l.starts_with('{')) {
+        cargo_failure(&stdout, &stderr)
+    } else {
+        format!("stdout:\n{stdout}\nstderr:\n{stderr}")
+    };
+    Err(format!("{what} failed with {status}; {said}"))
 }
 
 /// Builds every example once and returns each one's executable, by name, as
 /// cargo reports them.
+///
+/// The build selects the whole workspace, as the README's `cargo test
+/// --workspace` does, so it resolves the same dependency features and finds
+/// the outer build's artifacts fresh instead of compiling a second set. If it
+/// fails anyway, the reason is printed and the examples the outer `cargo test`
+/// already built beside this test binary are used; only when there are none
+/// does the test fail, with cargo's own error rather than its JSON.
 fn built() -> &'static HashMap<String, PathBuf> {
     static BUILT: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
     BUILT.get_or_init(|| {
         let mut cargo = Command::new(env!("CARGO"));
         cargo
-            .args(["build", "--quiet", "--examples", "--message-format=json"])
+            .args([
+                "build",
+                "--workspace",
+                "--examples",
+                "--message-format=json",
+            ])
             .current_dir(env!("CARGO_MANIFEST_DIR"));
-        let report = run(cargo, BUILD_TIMEOUT);
-        report
-            .lines()
-            .filter(|l| l.contains(r#""reason":"compiler-artifact""#))
-            .filter(|l| l.contains(r#""kind":["example"]"#))
-            .filter_map(|l| {
-                let target = &l[l.find(r#""target":{"#)?..];
-                Some((json_str(target, "name")?, json_str(l, "executable")?.into()))
-            })
-            .collect()
+        match try_run(cargo, BUILD_TIMEOUT) {
+            Ok(report) => report
+                .lines()
+                .filter(|l| l.contains(r#""reason":"compiler-artifact""#))
+                .filter(|l| l.contains(r#""kind":["example"]"#))
+                .filter_map(|l| {
+                    let target = &l[l.find(r#""target":{"#)?..];
+                    Some((json_str(target, "name")?, json_str(l, "executable")?.into()))
+                })
+                .collect(),
+            Err(why) => {
+                let beside = already_built();
+                assert!(
+                    !beside.is_empty(),
+                    "building the examples failed, and none were built before:\n{why}"
+                );
+                eprintln!(
+                    "building the examples failed; using the {} the outer build made:\n{why}",
+                    beside.len()
+                );
+                beside
+            }
+        }
     })
+}
+
+/// The examples cargo built for this target dir's profile: `cargo test`
+/// builds every example before it runs a test binary, into `examples/` beside
+/// the `deps/` this binary runs from.
+fn already_built() -> HashMap<String, PathBuf> {
+    let Some(profile) = std::env::current_exe()
+        .ok()
+        .and_then(|e| Some(e.parent()?.parent()?.to_path_buf()))
+    else {
+        return HashMap::new();
+    };
+    let Ok(entries) = std::fs::read_dir(profile.join("examples")) else {
+        return HashMap::new();
+    };
+    entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_none() && p.is_file())
+        .filter_map(|p| Some((p.file_name()?.to_str()?.to_string(), p)))
+        .filter(|(name, _)| !name.contains('-'))
+        .collect()
+}
+
+/// What a failed cargo build said: its rendered compiler messages, any line of
+/// stdout that is not JSON, and its stderr.
+fn cargo_failure(stdout: &str, stderr: &str) -> String {
+    let mut said: Vec<String> = stdout
+        .lines()
+        .filter(|l| !l.starts_with('{'))
+        .map(str::to_string)
+        .collect();
+    said.extend(
+        stdout
+            .lines()
+            .filter(|l| l.contains(r#""reason":"compiler-message""#))
+            .filter_map(|l| json_str(l, "rendered")),
+    );
+    said.push(stderr.to_string());
+    said.join("\n")
 }
 
 /// The first string value of `key` in a line of cargo's JSON (paths and target
