@@ -218,6 +218,9 @@ pub enum Error {
     /// A TLS configuration that could not be made.
     #[error(transparent)]
     TlsConfig(#[from] crate::TlsConfigError),
+    /// A stream read, write or drain failed.
+    #[error(transparent)]
+    Stream(#[from] crate::StreamError),
     /// An I/O error from the operating system.
     #[error(transparent)]
     Io(#[from] std::io::Error),

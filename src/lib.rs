@@ -94,6 +94,7 @@ mod pipes;
 pub mod prelude;
 mod running;
 mod signals;
+mod streams;
 mod subprocess;
 mod supervision;
 mod tasks;
@@ -135,7 +136,14 @@ pub use shutdown::{Shutdown, ShutdownReport};
 #[doc(inline)]
 pub use signals::{Signal, SignalError, SignalReceived};
 pub use sleep::{sleep, Sleep};
-pub use subprocess::{SpawnSubprocess, Stdio, SubprocessError, SubprocessHandle};
+pub use streams::{
+    OpenConnection, OpenUnixConnection, StartServer, StartUnixServer, StreamError, StreamReader,
+    StreamWriter, DEFAULT_STREAM_LIMIT,
+};
+pub use subprocess::{
+    CreateSubprocess, Process, SpawnSubprocess, Stdio, SubprocessError, SubprocessHandle,
+    DEFAULT_COMMUNICATE_LIMIT,
+};
 pub use supervision::{
     ChildSpec, MonitorRef, Restart, ServerChild, Strategy, SubprocessChild, Supervisor,
     SupervisorBuilder, SupervisorError, DEFAULT_CHILD_SHUTDOWN, DEFAULT_INTENSITY,

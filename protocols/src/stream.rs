@@ -357,4 +357,13 @@ pub trait StreamTransport<M: 'static = NoMessage> {
         let _ = upgrade;
         Err(TlsError::Unsupported)
     }
+
+    /// Internal, for the loop's high-level streams: this transport's actor
+    /// id and the facts it shares with handles held outside it (made now if
+    /// there were none), type-erased because they live in the actors crate.
+    /// `None` (the default) for transports outside a loop.
+    #[doc(hidden)]
+    fn share_facts(&mut self) -> Option<(crate::ActorId, std::rc::Rc<dyn std::any::Any>)> {
+        None
+    }
 }

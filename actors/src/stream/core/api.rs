@@ -181,4 +181,9 @@ impl<S: StreamSocket, M: 'static> StreamTransport<M> for Core<S, M> {
         self.cold.set_upgrade(upgrade);
         Ok(())
     }
+
+    fn share_facts(&mut self) -> Option<(ActorId, std::rc::Rc<dyn std::any::Any>)> {
+        let info: std::rc::Rc<dyn std::any::Any> = Core::share_facts(self, None);
+        Some((self.id, info))
+    }
 }

@@ -201,4 +201,15 @@ impl<S: StreamSocket, M: 'static> StreamTransport<M> for TlsView<'_, S, M> {
         let _ = upgrade;
         Err(TlsError::AlreadyTls)
     }
+
+    fn share_facts(
+        &mut self,
+    ) -> Option<(
+        switchboard_protocols::ActorId,
+        std::rc::Rc<dyn std::any::Any>,
+    )> {
+        let tls = Some((self.st.closing(), self.st.info.clone()));
+        let info: std::rc::Rc<dyn std::any::Any> = self.core.share_facts(tls);
+        Some((self.core.id, info))
+    }
 }
