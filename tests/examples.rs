@@ -123,8 +123,9 @@ fn tour_prints_every_section_in_order() {
             "10. Deadlines and composition: wait_for and gather",
             "11. Run a child process and handle a signal",
             "12. The same protocols over TLS",
-            "13. A supervisor restarts a crashed actor",
-            "14. Stopping and closing cleanly",
+            "13. Streams and processes: readline, drain, communicate",
+            "14. A supervisor restarts a crashed actor",
+            "15. Stopping and closing cleanly",
         ]
     );
     // What each section shows, in order.
@@ -147,6 +148,8 @@ fn tour_prints_every_section_in_order() {
         "   a child sent us SIGUSR1; the handler ran on the loop thread\n",
         "   server: received 'hello, tour', echoing it\n   client: got back 'hello, tour'; closing\n",
         "   the session was TLSv1.3 with TLS13_AES_256_GCM_SHA384, server name localhost\n",
+        "   client: readline() -> \"HELLO, STREAMS\\n\"\n",
+        "   sort via communicate -> \"apple\\nfig\\npear\\n\", exit code 0\n",
         "   counter at 5\n   crash: a counter needs a number\n",
         "   the question that crashed it: the actor dropped the question without answering\n",
         "   restarted: counter at 1, same address\n",

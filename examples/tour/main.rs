@@ -7,7 +7,8 @@
 //! `call_soon_threadsafe` from another thread; `run_in_executor`; the exception
 //! handler catching a panicking callback; a TCP echo server and client; a UDP
 //! datagram round trip; an actor answering `call`; `wait_for` and `gather`; a
-//! child process and a signal handler; the same protocols over TLS; a
+//! child process and a signal handler; the same protocols over TLS; streams
+//! and a subprocess's `communicate`; a
 //! supervisor restarting a crashed actor; stopping and closing cleanly.
 //! Mirrors the asyncio "Event Loop" page (running and
 //! stopping, scheduling callbacks, futures and tasks, network connections and
@@ -82,14 +83,19 @@
 //!    server: the client closed the connection
 //!    the session was TLSv1.3 with TLS13_AES_256_GCM_SHA384, server name localhost
 //!
-//! 13. A supervisor restarts a crashed actor
+//! 13. Streams and processes: readline, drain, communicate
+//!    open_connection and start_server give a reader and a writer, as asyncio's streams.
+//!    client: readline() -> "HELLO, STREAMS\n"
+//!    sort via communicate -> "apple\nfig\npear\n", exit code 0
+//!
+//! 14. A supervisor restarts a crashed actor
 //!    A supervised actor that panics is started again, at the same address.
 //!    counter at 5
 //!    crash: a counter needs a number
 //!    the question that crashed it: the actor dropped the question without answering
 //!    restarted: counter at 1, same address
 //!
-//! 14. Stopping and closing cleanly
+//! 15. Stopping and closing cleanly
 //!    stop() before run_forever(): exactly one iteration runs.
 //!    the one iteration ran this callback
 //!    closed: is_closed() = true; call_soon -> event loop is closed
@@ -102,6 +108,7 @@ mod compose;
 mod errors;
 mod executor;
 mod process;
+mod streams;
 mod supervision;
 mod tasks;
 mod tcp;
@@ -140,6 +147,10 @@ const SECTIONS: &[(&str, Section)] = &[
     ),
     ("Run a child process and handle a signal", process::show),
     ("The same protocols over TLS", tls::show),
+    (
+        "Streams and processes: readline, drain, communicate",
+        streams::show,
+    ),
     ("A supervisor restarts a crashed actor", supervision::show),
 ];
 
