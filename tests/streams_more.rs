@@ -69,7 +69,8 @@ fn hs7_start_tls_upgrades_a_plain_stream_and_the_reader_reads_on() {
                 assert_eq!(&r.readline().await?[..], b"STARTTLS\n");
                 w.write(b"ok\n");
                 w.drain().await?;
-                w.start_tls(TlsConfig::Server(server_config()), None).await?;
+                w.start_tls(TlsConfig::Server(server_config()), None)
+                    .await?;
                 shout(r, w).await
             })
             .host("127.0.0.1")
@@ -77,11 +78,18 @@ fn hs7_start_tls_upgrades_a_plain_stream_and_the_reader_reads_on() {
             .await
             .unwrap();
         let port = server.sockets()[0].port();
-        let (mut r, mut w) = l.open_connection().host("127.0.0.1").port(port).await.unwrap();
+        let (mut r, mut w) = l
+            .open_connection()
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .unwrap();
         w.write(b"STARTTLS\n");
         assert_eq!(&r.readline().await.unwrap()[..], b"ok\n");
         assert!(w.tls().is_none());
-        w.start_tls(client_config(), Some("localhost")).await.unwrap();
+        w.start_tls(client_config(), Some("localhost"))
+            .await
+            .unwrap();
         assert!(w.tls().is_some());
         w.write(b"now private\n");
         assert_eq!(&r.readline().await.unwrap()[..], b"NOW PRIVATE\n");
@@ -97,13 +105,21 @@ fn hs8_unix_socket_streams_behave_like_tcp() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.sock");
     run_with_deadline(&lp, async move {
-        let server = l.start_unix_server(shout).path(&path).limit(8).await.unwrap();
+        let server = l
+            .start_unix_server(shout)
+            .path(&path)
+            .limit(8)
+            .await
+            .unwrap();
         let (mut r, mut w) = l.open_unix_connection().path(&path).await.unwrap();
         w.write(b"unix\n");
         assert_eq!(&r.readline().await.unwrap()[..], b"UNIX\n");
         // The server's limit applies: a 20-byte line overruns 8.
         w.write(b"aaaaaaaaaaaaaaaaaaa\n");
-        assert!(r.readline().await.unwrap().is_empty(), "the server gave up on it");
+        assert!(
+            r.readline().await.unwrap().is_empty(),
+            "the server gave up on it"
+        );
         let ctx = h.take_one();
         assert!(format!("{:?}", ctx.exception).contains("limit of 8 bytes"));
         server.close();
@@ -132,7 +148,12 @@ fn hs6_futures_io_traits_read_lines_and_write_all() {
             .await
             .unwrap();
         let port = server.sockets()[0].port();
-        let (mut r, mut w) = l.open_connection().host("127.0.0.1").port(port).await.unwrap();
+        let (mut r, mut w) = l
+            .open_connection()
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .unwrap();
         w.write_all(b"alpha\nbeta\n").await.unwrap();
         w.flush().await.unwrap();
         w.write_eof().unwrap();

@@ -83,8 +83,18 @@ fn hp2_stdout_streams_line_by_line_and_a_signal_gives_a_negative_code() {
         p.kill().unwrap();
         assert_eq!(p.wait().await.unwrap(), -9);
         assert_eq!(p.returncode(), Some(-9));
-        assert!(p.stdout.as_mut().unwrap().readline().await.unwrap().is_empty());
-        assert!(matches!(p.kill(), Err(switchboard::ProcessError::Exited { .. })));
+        assert!(p
+            .stdout
+            .as_mut()
+            .unwrap()
+            .readline()
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(matches!(
+            p.kill(),
+            Err(switchboard::ProcessError::Exited { .. })
+        ));
     });
 }
 
@@ -136,11 +146,17 @@ fn hp5_a_child_that_does_not_read_holds_drain_until_it_goes() {
         let mut stdin = p.stdin.take().unwrap();
         stdin.write(&vec![b'x'; 4 << 20]);
         let waited = switchboard::wait_for(stdin.drain(), Duration::from_millis(200)).await;
-        assert!(waited.is_err(), "drain returned with 4 MiB unread: {waited:?}");
+        assert!(
+            waited.is_err(),
+            "drain returned with 4 MiB unread: {waited:?}"
+        );
         p.kill().unwrap();
         let after = stdin.drain().await;
         assert!(
-            matches!(after, Err(StreamError::ConnectionLost(_) | StreamError::Closed)),
+            matches!(
+                after,
+                Err(StreamError::ConnectionLost(_) | StreamError::Closed)
+            ),
             "{after:?}"
         );
         assert_eq!(p.wait().await.unwrap(), -9);

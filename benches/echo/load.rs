@@ -24,12 +24,19 @@ impl ServerProc {
         let exe = std::env::current_exe().expect("current_exe");
         let mut cmd = if pin {
             let mut c = Command::new("taskset");
-            c.arg("-c").arg("0").arg(exe);
+            c.arg("-c").arg("0");
             c
         } else {
-            Command::new(exe)
+            Command::new("env")
         };
-        cmd.arg("--serve").arg(kind.name()).arg(service.name());
+        if kind == Kind::Python {
+            cmd.arg("python3").arg("-c").arg(crate::lines::PYTHON_LINES);
+        } else {
+            cmd.arg(exe)
+                .arg("--serve")
+                .arg(kind.name())
+                .arg(service.name());
+        }
         let mut child = cmd
             .stdout(Stdio::piped())
             .stdin(Stdio::null())
@@ -191,6 +198,19 @@ fn exchange_step(
 /// Request/response: `msg` bytes out, the same back, per connection.
 pub fn bench_rr(server: &ServerProc, conns: usize, msg_len: usize, t: &Timing) -> Sample {
     let msg: Vec<u8> = (0..msg_len).map(|i| (i % 251) as u8).collect();
+    exchange(server, conns, msg, t)
+}
+
+/// Line echo: one `msg_len`-byte line (its last byte `\n`) per request, the
+/// whole echo awaited before the next; counts requests.
+pub fn bench_lines(server: &ServerProc, conns: usize, msg_len: usize, t: &Timing) -> Sample {
+    let mut msg = vec![b'x'; msg_len.max(1)];
+    *msg.last_mut().expect("one byte at least") = b'\n';
+    exchange(server, conns, msg, t)
+}
+
+fn exchange(server: &ServerProc, conns: usize, msg: Vec<u8>, t: &Timing) -> Sample {
+    let msg_len = msg.len();
     let mut buf = vec![0u8; 256 * 1024];
     let state = (0..conns).map(|_| Exchange::default()).collect();
     drive(

@@ -24,6 +24,11 @@
 //!    all 16 answers awaited (requests), against switchboard's `HttpHello`.
 //! 4. `idle`: the server's RSS growth per connection with 10,000 idle
 //!    connections (bytes, lower is better).
+//! 5. `lines`: line echo over the high-level streams, 1 KiB lines
+//!    (`readline` → `write` → `drain`) over 100 connections, one line in
+//!    flight per connection (requests), against tokio's `BufReader` lines +
+//!    `write_all`, CPython asyncio's streams, and switchboard's own
+//!    protocol-level `Echo` (what the streams layer costs).
 //!
 //! Peers: `mio` reads into one shared 256 KiB buffer and writes directly,
 //! queueing only what the kernel did not take; `tokio-64k` and `tokio-256k`
@@ -35,10 +40,11 @@
 //! 2, after a warm-up of a quarter of that), `SWITCHBOARD_BENCH_ROUNDS`
 //! (default 5), `SWITCHBOARD_BENCH_CONNS` (idle connections, default 10,000),
 //! `SWITCHBOARD_BENCH_ONLY` (comma-separated workloads: `rr`, `stream`,
-//! `http`, `idle`). Without `--bench` on the command line (under
+//! `http`, `idle`, `lines`). Without `--bench` on the command line (under
 //! `cargo test --benches`) it runs a short smoke pass of each workload.
 
 mod http;
+mod lines;
 mod load;
 mod mio_server;
 mod servers;
@@ -64,6 +70,14 @@ pub fn raise_nofile() -> u64 {
     }
 }
 
+/// True when CPython with asyncio runs here (the `lines` workload's peer).
+fn python_ok() -> bool {
+    Command::new("python3")
+        .args(["-c", "import asyncio"])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// Pins this process (the load generator) to core 1.
 fn pin_self() -> bool {
     // Counted before pinning: available_parallelism honours the affinity mask.
@@ -83,6 +97,7 @@ enum Workload {
     Stream,
     Http,
     Idle,
+    Lines,
 }
 
 struct Plan {
@@ -103,6 +118,7 @@ impl Workload {
             Workload::Stream => "stream",
             Workload::Http => "http",
             Workload::Idle => "idle",
+            Workload::Lines => "lines",
         }
     }
 
@@ -118,6 +134,10 @@ impl Workload {
                 "idle memory @{} conns, bytes/conn (lower is better)",
                 p.idle_conns
             ),
+            Workload::Lines => format!(
+                "lines: 1 KiB line echo x {} conns over streams, requests",
+                p.rr_conns
+            ),
         }
     }
 
@@ -132,12 +152,22 @@ impl Workload {
                 ]
             }
             Workload::Http | Workload::Idle => vec![Kind::Switchboard, Kind::Mio, Kind::Tokio(64)],
+            // Streams first: the ratios are of the first peer to each other.
+            // `switchboard` is the protocol-level `Echo` (what the layer costs).
+            Workload::Lines => {
+                let mut v = vec![Kind::Streams, Kind::Switchboard, Kind::Tokio(64)];
+                if python_ok() {
+                    v.push(Kind::Python);
+                }
+                v
+            }
         }
     }
 
     fn service(self) -> Service {
         match self {
             Workload::Http => Service::Http,
+            Workload::Lines => Service::Lines,
             _ => Service::Echo,
         }
     }
@@ -160,6 +190,7 @@ fn measure(w: Workload, kind: Kind, p: &Plan, runs: &mut Runs) {
         Workload::Rr => load::bench_rr(&server, p.rr_conns, 1024, t),
         Workload::Stream => load::bench_stream(&server, p.stream_conns, 64 * 1024, t),
         Workload::Http => load::bench_http(&server, p.http_conns, p.depth, t),
+        Workload::Lines => load::bench_lines(&server, p.rr_conns, 1024, t),
         Workload::Idle => {
             runs.raw.push(load::bench_idle(&server, p.idle_conns));
             return;
@@ -204,11 +235,11 @@ fn report(w: Workload, p: &Plan, runs: &[Runs]) -> String {
             .iter()
             .map(|r| {
                 let rs = ratios(pick(&runs[0]), pick(r));
-                format!("switchboard/{} {}", name(r), spread(&rs, ratio))
+                format!("{}/{} {}", name(&runs[0]), name(r), spread(&rs, ratio))
             })
             .collect();
         let best = ratio_to_best(runs, pick, lower);
-        v.push(format!("switchboard/best {}", spread(&best, ratio)));
+        v.push(format!("{}/best {}", name(&runs[0]), spread(&best, ratio)));
         v.join(", ")
     };
     if w == Workload::Idle {
@@ -284,6 +315,7 @@ fn main() {
         Workload::Stream,
         Workload::Http,
         Workload::Idle,
+        Workload::Lines,
     ]
     .into_iter()
     .filter(|w| only.is_empty() || only.split(',').any(|o| o.trim() == w.key()))

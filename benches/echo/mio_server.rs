@@ -96,7 +96,7 @@ fn on_ready(c: &mut Conn, sh: &mut Shared, edge: bool) -> Step {
         };
         let mut close = false;
         let ok = match sh.service {
-            Service::Echo => send(c, &sh.buf[..n]),
+            Service::Echo | Service::Lines => send(c, &sh.buf[..n]),
             Service::Http => {
                 let mut answers = 0;
                 let parsed = if c.partial.is_empty() {

@@ -20,6 +20,10 @@ pub enum Kind {
     Mio,
     /// tokio current-thread with a read buffer of this many KiB per connection.
     Tokio(usize),
+    /// switchboard's high-level streams (`lines` only).
+    Streams,
+    /// CPython asyncio's streams (`lines` only).
+    Python,
 }
 
 impl Kind {
@@ -28,6 +32,8 @@ impl Kind {
             Kind::Switchboard => "switchboard".into(),
             Kind::Mio => "mio".into(),
             Kind::Tokio(kib) => format!("tokio-{kib}k"),
+            Kind::Streams => "switchboard-streams".into(),
+            Kind::Python => "asyncio-streams".into(),
         }
     }
 
@@ -35,6 +41,7 @@ impl Kind {
         match s {
             "switchboard" => Some(Kind::Switchboard),
             "mio" => Some(Kind::Mio),
+            "switchboard-streams" => Some(Kind::Streams),
             _ => s
                 .strip_prefix("tokio-")
                 .and_then(|k| k.strip_suffix('k'))
@@ -49,6 +56,8 @@ impl Kind {
 pub enum Service {
     Echo,
     Http,
+    /// Lines echoed one by one (the protocol-level peers echo bytes).
+    Lines,
 }
 
 impl Service {
@@ -56,6 +65,7 @@ impl Service {
         match self {
             Service::Echo => "echo",
             Service::Http => "http",
+            Service::Lines => "lines",
         }
     }
 }
@@ -73,13 +83,16 @@ pub fn serve(kind: &str, service: &str) {
     let service = match service {
         "echo" => Service::Echo,
         "http" => Service::Http,
+        "lines" => Service::Lines,
         other => panic!("unknown service {other}"),
     };
     match Kind::parse(kind) {
         Some(Kind::Switchboard) => serve_switchboard(service),
         Some(Kind::Mio) => mio_server::serve(service),
+        Some(Kind::Tokio(_)) if service == Service::Lines => crate::lines::serve_tokio_lines(),
         Some(Kind::Tokio(kib)) => serve_tokio(service, kib * 1024),
-        None => panic!("unknown server kind {kind}"),
+        Some(Kind::Streams) => crate::lines::serve_streams(),
+        Some(Kind::Python) | None => panic!("unknown server kind {kind}"),
     }
 }
 
@@ -89,7 +102,7 @@ fn serve_switchboard(service: Service) {
     let lp2 = lp.clone();
     let res = lp.run_until_complete(async move {
         let server = match service {
-            Service::Echo => lp2.create_server(|| Echo),
+            Service::Echo | Service::Lines => lp2.create_server(|| Echo),
             Service::Http => lp2.create_server(HttpHello::new),
         }
         .host("127.0.0.1")
@@ -186,7 +199,9 @@ fn serve_tokio(service: Service, buf_size: usize) {
             match listener.accept().await {
                 Ok((s, _)) => {
                     match service {
-                        Service::Echo => tokio::task::spawn_local(tokio_echo(s, buf_size)),
+                        Service::Echo | Service::Lines => {
+                            tokio::task::spawn_local(tokio_echo(s, buf_size))
+                        }
                         Service::Http => tokio::task::spawn_local(tokio_http(s, buf_size)),
                     };
                 }

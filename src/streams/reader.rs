@@ -272,8 +272,8 @@ impl StreamReader {
 /// The first index of `needle` in `hay`.
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     match needle {
-        [b] => hay.iter().position(|c| c == b),
-        _ => hay.windows(needle.len()).position(|w| w == needle),
+        [b] => memchr::memchr(*b, hay),
+        _ => memchr::memmem::find(hay, needle),
     }
 }
 
