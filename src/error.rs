@@ -35,7 +35,7 @@ pub enum LoopError {
         delay: f64,
     },
     /// The OS refused to create the poller or the waker.
-    #[error("cannot create the event loop's poller")]
+    #[error("cannot create the event loop's poller: {0}")]
     Poller(#[source] std::io::Error),
     /// The task or future belongs to another loop.
     #[error("the future belongs to a different loop than the one given")]
@@ -119,9 +119,15 @@ pub enum TaskError {
 /// executor and actors with a single `?` each.
 ///
 /// Each variant wraps the error of one area unchanged: its `Display` is that
-/// error's, and [`source`](std::error::Error::source) walks on to the OS
-/// cause, so a printed chain names each thing once. Match on a variant to
-/// tell the areas apart.
+/// error's. An error with an OS cause prints that cause after a colon
+/// (`cannot spawn no-such-program: No such file or directory (os error 2)`,
+/// `error while attempting to bind on address 127.0.0.1:8888: Address
+/// already in use (os error 98)`), so `{}` alone tells a user what failed
+/// and why. [`source`](std::error::Error::source) still returns that cause
+/// itself (the `io::Error`, for its `kind()` or `raw_os_error()`); a
+/// reporter that prints the whole chain (anyhow's `{:#}`, say) therefore
+/// shows the OS reason twice, so print these errors with `{}`. Match on a
+/// variant to tell the areas apart.
 ///
 /// ```
 /// fn serve() -> switchboard::Result<u16> {

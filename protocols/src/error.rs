@@ -22,7 +22,7 @@ pub enum TransportError {
     #[error("broken pipe")]
     BrokenPipe,
     /// Another operating-system error during `op` (for example `"read"`, `"write"`).
-    #[error("{op} failed")]
+    #[error("{op} failed: {source}")]
     Io {
         /// The operation that failed.
         op: &'static str,

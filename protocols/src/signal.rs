@@ -24,7 +24,7 @@ pub enum SignalError {
     #[error("event loop is closed")]
     Closed,
     /// The OS refused (the pipe, `sigaction`, registration).
-    #[error("cannot set a handler for signal {sig}")]
+    #[error("cannot set a handler for signal {sig}: {source}")]
     Os {
         /// The signal.
         sig: Signal,

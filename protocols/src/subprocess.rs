@@ -159,7 +159,7 @@ pub enum ProcessError {
         returncode: i32,
     },
     /// `kill(2)` failed.
-    #[error("cannot send {sig} to process {pid}")]
+    #[error("cannot send {sig} to process {pid}: {source}")]
     Os {
         /// The child's pid.
         pid: u32,

@@ -43,6 +43,6 @@ pub enum ExecutorError {
     },
     /// The operating system refused to start a worker thread, and the pool had
     /// no other worker to run the job.
-    #[error("cannot spawn executor worker thread")]
+    #[error("cannot spawn executor worker thread: {0}")]
     Spawn(#[source] io::Error),
 }

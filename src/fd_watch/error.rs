@@ -21,7 +21,7 @@ pub enum FdWatchError {
     },
     /// The poller refused the descriptor (closed, or a regular file, which
     /// epoll cannot watch).
-    #[error("cannot watch file descriptor {fd}")]
+    #[error("cannot watch file descriptor {fd}: {source}")]
     Register {
         /// The descriptor.
         fd: RawFd,

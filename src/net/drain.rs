@@ -216,6 +216,12 @@ impl Server {
     /// open a close grace of [`DEFAULT_CLOSE_GRACE`] later. Each step is
     /// a [`DrainState`]; the [`Drain`] reports the counts.
     ///
+    /// The abort ends TLS connections too, whatever they wait for: one
+    /// whose client never finished its handshake (bounded on its own only
+    /// by the 60 s `ssl_handshake_timeout`) and one whose peer never
+    /// answers our close_notify (the 30 s `ssl_shutdown_timeout`) count as
+    /// aborted, so a drain resolves within `deadline` plus the close grace.
+    ///
     /// ```
     /// use std::time::Duration;
     /// use switchboard::prelude::*;

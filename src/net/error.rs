@@ -8,6 +8,11 @@ use switchboard_protocols::Address;
 use crate::error::LoopError;
 
 /// Why `create_connection`, `create_server` or `getaddrinfo` failed.
+///
+/// A variant with an OS error prints it after a colon (`cannot connect to
+/// 127.0.0.1:9: Connection refused (os error 111)`) and returns it from
+/// `source()`; [`AllFailed`](Self::AllFailed) lists every address with its
+/// own reason.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum NetError {
@@ -15,7 +20,7 @@ pub enum NetError {
     #[error(transparent)]
     Loop(#[from] LoopError),
     /// Name resolution failed.
-    #[error("cannot resolve {host}:{port}")]
+    #[error("cannot resolve {host}:{port}: {source}")]
     Resolve {
         /// The host asked for.
         host: String,
@@ -26,7 +31,7 @@ pub enum NetError {
         source: io::Error,
     },
     /// `getnameinfo` failed.
-    #[error("cannot look up the name of {addr}")]
+    #[error("cannot look up the name of {addr}: {source}")]
     NameInfo {
         /// The address.
         addr: SocketAddr,
@@ -43,7 +48,7 @@ pub enum NetError {
         port: u16,
     },
     /// Connecting to `addr` failed (refused, unreachable, timed out…).
-    #[error("cannot connect to {addr}")]
+    #[error("cannot connect to {addr}: {source}")]
     Connect {
         /// The address tried.
         addr: SocketAddr,
@@ -58,7 +63,7 @@ pub enum NetError {
         errors: Vec<(SocketAddr, io::Error)>,
     },
     /// Binding `addr` failed (EADDRINUSE names the address, as asyncio does).
-    #[error("error while attempting to bind on address {addr}")]
+    #[error("error while attempting to bind on address {addr}: {source}")]
     Bind {
         /// The address.
         addr: SocketAddr,
@@ -69,7 +74,7 @@ pub enum NetError {
     /// Binding a Unix socket to `address` failed. A file that is not a
     /// socket at the path gives `AddrInUse` (asyncio: "Address '…' is
     /// already in use"); a stale socket file is removed first.
-    #[error("error while attempting to bind on address {address}")]
+    #[error("error while attempting to bind on address {address}: {source}")]
     BindUnix {
         /// The path or abstract name.
         address: Address,
@@ -79,7 +84,7 @@ pub enum NetError {
     },
     /// Connecting a Unix socket to `address` failed (a missing path gives
     /// `NotFound`, asyncio's `FileNotFoundError`).
-    #[error("cannot connect to {address}")]
+    #[error("cannot connect to {address}: {source}")]
     ConnectUnix {
         /// The path or abstract name.
         address: Address,
@@ -88,7 +93,7 @@ pub enum NetError {
         source: io::Error,
     },
     /// A socket operation on a given or new socket failed.
-    #[error("{op} failed")]
+    #[error("{op} failed: {source}")]
     Socket {
         /// The operation.
         op: &'static str,

@@ -21,7 +21,7 @@ pub enum PipeError {
         fd: RawFd,
     },
     /// Preparing or registering the descriptor failed.
-    #[error("cannot {op} fd {fd}")]
+    #[error("cannot {op} fd {fd}: {source}")]
     Os {
         /// What was tried.
         op: &'static str,

@@ -33,6 +33,40 @@ impl Drop for CloseOnExit {
 /// ([`LoopError::AnotherLoopRunning`], asyncio's "asyncio.run() cannot be
 /// called from a running event loop").
 ///
+/// # What happens to what `main` left open
+///
+/// Nothing is drained for you. When the future completes, `run` shuts the
+/// default executor down (the loop keeps turning until its jobs are done,
+/// so other tasks and connections may still see events meanwhile), then
+/// closes the loop, which ends everything still open at once:
+///
+/// - **Servers** stop listening: their sockets are closed (a Unix server's
+///   socket file is removed), so new connects are refused.
+/// - **Connections** (TCP, Unix, TLS, UDP, pipes) have their sockets closed
+///   at once: data still in a write buffer is discarded, not flushed; a TLS
+///   session sends no close_notify. Their protocols get **no**
+///   `ConnectionLost`; they are dropped. The peer reads what the kernel had
+///   already taken, then EOF (or a reset, if it had sent data that was not
+///   read yet).
+/// - **Child processes** still running are killed (SIGKILL) and reaped;
+///   their handles then report return code `-9`.
+/// - **Tasks** still pending, callbacks and timers are dropped without
+///   running again (with what they captured).
+///
+/// To end gracefully instead, make the last line of `main` wait for a
+/// signal and then drain, with [`EventLoop::shutdown_on_signals`]:
+///
+/// ```text
+/// lp.shutdown_on_signals(&[Signal::SIGINT, Signal::SIGTERM], Duration::from_secs(10))?.await?;
+/// ```
+///
+/// It resolves after the first SIGINT or SIGTERM once every server is
+/// drained ([`EventLoop::shutdown`]: listeners closed, connections given
+/// the deadline to end, then closed, then aborted), so `main` returns with
+/// nothing left for the close above; a second signal aborts at once.
+///
+/// # Examples
+///
 /// ```
 /// use switchboard::prelude::*;
 ///
@@ -49,6 +83,29 @@ impl Drop for CloseOnExit {
 ///     })?;
 ///     assert!(n > 0);
 ///     Ok(())
+/// }
+/// ```
+///
+/// A server that runs until SIGINT or SIGTERM, then drains for up to 10 s
+/// (the example sends itself the SIGTERM a user's `kill` would):
+///
+/// ```
+/// use std::time::Duration;
+/// use switchboard::prelude::*;
+///
+/// fn main() -> switchboard::Result<()> {
+///     switchboard::run(|lp: EventLoop| async move {
+///         let server = lp.create_server(|| switchboard::ready_made::Echo)
+///             .host("127.0.0.1")
+///             .port(0)
+///             .await?;
+///         println!("serving on {}", server.sockets()[0]);
+/// #       lp.call_soon(|| {
+/// #           nix::sys::signal::raise(nix::sys::signal::Signal::SIGTERM).expect("raise");
+/// #       })?;
+///         lp.shutdown_on_signals(&[Signal::SIGINT, Signal::SIGTERM], Duration::from_secs(10))?.await?;
+///         Ok(())
+///     })
 /// }
 /// ```
 pub fn run<F, Fut, T, E>(main: F) -> Result<T, E>

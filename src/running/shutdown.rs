@@ -101,6 +101,11 @@ impl EventLoop {
     /// child processes are waited for until `deadline` (counted from the
     /// start). The loop itself keeps running and is not closed.
     ///
+    /// The drains end within `deadline` plus a close grace of
+    /// `min(`[`DEFAULT_CLOSE_GRACE`]`, deadline)`, TLS connections included:
+    /// one stuck in its handshake or waiting for the peer's close_notify is
+    /// aborted then, not left to its own 60 s or 30 s TLS timeout.
+    ///
     /// ```
     /// use std::time::Duration;
     /// use switchboard::prelude::*;

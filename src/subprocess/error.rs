@@ -7,6 +7,10 @@ use crate::error::LoopError;
 /// Why `subprocess_exec` or `subprocess_shell` failed. Whatever failed,
 /// every descriptor made for the child is closed and no zombie is left
 /// (Q9, fault 29).
+///
+/// [`Spawn`](Self::Spawn) and [`Register`](Self::Register) print the OS
+/// reason after a colon (`cannot spawn no-such-program: No such file or
+/// directory (os error 2)`) and return it from `source()`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SubprocessError {
@@ -19,7 +23,7 @@ pub enum SubprocessError {
     /// The child could not be started: the program is missing
     /// (`ErrorKind::NotFound`, asyncio's `FileNotFoundError`), not
     /// executable, the working directory is missing, …
-    #[error("cannot spawn {program}")]
+    #[error("cannot spawn {program}: {source}")]
     Spawn {
         /// The program.
         program: String,
@@ -29,7 +33,7 @@ pub enum SubprocessError {
     },
     /// The child started but its pipes or exit could not be registered with
     /// the loop; it was killed and reaped.
-    #[error("cannot register process {pid} with the loop")]
+    #[error("cannot register process {pid} with the loop: {source}")]
     Register {
         /// The child's pid.
         pid: u32,

@@ -30,7 +30,7 @@ pub enum SendfileError {
     InvalidCount,
     /// Sending failed after `sent` bytes (a peer that closed mid-transfer
     /// gives a connection error).
-    #[error("sendfile failed after {sent} bytes")]
+    #[error("sendfile failed after {sent} bytes: {source}")]
     Io {
         /// Bytes of the file sent before the failure.
         sent: u64,

@@ -27,7 +27,7 @@ pub enum SockError {
         fd: RawFd,
     },
     /// The operation failed.
-    #[error("{op} on socket {fd} failed")]
+    #[error("{op} on socket {fd} failed: {source}")]
     Io {
         /// The operation (`"recv"`, `"connect"`…).
         op: &'static str,

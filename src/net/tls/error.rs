@@ -10,7 +10,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum TlsConfigError {
     /// A PEM file could not be read.
-    #[error("cannot read the {what} file {path}")]
+    #[error("cannot read the {what} file {path}: {source}")]
     File {
         /// What the file should hold (`"certificate"`, `"private key"`).
         what: &'static str,
@@ -36,7 +36,7 @@ pub enum TlsConfigError {
     },
     /// rustls refused the configuration (a key that does not match, a
     /// certificate it cannot use, …).
-    #[error("invalid tls configuration")]
+    #[error("invalid tls configuration: {0}")]
     Rustls(#[source] rustls::Error),
     /// The system's root certificates could not be loaded.
     #[error("cannot load the system root certificates: {reason}")]
