@@ -109,7 +109,10 @@ fn hp3_a_missing_program_fails_naming_it_with_the_os_reason() {
             .unwrap_err();
         assert_eq!(e.io_kind(), Some(std::io::ErrorKind::NotFound));
         let shown = Error::from(e).to_string();
-        assert!(shown.contains("no-such-program-xyz"), "{shown}");
+        assert_eq!(
+            shown,
+            "cannot spawn no-such-program-xyz: No such file or directory (os error 2)"
+        );
     });
 }
 
