@@ -163,7 +163,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .host("127.0.0.1")
             .port(port)
             .await?;
-        println!("Chat room on {}", server.sockets()[0]);
         // SIGINT/SIGTERM: stop accepting and close every member; a member
         // that does not read its last lines within 5 s is aborted.
         let stop = lp.create_future::<()>();
@@ -173,6 +172,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let _ = stop.set_result(());
             })?;
         }
+        // Printed once the handlers are in place.
+        println!("Chat room on {}", server.sockets()[0]);
         stop.await?;
         server.close();
         server.close_clients();

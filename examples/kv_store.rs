@@ -152,7 +152,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let conn =
             move || Lines::with_handler(MAX_LINE, KvConn { store: s.clone() }).strip_cr(true);
         let server = lp.create_server(conn).host("127.0.0.1").port(port).await?;
-        println!("kv_store on {}", server.sockets()[0]);
         for sig in [Signal::SIGINT, Signal::SIGTERM] {
             let s = server.clone();
             lp.add_signal_handler(sig, move || {
@@ -160,6 +159,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 s.close_clients();
             })?;
         }
+        // Printed once the handlers are in place: a signal sent on seeing
+        // it is always caught.
+        println!("kv_store on {}", server.sockets()[0]);
         server.wait_closed().await;
         println!("kv_store: {} keys at exit", store.call(Store::Count).await?);
         Ok(())

@@ -75,7 +75,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     switchboard::run(|lp| async move {
         let listener = TcpListener::bind(("127.0.0.1", port))?;
         listener.set_nonblocking(true)?;
-        println!("Serving {} on http://127.0.0.1:{port}", root.display());
         let l = lp.clone();
         let accepting = lp.create_task(async move {
             loop {
@@ -96,6 +95,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let _ = s.set_result(());
             })?;
         }
+        // Printed once the handlers are in place.
+        println!("Serving {} on http://127.0.0.1:{port}", root.display());
         stop.await?;
         accepting.cancel();
         Ok::<(), switchboard::Error>(())

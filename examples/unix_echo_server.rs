@@ -52,11 +52,12 @@ fn main() -> switchboard::Result<()> {
     );
     switchboard::run(|lp| async move {
         let server = lp.create_unix_server(|| Echo).path(&path).await?;
-        println!("Serving on {}", path.display());
         for sig in [Signal::SIGINT, Signal::SIGTERM] {
             let s = server.clone();
             lp.add_signal_handler(sig, move || s.close())?;
         }
+        // Printed once the handlers are in place.
+        println!("Serving on {}", path.display());
         // Returns once a signal closed the server, which removed the file.
         server.serve_forever().await?;
         Ok(())
