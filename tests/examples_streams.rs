@@ -11,46 +11,13 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
 
-use nix::sys::signal::Signal;
 use switchboard::{Stdio, TlsServerConfig};
 
-use support::child::{Child, STEP};
-use support::examples::{command, exe, run_example};
+use support::child::STEP;
+use support::examples::{exe, run_example};
+use support::stream_echo::{start_echo_server, stop_echo_server};
 use support::{new_loop, run_with_deadline};
-
-/// The grace the tests give the echo server: it must exit within this plus
-/// its one-second close grace after SIGTERM (plus slack for a busy machine).
-const GRACE: &str = "0.3";
-const STOP_WITHIN: Duration = Duration::from_millis(300 + 1000 + 1500);
-
-/// Starts `stream_echo_server` on a free port; returns it and the port.
-fn start_echo_server() -> (Child, u16) {
-    let mut server = Child::start(command("stream_echo_server", &["0", GRACE]));
-    server.wait_for_output("Serving on 127.0.0.1:");
-    let out = server.stdout();
-    let port = out
-        .lines()
-        .find_map(|l| l.strip_prefix("Serving on 127.0.0.1:"))
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no port in {out:?}"));
-    (server, port)
-}
-
-/// SIGTERM; the server must exit 0 within [`STOP_WITHIN`]. Returns stdout.
-fn stop_echo_server(mut server: Child) -> String {
-    let sent = Instant::now();
-    server.signal(Signal::SIGTERM);
-    let status = server.wait();
-    let took = sent.elapsed();
-    assert!(status.success(), "{status}; stderr:\n{}", server.stderr());
-    assert!(
-        took < STOP_WITHIN,
-        "exited {took:?} after SIGTERM, over {STOP_WITHIN:?}"
-    );
-    server.stdout()
-}
 
 /// Connects, sends `line` and reads the echo (with a read timeout).
 fn talk(port: u16, line: &str) -> TcpStream {
@@ -81,7 +48,10 @@ fn hs10_stream_echo_server_with_stream_echo_client() {
         out.contains("Send: 'Hello World!'\nClose the connection\n"),
         "{out}"
     );
-    assert!(out.contains("Stopped: 0 finished, 0 closed, 0 aborted"), "{out}");
+    assert!(
+        out.contains("Stopped: 0 finished, 0 closed, 0 aborted"),
+        "{out}"
+    );
 }
 
 #[test]
