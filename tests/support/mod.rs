@@ -20,6 +20,7 @@ pub mod examples;
 pub mod net;
 pub mod script;
 pub mod scripted;
+pub mod stream_echo;
 pub mod subprocess;
 pub mod tls;
 pub mod tools;
