@@ -163,3 +163,78 @@ fn hs6_futures_io_traits_read_lines_and_write_all() {
         server.close();
     });
 }
+
+/// Forwards what its connection receives to a stream writer: the writer is
+/// used from inside another transport's handler.
+struct Forward(std::rc::Rc<std::cell::RefCell<Option<StreamWriter>>>);
+
+impl switchboard::StreamProtocol for Forward {
+    fn handle(
+        &mut self,
+        ev: switchboard::StreamEvent,
+        _t: &mut dyn switchboard::StreamTransport,
+    ) -> Result<(), switchboard::ProtocolError> {
+        if let switchboard::StreamEvent::DataReceived(data) = ev {
+            if let Some(w) = self.0.borrow_mut().as_mut() {
+                w.write(&data);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn hs4_writes_keep_their_order_from_tasks_and_from_other_handlers() {
+    use std::io::Write as _;
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        // An upper-casing stream server; our writer is used both from this
+        // task and from inside a plain protocol's handler.
+        let server = l
+            .start_server(shout)
+            .host("127.0.0.1")
+            .port(0)
+            .await
+            .unwrap();
+        let port = server.sockets()[0].port();
+        let (mut r, w) = l
+            .open_connection()
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .unwrap();
+        let slot = std::rc::Rc::new(std::cell::RefCell::new(Some(w)));
+        let s2 = slot.clone();
+        let relay = l
+            .create_server(move || Forward(s2.clone()))
+            .host("127.0.0.1")
+            .port(0)
+            .await
+            .unwrap();
+        let relay_port = relay.sockets()[0].port();
+        let feeder = std::thread::spawn(move || {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", relay_port)).unwrap();
+            for i in 0..200 {
+                s.write_all(format!("relayed {i}\n").as_bytes()).unwrap();
+            }
+        });
+        let mut expected = Vec::new();
+        for i in 0..200 {
+            expected.push(format!("RELAYED {i}\n"));
+        }
+        let mut got = Vec::new();
+        while got.len() < 200 {
+            let line = r.readline().await.unwrap();
+            assert!(!line.is_empty(), "EOF after {} lines", got.len());
+            got.push(String::from_utf8(line.to_vec()).unwrap());
+        }
+        assert_eq!(got, expected);
+        // And from this task, after them.
+        slot.borrow_mut().as_mut().unwrap().write(b"last\n");
+        assert_eq!(&r.readline().await.unwrap()[..], b"LAST\n");
+        feeder.join().unwrap();
+        relay.close();
+        server.close();
+    });
+}

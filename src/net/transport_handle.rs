@@ -98,6 +98,34 @@ impl TransportHandle {
         Ok(())
     }
 
+    /// [`write_bytes`](Self::write_bytes), applied at once when the
+    /// transport is not being called and no write of a handle is still
+    /// queued for it (so the order of writes holds): the bytes reach the
+    /// socket now, as asyncio's `write` sends at once, not a loop turn
+    /// later. For the streams layer, whose writers run in tasks between the
+    /// transport's events.
+    pub(crate) fn write_now(&self, data: Bytes) -> Result<(), WriteError> {
+        if data.is_empty() || !self.info.is_pending_taken() || self.lp.is_closed() {
+            return self.write_bytes(data);
+        }
+        if self.info.is_closing() || self.info.is_lost() {
+            self.info.drop_write(data.len(), || format!("{self:?}"));
+            return Ok(());
+        }
+        if self.info.is_eof_written() {
+            return Err(WriteError::AfterWriteEof);
+        }
+        if self.info.is_sendfile() {
+            return Err(WriteError::SendfileInProgress);
+        }
+        self.info.add_pending(data.len());
+        let cmd: Box<dyn std::any::Any> = Box::new(StreamCommand::Write(data));
+        if let Err(cmd) = crate::routing::deliver_now(&self.lp.core, self.id, self.gen, cmd) {
+            crate::routing::deliver(&self.lp.core, self.id, self.gen, cmd);
+        }
+        Ok(())
+    }
+
     /// `transport.writelines(list)`: every buffer, in order, as one write.
     pub fn writelines(&self, list: &[&[u8]]) -> Result<(), WriteError> {
         let total = list.iter().map(|b| b.len()).sum();

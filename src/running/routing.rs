@@ -147,6 +147,29 @@ pub(crate) fn deliver(core: &LoopCore, id: ActorId, gen: u64, msg: Box<dyn Any>)
         .push_back(Ready::DeliverTo(id, gen, msg));
 }
 
+/// Gives `msg` to incarnation `gen` of actor `id` now, on this thread, if
+/// the actor is in its slot (not being called) and no actor being called
+/// holds the loop's read buffer (which the actor may need); otherwise hands
+/// `msg` back for the caller to [`deliver`] as usual. The caller makes sure
+/// nothing it queued earlier for the actor must come first.
+pub(crate) fn deliver_now(
+    core: &LoopCore,
+    id: ActorId,
+    gen: u64,
+    msg: Box<dyn Any>,
+) -> Result<(), Box<dyn Any>> {
+    if core.read_buf.try_borrow_mut().is_err() {
+        return Err(msg);
+    }
+    match take(core, id, Some(gen)) {
+        Some((actor, slot_gen)) => {
+            run(core, id, actor, slot_gen, |a, cx| a.deliver(msg, cx));
+            Ok(())
+        }
+        None => Err(msg),
+    }
+}
+
 pub(crate) fn reserve(core: &LoopCore) -> ActorId {
     reserve_gen(core).0
 }

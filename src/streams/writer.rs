@@ -64,7 +64,7 @@ impl StreamWriter {
     /// [`write`](Self::write) with owned bytes (no copy).
     pub fn write_bytes(&mut self, data: Bytes) {
         let r = match &self.sink {
-            Sink::Socket(h) => h.write_bytes(data),
+            Sink::Socket(h) => h.write_now(data),
             Sink::Pipe(h) => h.write_bytes(data),
         };
         if let Err(e) = r {
