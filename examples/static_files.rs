@@ -75,6 +75,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     switchboard::run(|lp| async move {
         let listener = TcpListener::bind(("127.0.0.1", port))?;
         listener.set_nonblocking(true)?;
+        let serving = format!("Serving {} on http://127.0.0.1:{port}", root.display());
         let l = lp.clone();
         let accepting = lp.create_task(async move {
             loop {
@@ -96,7 +97,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             })?;
         }
         // Printed once the handlers are in place.
-        println!("Serving {} on http://127.0.0.1:{port}", root.display());
+        println!("{serving}");
         stop.await?;
         accepting.cancel();
         Ok::<(), switchboard::Error>(())

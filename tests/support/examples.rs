@@ -105,6 +105,11 @@ fn built() -> &'static HashMap<String, PathBuf> {
                 })
                 .collect(),
             Err(why) => {
+                // A compile error is the examples' own: never hide it.
+                assert!(
+                    !why.contains("error[E") && !why.contains("could not compile"),
+                    "{why}"
+                );
                 let beside = already_built();
                 assert!(
                     !beside.is_empty(),
