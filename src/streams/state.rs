@@ -148,9 +148,11 @@ impl StreamState {
         false
     }
 
+    /// Wakes the reader's task; the waker is kept, so the next wait need
+    /// not clone it again (a task's waker stays the same).
     fn wake_reader(&self) {
-        if let Some(w) = self.reader.borrow_mut().take() {
-            w.wake();
+        if let Some(w) = self.reader.borrow().as_ref() {
+            w.wake_by_ref();
         }
     }
 
