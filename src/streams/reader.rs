@@ -184,6 +184,39 @@ impl StreamReader {
     /// `readuntil`). At EOF first: [`StreamError::IncompleteRead`] with what
     /// was left. No `sep` within `limit` bytes:
     /// [`StreamError::LimitOverrun`], the data left in the buffer.
+    ///
+    /// ```
+    /// use switchboard::StreamError;
+    /// switchboard::run(|lp| async move {
+    ///     let server = lp
+    ///         .start_server(|_r, mut w| async move {
+    ///             w.write(b"HEAD\r\n\r\n\x00\x05hello\x00\x09cut");
+    ///             w.close();
+    ///             Ok::<(), switchboard::Error>(())
+    ///         })
+    ///         .host("127.0.0.1")
+    ///         .port(0)
+    ///         .await?;
+    ///     let port = server.sockets()[0].port();
+    ///     let (mut r, _w) = lp.open_connection().host("127.0.0.1").port(port).await?;
+    ///     assert_eq!(&r.readuntil(b"\r\n\r\n").await?[..], b"HEAD\r\n\r\n");
+    ///     // A length-prefixed frame: two bytes of length, then the body.
+    ///     let len = r.readexactly(2).await?;
+    ///     let n = u16::from_be_bytes([len[0], len[1]]) as usize;
+    ///     assert_eq!(&r.readexactly(n).await?[..], b"hello");
+    ///     let len = r.readexactly(2).await?;
+    ///     let n = u16::from_be_bytes([len[0], len[1]]) as usize;
+    ///     match r.readexactly(n).await {
+    ///         Err(StreamError::IncompleteRead { partial, expected }) => {
+    ///             assert_eq!((&partial[..], expected), (&b"cut"[..], Some(9)));
+    ///         }
+    ///         other => panic!("{other:?}"),
+    ///     }
+    ///     server.close();
+    ///     Ok::<(), switchboard::Error>(())
+    /// })?;
+    /// # Ok::<(), switchboard::Error>(())
+    /// ```
     pub async fn readuntil(&mut self, sep: &[u8]) -> Result<Bytes, StreamError> {
         poll_fn(|cx| self.poll_until(cx, sep)).await
     }

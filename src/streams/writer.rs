@@ -37,6 +37,38 @@ pub(crate) enum Sink {
 /// Dropping a writer that was not closed closes its transport (what was
 /// written is still sent first), so a connection whose task ended does not
 /// linger. It also implements `futures-io`'s `AsyncWrite`.
+///
+/// A write goes to the socket at once when the loop is not inside this
+/// transport's own events and no earlier write waits (asyncio's `write`
+/// tries the socket at once too); otherwise it is queued in order.
+///
+/// ```
+/// switchboard::run(|lp| async move {
+///     let server = lp
+///         .start_server(|mut r, mut w| async move {
+///             let n = r.read(1024).await?.len();
+///             w.writelines(&[b"got ", n.to_string().as_bytes(), b" bytes\n"]);
+///             w.drain().await?; // at once: far below the high-water mark
+///             assert!(w.can_write_eof());
+///             w.write_eof()?; // the peer reads EOF; we could still read
+///             w.close();
+///             w.wait_closed().await?;
+///             Ok::<(), switchboard::Error>(())
+///         })
+///         .host("127.0.0.1")
+///         .port(0)
+///         .await?;
+///     let port = server.sockets()[0].port();
+///     let (mut r, mut w) = lp.open_connection().host("127.0.0.1").port(port).await?;
+///     assert!(w.peername().is_some() && w.tls().is_none());
+///     w.write(b"hello");
+///     assert_eq!(&r.readline().await?[..], b"got 5 bytes\n");
+///     assert!(r.at_eof() || r.read(1).await?.is_empty());
+///     server.close();
+///     Ok::<(), switchboard::Error>(())
+/// })?;
+/// # Ok::<(), switchboard::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct StreamWriter {
     state: Rc<StreamState>,
