@@ -135,6 +135,7 @@ fn mb2_a_fast_producer_into_a_slow_bounded_consumer_keeps_memory_bounded() {
     let g = got.clone();
     let consumer = std::thread::spawn(move || {
         let lp = EventLoop::new().expect("loop");
+        let _z4 = support::RecordingHandler::install(&lp);
         let addr = lp.spawn_bounded(Slow(g), 4).expect("spawn");
         tx.send((addr, lp.handle())).expect("send");
         lp.run_forever().expect("run");

@@ -28,6 +28,7 @@ fn run_returns_the_future_output_and_closes_its_loop() {
     let kept = Rc::new(RefCell::new(None));
     let k = kept.clone();
     let out = switchboard::run(|lp| async move {
+        let _z4 = support::RecordingHandler::install(&lp);
         *k.borrow_mut() = Some(lp.clone());
         assert!(switchboard::get_running_loop().is_ok());
         Ok::<_, switchboard::Error>(7)
@@ -60,10 +61,14 @@ fn run_returns_the_future_error_type_and_converts_loop_errors_into_it() {
     assert!(matches!(mine, Err(AppError::Mine)));
     // A failure inside, through `?`, arrives as the same E (one `?` outside).
     let inner: Result<(), AppError> = switchboard::run(|lp| async move {
+        let z4 = support::RecordingHandler::install(&lp);
         let t = lp
             .create_task(async { panic!("inner boom") })
             .map_err(switchboard::Error::from)?;
-        t.join().await.map_err(switchboard::Error::from)?;
+        let joined = t.join().await;
+        // The panic was reported, and only that.
+        assert!(z4.take_one().message.starts_with("Exception in task"));
+        joined.map_err(switchboard::Error::from)?;
         Ok(())
     });
     assert!(matches!(
@@ -92,6 +97,7 @@ fn run_shuts_the_default_executor_down_after_its_jobs() {
     let done = Arc::new(AtomicBool::new(false));
     let d = done.clone();
     switchboard::run(|lp| async move {
+        let _z4 = support::RecordingHandler::install(&lp);
         // Not awaited: run still waits for the executor's jobs at shutdown.
         let _job = lp.run_in_executor(None, move || {
             std::thread::sleep(Duration::from_millis(50));
@@ -146,6 +152,7 @@ fn every_public_error_converts_into_error_with_one_question_mark() {
 #[test]
 fn an_error_keeps_its_os_source_and_its_display_gives_the_reason_too() {
     switchboard::run(|lp| async move {
+        let _z4 = support::RecordingHandler::install(&lp);
         let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
         let addr = taken.local_addr()?;
         let err: switchboard::Error = lp
@@ -175,7 +182,7 @@ fn an_error_keeps_its_os_source_and_its_display_gives_the_reason_too() {
 
 #[test]
 fn run_until_complete_and_create_task_take_into_future_builders() {
-    let lp = switchboard::new_event_loop().expect("loop");
+    let (lp, _z4) = support::new_loop();
     let server = lp
         .run_until_complete(lp.create_server(|| Echo).host("127.0.0.1").port(0))
         .expect("loop ran")
@@ -195,7 +202,7 @@ fn run_until_complete_and_create_task_take_into_future_builders() {
 
 #[test]
 fn awaiting_a_task_gives_its_output_and_run_until_complete_does_not_wrap_it() {
-    let lp = switchboard::new_event_loop().expect("loop");
+    let (lp, _z4) = support::new_loop();
     let inner = lp.create_task(async { 20 }).expect("task");
     let outer = lp
         .create_task(async move { inner.await + 1 })
@@ -208,7 +215,7 @@ fn awaiting_a_task_gives_its_output_and_run_until_complete_does_not_wrap_it() {
 // The awaiting task is the point: the failure must cross an `.await`.
 #[allow(clippy::redundant_async_block)]
 fn a_panicked_task_fails_its_awaiter_the_same_way_and_join_shows_it() {
-    let lp = switchboard::new_event_loop().expect("loop");
+    let (lp, _z4) = support::new_loop();
     let handler = support::RecordingHandler::install(&lp);
     let failing = lp.create_task(async { panic!("kaboom") }).expect("task");
     let awaiter = lp.create_task(async move { failing.await }).expect("task");
@@ -229,7 +236,7 @@ fn a_panicked_task_fails_its_awaiter_the_same_way_and_join_shows_it() {
 // The awaiting task is the point: the failure must cross an `.await`.
 #[allow(clippy::redundant_async_block)]
 fn a_cancelled_task_cancels_its_awaiter() {
-    let lp = switchboard::new_event_loop().expect("loop");
+    let (lp, _z4) = support::new_loop();
     let sleeper = lp.create_task(lp.sleep(10.0)).expect("task");
     sleeper.set_name("sleeper");
     sleeper.cancel();
@@ -274,6 +281,7 @@ impl Actor for Doubler {
 #[test]
 fn call_answers_and_a_dropped_reply_or_stopped_actor_ends_it_with_an_error() {
     switchboard::run(|lp| async move {
+        let _z4 = support::RecordingHandler::install(&lp);
         let addr = lp.spawn(Doubler)?;
         assert_eq!(addr.call(|r| Q::Double(21, r)).await?, 42);
         assert_eq!(addr.call(Q::Ignore).await, Err(CallError::NoReply));
@@ -303,7 +311,7 @@ fn call_answers_and_a_dropped_reply_or_stopped_actor_ends_it_with_an_error() {
 
 #[test]
 fn call_works_from_another_thread_with_a_send_reply() {
-    let lp = switchboard::new_event_loop().expect("loop");
+    let (lp, _z4) = support::new_loop();
     let addr = lp.spawn(Doubler).expect("spawn");
     let stop = lp.handle();
     let asker = std::thread::spawn(move || {
@@ -333,6 +341,7 @@ fn wait_for_times_out_on_the_loop_clock_and_drops_the_inner_future() {
     let dropped = Rc::new(RefCell::new(false));
     let d = dropped.clone();
     switchboard::run(|lp| async move {
+        let _z4 = support::RecordingHandler::install(&lp);
         let t0 = lp.time();
         let guard = SetOnDrop(d.clone());
         let slow = async move {
@@ -355,6 +364,7 @@ fn wait_for_times_out_on_the_loop_clock_and_drops_the_inner_future() {
 #[test]
 fn gather_resolves_to_outputs_in_the_order_given() {
     switchboard::run(|lp| async move {
+        let _z4 = support::RecordingHandler::install(&lp);
         let t0 = lp.time();
         let tasks = [0.03, 0.01, 0.02].map(|d| {
             lp.create_task(async move {
@@ -380,6 +390,7 @@ fn gather_resolves_to_outputs_in_the_order_given() {
 #[test]
 fn sleep_resolves_to_unit_after_its_delay() {
     switchboard::run(|lp| async move {
+        let _z4 = support::RecordingHandler::install(&lp);
         let t0 = lp.time();
         let () = switchboard::sleep(Duration::from_millis(20)).await;
         assert!(lp.time() - t0 >= 0.02);
@@ -399,7 +410,7 @@ fn signals_are_our_own_type_and_uncatchable_ones_are_refused() {
         Err(SignalError::InvalidSignal(999))
     ));
     assert_eq!(i32::from(Signal::SIGTERM), Signal::SIGTERM as i32);
-    let lp = switchboard::new_event_loop().expect("loop");
+    let (lp, _z4) = support::new_loop();
     for sig in [Signal::SIGKILL, Signal::SIGSTOP] {
         assert!(matches!(
             lp.add_signal_handler(sig, || {}),

@@ -126,6 +126,7 @@ fn a_protocol_reads_its_pause_state_sets_timers_and_socket_options_inside_its_ha
     let seen = Rc::new(RefCell::new(Vec::new()));
     let s = seen.clone();
     switchboard::run(|lp| async move {
+        let _z4 = support::RecordingHandler::install(&lp);
         // A peer that never reads: the kernel buffers fill, writes queue.
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         let addr: SocketAddr = listener.local_addr()?;
@@ -161,6 +162,7 @@ fn a_protocol_reads_its_pause_state_sets_timers_and_socket_options_inside_its_ha
 #[test]
 fn host_means_one_host_on_both_builders_and_hosts_takes_a_list() {
     switchboard::run(|lp| async move {
+        let _z4 = support::RecordingHandler::install(&lp);
         let one = lp
             .create_server(|| Echo)
             .host("127.0.0.2")
@@ -197,7 +199,7 @@ fn host_means_one_host_on_both_builders_and_hosts_takes_a_list() {
 fn without_a_logger_debug_warnings_reach_stderr() {
     if std::env::var_os("SWITCHBOARD_API_CHILD").is_some() {
         // The child: debug mode, a server left open at close.
-        let lp = switchboard::new_event_loop().expect("loop");
+        let (lp, _z4) = support::new_loop();
         lp.set_debug(true);
         let server = lp.run_until_complete(lp.create_server(|| Echo).host("127.0.0.1").port(0));
         let _server = server.expect("loop ran").expect("served");
@@ -256,6 +258,7 @@ fn prelude_names(
 fn the_first_write_dropped_after_close_warns_on_stderr_without_a_logger() {
     if std::env::var_os("SWITCHBOARD_API_CHILD").is_some() {
         switchboard::run(|lp| async move {
+            let _z4 = support::RecordingHandler::install(&lp);
             let server = lp.create_server(|| Echo).host("127.0.0.1").port(0).await?;
             let conn = lp
                 .create_connection(|| Echo)

@@ -24,7 +24,7 @@ static SERIAL: Mutex<()> = Mutex::new(());
 #[test]
 fn sg1_handler_runs_on_loop_thread_and_wakes_blocked_loop() {
     let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let lp = new_event_loop().unwrap();
+    let (lp, _z4) = support::new_loop();
     let caught = Rc::new(Cell::new(0));
     let loop_thread = std::thread::current().id();
     let handle = lp.handle();
@@ -55,7 +55,7 @@ fn sg1_handler_runs_on_loop_thread_and_wakes_blocked_loop() {
 #[test]
 fn sg1_raise_before_run_is_delivered_through_the_queue() {
     let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let lp = new_event_loop().unwrap();
+    let (lp, _z4) = support::new_loop();
     let caught = Rc::new(Cell::new(0));
     let c = caught.clone();
     lp.add_signal_handler(Signal::SIGUSR2, move || c.set(c.get() + 1))
@@ -73,7 +73,7 @@ fn sg1_raise_before_run_is_delivered_through_the_queue() {
 }
 
 fn lp_remove_after_close(sig: Signal) -> bool {
-    let lp = new_event_loop().unwrap();
+    let (lp, _z4) = support::new_loop();
     let removed = lp.remove_signal_handler(sig).unwrap();
     lp.close().unwrap();
     removed
@@ -94,7 +94,7 @@ fn sg2_arguments_are_checked() {
     assert_eq!(Signal::SIGTERM.number(), libc_sigterm());
     assert_eq!(Signal::SIGTERM.name(), "SIGTERM");
 
-    let lp = new_event_loop().unwrap();
+    let (lp, _z4) = support::new_loop();
     for sig in [Signal::SIGKILL, Signal::SIGSTOP] {
         let err = lp.add_signal_handler(sig, || {}).unwrap_err();
         assert!(
@@ -113,7 +113,7 @@ fn sg2_arguments_are_checked() {
 #[test]
 fn sg3_remove_returns_whether_there_was_a_handler() {
     let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let lp = new_event_loop().unwrap();
+    let (lp, _z4) = support::new_loop();
     assert!(!lp.remove_signal_handler(Signal::SIGHUP).unwrap());
     lp.add_signal_handler(Signal::SIGHUP, || {}).unwrap();
     assert!(lp.remove_signal_handler(Signal::SIGHUP).unwrap());
@@ -124,7 +124,8 @@ fn sg3_remove_returns_whether_there_was_a_handler() {
 #[test]
 fn sg3_handler_removed_inside_a_handler_receives_nothing_more() {
     let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let lp = Rc::new(new_event_loop().unwrap());
+    let (lp, _z4) = support::new_loop();
+    let lp = Rc::new(lp);
     let caught = Rc::new(Cell::new(0));
     let (c, l) = (caught.clone(), Rc::downgrade(&lp));
     lp.add_signal_handler(Signal::SIGALRM, move || {
@@ -181,8 +182,8 @@ fn sg3_the_last_handler_gone_restores_the_previous_disposition() {
     }
     // SAFETY: SIG_IGN installs no code.
     unsafe { nix::sys::signal::signal(NixSignal::SIGUSR1, SigHandler::SigIgn) }.unwrap();
-    let a = new_event_loop().unwrap();
-    let b = new_event_loop().unwrap();
+    let (a, _za) = support::new_loop();
+    let (b, _zb) = support::new_loop();
     a.add_signal_handler(Signal::SIGUSR1, || {}).unwrap();
     b.add_signal_handler(Signal::SIGUSR1, || {}).unwrap();
     assert!(matches!(
@@ -221,7 +222,7 @@ fn sg4_fault_14_a_burst_runs_the_handler_after_the_last_signal() {
             "SG4-OK",
         );
     }
-    let lp = new_event_loop().unwrap();
+    let (lp, _z4) = support::new_loop();
     let sent_all = Arc::new(AtomicBool::new(false));
     let calls = Rc::new(Cell::new(0usize));
     let after_last = Rc::new(Cell::new(false));
@@ -282,7 +283,7 @@ fn sg5_fault_15_every_loop_gets_the_signal_even_after_one_closed() {
         let (tx, rx) = std::sync::mpsc::channel();
         loops.push(rx);
         handles.push(std::thread::spawn(move || {
-            let lp = new_event_loop().unwrap();
+            let (lp, _z4) = support::new_loop();
             let g = got.clone();
             lp.add_signal_handler(Signal::SIGUSR2, move || {
                 g[i].fetch_add(1, Ordering::SeqCst);
@@ -344,7 +345,7 @@ fn sg1_an_actor_subscribed_to_a_signal_gets_signal_received() {
         }
     }
 
-    let lp = new_event_loop().unwrap();
+    let (lp, _z4) = support::new_loop();
     let seen = lp.create_future();
     let addr = lp.spawn(Watcher { seen: seen.clone() }).unwrap();
     lp.subscribe_signal(Signal::SIGWINCH, &addr).unwrap();
@@ -383,7 +384,7 @@ fn sg6_fault_16_after_fork_the_child_has_its_own_signals_and_subprocesses() {
     use nix::sys::wait::{waitpid, WaitStatus};
     use nix::unistd::{fork, ForkResult};
 
-    let lp = new_event_loop().unwrap();
+    let (lp, _z4) = support::new_loop();
     let parent_calls = Rc::new(Cell::new(0));
     let p = parent_calls.clone();
     lp.add_signal_handler(Signal::SIGUSR1, move || p.set(p.get() + 1))

@@ -56,7 +56,7 @@ fn file_with(data: &[u8]) -> std::fs::File {
 fn f1_sendfile_over_tls_falls_back_and_arrives_intact_or_is_refused_without_fallback() {
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
     let got = Rc::new(RefCell::new(Vec::new()));
-    let lp = switchboard::new_event_loop().expect("loop");
+    let (lp, _z4) = support::new_loop();
     let (g, l, expected) = (got.clone(), lp.clone(), data.clone());
     run_with_deadline(&lp, async move {
         let sink = g.clone();

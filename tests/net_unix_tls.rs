@@ -38,7 +38,7 @@ fn unix_tls_echo_round_trip_with_the_session_facts() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("tls.sock");
     let got = Rc::new(RefCell::new(Vec::new()));
-    let lp = switchboard::new_event_loop().expect("loop");
+    let (lp, _z4) = support::new_loop();
     let (g, l) = (got.clone(), lp.clone());
     run_with_deadline(&lp, async move {
         let server = l
@@ -69,8 +69,9 @@ fn unix_tls_echo_round_trip_with_the_session_facts() {
 fn unix_tls_needs_a_server_hostname_and_a_wrong_one_is_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("tls.sock");
-    let lp = switchboard::new_event_loop().expect("loop");
+    let (lp, h) = support::new_loop();
     let l = lp.clone();
+    let seen = h.watch();
     run_with_deadline(&lp, async move {
         let server = l
             .create_unix_server(|| Echo)
@@ -94,6 +95,10 @@ fn unix_tls_needs_a_server_hostname_and_a_wrong_one_is_refused() {
             .server_hostname("not-the-server.example")
             .await;
         assert!(wrong.is_err(), "a wrong name is refused: {wrong:?}");
+        // The server reports the handshake the client gave up on.
+        support::net::until(&l, || !seen.borrow().is_empty()).await;
         server.close();
     });
+    let ctx = h.take_one();
+    assert_eq!(ctx.message, "SSL handshake failed");
 }

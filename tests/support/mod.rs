@@ -73,6 +73,13 @@ impl RecordingHandler {
         std::mem::take(&mut *self.seen.borrow_mut())
     }
 
+    /// The record itself, to wait on from inside the loop (a report may
+    /// come a turn after what caused it); take the calls with
+    /// [`take`](Self::take) or [`take_one`](Self::take_one) afterwards.
+    pub fn watch(&self) -> Rc<RefCell<Vec<ExceptionContext>>> {
+        self.seen.clone()
+    }
+
     /// Asserts there was exactly one call so far and returns it.
     pub fn take_one(&self) -> ExceptionContext {
         let mut calls = self.take();
