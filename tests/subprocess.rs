@@ -209,14 +209,24 @@ fn q6_fault_11_grandchild_holding_stdout_does_not_delay_exit_or_wait() {
     let l = lp.clone();
     run_with_deadline(&lp, async move {
         let log: Log = Rc::default();
-        let started = Instant::now();
-        let c = spawn_shell(&l, &log, "(sleep 0.6; echo late) & exit 5").await;
+        // The grandchild holds stdout and waits on a FIFO until we let it go,
+        // so wait() must return while it still runs, however slow the machine.
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("release");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let cmd = format!("(read _ < '{}'; echo late) & exit 5", fifo.display());
+        let c = spawn_shell(&l, &log, &cmd).await;
         assert_eq!(c.wait().await.unwrap(), 5);
-        assert!(started.elapsed() < Duration::from_millis(500));
         assert!(log.borrow().contains(&Seen::Exited(5)));
         // The pipe is still open: no ConnectionLost yet.
         assert!(!lost(&log));
+        let release = std::thread::spawn(move || {
+            use std::io::Write as _;
+            let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            w.write_all(b"go\n").unwrap();
+        });
         until(&l, || lost(&log)).await;
+        release.join().unwrap();
         check_grammar(&log);
         assert_eq!(output(&log, 1), b"late\n");
         // The grandchild's data and stdout's loss came after ProcessExited.
