@@ -1,8 +1,9 @@
 //! The examples as services someone will copy: each holds against the hostile
 //! clients an outside audit used on it (issue 17). `static_files` neither
 //! opens a FIFO nor follows a symlink out of its root and cuts slow request
-//! heads. Ids refer to docs/behavior.md (EX1–EX3); the socket methods
-//! `static_files` teaches are
+//! heads; `supervised_service` refuses a line with no end. Ids refer to
+//! docs/behavior.md (EX1–EX4); the socket methods `static_files` teaches
+//! are
 //! <https://docs.python.org/3/library/asyncio-eventloop.html#working-with-socket-objects-directly>.
 
 mod support;
@@ -11,12 +12,13 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::symlink;
 use std::path::Path;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::sys::stat::Mode;
 use nix::unistd::mkfifo;
 
-use support::child::Child;
+use support::child::{rss_kib, Child};
 use support::examples;
 
 /// How long an answer a server should give at once may take (on a busy
@@ -169,4 +171,66 @@ fn ex3_static_files_cuts_a_request_head_that_does_not_come_in_time() {
     long.write_all(&request).expect("a long head");
     let got = answer(long, "a head of 8 KiB");
     assert!(got.starts_with("HTTP/1.0 400"), "{got:?}");
+}
+
+#[test]
+fn ex4_supervised_service_refuses_a_line_with_no_end_and_serves_others() {
+    let port = free_port();
+    let mut server = Child::start(examples::command(
+        "supervised_service",
+        &[&port.to_string()],
+    ));
+    server.wait_for_output("service on ");
+    let (mut other, mut other_r) = line_client(port);
+    other.write_all(b"a b\n").expect("write");
+    assert_eq!(read_line(&mut other_r), "2 words (backend #1)\n");
+    let (_, peak_before) = rss_kib(server.id());
+    let started = Instant::now();
+    let mut long = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut writer = long.try_clone().expect("clone");
+    let flood = thread::spawn(move || {
+        let chunk = vec![b'x'; 64 << 10];
+        for _ in 0..32 {
+            // 2 MiB and no newline; the server may close before it all went.
+            if writer.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+    });
+    long.set_read_timeout(Some(AT_ONCE)).expect("timeout");
+    let mut got = Vec::new();
+    match long.read_to_end(&mut got) {
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+        Err(e) => panic!("the long line's connection is not closed: {e} after {got:?}"),
+    }
+    let took = started.elapsed();
+    let said = String::from_utf8_lossy(&got);
+    assert!(
+        said.is_empty() || said == "error: line longer than 1024 bytes\n",
+        "{said:?}"
+    );
+    assert!(took < AT_ONCE, "closed after {took:?}");
+    flood.join().expect("the flood");
+    let (_, peak_after) = rss_kib(server.id());
+    assert!(
+        peak_after < peak_before + 1024,
+        "peak RSS grew by {} KiB for a 2 MiB line",
+        peak_after - peak_before
+    );
+    other.write_all(b"c d e\n").expect("write");
+    assert_eq!(read_line(&mut other_r), "3 words (backend #1)\n");
+}
+
+fn line_client(port: u16) -> (TcpStream, std::io::BufReader<TcpStream>) {
+    let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(AT_ONCE)).expect("timeout");
+    let r = std::io::BufReader::new(s.try_clone().expect("clone"));
+    (s, r)
+}
+
+fn read_line(r: &mut std::io::BufReader<TcpStream>) -> String {
+    let mut line = String::new();
+    std::io::BufRead::read_line(r, &mut line).expect("a line in time");
+    line
 }
