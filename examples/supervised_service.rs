@@ -9,6 +9,18 @@
 //! and SIGTERM/SIGINT bound to the loop's graceful `shutdown`. Beyond asyncio;
 //! the protocol side mirrors <https://docs.python.org/3/library/asyncio-protocol.html#examples>.
 //!
+//! Limits: a line may be at most 1 KiB; a longer one is answered with an
+//! error and the connection is closed, so a line with no end costs 1 KiB, not
+//! its length. Each byte is scanned for the newline once (only the bytes just
+//! received are searched), so a long line costs linear time, not quadratic.
+//!
+//! `crash` is a demo command that **any client** may send: 11 crashes within
+//! a second exceed the supervisor's restart intensity (10 per second), and it
+//! gives up, which stops the service. That is the lesson (a crash loop is
+//! cut off instead of spinning), not something to copy: a real service takes
+//! no such command from the wire. (Accepting it only from 127.0.0.1 would
+//! change nothing here: the service listens on loopback only.)
+//!
 //! ```text
 //! cargo run --example supervised_service [port]
 //! ```
@@ -45,9 +57,13 @@ impl Actor for Backend {
     }
 }
 
+/// The longest line a client may send, without its newline.
+const LINE_LIMIT: usize = 1024;
+
 /// One connection: splits lines, forwards them, writes the answers.
 struct Conn {
     backend: Addr<Count>,
+    /// The start of a line whose newline has not come yet.
     pending: Vec<u8>,
 }
 
@@ -58,11 +74,25 @@ impl StreamProtocol<String> for Conn {
         t: &mut dyn StreamTransport<String>,
     ) -> Result<(), ProtocolError> {
         match ev {
+            _ if t.is_closing() => {} // refused a long line: nothing more
             StreamEvent::DataReceived(data) => {
-                self.pending.extend_from_slice(&data);
-                while let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
-                    let line: Vec<u8> = self.pending.drain(..=end).collect();
-                    let line = String::from_utf8_lossy(&line).trim().to_string();
+                // Only the new bytes are searched: `pending` has no newline.
+                let mut rest = &data[..];
+                loop {
+                    let end = rest.iter().position(|&b| b == b'\n');
+                    let part = &rest[..end.unwrap_or(rest.len())];
+                    if self.pending.len() + part.len() > LINE_LIMIT {
+                        t.write(
+                            format!("error: line longer than {LINE_LIMIT} bytes\n").as_bytes(),
+                        )?;
+                        t.close();
+                        return Ok(());
+                    }
+                    self.pending.extend_from_slice(part);
+                    let Some(end) = end else { break };
+                    rest = &rest[end + 1..];
+                    let line = String::from_utf8_lossy(&self.pending).trim().to_string();
+                    self.pending.clear();
                     if let Some(me) = t.addr() {
                         self.backend.forward(Count(line, me), t)?;
                     }
