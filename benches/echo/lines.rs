@@ -36,7 +36,9 @@ pub fn serve_streams() {
     eprintln!("switchboard streams server ended: {res:?}");
 }
 
-async fn tokio_lines(s: tokio::net::TcpStream) {
+/// tokio: `BufReader` lines, `write_all`, a task per connection (spawned
+/// by `servers::serve_tokio`).
+pub async fn tokio_lines(s: tokio::net::TcpStream) {
     let _ = s.set_nodelay(true);
     let (r, mut w) = s.into_split();
     let mut r = tokio::io::BufReader::new(r);
@@ -52,32 +54,6 @@ async fn tokio_lines(s: tokio::net::TcpStream) {
             }
         }
     }
-}
-
-/// tokio: a task per connection, `BufReader` lines, `write_all`.
-pub fn serve_tokio_lines() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        announce(listener.local_addr().expect("addr"));
-        loop {
-            match listener.accept().await {
-                Ok((s, _)) => {
-                    tokio::task::spawn_local(tokio_lines(s));
-                }
-                Err(e) => {
-                    eprintln!("tokio accept: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                }
-            }
-        }
-    });
 }
 
 /// CPython asyncio: `start_server`, `readline`, `write`, `drain`.

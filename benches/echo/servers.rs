@@ -89,7 +89,6 @@ pub fn serve(kind: &str, service: &str) {
     match Kind::parse(kind) {
         Some(Kind::Switchboard) => serve_switchboard(service),
         Some(Kind::Mio) => mio_server::serve(service),
-        Some(Kind::Tokio(_)) if service == Service::Lines => crate::lines::serve_tokio_lines(),
         Some(Kind::Tokio(kib)) => serve_tokio(service, kib * 1024),
         Some(Kind::Streams) => crate::lines::serve_streams(),
         Some(Kind::Python) | None => panic!("unknown server kind {kind}"),
@@ -199,9 +198,8 @@ fn serve_tokio(service: Service, buf_size: usize) {
             match listener.accept().await {
                 Ok((s, _)) => {
                     match service {
-                        Service::Echo | Service::Lines => {
-                            tokio::task::spawn_local(tokio_echo(s, buf_size))
-                        }
+                        Service::Echo => tokio::task::spawn_local(tokio_echo(s, buf_size)),
+                        Service::Lines => tokio::task::spawn_local(crate::lines::tokio_lines(s)),
                         Service::Http => tokio::task::spawn_local(tokio_http(s, buf_size)),
                     };
                 }
