@@ -9,6 +9,17 @@ use switchboard_protocols::TransportError;
 
 use crate::streams::StreamError;
 
+/// How far the stream has come to its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Data may still arrive.
+    Open,
+    /// The peer sent EOF; the connection may live on (we may still write).
+    Eof,
+    /// The connection (or pipe) is gone; nothing more arrives.
+    Lost,
+}
+
 /// The default for `limit` (asyncio's `_DEFAULT_STREAM_LIMIT`, 64 KiB).
 pub const DEFAULT_STREAM_LIMIT: usize = 64 * 1024;
 
@@ -22,8 +33,7 @@ pub(crate) struct StreamState {
     /// Bytes received and not yet consumed, in `incoming` and the reader's
     /// buffer: what the pause at 2 × limit counts.
     unread: Cell<usize>,
-    eof: Cell<bool>,
-    lost: Cell<bool>,
+    end: Cell<End>,
     error: RefCell<Option<TransportError>>,
     /// The feeder paused reading because `unread` passed 2 × limit.
     paused: Cell<bool>,
@@ -44,8 +54,7 @@ impl StreamState {
         StreamState {
             incoming: RefCell::new(BytesMut::new()),
             unread: Cell::new(0),
-            eof: Cell::new(false),
-            lost: Cell::new(false),
+            end: Cell::new(End::Open),
             error: RefCell::new(None),
             paused: Cell::new(false),
             limit: limit.max(1),
@@ -74,14 +83,15 @@ impl StreamState {
 
     /// The peer will send nothing more.
     pub(crate) fn feed_eof(&self) {
-        self.eof.set(true);
+        if self.end.get() == End::Open {
+            self.end.set(End::Eof);
+        }
         self.wake_reader();
     }
 
     /// The connection is gone, with `error` if it failed.
     pub(crate) fn lost(&self, error: Option<TransportError>) {
-        self.lost.set(true);
-        self.eof.set(true);
+        self.end.set(End::Lost);
         self.writing_paused.set(false);
         *self.error.borrow_mut() = error;
         self.wake_reader();
@@ -89,11 +99,12 @@ impl StreamState {
     }
 
     pub(crate) fn is_lost(&self) -> bool {
-        self.lost.get()
+        self.end.get() == End::Lost
     }
 
+    /// True once nothing more will arrive (EOF, or the stream is lost).
     pub(crate) fn is_eof(&self) -> bool {
-        self.eof.get()
+        self.end.get() != End::Open
     }
 
     /// What a read fails with once the buffer is empty, if anything: the
@@ -158,7 +169,7 @@ impl StreamState {
 
     /// Resolves once the connection is lost.
     pub(crate) fn poll_lost(&self, cx: &Context<'_>) -> Poll<()> {
-        if self.lost.get() {
+        if self.is_lost() {
             return Poll::Ready(());
         }
         self.wait_other(cx);
