@@ -277,3 +277,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })?;
     Ok(())
 }
+
+// The RESP framer's property tests, in the example's test build only.
+#[cfg(test)]
+#[path = "redis_server/resp_props.rs"]
+mod resp_props;
