@@ -190,7 +190,7 @@ pub trait StreamTransport<M: 'static = NoMessage> {
     /// false over TLS, whose `write_eof` is [`WriteError::EofNotSupported`]).
     fn can_write_eof(&self) -> bool;
 
-    /// Calls made with [`call`](Self::call) whose answer has not been
+    /// Calls made with `t.call(..)` whose answer has not been
     /// handed to the protocol yet.
     fn calls_in_flight(&self) -> usize {
         0
