@@ -376,6 +376,38 @@ fn hs6_eof_keeps_the_writer_open_and_wait_closed_waits_for_the_end() {
 }
 
 #[test]
+fn hs6_a_callback_that_only_reads_keeps_its_connection() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        // The writer is not moved into the future: it is dropped at once,
+        // and the reader alone keeps the connection.
+        let (server, port) = serve(&l, 1024, |mut r, _w| async move {
+            let line = r.readline().await?;
+            assert_eq!(&line[..], b"late\n");
+            Ok(())
+        })
+        .await;
+        let (mut r, mut w) = l
+            .open_connection()
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .unwrap();
+        until(&l, || server.connection_count() == 1).await;
+        for _ in 0..20 {
+            switchboard::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(server.connection_count(), 1, "the connection stays open");
+        w.write(b"late\n");
+        // The callback read its line and returned: both halves gone, closed.
+        assert!(r.readline().await.unwrap().is_empty());
+        until(&l, || server.connection_count() == 0).await;
+        server.close();
+    });
+}
+
+#[test]
 fn hs6_a_dropped_writer_closes_its_connection() {
     let (lp, _h) = new_loop();
     let l = lp.clone();
@@ -424,4 +456,30 @@ fn hs1_a_blocking_std_client_talks_to_a_stream_server() {
         assert_eq!(client.join().unwrap(), "SHOUT\n");
         server.close();
     });
+}
+
+#[test]
+fn hs6_run_returning_with_live_stream_tasks_closes_them_quietly() {
+    // main returns while a server callback waits on its reader and a client
+    // holds its writer: the loop closes, the tasks and writers are dropped
+    // (each writer's drop closes its transport), and nothing panics.
+    let out = switchboard::run(|lp| async move {
+        let _z4 = support::RecordingHandler::install(&lp);
+        let server = lp
+            .start_server(|mut r, _w| async move {
+                r.readline().await?;
+                Ok::<(), switchboard::Error>(())
+            })
+            .host("127.0.0.1")
+            .port(0)
+            .await?;
+        let port = server.sockets()[0].port();
+        let (_r, mut w) = lp.open_connection().host("127.0.0.1").port(port).await?;
+        w.write(b"no newline, the server keeps waiting");
+        until(&lp, || server.connection_count() == 1).await;
+        Ok::<_, switchboard::Error>(port)
+    });
+    let port = out.expect("run ends cleanly");
+    // The listener is gone with the loop.
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
 }

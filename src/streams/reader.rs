@@ -47,6 +47,9 @@ impl ReadControl {
 ///
 /// It also implements `futures-io`'s `AsyncRead` and `AsyncBufRead`, so
 /// readers built on those traits work on it.
+///
+/// A connection closes when both its reader and its writer are dropped
+/// (see [`StreamWriter`](crate::StreamWriter)); either alone keeps it open.
 #[derive(Debug)]
 pub struct StreamReader {
     state: Rc<StreamState>,
@@ -59,6 +62,9 @@ pub struct StreamReader {
 
 impl StreamReader {
     pub(crate) fn new(state: Rc<StreamState>, control: ReadControl) -> Self {
+        if matches!(control, ReadControl::Socket(_)) {
+            state.hold();
+        }
         StreamReader {
             state,
             buf: BytesMut::new(),
@@ -307,6 +313,18 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     match needle {
         [b] => memchr::memchr(*b, hay),
         _ => memchr::memmem::find(hay, needle),
+    }
+}
+
+impl Drop for StreamReader {
+    /// The last of a connection's reader and writer to go closes it (what
+    /// was written is sent first); a pipe's reader leaves its pipe alone.
+    fn drop(&mut self) {
+        if let ReadControl::Socket(h) = &self.control {
+            if self.state.release_holder() && !h.is_closing() {
+                h.close();
+            }
+        }
     }
 }
 

@@ -47,6 +47,9 @@ pub(crate) struct StreamState {
     others: RefCell<Vec<Waker>>,
     /// Pipes only: `PauseWriting` was delivered and `ResumeWriting` not yet.
     pub(crate) writing_paused: Cell<bool>,
+    /// Sockets: how many of the connection's reader and writer are alive;
+    /// the last one dropped closes the connection.
+    holders: Cell<u8>,
 }
 
 impl StreamState {
@@ -62,7 +65,21 @@ impl StreamState {
             reader: RefCell::new(None),
             others: RefCell::new(Vec::new()),
             writing_paused: Cell::new(false),
+            holders: Cell::new(0),
         }
+    }
+
+    /// A reader or writer of a socket stream was made.
+    pub(crate) fn hold(&self) {
+        self.holders.set(self.holders.get() + 1);
+    }
+
+    /// A reader or writer of a socket stream was dropped: true if it was
+    /// the last, and the connection should close.
+    pub(crate) fn release_holder(&self) -> bool {
+        let n = self.holders.get().saturating_sub(1);
+        self.holders.set(n);
+        n == 0
     }
 
     /// Data arrived. True if the feeder should pause reading now (and has

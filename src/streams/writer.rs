@@ -34,9 +34,13 @@ pub(crate) enum Sink {
 /// refuses (after [`write_eof`](Self::write_eof)) is reported by the next
 /// `drain`, since `write` returns nothing.
 ///
-/// Dropping a writer that was not closed closes its transport (what was
-/// written is still sent first), so a connection whose task ended does not
-/// linger. It also implements `futures-io`'s `AsyncWrite`.
+/// A connection whose reader and writer are both dropped without `close`
+/// is closed (what was written is still sent first), so a connection whose
+/// task ended does not linger; either one alone keeps it open, so a
+/// callback that only reads (`|mut reader, _writer| async move { .. }`,
+/// where the writer is dropped at once) keeps its connection. A pipe's
+/// writer (a child's stdin) closes its pipe when dropped. It also
+/// implements `futures-io`'s `AsyncWrite`.
 ///
 /// A write goes to the socket at once when the loop is not inside this
 /// transport's own events and no earlier write waits (asyncio's `write`
@@ -78,6 +82,9 @@ pub struct StreamWriter {
 
 impl StreamWriter {
     pub(crate) fn new(state: Rc<StreamState>, sink: Sink) -> Self {
+        if matches!(sink, Sink::Socket(_)) {
+            state.hold();
+        }
         StreamWriter {
             state,
             sink,
@@ -261,8 +268,14 @@ impl StreamWriter {
 }
 
 impl Drop for StreamWriter {
+    /// A pipe's writer closes its pipe (how a child sees EOF on stdin); a
+    /// connection's closes it if the reader is gone too.
     fn drop(&mut self) {
-        if !self.is_closing() {
+        let last = match &self.sink {
+            Sink::Socket(_) => self.state.release_holder(),
+            Sink::Pipe(_) => true,
+        };
+        if last && !self.is_closing() {
             self.close();
         }
     }
