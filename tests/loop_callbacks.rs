@@ -504,27 +504,67 @@ fn x2_4096_threadsafe_calls_scheduling_and_cancelling_timers_run_exactly_once() 
     assert!(handler.take().is_empty());
 }
 
+/// X3 is kept at compile time (asyncio refuses at run time, in debug mode
+/// only): `EventLoop`, whose `call_soon`/`call_later`/`call_at` are not
+/// thread-safe, is neither `Send` nor `Sync`, so no other thread can call
+/// them. If it were either, a `check` below would be ambiguous and this file
+/// would not compile. (A `compile_fail` doctest on `EventLoop` makes the
+/// same point from the outside.)
+trait AmbiguousIfSend<A> {
+    fn check() {}
+}
+impl<T: ?Sized> AmbiguousIfSend<()> for T {}
+impl<T: ?Sized + Send> AmbiguousIfSend<u8> for T {}
+trait AmbiguousIfSync<A> {
+    fn check() {}
+}
+impl<T: ?Sized> AmbiguousIfSync<()> for T {}
+impl<T: ?Sized + Sync> AmbiguousIfSync<u8> for T {}
+const _: fn() = || {
+    <EventLoop as AmbiguousIfSend<_>>::check();
+    <EventLoop as AmbiguousIfSync<_>>::check();
+};
+
 #[test]
-fn x3_loop_handle_and_handles_are_send_sync_clone() {
-    // The loop itself is !Send (a compile_fail doctest on `EventLoop` checks
-    // that): other threads get a `LoopHandle`, and may cancel any handle.
+fn x3_other_threads_only_schedule_through_the_loop_in_and_out_of_debug() {
+    // What other threads get instead: a `LoopHandle`, and handles to cancel.
     fn send_sync_clone<T: Send + Sync + Clone + 'static>() {}
     send_sync_clone::<LoopHandle>();
     send_sync_clone::<Handle>();
     send_sync_clone::<TimerHandle>();
 
-    let (lp, _handler) = new_loop();
-    let remote = lp.handle();
-    let h = lp
-        .call_soon(|| panic!("cancelled from another thread"))
-        .unwrap();
-    std::thread::spawn(move || {
-        h.cancel();
-        remote.stop();
-    })
-    .join()
-    .unwrap();
-    lp.run_forever().unwrap();
+    for debug in [false, true] {
+        let (lp, handler) = new_loop();
+        lp.set_debug(debug);
+        let loop_thread = std::thread::current().id();
+        let remote = lp.handle();
+        let ran_on = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let h = lp
+            .call_soon(|| panic!("cancelled from another thread"))
+            .unwrap();
+        let r = ran_on.clone();
+        let caller = std::thread::spawn(move || {
+            h.cancel();
+            // Accepted in either mode, and never run here on the caller.
+            let r2 = r.clone();
+            remote
+                .call_soon_threadsafe(move || r2.lock().unwrap().push(std::thread::current().id()))
+                .expect("call_soon_threadsafe from another thread");
+            let stopper = remote.clone();
+            remote
+                .call_soon_threadsafe(move || stopper.stop())
+                .expect("call_soon_threadsafe from another thread");
+            assert!(r.lock().unwrap().is_empty(), "ran on the calling thread");
+            std::thread::current().id()
+        });
+        let caller_thread = caller.join().unwrap();
+        assert!(ran_on.lock().unwrap().is_empty(), "ran before the loop did");
+        run_forever_with_deadline(&lp);
+        assert_eq!(*ran_on.lock().unwrap(), vec![loop_thread], "debug={debug}");
+        assert_ne!(loop_thread, caller_thread);
+        assert!(handler.take().is_empty(), "debug={debug}");
+        lp.close().unwrap();
+    }
 }
 
 #[test]

@@ -67,16 +67,28 @@ fn sg1_raise_before_run_is_delivered_through_the_queue() {
     lp.call_later(0.2, move || handle.stop()).unwrap();
     lp.run_forever().unwrap();
     assert_eq!(caught.get(), 1);
+    assert!(!is_default(NixSignal::SIGUSR2), "the handler is installed");
     lp.close().unwrap();
-    // Closing restored SIG_DFL and forgot the handler.
-    assert!(!lp_remove_after_close(Signal::SIGUSR2));
+    // Closing removed the handler, which restored SIG_DFL, and the closed loop
+    // reports it has none.
+    assert!(
+        is_default(NixSignal::SIGUSR2),
+        "close left the handler installed"
+    );
+    assert!(!lp.remove_signal_handler(Signal::SIGUSR2).unwrap());
 }
 
-fn lp_remove_after_close(sig: Signal) -> bool {
-    let (lp, _z4) = support::new_loop();
-    let removed = lp.remove_signal_handler(sig).unwrap();
-    lp.close().unwrap();
-    removed
+/// Whether `sig`'s disposition is `SIG_DFL`. `sigaction` can only be read by
+/// writing, so this sets `SIG_DFL` and puts the old action back.
+fn is_default(sig: NixSignal) -> bool {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet};
+    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    // SAFETY: SIG_DFL and the action just read back are valid dispositions,
+    // and the test holds SERIAL, so no other test changes this signal meanwhile.
+    let old = unsafe { sigaction(sig, &dfl) }.expect("read the disposition");
+    let default = matches!(old.handler(), SigHandler::SigDfl);
+    unsafe { sigaction(sig, &old) }.expect("restore the disposition");
+    default
 }
 
 #[test]

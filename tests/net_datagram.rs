@@ -285,7 +285,7 @@ fn u5_the_write_buffer_is_bounded_by_default_and_a_full_one_drops_with_enobufs()
 }
 
 #[test]
-fn u6_sendto_after_close_is_dropped_and_unix_datagrams_work_with_unnamed_peers() {
+fn u6_unix_datagrams_work_with_unnamed_peers() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("dgram.sock");
     let (lp, _h) = new_loop();
@@ -321,15 +321,89 @@ fn u6_sendto_after_close_is_dropped_and_unix_datagrams_work_with_unnamed_peers()
             .contains(&Rec::Datagram(b"hi".to_vec(), Address::Unnamed)));
         // The reply to an unnamed address fails with an error, not a panic.
         until(&l, || !errors(&slog).is_empty()).await;
+        assert!(datagrams(&clog).is_empty(), "an unnamed peer gets no reply");
+        client.transport.close();
+        server.transport.close();
+        until(&l, || {
+            client.transport.is_lost() && server.transport.is_lost()
+        })
+        .await;
+    });
+}
+
+/// U6's first half, checked where a wrongly sent datagram would land: the
+/// receiver. The client closes while datagrams are still queued (the
+/// receiver does not read), so a `close` that flushes has work to do when
+/// the late `sendto` comes; the queued datagrams arrive, the late one does
+/// not, and the drop is logged.
+#[test]
+fn u6_sendto_after_close_never_reaches_the_peer_and_is_logged() {
+    support::logs::install();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("peer.sock");
+    let peer = UnixDatagram::bind(&path).expect("bind the peer");
+    peer.set_nonblocking(true).expect("nonblocking");
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    let (sent, received) = run_with_deadline(&lp, async move {
+        let (p, _clog) = recorder(false);
+        let client = l
+            .create_datagram_endpoint(move || p)
+            .remote_addr(Address::Unix(path.clone()))
+            .await
+            .expect("connect unix datagram");
+        // Until the peer's queue is full and the transport holds some back.
+        let mut sent = 0;
+        loop {
+            sent += 1;
+            client
+                .transport
+                .sendto(vec![b'q'; 1024], None)
+                .expect("sendto");
+            turns(2).await;
+            if client.transport.get_write_buffer_size() > 0 {
+                break;
+            }
+            assert!(sent < 100_000, "the peer's queue never filled");
+        }
         client.transport.close();
         client
             .transport
             .sendto(&b"late"[..], None)
             .expect("dropped, no error");
-        until(&l, || client.transport.is_lost()).await;
-        assert!(datagrams(&clog).is_empty());
-        server.transport.close();
+        // Read while the close flushes, until the transport is gone.
+        let mut received = Vec::new();
+        let mut buf = [0u8; 2048];
+        let mut drain = |received: &mut Vec<Vec<u8>>| {
+            while let Ok(n) = peer.recv(&mut buf) {
+                received.push(buf[..n].to_vec());
+            }
+        };
+        until(&l, || {
+            drain(&mut received);
+            client.transport.is_lost()
+        })
+        .await;
+        drain(&mut received);
+        (sent, received)
     });
+    assert!(
+        !received.iter().any(|d| d.as_slice() == b"late"),
+        "a datagram sent after close reached the peer"
+    );
+    assert_eq!(
+        received.len(),
+        sent,
+        "close flushes what was queued before it"
+    );
+    assert!(received.iter().all(|d| d == &vec![b'q'; 1024]));
+    let logged = support::logs::take_mine();
+    assert!(
+        logged
+            .iter()
+            .any(|r| r.level == log::Level::Warn && r.message.contains("write() after close")),
+        "no warning for the dropped datagram: {logged:?}"
+    );
 }
 
 #[test]

@@ -512,3 +512,46 @@ fn n1_switchboard_unix_client_against_an_asyncio_unix_echo_server() {
     assert!(child.wait().expect("exit").success());
     assert_eq!(rest.trim(), "DONE None");
 }
+
+/// N4's "a failed bind closes the socket": binds that fail after the socket
+/// was made leave no descriptor behind. Run alone: other tests' descriptors
+/// would make the count meaningless.
+#[test]
+fn n4_a_failed_bind_closes_its_socket() {
+    if !support::net::is_alone_child() {
+        return support::net::run_alone("n4_a_failed_bind_closes_its_socket", "N4-CHILD-OK");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("no-such-dir").join("x.sock");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        // Warm up whatever the loop opens once (its poller, a resolver).
+        let (server, _) = support::net::serve::<_, NoMessage>(&l, RecordingProtocol::new).await;
+        server.close();
+        let before = support::net::open_fds();
+        for _ in 0..20 {
+            let r = l
+                .create_unix_server::<_, NoMessage>(RecordingProtocol::new)
+                .path(&missing)
+                .await;
+            assert!(r.is_err(), "bound a path in a missing directory");
+            let r = l
+                .create_server::<_, NoMessage>(RecordingProtocol::new)
+                .host("127.0.0.1")
+                .port(port)
+                .await;
+            assert!(r.is_err(), "bound a port in use");
+        }
+        support::turns(4).await;
+        assert_eq!(
+            support::net::open_fds(),
+            before,
+            "a failed bind left fds open"
+        );
+    });
+    drop(taken);
+    println!("N4-CHILD-OK");
+}

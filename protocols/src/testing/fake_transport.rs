@@ -309,7 +309,7 @@ mod tests {
     }
 
     #[test]
-    fn s4_records_every_write_in_order() -> Result<(), WriteError> {
+    fn double_records_every_write_in_order() -> Result<(), WriteError> {
         let mut t = FakeTransport::new();
         t.write(b"a")?;
         t.write(b"")?;
@@ -322,7 +322,7 @@ mod tests {
     }
 
     #[test]
-    fn h1_write_eof_once_then_h2_write_fails() -> Result<(), WriteError> {
+    fn double_write_eof_once_then_write_fails() -> Result<(), WriteError> {
         let mut t = FakeTransport::new();
         assert!(t.can_write_eof());
         t.write_eof()?;
@@ -336,7 +336,7 @@ mod tests {
     }
 
     #[test]
-    fn h1_write_eof_after_close_does_nothing() -> Result<(), WriteError> {
+    fn double_write_eof_after_close_does_nothing() -> Result<(), WriteError> {
         let mut t = FakeTransport::new();
         t.close();
         t.write_eof()?;
@@ -345,7 +345,7 @@ mod tests {
     }
 
     #[test]
-    fn g5_writes_after_close_abort_or_loss_are_dropped() -> Result<(), WriteError> {
+    fn double_writes_after_close_abort_or_loss_are_dropped() -> Result<(), WriteError> {
         for end in [
             FakeLifecycle::Closing,
             FakeLifecycle::Aborted,
@@ -367,7 +367,7 @@ mod tests {
     }
 
     #[test]
-    fn g2_close_then_abort_is_aborted() {
+    fn double_close_then_abort_is_aborted() {
         let mut t = FakeTransport::new();
         t.close();
         assert!(!t.aborted());
@@ -380,7 +380,7 @@ mod tests {
     }
 
     #[test]
-    fn s5_pause_and_resume_reading_are_idempotent() {
+    fn double_pause_and_resume_reading_are_idempotent() {
         let mut t = FakeTransport::new();
         assert!(t.is_reading());
         t.pause_reading();
@@ -395,7 +395,7 @@ mod tests {
     }
 
     #[test]
-    fn w1_limits_follow_asyncio_arithmetic() -> Result<(), LimitsError> {
+    fn double_limits_follow_asyncio_arithmetic() -> Result<(), LimitsError> {
         let mut t = FakeTransport::new();
         assert_eq!(t.get_write_buffer_limits(), WriteLimits::DEFAULT);
         t.set_write_buffer_limits(None, Some(16385))?;
@@ -413,7 +413,7 @@ mod tests {
     }
 
     #[test]
-    fn h3_keep_open_is_recorded() {
+    fn double_keep_open_is_recorded() {
         let mut t = FakeTransport::new();
         assert!(!t.kept_open());
         t.keep_open();
@@ -421,7 +421,7 @@ mod tests {
     }
 
     #[test]
-    fn s8_set_protocol_is_taken_once() {
+    fn double_set_protocol_is_taken_once() {
         let mut t = FakeTransport::new();
         assert!(t.take_new_protocol().is_none());
         t.set_protocol(AnyStreamProtocol::Stream(Box::new(Nop)));
@@ -433,7 +433,7 @@ mod tests {
     }
 
     #[test]
-    fn s2_extra_info_is_settable_and_survives_close() {
+    fn double_extra_info_is_settable_and_survives_close() {
         let mut t = FakeTransport::new();
         assert_eq!(t.peername(), None);
         let peer: SocketAddr = ([127, 0, 0, 1], 4000).into();

@@ -151,7 +151,7 @@ mod tests {
     }
 
     #[test]
-    fn s1_full_grammar_passes() {
+    fn checker_full_grammar_passes() {
         let log = [
             ConnectionMade,
             data(),
@@ -168,13 +168,13 @@ mod tests {
     }
 
     #[test]
-    fn b2_buffered_grammar_passes() {
+    fn checker_buffered_grammar_passes() {
         let log = [ConnectionMade, BufferUpdated(7), Eof, Lost(None)];
         assert_eq!(check_stream_grammar(&log), Ok(()));
     }
 
     #[test]
-    fn s1_made_must_come_first_and_once() {
+    fn checker_made_must_come_first_and_once() {
         assert_eq!(
             check_stream_prefix(&[data()]),
             Err(GrammarError::NotMadeFirst {
@@ -189,7 +189,7 @@ mod tests {
     }
 
     #[test]
-    fn s1_lost_must_be_last_and_once() {
+    fn checker_lost_must_be_last_and_once() {
         assert_eq!(
             check_stream_grammar(&[ConnectionMade, data()]),
             Err(GrammarError::NotLost { len: 2 })
@@ -208,7 +208,7 @@ mod tests {
     }
 
     #[test]
-    fn s1_no_data_after_eof() {
+    fn checker_no_data_after_eof() {
         assert_eq!(
             check_stream_prefix(&[ConnectionMade, Eof, data()]),
             Err(GrammarError::DataAfterEof {
@@ -230,7 +230,7 @@ mod tests {
     }
 
     #[test]
-    fn w3_pause_and_resume_alternate() {
+    fn checker_pause_and_resume_alternate() {
         assert_eq!(
             check_stream_prefix(&[ConnectionMade, PauseWriting, PauseWriting]),
             Err(GrammarError::PauseTwice { index: 2 })
@@ -242,7 +242,7 @@ mod tests {
     }
 
     #[test]
-    fn g4_resume_never_after_lost() {
+    fn checker_resume_never_after_lost() {
         let err = check_stream_prefix(&[ConnectionMade, PauseWriting, Lost(None), ResumeWriting]);
         assert_eq!(
             err,

@@ -126,7 +126,7 @@ mod tests {
     use crate::testing::FakeTransport;
 
     #[test]
-    fn b1_logs_the_bytes_written_into_the_buffer() {
+    fn double_logs_the_bytes_written_into_the_buffer() {
         let mut p = RecordingBufferedProtocol::new(50);
         let mut t = FakeTransport::new();
         let buf = BufferedProtocol::<crate::NoMessage>::get_buffer(&mut p, -1);
@@ -139,7 +139,7 @@ mod tests {
     }
 
     #[test]
-    fn b1_oversized_update_is_an_error() {
+    fn double_oversized_update_is_an_error() {
         let mut p = RecordingBufferedProtocol::new(2);
         let mut t = FakeTransport::new();
         let err = BufferedProtocol::handle(&mut p, BufferedEvent::BufferUpdated(3), &mut t);
@@ -147,7 +147,7 @@ mod tests {
     }
 
     #[test]
-    fn h3_keep_open_on_eof() {
+    fn double_keep_open_on_eof() {
         let mut p = RecordingBufferedProtocol::new(1).keep_open_on_eof(true);
         let mut t = FakeTransport::new();
         BufferedProtocol::handle(&mut p, BufferedEvent::EofReceived, &mut t).expect("eof");

@@ -122,7 +122,7 @@ mod tests {
     }
 
     #[test]
-    fn s1_logs_every_event_in_order() {
+    fn double_logs_every_event_in_order() {
         let mut p = RecordingProtocol::new();
         let mut t = FakeTransport::new();
         let data = Bytes::from_static(b"abc");
@@ -153,7 +153,7 @@ mod tests {
     }
 
     #[test]
-    fn h3_keep_open_on_eof_calls_keep_open() {
+    fn double_keep_open_on_eof_calls_keep_open() {
         let mut p = RecordingProtocol::new().keep_open_on_eof(true);
         let mut t = FakeTransport::new();
         run(&mut p, &mut t, vec![StreamEvent::EofReceived]);

@@ -1,3 +1,6 @@
+// These check the test doubles themselves, not the runtime, so their names
+// carry no behaviour id: no test here is evidence for docs/behavior.md.
+
 use bytes::Bytes;
 
 use super::*;
@@ -32,7 +35,7 @@ where
 }
 
 #[test]
-fn s1_echo_session_keeps_the_grammar() -> Result<(), Box<dyn std::error::Error>> {
+fn double_echo_session_keeps_the_grammar() -> Result<(), Box<dyn std::error::Error>> {
     let p = RecordingProtocol::new().echo(true);
     let log = p.log();
     let mut conn = FakeConnection::new(p);
@@ -51,7 +54,7 @@ fn s1_echo_session_keeps_the_grammar() -> Result<(), Box<dyn std::error::Error>>
 }
 
 #[test]
-fn s1_calls_that_would_break_the_grammar_do_nothing() -> Result<(), ProtocolError> {
+fn double_calls_that_would_break_the_grammar_do_nothing() -> Result<(), ProtocolError> {
     let p = RecordingProtocol::new().keep_open_on_eof(true);
     let log = p.log();
     let mut conn = FakeConnection::new(p);
@@ -80,7 +83,7 @@ fn s1_calls_that_would_break_the_grammar_do_nothing() -> Result<(), ProtocolErro
 }
 
 #[test]
-fn h3_eof_closes_unless_kept_open() -> Result<(), ProtocolError> {
+fn double_eof_closes_unless_kept_open() -> Result<(), ProtocolError> {
     let mut closing = FakeConnection::new(RecordingProtocol::new());
     closing.connect()?;
     closing.receive_eof()?;
@@ -100,7 +103,7 @@ fn h3_eof_closes_unless_kept_open() -> Result<(), ProtocolError> {
 }
 
 #[test]
-fn g1_g2_close_inside_a_handler_gives_one_lost_and_stops_data() -> Result<(), ProtocolError> {
+fn double_close_inside_a_handler_gives_one_lost_and_stops_data() -> Result<(), ProtocolError> {
     let p = RecordingProtocol::new().close_on_data(true);
     let log = p.log();
     let mut conn = FakeConnection::new(p);
@@ -118,7 +121,7 @@ fn g1_g2_close_inside_a_handler_gives_one_lost_and_stops_data() -> Result<(), Pr
 }
 
 #[test]
-fn s6_handler_error_aborts_and_loses_with_the_error() {
+fn double_handler_error_aborts_and_loses_with_the_error() {
     let mut conn = FakeConnection::new(on_data(|_, _| Err(ProtocolError::failed("boom"))));
     conn.connect().expect("connect");
     let err = conn.receive(b"x").expect_err("handler fails");
@@ -127,7 +130,7 @@ fn s6_handler_error_aborts_and_loses_with_the_error() {
 }
 
 #[test]
-fn s6_error_reason_reaches_the_new_protocol() -> Result<(), ProtocolError> {
+fn double_error_reason_reaches_the_new_protocol() -> Result<(), ProtocolError> {
     let p = RecordingProtocol::new();
     let log = p.log();
     let mut conn = FakeConnection::new(on_data(move |_, t| {
@@ -144,7 +147,7 @@ fn s6_error_reason_reaches_the_new_protocol() -> Result<(), ProtocolError> {
 }
 
 #[test]
-fn s8_set_protocol_switches_to_buffered() -> Result<(), ProtocolError> {
+fn double_set_protocol_switches_to_buffered() -> Result<(), ProtocolError> {
     let p2 = RecordingBufferedProtocol::new(50);
     let log = p2.log();
     let mut conn = FakeConnection::new(on_data(move |_, t| {
@@ -161,7 +164,7 @@ fn s8_set_protocol_switches_to_buffered() -> Result<(), ProtocolError> {
 }
 
 #[test]
-fn s9_abort_in_connection_made_loses_at_once() -> Result<(), ProtocolError> {
+fn double_abort_in_connection_made_loses_at_once() -> Result<(), ProtocolError> {
     struct AbortOnMade;
     impl StreamProtocol for AbortOnMade {
         fn handle(
@@ -180,7 +183,7 @@ fn s9_abort_in_connection_made_loses_at_once() -> Result<(), ProtocolError> {
 }
 
 #[test]
-fn b3_empty_buffer_is_fatal() {
+fn double_empty_buffer_is_fatal() {
     let p = RecordingBufferedProtocol::new(0);
     let log = p.log();
     let mut conn = FakeConnection::buffered(p);
@@ -198,7 +201,7 @@ fn b3_empty_buffer_is_fatal() {
 }
 
 #[test]
-fn b4_small_buffers_lose_nothing() -> Result<(), Box<dyn std::error::Error>> {
+fn double_small_buffers_lose_nothing() -> Result<(), Box<dyn std::error::Error>> {
     let data: Vec<u8> = (0..123_123u32).map(|i| (i % 251) as u8).collect();
     let p = RecordingBufferedProtocol::new(50);
     let log = p.log();
