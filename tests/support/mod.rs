@@ -18,6 +18,7 @@ pub mod child;
 pub mod datagram;
 pub mod examples;
 pub mod net;
+pub mod sched;
 pub mod script;
 pub mod scripted;
 pub mod stream_echo;
