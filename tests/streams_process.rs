@@ -165,3 +165,40 @@ fn hp5_a_child_that_does_not_read_holds_drain_until_it_goes() {
         assert_eq!(p.wait().await.unwrap(), -9);
     });
 }
+
+#[test]
+fn q8_hp6_a_full_stdout_reader_pauses_the_pipe_and_reading_resumes_it() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        const TOTAL: usize = 4 << 20;
+        let mut p = l
+            .create_subprocess_exec("head", ["-c", &TOTAL.to_string(), "/dev/zero"])
+            .stdout(Stdio::Pipe)
+            .limit(64 * 1024)
+            .await
+            .unwrap();
+        let pipe = p.handle().get_pipe_transport(1).expect("stdout is a pipe");
+        // Nobody reads: past 2 x limit the pipe stops being read, and the
+        // child blocks on a full pipe instead of filling our memory.
+        support::net::until(&l, || !pipe.is_reading()).await;
+        for _ in 0..50 {
+            switchboard::sleep(Duration::from_millis(1)).await;
+        }
+        assert!(!pipe.is_reading());
+        assert_eq!(p.returncode(), None, "the child waits on its full pipe");
+        // Reading resumes the pipe and gets every byte.
+        let stdout = p.stdout.as_mut().unwrap();
+        let mut got = 0;
+        loop {
+            let chunk = stdout.read(1 << 20).await.unwrap();
+            if chunk.is_empty() {
+                break;
+            }
+            assert!(chunk.iter().all(|&b| b == 0));
+            got += chunk.len();
+        }
+        assert_eq!(got, TOTAL);
+        assert_eq!(p.wait().await.unwrap(), 0);
+    });
+}

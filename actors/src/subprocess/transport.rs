@@ -291,9 +291,15 @@ impl UnixSubprocessTransport {
         self.deliver_raised(cx);
         for fd in [1, 2] {
             if let Some(r) = self.core.reader(fd) {
+                // What a handle's `is_reading()` reads: the protocol may
+                // have paused or resumed this pipe during the step.
+                let reading = r.is_reading();
                 if std::mem::take(&mut r.read_again) {
                     let me = cx.id();
                     cx.send(me, Box::new(ReadMore(fd)));
+                }
+                if let Some(p) = &self.core.child.info.pipes[fd as usize] {
+                    p.mark_reading(reading);
                 }
             }
         }
