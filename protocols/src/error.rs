@@ -182,3 +182,31 @@ impl ProtocolError {
         ProtocolError::Failed(message.into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// S7's non-reset branch: a loopback peer cannot make a socket read fail
+    /// with anything but a reset, so the classification the read path
+    /// applies is checked here on the errors it would meet (EIO, ETIMEDOUT,
+    /// EHOSTUNREACH): each keeps its OS error under `Io { op: "read" }` and
+    /// is not a connection error, so it is reported as fatal, unlike a reset.
+    #[test]
+    fn s7_a_non_reset_read_error_keeps_its_os_error_and_is_fatal() {
+        for errno in [5, 110, 113] {
+            let err = TransportError::from_io("read", io::Error::from_raw_os_error(errno));
+            match &err {
+                TransportError::Io { op, source } => {
+                    assert_eq!(*op, "read");
+                    assert_eq!(source.raw_os_error(), Some(errno));
+                }
+                other => panic!("{errno}: {other:?}"),
+            }
+            assert!(!err.is_connection_error(), "{errno}");
+        }
+        let reset = TransportError::from_io("read", io::Error::from_raw_os_error(104));
+        assert!(matches!(reset, TransportError::ConnectionReset));
+        assert!(reset.is_connection_error());
+    }
+}
