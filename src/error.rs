@@ -40,6 +40,11 @@ pub enum LoopError {
     /// The task or future belongs to another loop.
     #[error("the future belongs to a different loop than the one given")]
     WrongLoop,
+    /// [`run`](crate::run) ended by an [`Interrupt`](crate::Interrupt): a
+    /// SIGINT nobody handled, or one raised by the program (asyncio's
+    /// `KeyboardInterrupt` out of `asyncio.run`).
+    #[error("the event loop was interrupted")]
+    Interrupted,
     /// The task `run_until_complete` drove ended without an output.
     #[error(transparent)]
     Task(TaskError),

@@ -360,3 +360,61 @@ fn d3_dropping_a_debug_loop_unclosed_warns() {
         "{warnings:?}"
     );
 }
+
+/// A read-pipe protocol that ignores everything.
+struct QuietPipe;
+
+impl switchboard::ReadPipeProtocol for QuietPipe {
+    fn handle(
+        &mut self,
+        _: switchboard::ReadPipeEvent,
+        _: &mut dyn switchboard::ReadPipeTransport,
+    ) -> Result<(), switchboard::ProtocolError> {
+        Ok(())
+    }
+}
+
+/// Fault 28 / D3: a debug loop closed with a live TCP transport and a live
+/// pipe transport warns of each (asyncio's ResourceWarning), and the pipe's
+/// handle still prints and answers after its loop closed, as closed.
+#[test]
+fn d3_fault_28_live_transports_at_close_warn_and_a_pipe_handle_prints_after() {
+    logs::install();
+    let _ = logs::take_mine();
+    let (lp, _h) = new_loop();
+    lp.set_debug(true);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let port = listener.local_addr().expect("addr").port();
+    let (r, w) = nix::unistd::pipe().expect("pipe");
+    let l = lp.clone();
+    let (pipe, conn) = support::run_with_deadline(&lp, async move {
+        let pipe = l.connect_read_pipe(|| QuietPipe, r).await.expect("pipe");
+        let conn = l
+            .create_connection(|| switchboard::ready_made::Echo)
+            .host("127.0.0.1")
+            .port(port)
+            .await
+            .expect("connect");
+        (pipe, conn)
+    });
+    let fd = pipe.fileno().expect("open before close");
+    lp.close().expect("close");
+    let warnings = mine_at(log::Level::Warn);
+    let warned = |what: &str| {
+        warnings
+            .iter()
+            .any(|w| w.contains("unclosed resource") && w.contains(what))
+    };
+    assert!(warned(&format!("UnixReadPipe fd={fd}")), "{warnings:?}");
+    assert!(warned("TcpTransport"), "{warnings:?}");
+
+    // The pipe handle after its loop closed: it prints, and says closed.
+    let repr = format!("{pipe:?}");
+    assert!(repr.contains(&format!("fd: {fd}")), "{repr}");
+    assert!(repr.contains("closing: true"), "{repr}");
+    assert_eq!(pipe.fileno(), None);
+    assert!(pipe.is_closing() && pipe.is_lost());
+    pipe.pause_reading();
+    pipe.close();
+    drop((conn, w, listener));
+}

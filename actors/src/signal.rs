@@ -28,7 +28,7 @@ use mio::unix::pipe;
 use crate::sys::unix::signal as sys;
 use crate::{LoopActor, LoopContext, Readiness, Status};
 
-pub use crate::sys::unix::signal::NSIG;
+pub use crate::sys::unix::signal::{is_default, on_main_thread, NSIG};
 // `Signal` (in the platform-free crate) spells its numbers out per OS; they
 // are the C library's, or this does not compile.
 const _: () = {
@@ -87,12 +87,17 @@ struct Inner {
     listeners: RefCell<Vec<(ListenerKey, i32, SignalListener)>>,
     next_key: Cell<u64>,
     closed: Cell<bool>,
+    /// Signals that leave the loop with an `Interrupt` when they come and
+    /// nothing else here wants them: SIGINT while `run_*` claims it, as
+    /// asyncio's runner turns SIGINT into `KeyboardInterrupt`.
+    interrupts: RefCell<Vec<i32>>,
 }
 
 impl Inner {
     fn clear(&self) {
         let mut sigs: Vec<i32> = self.handlers.borrow_mut().drain().map(|(s, _)| s).collect();
         sigs.extend(self.listeners.borrow_mut().drain(..).map(|(_, s, _)| s));
+        sigs.extend(self.interrupts.borrow_mut().drain(..));
         sigs.sort_unstable();
         sigs.dedup();
         for sig in sigs {
@@ -103,9 +108,14 @@ impl Inner {
     }
 
     /// True while a handler or a listener wants `sig`.
-    fn wanted(&self, sig: i32) -> bool {
+    fn handled(&self, sig: i32) -> bool {
         self.handlers.borrow().contains_key(&sig)
             || self.listeners.borrow().iter().any(|(_, s, _)| *s == sig)
+    }
+
+    /// True while a handler, a listener or an interrupt wants `sig`.
+    fn wanted(&self, sig: i32) -> bool {
+        self.handled(sig) || self.interrupts.borrow().contains(&sig)
     }
 
     /// Uninstalls the OS handler for `sig` if nothing here wants it anymore.
@@ -195,6 +205,31 @@ impl SignalTable {
             .collect()
     }
 
+    /// Makes `sig` leave the loop with an `Interrupt` whenever it comes and
+    /// no handler or listener of this table wants it (installing the OS
+    /// handler if needed). A handler or listener added later takes
+    /// precedence, as asyncio's `add_signal_handler(SIGINT, ..)` replaces
+    /// the runner's SIGINT handler.
+    pub fn interrupt_on(&self, sig: i32) -> io::Result<()> {
+        sys::install(sig, self.0.sender.as_raw_fd())?;
+        self.0.interrupts.borrow_mut().push(sig);
+        Ok(())
+    }
+
+    /// Undoes one [`interrupt_on`](Self::interrupt_on); once nothing on any
+    /// loop wants `sig`, its disposition from before is restored.
+    pub fn stop_interrupting(&self, sig: i32) -> io::Result<()> {
+        let removed = {
+            let mut interrupts = self.0.interrupts.borrow_mut();
+            let at = interrupts.iter().position(|s| *s == sig);
+            at.map(|i| interrupts.remove(i))
+        };
+        if removed.is_some() {
+            self.0.release(sig)?;
+        }
+        Ok(())
+    }
+
     /// The callback for `sig`, if any.
     pub fn get(&self, sig: i32) -> Option<SignalCallback> {
         self.0.handlers.borrow().get(&sig).cloned()
@@ -259,6 +294,7 @@ impl SignalWatcher {
             listeners: RefCell::new(Vec::new()),
             next_key: Cell::new(0),
             closed: Cell::new(false),
+            interrupts: RefCell::new(Vec::new()),
         }));
         let watcher = SignalWatcher {
             receiver,
@@ -307,6 +343,11 @@ impl LoopActor for SignalWatcher {
         }
         for (sig, _) in seen.iter().enumerate().filter(|(_, s)| **s) {
             let sig = sig as i32;
+            // Nobody handles it, and run_* claimed it: leave the loop, after
+            // this drain (the pipe is empty, so the signal is not seen twice).
+            if !self.table.0.handled(sig) && self.table.0.interrupts.borrow().contains(&sig) {
+                cx.interrupt();
+            }
             for (key, listener) in self.table.listeners_of(sig) {
                 if !listener(sig, cx) {
                     self.table.unlisten(key);

@@ -345,6 +345,14 @@ impl EventLoop {
     /// loop, and while another loop runs on this thread. If a callback panics
     /// with [`Interrupt`](crate::Interrupt), the panic leaves through this call
     /// and the loop is left stopped, not closed, and ready to run again.
+    ///
+    /// On the main thread, while SIGINT has its default disposition, a
+    /// SIGINT that no handler of this loop wants (none added with
+    /// [`add_signal_handler`](Self::add_signal_handler) or
+    /// `subscribe_signal`, before or during the run) leaves the same way, as
+    /// an `Interrupt`, instead of killing the process (asyncio's runner turns
+    /// it into `KeyboardInterrupt`). The disposition is put back when the run
+    /// ends. Loops on other threads leave SIGINT alone (SG6).
     pub fn run_forever(&self) -> Result<(), LoopError> {
         let core = &self.core;
         core.check_open()?;
@@ -352,6 +360,9 @@ impl EventLoop {
             return Err(LoopError::AlreadyRunning);
         }
         let _running = crate::current::RunningGuard::enter(self)?;
+        // SIGINT with no handler leaves as an `Interrupt` (SG6); given back
+        // when the run ends, also by unwinding.
+        let _sigint = crate::signals::SigintClaim::take(core);
         loop {
             crate::turn::run_once(core);
             if core.shared.stopping.load(Ordering::SeqCst) {

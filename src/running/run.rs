@@ -29,6 +29,19 @@ impl Drop for CloseOnExit {
 /// `run`: a failure of the loop itself comes back as that `E`, so one `?`
 /// handles both.
 ///
+/// # Ctrl+C
+///
+/// On the main thread, a SIGINT that no handler wants ends `run` with
+/// [`LoopError::Interrupted`] (as `Error::Loop`), instead of killing the
+/// process: the loop stops where it is and is closed as below, without
+/// waiting for executor jobs (asyncio's `asyncio.run` raises
+/// `KeyboardInterrupt`). An [`Interrupt`](crate::Interrupt) the program
+/// raises itself ends `run` the same way. A SIGINT handler of your own
+/// ([`EventLoop::add_signal_handler`], [`EventLoop::shutdown_on_signals`],
+/// `subscribe_signal`) takes precedence, whenever it is added; SIGINT's
+/// disposition from before is restored when `run` returns. Loops running on
+/// other threads never take SIGINT this way: Ctrl+C stays the main thread's.
+///
 /// It refuses to start while another loop runs on this thread
 /// ([`LoopError::AnotherLoopRunning`], asyncio's "asyncio.run() cannot be
 /// called from a running event loop").
@@ -122,15 +135,31 @@ where
     let lp = crate::new_event_loop().map_err(Error::Loop)?;
     crate::current::set_event_loop(Some(lp.clone()));
     let guard = CloseOnExit(lp.clone());
-    let out = lp.run_until_complete(main(lp.clone()));
-    let _ = lp.run_until_complete(lp.shutdown_default_executor(None));
+    let Some(out) = unless_interrupted(|| lp.run_until_complete(main(lp.clone()))) else {
+        drop(guard);
+        return Err(Error::Loop(LoopError::Interrupted).into());
+    };
+    let drained = unless_interrupted(|| lp.run_until_complete(lp.shutdown_default_executor(None)));
     let fatal = lp.core.fatal.borrow_mut().take();
     drop(guard);
+    if drained.is_none() {
+        return Err(Error::Loop(LoopError::Interrupted).into());
+    }
     if let Some(e) = fatal {
         return Err(Error::Supervisor(e).into());
     }
     match out {
         Ok(result) => result,
         Err(e) => Err(Error::Loop(e).into()),
+    }
+}
+
+/// Runs `f`; `None` if an [`Interrupt`](crate::Interrupt) left it (any other
+/// panic goes on unwinding).
+fn unless_interrupted<T>(f: impl FnOnce() -> T) -> Option<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(out) => Some(out),
+        Err(payload) if crate::interrupt::is_interrupt(&*payload) => None,
+        Err(payload) => std::panic::resume_unwind(payload),
     }
 }

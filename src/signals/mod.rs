@@ -20,7 +20,10 @@ use crate::routing;
 
 pub use switchboard_protocols::{Signal, SignalError, SignalReceived};
 
+mod sigint;
 mod subscribe;
+
+pub(crate) use sigint::SigintClaim;
 
 thread_local! {
     /// The signal table of each loop on this thread that added a handler.

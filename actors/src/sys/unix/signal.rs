@@ -205,6 +205,31 @@ pub fn uninstall(sig: i32, write_fd: RawFd) -> io::Result<bool> {
     Ok(true)
 }
 
+/// True when `sig` has its default disposition (`SIG_DFL`): no handler, not
+/// ignored. An error reading it counts as false.
+pub fn is_default(sig: i32) -> bool {
+    let Ok(mut current) = zeroed_action() else {
+        return false;
+    };
+    // SAFETY: a null new action only reads the current one into `current`.
+    syscall!(sigaction(sig, std::ptr::null(), &mut current)).is_ok()
+        && current.sa_sigaction == libc::SIG_DFL
+}
+
+/// True on the process's main thread, the one the kernel started (its thread
+/// id is the process id; after `fork`, the forking thread is the child's
+/// main thread).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn on_main_thread() -> bool {
+    nix::unistd::gettid() == nix::unistd::getpid()
+}
+
+/// True on the thread Rust's runtime named `main`.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn on_main_thread() -> bool {
+    std::thread::current().name() == Some("main")
+}
+
 /// True while some loop listens for SIGPIPE.
 pub fn sigpipe_watched() -> bool {
     slots(libc::SIGPIPE).is_ok_and(|s| s.mine().next().is_some())
