@@ -202,3 +202,25 @@ fn q8_hp6_a_full_stdout_reader_pauses_the_pipe_and_reading_resumes_it() {
         assert_eq!(p.wait().await.unwrap(), 0);
     });
 }
+
+#[test]
+fn hp1_the_builder_passes_environment_and_working_directory_through() {
+    let (lp, _h) = new_loop();
+    let l = lp.clone();
+    run_with_deadline(&lp, async move {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = l
+            .create_subprocess_shell("echo \"$A $B\"; pwd")
+            .envs([("A", "one"), ("B", "two")])
+            .cwd(dir.path())
+            .stdout(Stdio::Pipe)
+            .await
+            .unwrap();
+        let (out, _) = p.communicate(None).await.unwrap();
+        let want = format!(
+            "one two\n{}\n",
+            dir.path().canonicalize().unwrap().display()
+        );
+        assert_eq!(String::from_utf8_lossy(&out), want);
+    });
+}

@@ -388,6 +388,31 @@ impl CreateSubprocess {
         self.inner = self.inner.env(key, value);
         self
     }
+    /// As [`SpawnSubprocess::envs`].
+    pub fn envs<I, K, V>(mut self, vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        self.inner = self.inner.envs(vars);
+        self
+    }
+    /// As [`SpawnSubprocess::arg0`].
+    pub fn arg0(mut self, arg0: impl Into<std::ffi::OsString>) -> Self {
+        self.inner = self.inner.arg0(arg0);
+        self
+    }
+    /// As [`SpawnSubprocess::uid`].
+    pub fn uid(mut self, uid: u32) -> Self {
+        self.inner = self.inner.uid(uid);
+        self
+    }
+    /// As [`SpawnSubprocess::gid`].
+    pub fn gid(mut self, gid: u32) -> Self {
+        self.inner = self.inner.gid(gid);
+        self
+    }
     /// As [`SpawnSubprocess::env_remove`].
     pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Self {
         self.inner = self.inner.env_remove(key);
