@@ -179,7 +179,11 @@ impl<M: Send + 'static> Addr<M> {
     /// stopped), and if that fills the bounded mailbox, the transport `t`
     /// stops reading until the mailbox has room again. So a connection that
     /// feeds a slow actor slows its peer down through TCP instead of growing
-    /// memory: at most one message over the bound per forwarding connection.
+    /// memory. What is already read is still forwarded: one message over the
+    /// bound for a protocol that forwards once per `DataReceived`, but a
+    /// framer that finds many frames in one read forwards them all, so the
+    /// mailbox can exceed its bound by one read's worth of frames (a read is
+    /// at most the loop's read size) per forwarding connection.
     /// For an unbounded mailbox this is [`send`](Self::send).
     ///
     /// ```
