@@ -16,6 +16,7 @@ use std::time::Duration;
 use switchboard::{EventLoop, StreamError, StreamReader, StreamWriter};
 
 use support::net::until;
+use support::streams::dial;
 use support::{new_loop, run_with_deadline};
 
 /// A server whose callback is `cb`, on 127.0.0.1; returns it and its port.
@@ -51,12 +52,7 @@ fn hs1_readline_readuntil_readexactly_and_read_follow_asyncio() {
     let l = lp.clone();
     run_with_deadline(&lp, async move {
         let (server, port) = sender(&l, b"one\ntwo||three12345last").await;
-        let (mut r, _w) = l
-            .open_connection()
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .unwrap();
+        let (mut r, _w) = dial(&l, port).await;
         assert_eq!(&r.readline().await.unwrap()[..], b"one\n");
         assert_eq!(&r.readuntil(b"||").await.unwrap()[..], b"two||");
         assert_eq!(&r.readexactly(5).await.unwrap()[..], b"three");
@@ -83,20 +79,10 @@ fn hs1_readline_at_eof_gives_the_rest_then_empty_and_readuntil_fails_incomplete(
     let l = lp.clone();
     run_with_deadline(&lp, async move {
         let (server, port) = sender(&l, b"no newline").await;
-        let (mut r, _w) = l
-            .open_connection()
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .unwrap();
+        let (mut r, _w) = dial(&l, port).await;
         assert_eq!(&r.readline().await.unwrap()[..], b"no newline");
         assert!(r.readline().await.unwrap().is_empty());
-        let (mut r2, _w2) = l
-            .open_connection()
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .unwrap();
+        let (mut r2, _w2) = dial(&l, port).await;
         match r2.readuntil(b"\r\n").await {
             Err(StreamError::IncompleteRead {
                 partial,
@@ -227,12 +213,7 @@ fn hs4_drain_waits_above_the_high_mark_and_fails_once_the_connection_is_lost() {
             async { Ok(()) }
         })
         .await;
-        let (_r, mut w) = l
-            .open_connection()
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .unwrap();
+        let (_r, mut w) = dial(&l, port).await;
         w.write(&vec![1u8; 16 << 20]);
         let waited = switchboard::wait_for(w.drain(), Duration::from_millis(200)).await;
         assert!(
@@ -263,12 +244,7 @@ fn hs4_drain_returns_at_once_below_the_high_mark_and_reports_a_refused_write() {
             Ok(())
         })
         .await;
-        let (_r, mut w) = l
-            .open_connection()
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .unwrap();
+        let (_r, mut w) = dial(&l, port).await;
         w.write(b"small");
         // No turn of the loop needed: a drain below the mark is ready at once.
         {
@@ -308,18 +284,8 @@ fn hs5_an_error_from_the_callback_closes_that_connection_only_and_is_reported() 
             }
         })
         .await;
-        let (mut r1, mut w1) = l
-            .open_connection()
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .unwrap();
-        let (mut r2, mut w2) = l
-            .open_connection()
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .unwrap();
+        let (mut r1, mut w1) = dial(&l, port).await;
+        let (mut r2, mut w2) = dial(&l, port).await;
         w2.write(b"boom\n");
         assert!(
             r2.readline().await.unwrap().is_empty(),
@@ -357,12 +323,7 @@ fn hs6_eof_keeps_the_writer_open_and_wait_closed_waits_for_the_end() {
             Ok(())
         })
         .await;
-        let (mut r, mut w) = l
-            .open_connection()
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .unwrap();
+        let (mut r, mut w) = dial(&l, port).await;
         assert!(w.can_write_eof());
         w.write(&[0u8; 10_000]);
         w.write_eof().unwrap();
@@ -388,12 +349,7 @@ fn hs6_a_callback_that_only_reads_keeps_its_connection() {
             Ok(())
         })
         .await;
-        let (mut r, mut w) = l
-            .open_connection()
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .unwrap();
+        let (mut r, mut w) = dial(&l, port).await;
         until(&l, || server.connection_count() == 1).await;
         for _ in 0..20 {
             switchboard::sleep(Duration::from_millis(1)).await;
@@ -418,12 +374,7 @@ fn hs6_a_dropped_writer_closes_its_connection() {
             Ok(())
         })
         .await;
-        let (mut r, _w) = l
-            .open_connection()
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .unwrap();
+        let (mut r, _w) = dial(&l, port).await;
         assert_eq!(&r.readline().await.unwrap()[..], b"bye\n");
         assert!(r.readline().await.unwrap().is_empty());
         until(&l, || server.connection_count() == 0).await;

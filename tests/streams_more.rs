@@ -9,6 +9,7 @@ mod support;
 use futures_util::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use switchboard::{StreamReader, StreamWriter, TlsConfig};
 
+use support::streams::dial;
 use support::tls::{client_config, server_config};
 use support::{new_loop, run_with_deadline};
 
@@ -78,12 +79,7 @@ fn hs7_start_tls_upgrades_a_plain_stream_and_the_reader_reads_on() {
             .await
             .unwrap();
         let port = server.sockets()[0].port();
-        let (mut r, mut w) = l
-            .open_connection()
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .unwrap();
+        let (mut r, mut w) = dial(&l, port).await;
         w.write(b"STARTTLS\n");
         assert_eq!(&r.readline().await.unwrap()[..], b"ok\n");
         assert!(w.tls().is_none());
@@ -148,12 +144,7 @@ fn hs6_futures_io_traits_read_lines_and_write_all() {
             .await
             .unwrap();
         let port = server.sockets()[0].port();
-        let (mut r, mut w) = l
-            .open_connection()
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .unwrap();
+        let (mut r, mut w) = dial(&l, port).await;
         w.write_all(b"alpha\nbeta\n").await.unwrap();
         w.flush().await.unwrap();
         w.write_eof().unwrap();
@@ -198,12 +189,7 @@ fn hs4_writes_keep_their_order_from_tasks_and_from_other_handlers() {
             .await
             .unwrap();
         let port = server.sockets()[0].port();
-        let (mut r, w) = l
-            .open_connection()
-            .host("127.0.0.1")
-            .port(port)
-            .await
-            .unwrap();
+        let (mut r, w) = dial(&l, port).await;
         let slot = std::rc::Rc::new(std::cell::RefCell::new(Some(w)));
         let s2 = slot.clone();
         let relay = l

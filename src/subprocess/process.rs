@@ -210,28 +210,29 @@ async fn join3<A: Future, B: Future, C: Future>(
     let (mut ra, mut rb, mut rc) = (None, None, None);
     poll_fn(|cx| {
         if ra.is_none() {
-            if let Poll::Ready(v) = a.as_mut().poll(cx) {
-                ra = Some(v);
+            if let Poll::Ready(out) = a.as_mut().poll(cx) {
+                ra = Some(out);
             }
         }
         if rb.is_none() {
-            if let Poll::Ready(v) = b.as_mut().poll(cx) {
-                rb = Some(v);
+            if let Poll::Ready(out) = b.as_mut().poll(cx) {
+                rb = Some(out);
             }
         }
         if rc.is_none() {
-            if let Poll::Ready(v) = c.as_mut().poll(cx) {
-                rc = Some(v);
+            if let Poll::Ready(out) = c.as_mut().poll(cx) {
+                rc = Some(out);
             }
         }
-        if ra.is_some() && rb.is_some() && rc.is_some() {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
+        match (ra.take(), rb.take(), rc.take()) {
+            (Some(x), Some(y), Some(z)) => Poll::Ready((x, y, z)),
+            (x, y, z) => {
+                (ra, rb, rc) = (x, y, z);
+                Poll::Pending
+            }
         }
     })
-    .await;
-    (ra.unwrap(), rb.unwrap(), rc.unwrap())
+    .await
 }
 
 /// The builder [`EventLoop::create_subprocess_exec`] and

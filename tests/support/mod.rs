@@ -22,6 +22,7 @@ pub mod sched;
 pub mod script;
 pub mod scripted;
 pub mod stream_echo;
+pub mod streams;
 pub mod subprocess;
 pub mod tls;
 pub mod tools;
