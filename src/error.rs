@@ -223,6 +223,9 @@ pub enum Error {
     /// A supervisor gave up (a root supervisor's failure ends `run`).
     #[error(transparent)]
     Supervisor(#[from] crate::supervision::SupervisorError),
+    /// A loop group refused or failed ([`GroupError`](crate::GroupError)).
+    #[error(transparent)]
+    Group(#[from] crate::GroupError),
     /// A TLS failure (handshake, certificate, truncation, timeouts).
     #[error(transparent)]
     Tls(#[from] crate::TlsError),

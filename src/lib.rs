@@ -89,6 +89,7 @@ mod callbacks;
 mod error;
 mod executor;
 mod fd_watch;
+mod group;
 mod net;
 mod pipes;
 pub mod prelude;
@@ -116,6 +117,7 @@ pub use exception::{default_exception_handler, ExceptionHandler};
 pub use executor::{ExecutorError, ExecutorFuture, ThreadPool};
 pub use fd_watch::{FdWatchError, FileDescriptor};
 pub use future::LoopFuture;
+pub use group::{GroupError, GroupHandle, GroupShutdown, Lookup, LoopGroup};
 pub use handle::{Handle, TimerHandle};
 pub use interrupt::Interrupt;
 pub use net::{

@@ -5,7 +5,9 @@
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::io;
+use std::os::fd::OwnedFd;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::Duration;
@@ -43,13 +45,28 @@ pub enum ServerCommand {
 
 /// What a server's listener actors and its `Server` handle share: serving
 /// state, live connections, and the waiters of `wait_closed`.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct ServerShared {
     serving: Cell<bool>,
     closed: Cell<bool>,
     /// Each live connection's row and incarnation.
     connections: RefCell<Vec<(ActorId, u64)>>,
     waiters: RefCell<Vec<Waker>>,
+    /// A count kept outside the loop (a loop group's balancer): taken down
+    /// by one as each connection goes.
+    outside_count: RefCell<Option<Arc<AtomicUsize>>>,
+    /// Run once, when the server is closed.
+    on_close: RefCell<Option<Box<dyn FnOnce()>>>,
+}
+
+impl std::fmt::Debug for ServerShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerShared")
+            .field("serving", &self.serving.get())
+            .field("closed", &self.closed.get())
+            .field("connections", &self.connections.borrow().len())
+            .finish()
+    }
 }
 
 impl ServerShared {
@@ -65,6 +82,9 @@ impl ServerShared {
     pub fn mark_closed(&self) {
         self.closed.set(true);
         self.serving.set(false);
+        if let Some(f) = self.on_close.take() {
+            f();
+        }
         // Every waiter looks again: `serve_forever` ends at the close itself
         // (as asyncio's does), live connections or not; `wait_closed` waits
         // on for the connections.
@@ -97,8 +117,30 @@ impl ServerShared {
     }
     /// Forgets the connection `id`, gone.
     pub(crate) fn remove(&self, id: ActorId) {
+        let before = self.connections.borrow().len();
         self.connections.borrow_mut().retain(|(c, _)| *c != id);
+        if self.connections.borrow().len() < before {
+            if let Some(count) = self.outside_count.borrow().as_ref() {
+                count.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
         self.wake_if_done();
+    }
+    /// Takes `count` down by one as each connection goes (it is raised
+    /// outside, when a connection is handed to this server).
+    pub fn count_into(&self, count: Arc<AtomicUsize>) {
+        *self.outside_count.borrow_mut() = Some(count);
+    }
+    /// Takes the outside count down by one for a connection handed over
+    /// that never became one.
+    pub fn uncount(&self) {
+        if let Some(count) = self.outside_count.borrow().as_ref() {
+            count.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+    /// Runs `f` once, when the server is closed.
+    pub fn on_close(&self, f: Box<dyn FnOnce()>) {
+        *self.on_close.borrow_mut() = Some(f);
     }
 }
 
@@ -109,6 +151,9 @@ enum State<L> {
     /// Bound, not listening (`start_serving=False`): connects are refused.
     Bound(socket2::Socket),
     Serving(L),
+    /// No socket of its own: takes connections another thread accepted
+    /// ([`AcceptedSocket`]), a loop group's balanced server.
+    Adopting,
     /// Accept hit EMFILE/ENFILE (reported); retrying after a delay.
     Backoff(L),
     /// Accepting again after a back-off, not yet recovered: a batch that
@@ -186,6 +231,29 @@ impl<L: StreamListener, M: 'static> ListenerActor<L, M> {
         }
     }
 
+    /// A listener without a socket: serves the connections another thread
+    /// accepted on `local` and sends it as [`AcceptedSocket`] messages (a
+    /// loop group's balanced server), as if it had accepted them itself.
+    pub fn adopting(
+        local: Option<Address>,
+        factory: Factory<M>,
+        shared: Rc<ServerShared>,
+        mailer: Arc<dyn Mailer>,
+    ) -> Self {
+        ListenerActor {
+            state: State::Adopting,
+            backlog: 0,
+            factory,
+            shared,
+            mailer,
+            local,
+            limits: StreamLimits::default(),
+            socket_file: None,
+            tls: None,
+            accept: Box::new(|_| Err(io::ErrorKind::WouldBlock.into())),
+        }
+    }
+
     /// The bound address.
     pub fn local(&self) -> Option<&Address> {
         self.local.as_ref()
@@ -215,6 +283,10 @@ impl<L: StreamListener, M: 'static> ListenerActor<L, M> {
     }
 
     fn start(&mut self, cx: &mut dyn LoopContext) {
+        if matches!(self.state, State::Adopting) {
+            self.shared.serving.set(true);
+            return;
+        }
         let State::Bound(sock) = std::mem::replace(&mut self.state, State::Closed) else {
             return;
         };
@@ -334,6 +406,7 @@ impl<L: StreamListener, M: 'static> ListenerActor<L, M> {
             // The id will hold no actor: give it back. Dropping the stream
             // closes the connection, so its peer sees the end.
             cx.release(id);
+            self.shared.uncount();
             cx.report(
                 ExceptionContext::new("cannot register an accepted connection")
                     .with_exception(Exception::Io(Arc::new(e)))
@@ -354,6 +427,8 @@ impl<L: StreamListener, M: 'static> ListenerActor<L, M> {
             if let Err(e) = transport.set_tls(setup.clone()) {
                 drop(transport);
                 cx.release(id);
+                self.shared.uncount();
+                self.shared.uncount();
                 cx.report(
                     ExceptionContext::new("cannot start tls on an accepted connection")
                         .with_exception(Exception::Error(e.to_string()))
@@ -373,7 +448,7 @@ impl<L: StreamListener, M: 'static> ListenerActor<L, M> {
             State::Serving(mut l) | State::Backoff(mut l) | State::Retrying(mut l) => {
                 let _ = cx.registry().deregister(&mut l);
             }
-            State::Bound(_) => {}
+            State::Bound(_) | State::Adopting => {}
             // Closed already: the socket file was dealt with then.
             State::Closed => return self.shared.mark_closed(),
         }
@@ -396,7 +471,14 @@ impl<L: StreamListener, M: 'static> ListenerActor<L, M> {
 #[derive(Debug)]
 struct AcceptMore;
 
-fn is_resource_exhausted(e: &io::Error) -> bool {
+/// A connection accepted on another thread, for a listener made with
+/// [`ListenerActor::adopting`]; dropped (closing it) if that listener is
+/// closed or not serving yet.
+#[derive(Debug)]
+pub struct AcceptedSocket(pub OwnedFd);
+
+/// True for running out of descriptors or memory (accepting backs off).
+pub fn is_resource_exhausted(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
         Some(nix::libc::EMFILE | nix::libc::ENFILE | nix::libc::ENOBUFS | nix::libc::ENOMEM)
@@ -420,6 +502,20 @@ impl<L: StreamListener, M: 'static> LoopActor for ListenerActor<L, M> {
     }
 
     fn deliver(&mut self, msg: Box<dyn Any>, cx: &mut dyn LoopContext) -> Status {
+        let msg = match msg.downcast::<AcceptedSocket>() {
+            Ok(sock) => {
+                if matches!(self.state, State::Adopting) && self.shared.is_serving() {
+                    let mut stream = L::stream_from_fd(sock.0);
+                    L::configure(&mut stream);
+                    self.spawn_connection(stream, cx);
+                } else {
+                    // Dropped, so closed: it was counted when handed over.
+                    self.shared.uncount();
+                }
+                return self.status();
+            }
+            Err(msg) => msg,
+        };
         if msg.is::<AcceptMore>() {
             self.accept_batch(cx);
         } else if let Some(cmd) = msg.downcast_ref::<ServerCommand>() {

@@ -26,8 +26,8 @@ pub use dns::{AddrInfo, AddrInfoFlags, Family, GetAddrInfo, GetNameInfo, NameInf
 pub use drain::{Drain, DrainReport, DrainState, Reached, DEFAULT_CLOSE_GRACE};
 pub use error::NetError;
 pub use sendfile::{Sendfile, SendfileError, SockSendfile};
-pub(crate) use server::ServerInner;
 pub use server::{CreateServer, ServeForever, Server, WaitClosed};
+pub(crate) use server::{Listening, ServerInner};
 pub use sock::SockError;
 pub use tls::{StartTls, TlsClientConfig, TlsConfig, TlsConfigError, TlsServerConfig};
 pub use transport_handle::{Connection, TransportHandle};

@@ -26,20 +26,22 @@ use crate::routing;
 /// serving at once.
 #[must_use = "a CreateServer does nothing until awaited"]
 pub struct CreateServer<M: 'static> {
-    lp: EventLoop,
-    factory: Factory<M>,
-    hosts: Vec<String>,
-    port: u16,
-    family: Family,
-    backlog: i32,
+    pub(crate) lp: EventLoop,
+    pub(crate) factory: Factory<M>,
+    pub(crate) hosts: Vec<String>,
+    pub(crate) port: u16,
+    pub(crate) family: Family,
+    pub(crate) backlog: i32,
     reuse_address: bool,
     reuse_port: bool,
-    sock: Option<std::net::TcpListener>,
-    start_serving: bool,
-    limits: StreamLimits,
+    pub(crate) sock: Option<std::net::TcpListener>,
+    pub(crate) start_serving: bool,
+    pub(crate) limits: StreamLimits,
     ssl: Option<TlsServerConfig>,
     ssl_handshake_timeout: Option<std::time::Duration>,
     ssl_shutdown_timeout: Option<std::time::Duration>,
+    /// One listener for the whole loop group (`balanced`).
+    pub(crate) balanced: bool,
 }
 
 impl<M: 'static> std::fmt::Debug for CreateServer<M> {
@@ -91,6 +93,7 @@ impl EventLoop {
             ssl: None,
             ssl_handshake_timeout: None,
             ssl_shutdown_timeout: None,
+            balanced: false,
         }
     }
 }
@@ -239,7 +242,7 @@ impl<M: Send + 'static> CreateServer<M> {
         self
     }
 
-    async fn bind_addrs(&self) -> Result<Vec<SocketAddr>, NetError> {
+    pub(crate) async fn bind_addrs(&self) -> Result<Vec<SocketAddr>, NetError> {
         let wildcard = self.hosts.is_empty() || self.hosts.iter().all(|h| h.is_empty());
         let mut addrs = Vec::new();
         if wildcard {
@@ -267,7 +270,7 @@ impl<M: Send + 'static> CreateServer<M> {
         Ok(addrs)
     }
 
-    fn bind(&self, addr: SocketAddr, dual: bool) -> Result<Socket, NetError> {
+    pub(crate) fn bind(&self, addr: SocketAddr, dual: bool) -> Result<Socket, NetError> {
         let sock_err = |op| move |source| NetError::Socket { op, source };
         let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
             .map_err(sock_err("socket"))?;
@@ -287,17 +290,29 @@ impl<M: Send + 'static> CreateServer<M> {
         Ok(sock)
     }
 
-    async fn run(mut self) -> Result<Server, NetError> {
-        self.lp.core.check_open()?;
-        let tls = match &self.ssl {
-            Some(c) => Some(c.setup(self.ssl_handshake_timeout, self.ssl_shutdown_timeout)),
+    /// The TLS every accepted connection gets, if any.
+    pub(crate) fn tls_setup(
+        &self,
+    ) -> Result<Option<switchboard_actors::stream::tls::TlsSetup>, NetError> {
+        match &self.ssl {
+            Some(c) => Ok(Some(
+                c.setup(self.ssl_handshake_timeout, self.ssl_shutdown_timeout),
+            )),
             None if self.ssl_handshake_timeout.is_some() || self.ssl_shutdown_timeout.is_some() => {
-                return Err(NetError::InvalidArgs(
+                Err(NetError::InvalidArgs(
                     "the ssl timeouts are only meaningful with ssl",
                 ))
             }
-            None => None,
-        };
+            None => Ok(None),
+        }
+    }
+
+    async fn run(mut self) -> Result<Server, NetError> {
+        self.lp.core.check_open()?;
+        if self.balanced {
+            return crate::group::balance::create(self).await;
+        }
+        let tls = self.tls_setup()?;
         let sockets: Vec<Socket> = match self.sock.take() {
             Some(s) => vec![Socket::from(s)],
             None => {

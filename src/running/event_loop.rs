@@ -130,6 +130,8 @@ pub(crate) struct LoopCore {
     pub(crate) task_factory: RefCell<Option<TaskFactory>>,
     /// The descriptors `add_reader`/`add_writer` watch.
     pub(crate) watches: RefCell<crate::fd_watch::Watches>,
+    /// The loop's place in its loop group, if it has one.
+    pub(crate) group: RefCell<Option<crate::group::GroupHandle>>,
 }
 
 impl LoopCore {
@@ -268,6 +270,7 @@ impl EventLoop {
             executor: RefCell::new(None),
             task_factory: RefCell::new(None),
             watches: RefCell::new(crate::fd_watch::Watches::default()),
+            group: RefCell::new(None),
         });
         crate::current::register_local(&core);
         Ok(EventLoop { core })

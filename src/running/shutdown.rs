@@ -34,6 +34,17 @@ pub struct ShutdownReport {
     pub subprocesses_running: usize,
 }
 
+/// Sums two reports (a loop group's, over its loops).
+impl std::ops::AddAssign for ShutdownReport {
+    fn add_assign(&mut self, other: ShutdownReport) {
+        self.connections += other.connections;
+        self.servers += other.servers;
+        self.trees += other.trees;
+        self.subprocesses += other.subprocesses;
+        self.subprocesses_running += other.subprocesses_running;
+    }
+}
+
 impl fmt::Display for ShutdownReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

@@ -17,6 +17,19 @@ pub enum SupervisorError {
         /// The window.
         within: Duration,
     },
+    /// A [`LoopGroup`](crate::LoopGroup) gave up: its loops failed more
+    /// often than its intensity allows; every loop was stopped.
+    #[error("the loop group gave up: more than {max_restarts} loop restarts within {within:?} (last: loop {index}: {last})")]
+    GroupGaveUp {
+        /// The loop whose failure was one too many.
+        index: usize,
+        /// The most restarts allowed within `within`.
+        max_restarts: u32,
+        /// The window.
+        within: Duration,
+        /// That loop's error, as text.
+        last: String,
+    },
     /// A server child could not start.
     #[error("supervisor {supervisor} cannot start child {child}: {message}")]
     StartFailed {

@@ -11,7 +11,7 @@
 mod builder;
 mod child;
 mod error;
-mod intensity;
+pub(crate) mod intensity;
 pub(crate) mod monitor;
 pub(crate) mod rows;
 mod spec;

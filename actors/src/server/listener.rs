@@ -19,6 +19,8 @@ pub trait StreamListener: mio::event::Source + Sized + 'static {
     fn from_listening(sock: socket2::Socket) -> Self;
     /// Accepts one connection (non-blocking).
     fn accept_stream(&self) -> io::Result<(Self::Stream, Self::Peer)>;
+    /// Wraps a connected socket accepted elsewhere (made non-blocking here).
+    fn stream_from_fd(fd: OwnedFd) -> Self::Stream;
     /// Sets up an accepted connection before its transport starts.
     fn configure(stream: &mut Self::Stream) {
         let _ = stream;
@@ -36,6 +38,11 @@ impl StreamListener for mio::net::TcpListener {
     }
     fn accept_stream(&self) -> io::Result<(Self::Stream, Self::Peer)> {
         self.accept()
+    }
+    fn stream_from_fd(fd: OwnedFd) -> Self::Stream {
+        let s = std::net::TcpStream::from(fd);
+        let _ = s.set_nonblocking(true);
+        mio::net::TcpStream::from_std(s)
     }
     fn configure(stream: &mut Self::Stream) {
         // asyncio sets TCP_NODELAY on every TCP transport.
@@ -59,6 +66,11 @@ impl StreamListener for mio::net::UnixListener {
     }
     fn accept_stream(&self) -> io::Result<(Self::Stream, Self::Peer)> {
         self.accept()
+    }
+    fn stream_from_fd(fd: OwnedFd) -> Self::Stream {
+        let s = std::os::unix::net::UnixStream::from(fd);
+        let _ = s.set_nonblocking(true);
+        mio::net::UnixStream::from_std(s)
     }
     fn local_address(sock: &socket2::Socket) -> Option<Address> {
         let addr = sock.local_addr().ok()?;
