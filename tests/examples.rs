@@ -125,7 +125,8 @@ fn tour_prints_every_section_in_order() {
             "12. The same protocols over TLS",
             "13. Streams and processes: readline, drain, communicate",
             "14. A supervisor restarts a crashed actor",
-            "15. Stopping and closing cleanly",
+            "15. One loop per core: a LoopGroup shares a port and its actors",
+            "16. Stopping and closing cleanly",
         ]
     );
     // What each section shows, in order.
@@ -153,6 +154,8 @@ fn tour_prints_every_section_in_order() {
         "   counter at 5\n   crash: a counter needs a number\n",
         "   the question that crashed it: the actor dropped the question without answering\n",
         "   restarted: counter at 1, same address\n",
+        "   the actor named 'host' answered loop 1 from loop 0\n",
+        "   four connections to one port, balanced over the loops: [2, 2]\n",
         "   the one iteration ran this callback\n",
         "   closed: is_closed() = true; call_soon -> event loop is closed\n",
     ];

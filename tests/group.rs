@@ -556,3 +556,57 @@ fn lg8_without_restarts_run_returns_the_first_error_itself() {
         other => panic!("expected the loop's own error, got {other:?}"),
     }
 }
+
+#[test]
+fn lg9_one_signal_drains_every_loop_and_each_gets_the_summed_report() {
+    const NAME: &str = "lg9_one_signal_drains_every_loop_and_each_gets_the_summed_report";
+    if !support::net::is_alone_child() {
+        return support::net::run_alone(NAME, "LG9 done");
+    }
+    let joined = Flag::new();
+    let reports = LoopGroup::new()
+        .loops(2)
+        .run(move |lp: EventLoop| {
+            let joined = joined.clone();
+            async move {
+                let g = lp.group().expect("group");
+                let server = lp
+                    .create_server(|| Echo)
+                    .host("127.0.0.1")
+                    .port(0)
+                    .balanced(true)
+                    .await?;
+                let done = g.shutdown_on_signals(&[Signal::SIGTERM], DEADLINE)?;
+                if g.index() == 1 {
+                    joined.raise();
+                } else {
+                    joined.wait().await;
+                    let port = server.sockets()[0].port();
+                    lp.run_in_executor(None, move || {
+                        // One connection per loop (balanced), both served.
+                        let mut held: Vec<_> = (0..2).map(|_| connect(port)).collect();
+                        held.iter_mut().for_each(echo_once);
+                        nix::sys::signal::raise(nix::sys::signal::Signal::SIGTERM).expect("raise");
+                        // Both shares closed (the drains began) once connects
+                        // are refused; then the clients leave.
+                        let end = std::time::Instant::now() + DEADLINE;
+                        while TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                            assert!(std::time::Instant::now() < end, "never drained");
+                            std::thread::yield_now();
+                        }
+                        drop(held);
+                    })?;
+                }
+                Ok::<_, Error>(done.await)
+            }
+        })
+        .expect("run");
+    assert_eq!(reports[0], reports[1], "one report, summed over the loops");
+    let r = reports[0];
+    assert_eq!(r.servers, 2, "{r}");
+    // The two held connections, and any probe connect accepted before the
+    // listener closed: all ended by the clients, none closed or aborted.
+    assert!(r.connections.finished >= 2, "{r}");
+    assert_eq!(r.connections.total(), r.connections.finished, "{r}");
+    println!("LG9 done");
+}

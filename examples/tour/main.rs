@@ -95,7 +95,12 @@
 //!    the question that crashed it: the actor dropped the question without answering
 //!    restarted: counter at 1, same address
 //!
-//! 15. Stopping and closing cleanly
+//! 15. One loop per core: a LoopGroup shares a port and its actors
+//!    Each loop of a group runs the same setup on its own thread.
+//!    the actor named 'host' answered loop 1 from loop 0
+//!    four connections to one port, balanced over the loops: [2, 2]
+//!
+//! 16. Stopping and closing cleanly
 //!    stop() before run_forever(): exactly one iteration runs.
 //!    the one iteration ran this callback
 //!    closed: is_closed() = true; call_soon -> event loop is closed
@@ -107,6 +112,7 @@ mod closing;
 mod compose;
 mod errors;
 mod executor;
+mod group;
 mod process;
 mod streams;
 mod supervision;
@@ -152,6 +158,10 @@ const SECTIONS: &[(&str, Section)] = &[
         streams::show,
     ),
     ("A supervisor restarts a crashed actor", supervision::show),
+    (
+        "One loop per core: a LoopGroup shares a port and its actors",
+        group::show,
+    ),
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {
