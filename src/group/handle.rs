@@ -171,6 +171,32 @@ impl GroupHandle {
     /// [`GroupError::NameTaken`]; a name whose actor has stopped may be
     /// taken again. The name goes when this loop ends (or is restarted, so
     /// its setup can register the new actor under the same name).
+    ///
+    /// ```
+    /// use switchboard::prelude::*;
+    ///
+    /// /// Answers with the loop it runs on.
+    /// struct Home(usize);
+    /// impl Actor for Home {
+    ///     type Message = ReplyTo<usize>;
+    ///     fn handle(&mut self, r: ReplyTo<usize>, _: &mut ActorContext<'_, ReplyTo<usize>>) {
+    ///         let _ = r.send(self.0);
+    ///     }
+    /// }
+    ///
+    /// let homes = switchboard::LoopGroup::new().loops(2).run(|lp: EventLoop| async move {
+    ///     let group = lp.group().expect("in a group");
+    ///     let home = lp.spawn(Home(group.index()))?;
+    ///     group.register(format!("home-{}", group.index()), home)?;
+    ///     // Ask the other loop's actor; lookup waits until it is registered.
+    ///     let other = group.lookup::<ReplyTo<usize>>(&format!("home-{}", 1 - group.index())).await?;
+    ///     let answer = other.call(|r| r).await;
+    ///     // (Its loop may have ended first: then the call fails.)
+    ///     Ok::<_, switchboard::Error>(answer.ok())
+    /// })?;
+    /// assert!(homes.iter().flatten().all(|&i| i < 2));
+    /// # Ok::<(), switchboard::Error>(())
+    /// ```
     pub fn register<M: Send + 'static>(
         &self,
         name: impl Into<String>,

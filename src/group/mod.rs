@@ -36,6 +36,19 @@ impl<M: Send + 'static> CreateServer<M> {
     /// long-lived connections, which `SO_REUSEPORT` spreads by hash and never
     /// moves. [`NetError::InvalidArgs`](crate::NetError::InvalidArgs) outside
     /// a group, or with `sock(..)` or `start_serving(false)`. TCP only.
+    ///
+    /// ```
+    /// use switchboard::prelude::*;
+    ///
+    /// switchboard::LoopGroup::new().loops(1).run(|lp: EventLoop| async move {
+    ///     let server = lp.create_server(|| switchboard::ready_made::Echo)
+    ///         .host("127.0.0.1").port(0).balanced(true).await?;
+    ///     assert!(server.sockets()[0].port() > 0);
+    ///     server.close();
+    ///     Ok::<(), switchboard::Error>(())
+    /// })?;
+    /// # Ok::<(), switchboard::Error>(())
+    /// ```
     pub fn balanced(mut self, on: bool) -> Self {
         self.balanced = on;
         self

@@ -50,17 +50,24 @@ use crate::{Error, EventLoop};
 /// the others go on; `run` returns once every loop has ended, with the
 /// outputs in loop order.
 ///
-/// ```
+/// An echo server on every core, one port, drained on SIGINT or SIGTERM
+/// (`examples/sharded_echo.rs` is the whole service):
+///
+/// ```no_run
+/// use std::time::Duration;
 /// use switchboard::prelude::*;
 ///
-/// let ports = switchboard::LoopGroup::new().loops(2).run(|lp: EventLoop| async move {
-///     let server = lp.create_server(|| switchboard::ready_made::Echo)
-///         .host("127.0.0.1").port(0).balanced(true).await?;
-///     let port = server.sockets()[0].port();
-///     server.close();
-///     Ok::<_, switchboard::Error>(port)
+/// switchboard::LoopGroup::new().run(|lp: EventLoop| async move {
+///     let group = lp.group().expect("a loop of the group");
+///     let _server = lp.create_server(|| switchboard::ready_made::Echo)
+///         .host("127.0.0.1").port(8888).balanced(true).await?;
+///     let signals = [Signal::SIGINT, Signal::SIGTERM];
+///     let report = group.shutdown_on_signals(&signals, Duration::from_secs(10))?.await;
+///     if group.index() == 0 {
+///         println!("{report}");
+///     }
+///     Ok::<(), switchboard::Error>(())
 /// })?;
-/// assert_eq!(ports[0], ports[1], "one listening socket for the group");
 /// # Ok::<(), switchboard::Error>(())
 /// ```
 #[derive(Debug, Clone)]
