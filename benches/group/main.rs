@@ -314,10 +314,17 @@ fn report(w: Workload, p: &Plan, runs: &[Runs]) -> String {
         .map(|r| format!("{} {:.0}%", r.who.name(), median(&r.busy) * 100.0))
         .collect::<Vec<_>>()
         .join(", ");
+    let (cpu, tokio) = match w {
+        Workload::Call(_) => ("of the whole process", ""),
+        _ => (
+            "of the server process(es)",
+            "; tokio = the better tokio buffer of the round",
+        ),
+    };
     format!(
-        "{}\n per server CPU-second, median (min–max):\n{}\n ratios per CPU-second (within rounds; \
-         tokio = the better tokio buffer of the round):\n{}\n raw per wall second:\n{}\n \
-         raw ratios:\n{}\n CPU busy (CPU-s per wall s, median): {busy}\n",
+        "{}\n per CPU-second {cpu}, median (min–max):\n{}\n ratios per CPU-second (within \
+         rounds{tokio}):\n{}\n raw per wall second:\n{}\n raw ratios:\n{}\n CPU busy \
+         (CPU-s per wall s, median): {busy}\n",
         w.title(p),
         list(|r| &r.per_cpu),
         indent(ratio_lines(runs, |r| &r.per_cpu, true)),
