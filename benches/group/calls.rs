@@ -1,5 +1,5 @@
 //! Cross-loop `call` round trips, each run in a child process of its own
-//! (this binary re-executed with `--run calls PEER INFLIGHT WARMUP SECS`),
+//! (this binary re-executed with `--run calls PEER INFLIGHT WARMUP SECS PIN`),
 //! measured over the whole process's CPU time (`getrusage(RUSAGE_SELF)`):
 //!
 //! - `group`: a `LoopGroup` of 2 loops; an actor on loop 0 (registered by
@@ -9,7 +9,12 @@
 //!   first serves an unbounded `mpsc` channel, INFLIGHT tasks on the second
 //!   each send `(x, oneshot::Sender)` and await the reply.
 //!
-//! Both count each answer into one atomic counter that the main thread
+//! With PIN 1, both put the actor's side on the first core this process may
+//! run on and the callers on the second (the group with `pin_cores(true)`,
+//! tokio's two threads pinned by hand), so every round trip crosses cores
+//! and wakes a sleeping thread there; with PIN 0 the scheduler places the
+//! threads (often both on one core, where a wake-up is cheap, so the rate
+//! swings from run to run). Both count each answer into one atomic counter that the main thread
 //! reads at the start and end of the measured window, after a warm-up; the
 //! main thread only sleeps in between.
 
@@ -50,18 +55,19 @@ fn window(sh: &Shared, warmup: f64, secs: f64) {
     child::report((c1 - c0) as f64, wall.as_secs_f64(), cpu1 - cpu0);
 }
 
-/// `--run calls PEER INFLIGHT WARMUP SECS`.
+/// `--run calls PEER INFLIGHT WARMUP SECS PIN`.
 pub fn run(args: &[String]) {
     let arg = |i: usize| args.get(i).map_or("", String::as_str);
     let inflight: usize = arg(1).parse().expect("in flight");
     let warmup: f64 = arg(2).parse().expect("warm-up seconds");
     let secs: f64 = arg(3).parse().expect("measured seconds");
+    let pinned = arg(4) == "1";
     let sh = Arc::new(Shared::default());
     let worker = {
         let sh = sh.clone();
         match arg(0) {
-            "group" => std::thread::spawn(move || group(sh, inflight)),
-            "tokio" => std::thread::spawn(move || tokio_pair(sh, inflight)),
+            "group" => std::thread::spawn(move || group(sh, inflight, pinned)),
+            "tokio" => std::thread::spawn(move || tokio_pair(sh, inflight, pinned)),
             other => panic!("unknown calls peer {other}"),
         }
     };
@@ -78,10 +84,11 @@ impl Actor for Plus1 {
     }
 }
 
-fn group(sh: Arc<Shared>, inflight: usize) {
+fn group(sh: Arc<Shared>, inflight: usize, pinned: bool) {
     let finished = Arc::new(watch::channel(false).0);
     LoopGroup::new()
         .loops(2)
+        .pin_cores(pinned)
         .run(move |lp: EventLoop| {
             let (sh, finished) = (sh.clone(), finished.clone());
             async move {
@@ -118,21 +125,35 @@ fn group(sh: Arc<Shared>, inflight: usize) {
 
 type Ask = (u64, oneshot::Sender<u64>);
 
+/// Pins the calling thread to the `i`-th core this process may run on (as
+/// `LoopGroup::pin_cores` pins loop `i`) if `on`.
+fn pin(on: bool, i: usize) {
+    if !on {
+        return;
+    }
+    let cpus = switchboard_actors::sys::cpu::allowed_cpus();
+    if !cpus.is_empty() {
+        let _ = switchboard_actors::sys::cpu::pin_current_thread(cpus[i % cpus.len()]);
+    }
+}
+
 fn current_thread() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("tokio runtime")
 }
 
-fn tokio_pair(sh: Arc<Shared>, inflight: usize) {
+fn tokio_pair(sh: Arc<Shared>, inflight: usize, pinned: bool) {
     let (tx, mut rx) = mpsc::unbounded_channel::<Ask>();
     let server = std::thread::spawn(move || {
+        pin(pinned, 0);
         current_thread().block_on(async move {
             while let Some((x, r)) = rx.recv().await {
                 let _ = r.send(x + 1);
             }
         })
     });
+    pin(pinned, 1);
     current_thread().block_on(async move {
         let tasks: Vec<_> = (0..inflight)
             .map(|_| {

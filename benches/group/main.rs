@@ -12,7 +12,9 @@
 //! 3. `call1`, `call16`: `addr.call(..).await` round trips from loop 1 to
 //!    an actor on loop 0, 1 or 16 in flight, against two current-thread
 //!    tokio runtimes on two threads talking over an unbounded `mpsc` channel
-//!    with a `oneshot` reply (see `calls.rs`).
+//!    with a `oneshot` reply; both sides pinned, one thread per core (see
+//!    `calls.rs`), and `call1-unpinned`, `call16-unpinned`: the same with
+//!    the threads left to the scheduler.
 //!
 //! Servers of `rr` and `http` (see `serve.rs`), each a process of its own
 //! (this binary re-executed with `--serve ...`) under `taskset -c 0,1`, so
@@ -22,14 +24,18 @@
 //! buffer of 64 KiB or 256 KiB per connection (echo's tokio handlers,
 //! spawned with `tokio::spawn`); and two processes of switchboard's single
 //! loop, each bound with `SO_REUSEPORT` to one port, their CPU summed. The
-//! load generator is echo's (`../echo/load.rs`: a bare mio client loop on
-//! one thread of this process) and runs UNPINNED: the servers span both
-//! cores, so pinning it to one would leave that core's loop less time than
-//! the other's. The cost: this machine has 2 cores and the load generator
-//! needs most of one, so every server here runs on what the client leaves
-//! and its loops compete with it for the cores; the per-CPU-second rates
-//! are the figures to compare (they barely move with the share a server
-//! gets), the raw rates mostly measure the client.
+//! `call*` children run under `taskset -c 0,1` too. The load generator is
+//! echo's (`../echo/load.rs`: a bare mio client loop on the main thread of
+//! this process), pinned to core 1 as echo pins it. So this machine's 2
+//! cores are shared: the client needs most of core 1, and every server
+//! runs on core 0 plus what the client leaves of core 1; one of the
+//! server's two threads competes with the client. In trial runs (with
+//! other builds on the machine) an unpinned client let the servers' CPU
+//! share wander (46-93% busy) and their per-CPU rates with it (a busier
+//! server batches less per wake-up), rr ratios spanning 0.64-1.41 across
+//! rounds; pinned, busy stayed 44-51% and the rr ratios 0.95-1.33. The
+//! per-CPU-second rates are the figures to compare; raw rates mostly
+//! measure the client.
 //!
 //! Rates are counted per CPU-second of the server, utime + stime over every
 //! thread of the server process(es) (`/proc/PID/stat`) in the measured
@@ -56,7 +62,8 @@
 //!
 //! Environment: `SWITCHBOARD_BENCH_SECS` (measured seconds per run, default
 //! 2), `SWITCHBOARD_BENCH_ROUNDS` (default 3), `SWITCHBOARD_BENCH_ONLY`
-//! (comma-separated: `rr`, `http`, `call1`, `call16`, `call` for both),
+//! (comma-separated: `rr`, `http`, `call1`, `call16`, `call1-unpinned`,
+//! `call16-unpinned`, `call` for the four),
 //! `SWITCHBOARD_BENCH_LOOPS`. Without `--bench` on the command line (under
 //! `cargo test --benches`) it runs a short smoke pass of each workload.
 
@@ -91,6 +98,13 @@ use serve::Peer;
 use servers::Service;
 use stats::{median, ratio, si, spread};
 
+/// Pins this thread (the load generator's) to core 1 when there are 2
+/// cores or more; children spawned from it are re-pinned by `taskset`.
+fn pin_self() -> bool {
+    let cpus = switchboard_actors::sys::cpu::allowed_cpus();
+    cpus.len() >= 2 && switchboard_actors::sys::cpu::pin_current_thread(cpus[1]).is_ok()
+}
+
 /// Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft one.
 pub fn raise_nofile() -> u64 {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
@@ -107,8 +121,8 @@ pub fn raise_nofile() -> u64 {
 enum Workload {
     Rr,
     Http,
-    /// Cross-loop calls with this many in flight.
-    Call(usize),
+    /// Cross-loop calls with this many in flight, one thread per core or not.
+    Call(usize, bool),
 }
 
 /// Who is measured: a server, or a `calls` peer (`group` / `tokio`).
@@ -141,7 +155,8 @@ impl Workload {
         match self {
             Workload::Rr => "rr".into(),
             Workload::Http => "http".into(),
-            Workload::Call(n) => format!("call{n}"),
+            Workload::Call(n, true) => format!("call{n}"),
+            Workload::Call(n, false) => format!("call{n}-unpinned"),
         }
     }
 
@@ -149,7 +164,14 @@ impl Workload {
         match self {
             Workload::Rr => format!("rr 1 KiB x {} conns, requests", p.conns),
             Workload::Http => format!("http {} conns x {} pipelined, requests", p.conns, p.depth),
-            Workload::Call(n) => format!("cross-loop call, {n} in flight, round trips"),
+            Workload::Call(n, pinned) => format!(
+                "cross-loop call, {n} in flight, {}, round trips",
+                if pinned {
+                    "pinned one thread per core"
+                } else {
+                    "threads unpinned"
+                }
+            ),
         }
     }
 
@@ -169,7 +191,7 @@ impl Workload {
                 Peer::TokioMt(64),
                 Peer::TwoProc,
             ]),
-            Workload::Call(_) => vec![Who::Calls("group"), Who::Calls("tokio")],
+            Workload::Call(..) => vec![Who::Calls("group"), Who::Calls("tokio")],
         }
     }
 }
@@ -209,16 +231,17 @@ fn start(peer: Peer, service: Service, cpus: Option<&str>) -> ServerProc {
 fn measure(w: Workload, who: Who, p: &Plan, runs: &mut Runs) {
     let t = &p.timing;
     let (raw, per_cpu, busy) = match (w, who) {
-        (Workload::Call(n), Who::Calls(kind)) => {
+        (Workload::Call(n, pinned), Who::Calls(kind)) => {
             let args = [
                 "calls".to_owned(),
                 kind.to_owned(),
                 n.to_string(),
                 t.warmup.as_secs_f64().to_string(),
                 t.measure.as_secs_f64().to_string(),
+                u8::from(pinned).to_string(),
             ];
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let (per_cpu, raw) = child::measure(&args, false, &[]);
+            let (per_cpu, raw) = child::measure_on(&args, p.cpus, &[]);
             (raw, per_cpu, raw / per_cpu)
         }
         (_, Who::Net(peer)) => {
@@ -315,7 +338,7 @@ fn report(w: Workload, p: &Plan, runs: &[Runs]) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     let (cpu, tokio) = match w {
-        Workload::Call(_) => ("of the whole process", ""),
+        Workload::Call(..) => ("of the whole process", ""),
         _ => (
             "of the server process(es)",
             "; tokio = the better tokio buffer of the round",
@@ -333,37 +356,41 @@ fn report(w: Workload, p: &Plan, runs: &[Runs]) -> String {
     )
 }
 
-/// Runs `runs` (one per peer) for `rounds` rounds, rotating the order.
-fn rounds(w: Workload, p: &Plan, runs: &mut [Runs]) {
+/// Runs each of `runs` (one per peer) once, starting with the
+/// `round`-th (modulo their number), so the order rotates by round.
+fn round(w: Workload, p: &Plan, round: usize, runs: &mut [Runs]) {
     let n = runs.len();
-    for round in 0..p.rounds {
-        for k in 0..n {
-            let i = (k + round) % n;
-            measure(w, runs[i].who, p, &mut runs[i]);
-            let r = &runs[i];
-            let last = |v: &Vec<f64>| v.last().copied().unwrap_or(f64::NAN);
-            eprintln!(
-                "  round {} {} {}: raw {}/s, per CPU-s {}, busy {:.0}%",
-                round + 1,
-                w.key(),
-                r.who.name(),
-                si(last(&r.raw)),
-                si(last(&r.per_cpu)),
-                last(&r.busy) * 100.0
-            );
-        }
+    for k in 0..n {
+        let i = (k + round) % n;
+        measure(w, runs[i].who, p, &mut runs[i]);
+        let r = &runs[i];
+        let last = |v: &Vec<f64>| v.last().copied().unwrap_or(f64::NAN);
+        eprintln!(
+            "  round {} {} {}: raw {}/s, per CPU-s {}, busy {:.0}%",
+            round + 1,
+            w.key(),
+            r.who.name(),
+            si(last(&r.raw)),
+            si(last(&r.per_cpu)),
+            last(&r.busy) * 100.0
+        );
     }
 }
 
 /// The group with 1..=`max` loops, both modes, on `rr` and `http`.
 fn scaling(max: usize, p: &Plan, workloads: &[Workload]) {
     println!("scaling: the group with 1..{max} loops (2 cores, load generator included)");
-    for &w in workloads.iter().filter(|w| !matches!(w, Workload::Call(_))) {
+    for &w in workloads
+        .iter()
+        .filter(|w| !matches!(w, Workload::Call(..)))
+    {
         let mut runs: Vec<Runs> = (1..=max)
             .flat_map(|n| [Peer::GroupRp(n), Peer::GroupBal(n)])
             .map(|peer| Runs::new(Who::Net(peer)))
             .collect();
-        rounds(w, p, &mut runs);
+        for r in 0..p.rounds {
+            round(w, p, r, &mut runs);
+        }
         println!(" {}:", w.title(p));
         for (k, r) in runs.iter().enumerate() {
             // Relative to the same mode with 1 loop.
@@ -430,21 +457,26 @@ fn main() {
         only.is_empty()
             || only.split(',').any(|o| {
                 let o = o.trim();
-                o == w.key() || (o == "call" && matches!(w, Workload::Call(_)))
+                o == w.key() || (o == "call" && matches!(w, Workload::Call(..)))
             })
     };
+    // After the taskset check above: pinned, this thread's children start
+    // on core 1 only until `taskset -c 0,1` widens them.
+    let pinned = plan.cpus.is_some() && pin_self();
     let workloads: Vec<Workload> = [
         Workload::Rr,
         Workload::Http,
-        Workload::Call(1),
-        Workload::Call(16),
+        Workload::Call(1, true),
+        Workload::Call(16, true),
+        Workload::Call(1, false),
+        Workload::Call(16, false),
     ]
     .into_iter()
     .filter(|&w| picked(w))
     .collect();
     println!(
         "group bench ({}): {} round(s), {secs} s measured per run after {:.2} s warm-up; \
-         {cores} cores; servers {}, load generator unpinned; load average at start {}",
+         {cores} cores; servers and call children {}, load generator {}; load average at start {}",
         if smoke {
             "smoke pass under cargo test --benches, not a measurement"
         } else {
@@ -454,6 +486,11 @@ fn main() {
         plan.timing.warmup.as_secs_f64(),
         plan.cpus
             .map_or("NOT pinned".to_owned(), |c| format!("under taskset -c {c}")),
+        if pinned {
+            "pinned to core 1"
+        } else {
+            "NOT pinned"
+        },
         stats::loadavg(),
     );
     let mut all: Vec<Vec<Runs>> = workloads
@@ -461,14 +498,9 @@ fn main() {
         .map(|w| w.peers().into_iter().map(Runs::new).collect())
         .collect();
     // Round-major, as echo: each round runs every workload once.
-    for round in 0..plan.rounds {
-        let one = Plan { rounds: 1, ..plan };
+    for r in 0..plan.rounds {
         for (w, runs) in workloads.iter().zip(all.iter_mut()) {
-            // Rotate the peers by the round, then run them once.
-            let by = round % runs.len();
-            runs.rotate_left(by);
-            rounds(*w, &one, runs);
-            runs.rotate_right(by);
+            round(*w, &plan, r, runs);
         }
     }
     for (w, runs) in workloads.iter().zip(all.iter()) {
