@@ -7,7 +7,11 @@
 //!   loop (found with `lookup`);
 //! - `tokio`: two current-thread runtimes on two threads; a task on the
 //!   first serves an unbounded `mpsc` channel, INFLIGHT tasks on the second
-//!   each send `(x, oneshot::Sender)` and await the reply.
+//!   each send `(x, oneshot::Sender)` and await the reply. Both runtimes
+//!   have their I/O and time drivers (`enable_all`), as a runtime that
+//!   also serves sockets has, and so park in `epoll_wait` as a loop does
+//!   (without them they park on a condvar, measured ~1.5x faster here at
+//!   16 in flight unpinned).
 //!
 //! With PIN 1, both put the actor's side on the first core this process may
 //! run on and the callers on the second (the group with `pin_cores(true)`,
@@ -139,6 +143,7 @@ fn pin(on: bool, i: usize) {
 
 fn current_thread() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .expect("tokio runtime")
 }
