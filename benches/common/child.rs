@@ -41,10 +41,15 @@ pub fn report(count: f64, wall: f64, cpu: f64) {
 /// if `pin`, with `envs` set) and returns its (per CPU-second, per
 /// wall-second) rates.
 pub fn measure(args: &[&str], pin: bool, envs: &[(&str, &str)]) -> (f64, f64) {
+    measure_on(args, pin.then_some("0"), envs)
+}
+
+/// [`measure`] under `taskset -c CPUS` when `cpus` is given.
+pub fn measure_on(args: &[&str], cpus: Option<&str>, envs: &[(&str, &str)]) -> (f64, f64) {
     let exe = std::env::current_exe().expect("bench binary");
-    let mut cmd = if pin {
+    let mut cmd = if let Some(cpus) = cpus {
         let mut c = Command::new("taskset");
-        c.args(["-c", "0"]).arg(&exe);
+        c.args(["-c", cpus]).arg(&exe);
         c
     } else {
         Command::new(&exe)

@@ -13,30 +13,50 @@ use crate::http;
 use crate::servers::{Kind, Service};
 use crate::stats::{process_cpu, Sample};
 
-/// A server in its own process, pinned to core 0 when `pin`.
+/// A server in its own process (pinned to core 0 when `pin`), or several
+/// serving one port.
 pub struct ServerProc {
     child: Child,
     pub addr: SocketAddr,
+    /// Other processes serving the same port (see [`ServerProc::with_sibling`]).
+    siblings: Vec<ServerProc>,
 }
 
 impl ServerProc {
     pub fn start(kind: Kind, service: Service, pin: bool) -> ServerProc {
-        let exe = std::env::current_exe().expect("current_exe");
-        let mut cmd = if pin {
-            let mut c = Command::new("taskset");
-            c.arg("-c").arg("0");
-            c
-        } else {
-            Command::new("env")
-        };
         if kind == Kind::Python {
+            let mut cmd = if pin {
+                let mut c = Command::new("taskset");
+                c.arg("-c").arg("0");
+                c
+            } else {
+                Command::new("env")
+            };
             cmd.arg("python3").arg("-c").arg(crate::lines::PYTHON_LINES);
-        } else {
-            cmd.arg(exe)
-                .arg("--serve")
-                .arg(kind.name())
-                .arg(service.name());
+            return ServerProc::spawn(cmd, &kind.name());
         }
+        let args = [kind.name(), service.name().to_owned()];
+        ServerProc::serve(&args, pin.then_some("0"))
+    }
+
+    /// This bench binary re-executed with `--serve ARGS...`, under
+    /// `taskset -c CPUS` when `cpus` is given.
+    pub fn serve(args: &[String], cpus: Option<&str>) -> ServerProc {
+        let exe = std::env::current_exe().expect("current_exe");
+        let mut cmd = match cpus {
+            Some(cpus) => {
+                let mut c = Command::new("taskset");
+                c.arg("-c").arg(cpus);
+                c
+            }
+            None => Command::new("env"),
+        };
+        cmd.arg(exe).arg("--serve").args(args);
+        ServerProc::spawn(cmd, &args.join(" "))
+    }
+
+    /// Runs `cmd` and reads the port it announces (`PORT n`, its first line).
+    pub fn spawn(mut cmd: Command, what: &str) -> ServerProc {
         let mut child = cmd
             .stdout(Stdio::piped())
             .stdin(Stdio::null())
@@ -51,11 +71,27 @@ impl ServerProc {
             .trim()
             .strip_prefix("PORT ")
             .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("{kind:?} server did not announce a port: {line:?}"));
+            .unwrap_or_else(|| panic!("{what} server did not announce a port: {line:?}"));
         ServerProc {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            siblings: Vec::new(),
         }
+    }
+
+    /// Serves together with `other` (on the same port): CPU time is summed
+    /// over both, and both are killed on drop.
+    #[allow(dead_code)] // the group bench's two-process setup; echo does not use it
+    pub fn with_sibling(mut self, other: ServerProc) -> ServerProc {
+        self.siblings.push(other);
+        self
+    }
+
+    /// The pids whose CPU time counts: this server's and its siblings'.
+    pub fn pids(&self) -> Vec<u32> {
+        let mut v = vec![self.pid()];
+        v.extend(self.siblings.iter().flat_map(ServerProc::pids));
+        v
     }
 
     /// The server's pid (taskset execs it, so the child is the server).
@@ -105,11 +141,12 @@ pub struct Timing {
 
 /// Drives `conns` with `step` (on each readiness event, and once at the start)
 /// and returns what `step` counted over the measured window, with the wall
-/// time and the server process's CPU time (`/proc/PID/stat`) of the window.
+/// time and the server processes' CPU time (`/proc/PID/stat`, summed over
+/// `server_pids`) of the window.
 fn drive<S>(
     mut conns: Vec<TcpStream>,
     t: &Timing,
-    server_pid: u32,
+    server_pids: &[u32],
     mut state: Vec<S>,
     mut step: impl FnMut(&mut TcpStream, &mut S) -> u64,
 ) -> Sample {
@@ -127,11 +164,12 @@ fn drive<S>(
     let start = Instant::now();
     let measure_from = start + t.warmup;
     let end = measure_from + t.measure;
+    let cpu = || server_pids.iter().map(|&p| process_cpu(p)).sum::<f64>();
     let mut base: Option<(u64, Instant, f64)> = None;
     loop {
         let now = Instant::now();
         if base.is_none() && now >= measure_from {
-            base = Some((total, now, process_cpu(server_pid)));
+            base = Some((total, now, cpu()));
         }
         if now >= end {
             break;
@@ -147,7 +185,7 @@ fn drive<S>(
     Sample {
         count: (total - b) as f64,
         wall: at.elapsed(),
-        cpu: process_cpu(server_pid) - cpu0,
+        cpu: cpu() - cpu0,
     }
 }
 
@@ -216,7 +254,7 @@ fn exchange(server: &ServerProc, conns: usize, msg: Vec<u8>, t: &Timing) -> Samp
     drive(
         connect_all(server.addr, conns),
         t,
-        server.pid(),
+        &server.pids(),
         state,
         |c, s| exchange_step(c, s, &msg, msg_len, &mut buf),
     )
@@ -232,7 +270,7 @@ pub fn bench_http(server: &ServerProc, conns: usize, depth: usize, t: &Timing) -
     let mut s = drive(
         connect_all(server.addr, conns),
         t,
-        server.pid(),
+        &server.pids(),
         state,
         |c, s| exchange_step(c, s, &batch, answer_len, &mut buf),
     );
@@ -248,7 +286,7 @@ pub fn bench_stream(server: &ServerProc, conns: usize, chunk_len: usize, t: &Tim
     let mut s = drive(
         connect_all(server.addr, conns),
         t,
-        server.pid(),
+        &server.pids(),
         vec![0usize; conns],
         |c, off| {
             let mut got = 0u64;

@@ -127,7 +127,7 @@ async fn first_readable(s: &tokio::net::TcpStream, buf_size: usize) -> Option<Ve
     }
 }
 
-async fn tokio_echo(mut s: tokio::net::TcpStream, buf_size: usize) {
+pub async fn tokio_echo(mut s: tokio::net::TcpStream, buf_size: usize) {
     let Some(mut buf) = first_readable(&s, buf_size).await else {
         return;
     };
@@ -143,7 +143,7 @@ async fn tokio_echo(mut s: tokio::net::TcpStream, buf_size: usize) {
     }
 }
 
-async fn tokio_http(mut s: tokio::net::TcpStream, buf_size: usize) {
+pub async fn tokio_http(mut s: tokio::net::TcpStream, buf_size: usize) {
     let Some(mut buf) = first_readable(&s, buf_size).await else {
         return;
     };
