@@ -352,3 +352,93 @@ pub fn bench_idle(server: &ServerProc, n: usize) -> f64 {
     drop(streams);
     after.saturating_sub(before) as f64 / n as f64
 }
+
+/// One churning client: its socket, and how much of its request went out
+/// and of the echo came back.
+struct Churner {
+    sock: TcpStream,
+    sent: usize,
+    got: usize,
+}
+
+/// Connection churn: `conns` clients at once, each connecting, sending one
+/// 64-byte request, reading its echo and closing, then connecting again;
+/// counts the connections completed (accepts served). The client closes
+/// first; loopback reuses its TIME_WAIT ports (`tcp_tw_reuse`).
+pub fn bench_churn(server: &ServerProc, conns: usize, t: &Timing) -> Sample {
+    const REQ: [u8; 64] = [b'c'; 64];
+    let mut poll = Poll::new().expect("poll");
+    let open = |poll: &Poll, i: usize| {
+        let mut sock = TcpStream::connect(server.addr).expect("connect");
+        poll.registry()
+            .register(&mut sock, Token(i), Interest::READABLE | Interest::WRITABLE)
+            .expect("register");
+        Churner {
+            sock,
+            sent: 0,
+            got: 0,
+        }
+    };
+    let mut clients: Vec<Churner> = (0..conns).map(|i| open(&poll, i)).collect();
+    let mut buf = [0u8; 256];
+    // Advances client `i`; true when it completed (and was replaced).
+    let mut step = |poll: &Poll, c: &mut Churner, i: usize| -> bool {
+        while c.sent < REQ.len() {
+            match c.sock.write(&REQ[c.sent..]) {
+                Ok(n) => c.sent += n,
+                // Still connecting.
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::NotConnected) => {
+                    return false
+                }
+                Err(e) => panic!("churn write: {e}"),
+            }
+        }
+        loop {
+            match c.sock.read(&mut buf) {
+                Ok(0) => panic!("churn: the server closed first"),
+                Ok(n) => c.got += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => panic!("churn read: {e}"),
+            }
+        }
+        if c.got < REQ.len() {
+            return false;
+        }
+        let _ = poll.registry().deregister(&mut c.sock);
+        *c = open(poll, i);
+        true
+    };
+    let mut events = Events::with_capacity(1024);
+    let mut total: u64 = 0;
+    let start = Instant::now();
+    let measure_from = start + t.warmup;
+    let end = measure_from + t.measure;
+    let pids = server.pids();
+    let cpu = || pids.iter().map(|&p| process_cpu(p)).sum::<f64>();
+    let mut base: Option<(u64, Instant, f64)> = None;
+    loop {
+        let now = Instant::now();
+        if base.is_none() && now >= measure_from {
+            base = Some((total, now, cpu()));
+        }
+        if now >= end {
+            break;
+        }
+        poll.poll(&mut events, Some(Duration::from_millis(50)))
+            .expect("poll");
+        for ev in events.iter() {
+            let i = ev.token().0;
+            // A new socket may get the old one's stale event: a step that
+            // finds nothing to do is harmless.
+            while step(&poll, &mut clients[i], i) {
+                total += 1;
+            }
+        }
+    }
+    let (b, at, cpu0) = base.expect("measured window");
+    Sample {
+        count: (total - b) as f64,
+        wall: at.elapsed(),
+        cpu: cpu() - cpu0,
+    }
+}

@@ -29,6 +29,9 @@
 //!    flight per connection (requests), against tokio's `BufReader` lines +
 //!    `write_all`, CPython asyncio's streams, and switchboard's own
 //!    protocol-level `Echo` (what the streams layer costs).
+//! 6. `churn`: connection churn, 100 clients at once, each connecting,
+//!    sending one 64-byte request, reading the echo and closing, then
+//!    connecting again (connections per server CPU-second).
 //!
 //! Peers: `mio` reads into one shared 256 KiB buffer and writes directly,
 //! queueing only what the kernel did not take; `tokio-64k` and `tokio-256k`
@@ -40,7 +43,7 @@
 //! 2, after a warm-up of a quarter of that), `SWITCHBOARD_BENCH_ROUNDS`
 //! (default 5), `SWITCHBOARD_BENCH_CONNS` (idle connections, default 10,000),
 //! `SWITCHBOARD_BENCH_ONLY` (comma-separated workloads: `rr`, `stream`,
-//! `http`, `idle`, `lines`). Without `--bench` on the command line (under
+//! `http`, `idle`, `lines`, `churn`). Without `--bench` on the command line (under
 //! `cargo test --benches`) it runs a short smoke pass of each workload.
 
 mod http;
@@ -98,6 +101,7 @@ enum Workload {
     Http,
     Idle,
     Lines,
+    Churn,
 }
 
 struct Plan {
@@ -119,6 +123,7 @@ impl Workload {
             Workload::Http => "http",
             Workload::Idle => "idle",
             Workload::Lines => "lines",
+            Workload::Churn => "churn",
         }
     }
 
@@ -138,6 +143,10 @@ impl Workload {
                 "lines: 1 KiB line echo x {} conns over streams, requests",
                 p.rr_conns
             ),
+            Workload::Churn => format!(
+                "churn: connect, one 64 B request, close, x {} clients, connections",
+                p.rr_conns
+            ),
         }
     }
 
@@ -151,7 +160,9 @@ impl Workload {
                     Kind::Tokio(256),
                 ]
             }
-            Workload::Http | Workload::Idle => vec![Kind::Switchboard, Kind::Mio, Kind::Tokio(64)],
+            Workload::Http | Workload::Idle | Workload::Churn => {
+                vec![Kind::Switchboard, Kind::Mio, Kind::Tokio(64)]
+            }
             // Streams first: the ratios are of the first peer to each other.
             // `switchboard` is the protocol-level `Echo` (what the layer costs).
             Workload::Lines => {
@@ -191,6 +202,7 @@ fn measure(w: Workload, kind: Kind, p: &Plan, runs: &mut Runs) {
         Workload::Stream => load::bench_stream(&server, p.stream_conns, 64 * 1024, t),
         Workload::Http => load::bench_http(&server, p.http_conns, p.depth, t),
         Workload::Lines => load::bench_lines(&server, p.rr_conns, 1024, t),
+        Workload::Churn => load::bench_churn(&server, p.rr_conns, t),
         Workload::Idle => {
             runs.raw.push(load::bench_idle(&server, p.idle_conns));
             return;
@@ -316,6 +328,7 @@ fn main() {
         Workload::Http,
         Workload::Idle,
         Workload::Lines,
+        Workload::Churn,
     ]
     .into_iter()
     .filter(|w| only.is_empty() || only.split(',').any(|o| o.trim() == w.key()))

@@ -449,12 +449,12 @@ impl Server {
 
     /// True once closed (a drained server is not drained again).
     pub(crate) fn is_closed_for_drain(&self) -> bool {
-        self.0.shared.is_closed() && self.0.shared.connections().is_empty()
+        self.0.shared.is_closed() && self.0.shared.connection_count() == 0
     }
 
     /// How many accepted connections are open now.
     pub fn connection_count(&self) -> usize {
-        self.0.shared.connections().len()
+        self.0.shared.connection_count()
     }
 
     /// Starts listening and accepting; idempotent.
@@ -576,7 +576,7 @@ impl std::fmt::Debug for Server {
         f.debug_struct("Server")
             .field("sockets", &self.addresses())
             .field("serving", &self.is_serving())
-            .field("connections", &self.0.shared.connections().len())
+            .field("connections", &self.0.shared.connection_count())
             .finish()
     }
 }
