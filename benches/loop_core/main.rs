@@ -11,17 +11,23 @@
 //! 1. `call_soon`: N callbacks that bump a counter, scheduled, then run. tokio:
 //!    N `spawn_local` tasks on a `LocalSet` driven to completion; CPython
 //!    asyncio's `call_soon` for scale (`time.process_time`).
-//! 2. `timers`: N timers with delays uniform in `[0, 1 s)` (fixed-seed
+//! 2. `call_soon_timers`: the same while 100,000 timers 1-60 s ahead wait
+//!    (a service always has timeouts pending). tokio: 100,000 entries in a
+//!    `DelayQueue` registered with its timer.
+//! 3. `timers`: N timers with delays uniform in `[0, 1 s)` (fixed-seed
 //!    xorshift, the same delays for both), all fired. tokio: a `DelayQueue`
 //!    filled, then drained with `poll_expired`.
-//! 3. `timers_cancel`: N timers scheduled 1 h (plus up to 1 s) ahead, so none
-//!    can fall due, then each cancelled, then one loop iteration so the
+//! 4. `timers_cancel`: N timers with delays uniform in 1-60 s (timeouts as
+//!    a service sets them), each cancelled, then one loop iteration so the
 //!    cancelled entries are purged. tokio: `DelayQueue` insert, then `remove`.
 //!
-//! Each sample runs in a fresh child process (this binary re-executed with
-//! `--sample WORKLOAD PEER N SPAN`, pinned to core 0 when `taskset` works),
-//! which does one unmeasured warm-up run and then the measured one: no peer
-//! inherits the allocator's state (a million freed timers) from another.
+//! The steady state, not a fresh process: each sample runs in a child
+//! process of its own (this binary re-executed with `--sample WORKLOAD PEER
+//! N SPAN`, pinned to core 0 when `taskset` works), which first does a burst
+//! of other work on the same runtime (N timers fired, N timers 1-60 s ahead
+//! cancelled, N callbacks), then the workload twice: both passes are
+//! printed, and the second is the one compared (a service runs warm). No
+//! peer inherits another's allocator state.
 //! `SWITCHBOARD_BENCH_ROUNDS` (default 5) rounds, each running every peer once, in an order rotated from
 //! round to round. Ratios are taken within a round; each figure is printed as
 //! `median (min–max)` over the rounds, one line per workload.
@@ -41,29 +47,34 @@ use std::time::Duration;
 
 use stats::{ratio, si, spread, Sample};
 
-/// Runs `peer` of `workload` in this process: one warm-up run, then the
-/// measured one.
-fn run_here(workload: &str, peer: &str, n: usize, span: f64) -> Sample {
+/// Runs `peer` of `workload` in this process: after a burst of other work
+/// (see [`workloads::burst`]), two passes; returns both.
+fn run_here(workload: &str, peer: &str, n: usize, span: f64) -> (Sample, Sample) {
+    let pending = workloads::delays(PENDING, 1.0, 59.0);
     let run = || match (workload, peer) {
         ("call_soon", "switchboard") => workloads::sb_call_soon(n),
         ("call_soon", "tokio-spawn_local") => workloads::tokio_call_soon(n),
+        ("call_soon_timers", "switchboard") => workloads::sb_call_soon_timers(n, &pending),
+        ("call_soon_timers", "tokio-spawn_local") => workloads::tokio_call_soon_timers(n, &pending),
         ("timers", "switchboard") => workloads::sb_timers(&workloads::delays(n, 0.0, span)),
         ("timers", "tokio-DelayQueue") => workloads::tokio_timers(&workloads::delays(n, 0.0, span)),
-        // Far enough ahead that none falls due while the run lasts.
-        ("timers_cancel", "switchboard") => {
-            workloads::sb_cancel(&workloads::delays(n, 3600.0, span))
-        }
+        // Timeouts as a service sets them: seconds away, mostly cancelled.
+        ("timers_cancel", "switchboard") => workloads::sb_cancel(&workloads::delays(n, 1.0, 59.0)),
         ("timers_cancel", "tokio-DelayQueue") => {
-            workloads::tokio_cancel(&workloads::delays(n, 3600.0, span))
+            workloads::tokio_cancel(&workloads::delays(n, 1.0, 59.0))
         }
         _ => panic!("no peer {peer} for {workload}"),
     };
-    run();
-    run()
+    workloads::burst(peer.starts_with("tokio"), n, span);
+    let first = run();
+    (first, run())
 }
 
+/// Timers pending during `call_soon_timers`.
+const PENDING: usize = 100_000;
+
 /// Runs one sample in a fresh child process (see the module docs).
-fn run_in_child(workload: &str, peer: &str, n: usize, span: f64) -> Sample {
+fn run_in_child(workload: &str, peer: &str, n: usize, span: f64) -> (Sample, Sample) {
     let exe = std::env::current_exe().expect("bench binary");
     let pin = Command::new("taskset")
         .args(["-c", "0", "true"])
@@ -99,33 +110,45 @@ fn run_in_child(workload: &str, peer: &str, n: usize, span: f64) -> Sample {
         .split_whitespace()
         .map(|x| x.parse().expect("a number"))
         .collect();
-    Sample {
-        count: v[0],
-        wall: Duration::from_secs_f64(v[1]),
-        cpu: v[2],
-    }
+    let sample = |k: usize| Sample {
+        count: v[k],
+        wall: Duration::from_secs_f64(v[k + 1]),
+        cpu: v[k + 2],
+    };
+    (sample(0), sample(3))
 }
 
 /// The child's side of [`run_in_child`]: `--sample WORKLOAD PEER N SPAN`.
 fn sample_main(args: &[String]) {
     let n = args[2].parse().expect("N");
     let span = args[3].parse().expect("span");
-    let s = run_here(&args[0], &args[1], n, span);
-    println!("SAMPLE {} {} {}", s.count, s.wall.as_secs_f64(), s.cpu);
+    let (a, b) = run_here(&args[0], &args[1], n, span);
+    println!(
+        "SAMPLE {} {} {} {} {} {}",
+        a.count,
+        a.wall.as_secs_f64(),
+        a.cpu,
+        b.count,
+        b.wall.as_secs_f64(),
+        b.cpu
+    );
 }
 
 /// One peer of a workload.
 struct Peer {
     name: &'static str,
-    run: Box<dyn Fn() -> Sample>,
+    /// The first pass and the second (the one reported).
+    run: Box<dyn Fn() -> (Sample, Sample)>,
+    first: Vec<Sample>,
     samples: Vec<Sample>,
 }
 
 impl Peer {
-    fn new(name: &'static str, run: impl Fn() -> Sample + 'static) -> Peer {
+    fn new(name: &'static str, run: impl Fn() -> (Sample, Sample) + 'static) -> Peer {
         Peer {
             name,
             run: Box::new(run),
+            first: Vec::new(),
             samples: Vec::new(),
         }
     }
@@ -161,8 +184,18 @@ fn report(w: &Workload) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let first = |p: &Peer| p.first.iter().map(Sample::per_cpu).collect::<Vec<f64>>();
+    let keep = |p: &Peer| {
+        let r: Vec<f64> = per_cpu(p)
+            .iter()
+            .zip(first(p))
+            .map(|(b, a)| b / a)
+            .collect();
+        format!("{} {}", p.name, spread(&r, ratio))
+    };
     format!(
-        "{}: {} per CPU-s {}; ratios per CPU-s {}; raw {}/s {}; raw ratios {}",
+        "{}: 2nd pass {} per CPU-s {}; ratios per CPU-s {}; raw {}/s {}; raw ratios {}; \
+         1st pass per CPU-s {}; 2nd/1st {}",
         w.title,
         w.unit,
         figures(&per_cpu),
@@ -170,6 +203,8 @@ fn report(w: &Workload) -> String {
         w.unit,
         figures(&raw),
         ratios(&raw),
+        figures(&first),
+        w.peers.iter().map(keep).collect::<Vec<_>>().join(", "),
     )
 }
 
@@ -192,7 +227,8 @@ fn main() {
 
     println!(
         "loop_core bench ({}): N={n}, timer span {span} s, {rounds} round(s), each sample \
-         in a fresh process after a warm-up run in it, tokio current-thread runtime, \
+         in its own process after a burst of other work, two passes (the 2nd compared), \
+         tokio current-thread runtime, \
          CPUs allowed: {}, load average at start {}",
         if smoke {
             "smoke pass under cargo test --benches, not a measurement"
@@ -213,20 +249,31 @@ fn main() {
         ];
         if want("asyncio") && !smoke {
             peers.push(Peer::new("asyncio", move || {
-                workloads::asyncio_call_soon(n).unwrap_or_else(|why| {
+                let s = workloads::asyncio_call_soon(n).unwrap_or_else(|why| {
                     eprintln!("asyncio skipped: {why}");
                     Sample {
                         count: f64::NAN,
                         wall: Duration::from_secs(1),
                         cpu: 1.0,
                     }
-                })
+                });
+                (s.clone(), s)
             }));
         }
         all.push(Workload {
             title: format!("call_soon N={n}"),
             unit: "callbacks",
             peers,
+        });
+    }
+    if want("call_soon_timers") {
+        all.push(Workload {
+            title: format!("call_soon N={n} with {PENDING} timers pending (1-60 s)"),
+            unit: "callbacks",
+            peers: vec![
+                child("call_soon_timers", "switchboard"),
+                child("call_soon_timers", "tokio-spawn_local"),
+            ],
         });
     }
     if want("timers") {
@@ -241,10 +288,7 @@ fn main() {
     }
     if want("timers_cancel") {
         all.push(Workload {
-            title: format!(
-                "timers scheduled then cancelled N={n}, delays 3600-{} s",
-                3600.0 + span
-            ),
+            title: format!("timers scheduled then cancelled N={n}, delays 1-60 s"),
             unit: "timers",
             peers: vec![
                 child("timers_cancel", "switchboard"),
@@ -264,17 +308,19 @@ fn main() {
             let k = w.peers.len();
             for j in 0..k {
                 let p = &mut w.peers[(j + round) % k];
-                let s = (p.run)();
+                let (first, s) = (p.run)();
                 eprintln!(
-                    "  round {} {} {}: {} per CPU-s, {}/s raw ({:.3} s CPU, {:.3} s wall)",
+                    "  round {} {} {}: 1st pass {} per CPU-s; 2nd {} per CPU-s, {}/s raw ({:.3} s CPU, {:.3} s wall)",
                     round + 1,
                     w.title,
                     p.name,
+                    si(first.per_cpu()),
                     si(s.per_cpu()),
                     si(s.raw()),
                     s.cpu,
                     s.wall.as_secs_f64()
                 );
+                p.first.push(first);
                 p.samples.push(s);
             }
         }

@@ -243,3 +243,83 @@ pub fn tokio_cancel(delays: &[Duration]) -> Sample {
     assert_eq!(Rc::strong_count(&counter), 1, "tokio removed every timer");
     s
 }
+
+// ------------------------------------------------ call_soon with timers pending
+
+/// [`sb_call_soon`] while `pending` timers 1-60 s ahead wait in the loop (a
+/// service always has timeouts pending); they are cancelled after.
+pub fn sb_call_soon_timers(n: usize, pending: &[Duration]) -> Sample {
+    let lp = switchboard::new_event_loop().expect("loop");
+    let timers: Vec<_> = pending
+        .iter()
+        .map(|&d| lp.call_later(d, || ()).expect("call_later"))
+        .collect();
+    let counter = Rc::new(Cell::new(0usize));
+    let s = timed(|| {
+        for _ in 0..n {
+            let c = counter.clone();
+            lp.call_soon(move || c.set(c.get() + 1)).expect("call_soon");
+        }
+        let stopper = lp.clone();
+        lp.call_soon(move || stopper.stop()).expect("call_soon");
+        lp.run_forever().expect("run_forever");
+        counter.get()
+    });
+    assert_eq!(s.count as usize, n, "switchboard call_soon count");
+    timers.iter().for_each(|t| t.cancel());
+    lp.close().expect("close");
+    s
+}
+
+/// [`tokio_call_soon`] with `pending` entries 1-60 s ahead in a
+/// `DelayQueue` polled once (registered with the runtime's timer).
+pub fn tokio_call_soon_timers(n: usize, pending: &[Duration]) -> Sample {
+    let rt = tokio_rt();
+    let counter = Rc::new(Cell::new(0usize));
+    let local = tokio::task::LocalSet::new();
+    let mut q = DelayQueue::new();
+    rt.block_on(local.run_until(async {
+        for &d in pending {
+            q.insert((), d);
+        }
+        let _ = std::future::poll_fn(|cx| std::task::Poll::Ready(q.poll_expired(cx).is_pending()))
+            .await;
+    }));
+    let s = timed(|| {
+        for _ in 0..n {
+            let c = counter.clone();
+            local.spawn_local(async move { c.set(c.get() + 1) });
+        }
+        let target = n;
+        let c = counter.clone();
+        rt.block_on(local.run_until(async move {
+            while c.get() < target {
+                tokio::task::yield_now().await;
+            }
+        }));
+        counter.get()
+    });
+    assert_eq!(s.count as usize, n, "tokio spawn_local count");
+    drop(q);
+    s
+}
+
+// ------------------------------------------------------------------ the burst
+
+/// Other work before the measured passes, so they run on a warm process
+/// (its allocator and the handle table's free slots as a service leaves
+/// them): `n` timers fired (delays within `span`), `n` timers 1-60 s ahead
+/// cancelled, `n` callbacks; on switchboard's loop or on tokio's.
+pub fn burst(tokio: bool, n: usize, span: f64) {
+    let fired = delays(n, 0.0, span);
+    let far = delays(n, 1.0, 59.0);
+    if tokio {
+        tokio_timers(&fired);
+        tokio_cancel(&far);
+        tokio_call_soon(n);
+    } else {
+        sb_timers(&fired);
+        sb_cancel(&far);
+        sb_call_soon(n);
+    }
+}
