@@ -257,7 +257,7 @@ fn main() {
                         cpu: 1.0,
                     }
                 });
-                (s.clone(), s)
+                (s, s)
             }));
         }
         all.push(Workload {
