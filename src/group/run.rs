@@ -46,6 +46,11 @@ use crate::{Error, EventLoop};
 /// `intensity(0, ..)` nothing is restarted and `run` returns the first
 /// loop's error itself.
 ///
+/// Ctrl+C: the loops run on threads of their own, so unlike
+/// [`run`](crate::run) on the main thread, a SIGINT no handler takes ends
+/// the process as usual; [`GroupHandle::shutdown_on_signals`] makes it a
+/// graceful shutdown of every loop.
+///
 /// A loop whose future completes with `Ok` ends (its loop is closed), and
 /// the others go on; `run` returns once every loop has ended, with the
 /// outputs in loop order.
