@@ -34,12 +34,17 @@ const MAX_BULK: usize = 1 << 20;
 const MAX_ARGS: usize = 1024;
 /// The longest header or inline command line.
 const MAX_LINE: usize = 64 * 1024;
+/// The most bytes of one command that has not come whole: without it, an
+/// array of `MAX_ARGS` bulks of `MAX_BULK` (1 GiB) that never ends would be
+/// buffered as it comes.
+const MAX_REQUEST: usize = 2 * MAX_BULK;
 
 // --- RESP parsing ------------------------------------------------------------
 
 /// Cuts RESP commands out of the byte stream: `*N\r\n` then N `$len\r\nbytes\r\n`,
 /// or an inline line of words. Only what arrived is buffered: a `$len` header
-/// reserves nothing, its bytes are awaited within `MAX_BULK`.
+/// reserves nothing, its bytes are awaited within `MAX_BULK`, and a command
+/// still not whole past `MAX_REQUEST` bytes is refused.
 #[derive(Default)]
 struct Resp {
     buf: BytesMut,
@@ -124,6 +129,10 @@ impl Framer for Resp {
     }
     fn next_frame(&mut self) -> Result<Option<Vec<Bytes>>, FramingError> {
         let Some((end, args)) = parse(&self.buf)? else {
+            // What the buffer holds now is one command not yet whole.
+            if self.buf.len() > MAX_REQUEST {
+                return Err(FramingError::invalid("too big request"));
+            }
             return Ok(None);
         };
         let frame = self.buf.split_to(end).freeze();

@@ -18,6 +18,7 @@ pub mod child;
 pub mod datagram;
 pub mod examples;
 pub mod group;
+pub mod hostile;
 pub mod net;
 pub mod sched;
 pub mod script;
