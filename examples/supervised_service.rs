@@ -13,6 +13,9 @@
 //! error and the connection is closed, so a line with no end costs 1 KiB, not
 //! its length. Each byte is scanned for the newline once (only the bytes just
 //! received are searched), so a long line costs linear time, not quadratic.
+//! Lines go to the backend in batches of up to 4 KiB cut from each read, so
+//! a client that floods short lines and never reads the answers costs a few
+//! MiB (reading stops), not a message per line.
 //!
 //! `crash` is a demo command that **any client** may send: 11 crashes within
 //! a second exceed the supervisor's restart intensity (10 per second), and it
@@ -42,29 +45,60 @@ use std::time::Duration;
 use switchboard::prelude::*;
 use switchboard::{ChildSpec, Exception};
 
-/// A line to count, and the connection to answer.
-struct Count(String, Addr<String>);
+/// Lines to count (whole lines, each ending in `\n`, at most [`BATCH`]
+/// bytes of them), and the connection to answer.
+///
+/// A batch, not a line per message: `forward` lets a whole read's worth of
+/// messages past the mailbox's bound before reading stops, and a read of
+/// short lines holds tens of thousands. Batches cut from the read itself
+/// (no copy) keep that overshoot, and the answers it brings, to a few
+/// dozen messages.
+struct Count(Bytes, Addr<String>);
+
+/// The most bytes of lines in one [`Count`].
+const BATCH: usize = 4096;
 
 /// The backend: counts words; `crash` makes it panic.
 struct Backend(u32);
 
 impl Actor for Backend {
     type Message = Count;
-    fn handle(&mut self, Count(line, reply): Count, _: &mut ActorContext<'_, Count>) {
-        assert!(line != "crash", "asked to crash");
-        let words = line.split_whitespace().count();
-        let _ = reply.send(format!("{words} words (backend #{})\n", self.0));
+    fn handle(&mut self, Count(lines, reply): Count, _: &mut ActorContext<'_, Count>) {
+        let mut answers = String::new();
+        for line in lines
+            .strip_suffix(b"\n")
+            .unwrap_or(&lines)
+            .split(|&b| b == b'\n')
+        {
+            let line = String::from_utf8_lossy(line);
+            // The connection sends a `crash` line in a batch of its own.
+            assert!(line.trim() != "crash", "asked to crash");
+            let words = line.split_whitespace().count();
+            answers.push_str(&format!("{words} words (backend #{})\n", self.0));
+        }
+        let _ = reply.send(answers);
     }
 }
 
 /// The longest line a client may send, without its newline.
 const LINE_LIMIT: usize = 1024;
 
-/// One connection: splits lines, forwards them, writes the answers.
+/// One connection: splits lines, forwards them in batches, writes the
+/// answers.
 struct Conn {
     backend: Addr<Count>,
     /// The start of a line whose newline has not come yet.
     pending: Vec<u8>,
+}
+
+impl Conn {
+    /// Forwards `lines` (if any) to the backend.
+    fn send(&self, lines: Bytes, t: &mut dyn StreamTransport<String>) -> Result<(), ProtocolError> {
+        if let (false, Some(me)) = (lines.is_empty(), t.addr()) {
+            self.backend.forward(Count(lines, me), t)?;
+        }
+        Ok(())
+    }
 }
 
 impl StreamProtocol<String> for Conn {
@@ -77,26 +111,41 @@ impl StreamProtocol<String> for Conn {
             _ if t.is_closing() => {} // refused a long line: nothing more
             StreamEvent::DataReceived(data) => {
                 // Only the new bytes are searched: `pending` has no newline.
-                let mut rest = &data[..];
-                loop {
-                    let end = rest.iter().position(|&b| b == b'\n');
-                    let part = &rest[..end.unwrap_or(rest.len())];
-                    if self.pending.len() + part.len() > LINE_LIMIT {
+                // `batch` is where the batch being gathered starts in `data`.
+                let (mut at, mut batch) = (0, 0);
+                while at < data.len() {
+                    let end = data[at..].iter().position(|&b| b == b'\n').map(|e| at + e);
+                    let part = end.unwrap_or(data.len()) - at;
+                    if self.pending.len() + part > LINE_LIMIT {
+                        self.send(data.slice(batch..at), t)?;
                         t.write(
                             format!("error: line longer than {LINE_LIMIT} bytes\n").as_bytes(),
                         )?;
                         t.close();
                         return Ok(());
                     }
-                    self.pending.extend_from_slice(part);
-                    let Some(end) = end else { break };
-                    rest = &rest[end + 1..];
-                    let line = String::from_utf8_lossy(&self.pending).trim().to_string();
-                    self.pending.clear();
-                    if let Some(me) = t.addr() {
-                        self.backend.forward(Count(line, me), t)?;
+                    let Some(end) = end else {
+                        self.pending.extend_from_slice(&data[at..]);
+                        break;
+                    };
+                    if !self.pending.is_empty() {
+                        // A line begun in an earlier read: a batch of its own.
+                        self.pending.extend_from_slice(&data[at..=end]);
+                        let line = Bytes::from(std::mem::take(&mut self.pending));
+                        self.send(line, t)?;
+                        batch = end + 1;
+                    } else if data[at..end].trim_ascii() == b"crash" {
+                        // Alone, so the lines around it are answered.
+                        self.send(data.slice(batch..at), t)?;
+                        self.send(data.slice(at..=end), t)?;
+                        batch = end + 1;
+                    } else if end + 1 - batch >= BATCH {
+                        self.send(data.slice(batch..=end), t)?;
+                        batch = end + 1;
                     }
+                    at = end + 1;
                 }
+                self.send(data.slice(batch..at.min(data.len()).max(batch)), t)?;
             }
             StreamEvent::Message(answer) => t.write(answer.as_bytes())?,
             _ => {}

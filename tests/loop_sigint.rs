@@ -49,6 +49,12 @@ fn on_a_main_thread(check: impl FnOnce()) {
     // thread (libtest's main) is parked on a channel, holding no lock.
     match unsafe { fork() }.unwrap() {
         ForkResult::Child => {
+            // The checks start from SIGINT's default disposition, whatever
+            // this process inherited (a shell starting it in the
+            // background without job control makes it SIG_IGN).
+            let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+            // SAFETY: SIG_DFL installs no code.
+            let _ = unsafe { sigaction(NixSignal::SIGINT, &dfl) };
             let ok = catch_unwind(AssertUnwindSafe(check)).is_ok();
             // SAFETY: _exit skips the parent's atexit handlers and buffers.
             unsafe { nix::libc::_exit(if ok { 0 } else { 1 }) };
