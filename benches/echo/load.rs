@@ -161,19 +161,8 @@ fn drive<S>(
     for (c, s) in conns.iter_mut().zip(state.iter_mut()) {
         total += step(c, s);
     }
-    let start = Instant::now();
-    let measure_from = start + t.warmup;
-    let end = measure_from + t.measure;
-    let cpu = || server_pids.iter().map(|&p| process_cpu(p)).sum::<f64>();
-    let mut base: Option<(u64, Instant, f64)> = None;
-    loop {
-        let now = Instant::now();
-        if base.is_none() && now >= measure_from {
-            base = Some((total, now, cpu()));
-        }
-        if now >= end {
-            break;
-        }
+    let mut window = Window::new(t, server_pids);
+    while window.open(total) {
         poll.poll(&mut events, Some(Duration::from_millis(50)))
             .expect("poll");
         for ev in events.iter() {
@@ -181,11 +170,50 @@ fn drive<S>(
             total += step(&mut conns[i], &mut state[i]);
         }
     }
-    let (b, at, cpu0) = base.expect("measured window");
-    Sample {
-        count: (total - b) as f64,
-        wall: at.elapsed(),
-        cpu: cpu() - cpu0,
+    window.sample(total)
+}
+
+/// The measured window of a load loop: a warm-up, then `t.measure`, with
+/// the count, wall time and server CPU time at its start.
+struct Window<'a> {
+    measure_from: Instant,
+    end: Instant,
+    pids: &'a [u32],
+    base: Option<(u64, Instant, f64)>,
+}
+
+impl<'a> Window<'a> {
+    fn new(t: &Timing, pids: &'a [u32]) -> Self {
+        let measure_from = Instant::now() + t.warmup;
+        Window {
+            measure_from,
+            end: measure_from + t.measure,
+            pids,
+            base: None,
+        }
+    }
+
+    fn cpu(&self) -> f64 {
+        self.pids.iter().map(|&p| process_cpu(p)).sum()
+    }
+
+    /// False once the window is over; notes its start when it comes.
+    fn open(&mut self, total: u64) -> bool {
+        let now = Instant::now();
+        if self.base.is_none() && now >= self.measure_from {
+            self.base = Some((total, now, self.cpu()));
+        }
+        now < self.end
+    }
+
+    /// What was counted in the window.
+    fn sample(&self, total: u64) -> Sample {
+        let (b, at, cpu0) = self.base.expect("measured window");
+        Sample {
+            count: (total - b) as f64,
+            wall: at.elapsed(),
+            cpu: self.cpu() - cpu0,
+        }
     }
 }
 
@@ -410,20 +438,9 @@ pub fn bench_churn(server: &ServerProc, conns: usize, t: &Timing) -> Sample {
     };
     let mut events = Events::with_capacity(1024);
     let mut total: u64 = 0;
-    let start = Instant::now();
-    let measure_from = start + t.warmup;
-    let end = measure_from + t.measure;
     let pids = server.pids();
-    let cpu = || pids.iter().map(|&p| process_cpu(p)).sum::<f64>();
-    let mut base: Option<(u64, Instant, f64)> = None;
-    loop {
-        let now = Instant::now();
-        if base.is_none() && now >= measure_from {
-            base = Some((total, now, cpu()));
-        }
-        if now >= end {
-            break;
-        }
+    let mut window = Window::new(t, &pids);
+    while window.open(total) {
         poll.poll(&mut events, Some(Duration::from_millis(50)))
             .expect("poll");
         for ev in events.iter() {
@@ -435,10 +452,5 @@ pub fn bench_churn(server: &ServerProc, conns: usize, t: &Timing) -> Sample {
             }
         }
     }
-    let (b, at, cpu0) = base.expect("measured window");
-    Sample {
-        count: (total - b) as f64,
-        wall: at.elapsed(),
-        cpu: cpu() - cpu0,
-    }
+    window.sample(total)
 }
