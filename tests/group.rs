@@ -34,6 +34,21 @@ fn lg1_each_loop_runs_on_its_own_thread_and_outputs_come_in_loop_order() {
 }
 
 #[test]
+fn lg1_run_refuses_to_block_a_running_loop() {
+    let r = switchboard::run(|_lp: EventLoop| async move {
+        let inner = LoopGroup::new()
+            .loops(1)
+            .run(|_lp: EventLoop| async move { Ok::<_, Error>(()) });
+        Ok::<_, Error>(inner.map_err(|e| e.to_string()))
+    })
+    .expect("run");
+    assert_eq!(
+        r,
+        Err(switchboard::LoopError::AnotherLoopRunning.to_string())
+    );
+}
+
+#[test]
 fn lg1_the_default_is_one_loop_per_core_and_pinning_runs() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let out = LoopGroup::new()

@@ -174,27 +174,39 @@ impl GroupHandle {
     ///
     /// ```
     /// use switchboard::prelude::*;
+    /// use switchboard::LoopFuture;
     ///
-    /// /// Answers with the loop it runs on.
-    /// struct Home(usize);
+    /// /// Answers with its loop's index; the first question also ends its
+    /// /// loop's wait.
+    /// struct Home {
+    ///     index: usize,
+    ///     asked: Option<LoopFuture<()>>,
+    /// }
     /// impl Actor for Home {
     ///     type Message = ReplyTo<usize>;
     ///     fn handle(&mut self, r: ReplyTo<usize>, _: &mut ActorContext<'_, ReplyTo<usize>>) {
-    ///         let _ = r.send(self.0);
+    ///         let _ = r.send(self.index);
+    ///         if let Some(asked) = self.asked.take() {
+    ///             let _ = asked.set_result(());
+    ///         }
     ///     }
     /// }
     ///
-    /// let homes = switchboard::LoopGroup::new().loops(2).run(|lp: EventLoop| async move {
+    /// let answers = switchboard::LoopGroup::new().loops(2).run(|lp: EventLoop| async move {
     ///     let group = lp.group().expect("in a group");
-    ///     let home = lp.spawn(Home(group.index()))?;
-    ///     group.register(format!("home-{}", group.index()), home)?;
-    ///     // Ask the other loop's actor; lookup waits until it is registered.
-    ///     let other = group.lookup::<ReplyTo<usize>>(&format!("home-{}", 1 - group.index())).await?;
-    ///     let answer = other.call(|r| r).await;
-    ///     // (Its loop may have ended first: then the call fails.)
-    ///     Ok::<_, switchboard::Error>(answer.ok())
+    ///     if group.index() == 0 {
+    ///         let asked = lp.create_future();
+    ///         let home = lp.spawn(Home { index: 0, asked: Some(asked.clone()) })?;
+    ///         group.register("home", home)?;
+    ///         // The name goes when this loop ends: stay until loop 1 asked.
+    ///         asked.await?;
+    ///         return Ok(None);
+    ///     }
+    ///     // Waits until loop 0 has registered it.
+    ///     let home = group.lookup::<ReplyTo<usize>>("home").await?;
+    ///     Ok::<_, switchboard::Error>(Some(home.call(|r| r).await?))
     /// })?;
-    /// assert!(homes.iter().flatten().all(|&i| i < 2));
+    /// assert_eq!(answers, vec![None, Some(0)]);
     /// # Ok::<(), switchboard::Error>(())
     /// ```
     pub fn register<M: Send + 'static>(

@@ -11,7 +11,7 @@ use crate::group::error::GroupError;
 use crate::group::handle::{GroupHandle, GroupShared};
 use crate::supervision::intensity::Intensity;
 use crate::supervision::{Strategy, SupervisorError, DEFAULT_INTENSITY};
-use crate::{Error, EventLoop};
+use crate::{Error, EventLoop, LoopError};
 
 /// N event loops, one per thread (one per core by default), each running
 /// the same setup; a supervised group that serves one address and whose
@@ -138,7 +138,9 @@ impl LoopGroup {
     /// the error that ended the group (see [Supervision](LoopGroup#supervision)).
     /// The future need not be `Send`: it is made and run on its loop's
     /// thread. Inside, [`EventLoop::group`] gives the loop its
-    /// [`GroupHandle`].
+    /// [`GroupHandle`]. It blocks the calling thread until then, so it
+    /// refuses to start on a thread whose loop is running
+    /// ([`LoopError::AnotherLoopRunning`]).
     pub fn run<S, F, T, E>(self, setup: S) -> crate::Result<Vec<T>>
     where
         S: Fn(EventLoop) -> F + Send + Sync + 'static,
@@ -147,6 +149,10 @@ impl LoopGroup {
         T: Send + 'static,
         E: Into<Error> + 'static,
     {
+        // It blocks its thread until every loop has ended: not on a loop.
+        if crate::current::running_loop_exists() {
+            return Err(LoopError::AnotherLoopRunning.into());
+        }
         let cpus = switchboard_actors::sys::cpu::allowed_cpus();
         let n = self.loops.unwrap_or(cpus.len().max(1));
         if n == 0 {
