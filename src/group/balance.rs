@@ -167,7 +167,10 @@ fn accept_loop(b: Arc<Balancer>, mut poll: mio::Poll, listeners: Vec<mio::net::T
             }
         }
     }
-    // Dropping the listeners closes them: new connects are refused.
+    // Dropping the listeners closes them: new connects are refused. Marked
+    // done also when polling failed, so that a loop joining later binds anew
+    // instead of waiting on a listener nobody accepts on.
+    b.done.store(true, Ordering::Release);
     drop(listeners);
 }
 
