@@ -212,7 +212,7 @@ impl LoopGroup {
             };
             let shutting_down = {
                 let st = shared.lock();
-                st.stopping || st.signals.started
+                st.stopping || st.signals.started()
             };
             if shutting_down {
                 running[i] = false;

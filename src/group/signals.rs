@@ -20,13 +20,41 @@ pub(crate) struct SignalState {
     /// The loop (index, incarnation) whose handlers take the signals.
     installer: Option<(usize, u64)>,
     deadline: Duration,
-    /// The first signal came: loops are shutting down.
-    pub(crate) started: bool,
-    /// Loops whose report is still to come.
-    pending: Vec<usize>,
-    combined: ShutdownReport,
-    done: Option<ShutdownReport>,
+    phase: Phase,
+    /// The futures waiting for [`Phase::Done`].
     waiters: Vec<Waker>,
+}
+
+/// The group shutdown's life cycle.
+#[derive(Default)]
+enum Phase {
+    /// No signal yet.
+    #[default]
+    Waiting,
+    /// The first signal came: every loop is shutting down.
+    Draining {
+        /// Loops whose report is still to come.
+        pending: Vec<usize>,
+        /// The reports so far, summed.
+        combined: ShutdownReport,
+    },
+    /// Every loop reported (or ended).
+    Done(ShutdownReport),
+}
+
+impl SignalState {
+    /// True once the first signal came: the group restarts no loop.
+    pub(crate) fn started(&self) -> bool {
+        !matches!(self.phase, Phase::Waiting)
+    }
+
+    /// Ends the shutdown with `report`, waking every future waiting.
+    fn finish(&mut self, report: ShutdownReport) {
+        self.phase = Phase::Done(report);
+        for w in self.waiters.drain(..) {
+            w.wake();
+        }
+    }
 }
 
 thread_local! {
@@ -75,7 +103,7 @@ impl GroupHandle {
         let lp = crate::get_running_loop().map_err(|_| SignalError::Closed)?;
         let mut st = self.shared.lock();
         let installed = st.signals.installer.is_some();
-        if !installed && !st.signals.started {
+        if !installed && !st.signals.started() {
             for &sig in sigs {
                 let shared = self.shared.clone();
                 if let Err(e) = lp.add_signal_handler(sig, move || signalled(&shared)) {
@@ -103,7 +131,7 @@ fn signalled(shared: &Arc<GroupShared>) {
         .enumerate()
         .filter_map(|(i, l)| l.as_ref().map(|(_, h)| (i, h.clone())))
         .collect();
-    if st.signals.started {
+    if st.signals.started() {
         for (_, h) in loops {
             let _ = h.call_soon_threadsafe(|| {
                 DRAINS.with(|d| d.borrow().iter().for_each(Drain::abort_now));
@@ -111,9 +139,15 @@ fn signalled(shared: &Arc<GroupShared>) {
         }
         return;
     }
-    st.signals.started = true;
     let deadline = st.signals.deadline;
-    st.signals.pending = loops.iter().map(|(i, _)| *i).collect();
+    if loops.is_empty() {
+        st.signals.finish(ShutdownReport::default());
+        return;
+    }
+    st.signals.phase = Phase::Draining {
+        pending: loops.iter().map(|(i, _)| *i).collect(),
+        combined: ShutdownReport::default(),
+    };
     let mut refused = Vec::new();
     for (index, h) in loops {
         let group = shared.clone();
@@ -148,16 +182,17 @@ fn report(shared: &GroupShared, index: usize, r: ShutdownReport) {
 
 fn arrived(st: &mut GroupState, index: usize, r: ShutdownReport) {
     let sig = &mut st.signals;
-    let Some(pos) = sig.pending.iter().position(|&i| i == index) else {
+    let Phase::Draining { pending, combined } = &mut sig.phase else {
         return;
     };
-    sig.pending.swap_remove(pos);
-    sig.combined += r;
-    if sig.pending.is_empty() && sig.done.is_none() {
-        sig.done = Some(sig.combined);
-        for w in sig.waiters.drain(..) {
-            w.wake();
-        }
+    let Some(pos) = pending.iter().position(|&i| i == index) else {
+        return;
+    };
+    pending.swap_remove(pos);
+    *combined += r;
+    if pending.is_empty() {
+        let all = *combined;
+        sig.finish(all);
     }
 }
 
@@ -167,9 +202,7 @@ pub(crate) fn loop_ended(st: &mut GroupState, index: usize, inc: u64) {
     if st.signals.installer == Some((index, inc)) {
         st.signals.installer = None;
     }
-    if st.signals.started {
-        arrived(st, index, ShutdownReport::default());
-    }
+    arrived(st, index, ShutdownReport::default());
 }
 
 /// Loop `index` is being replaced: whichever incarnation handled the
@@ -197,7 +230,7 @@ impl Future for GroupShutdown {
     type Output = ShutdownReport;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<ShutdownReport> {
         let mut st = self.shared.lock();
-        if let Some(r) = st.signals.done {
+        if let Phase::Done(r) = st.signals.phase {
             return Poll::Ready(r);
         }
         let w = &mut st.signals.waiters;
