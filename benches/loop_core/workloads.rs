@@ -58,6 +58,13 @@ fn tokio_rt() -> tokio::runtime::Runtime {
 
 pub fn sb_call_soon(n: usize) -> Sample {
     let lp = switchboard::new_event_loop().expect("loop");
+    let s = callbacks_on(&lp, n);
+    lp.close().expect("close");
+    s
+}
+
+/// `n` callbacks that bump a counter, scheduled on `lp`, then run.
+fn callbacks_on(lp: &switchboard::EventLoop, n: usize) -> Sample {
     let counter = Rc::new(Cell::new(0usize));
     let s = timed(|| {
         for _ in 0..n {
@@ -70,7 +77,6 @@ pub fn sb_call_soon(n: usize) -> Sample {
         counter.get()
     });
     assert_eq!(s.count as usize, n, "switchboard call_soon count");
-    lp.close().expect("close");
     s
 }
 
@@ -254,18 +260,7 @@ pub fn sb_call_soon_timers(n: usize, pending: &[Duration]) -> Sample {
         .iter()
         .map(|&d| lp.call_later(d, || ()).expect("call_later"))
         .collect();
-    let counter = Rc::new(Cell::new(0usize));
-    let s = timed(|| {
-        for _ in 0..n {
-            let c = counter.clone();
-            lp.call_soon(move || c.set(c.get() + 1)).expect("call_soon");
-        }
-        let stopper = lp.clone();
-        lp.call_soon(move || stopper.stop()).expect("call_soon");
-        lp.run_forever().expect("run_forever");
-        counter.get()
-    });
-    assert_eq!(s.count as usize, n, "switchboard call_soon count");
+    let s = callbacks_on(&lp, n);
     timers.iter().for_each(|t| t.cancel());
     lp.close().expect("close");
     s
