@@ -17,6 +17,7 @@
 mod context;
 pub mod datagram;
 pub mod diag;
+pub mod inspect;
 mod flow;
 pub mod pipe;
 pub mod server;
