@@ -90,6 +90,7 @@ mod error;
 mod executor;
 mod fd_watch;
 mod group;
+pub mod introspect;
 mod net;
 mod pipes;
 pub mod prelude;

@@ -1,0 +1,9 @@
+//! Seeing inside a running loop: [`EventLoop::introspect`](crate::EventLoop::introspect)'s
+//! typed snapshot, the control socket `switchboard-ctl` reads, and
+//! Prometheus metrics.
+
+#[doc(inline)]
+pub use switchboard_actors::inspect::{
+    ActorInfo, ActorKind, ChildInfo, ControlReply, LagInfo, LoopInfo, MailboxInfo, ProcessInfo,
+    ServerInfo, Snapshot, SupervisorInfo, TransportInfo, COUNTING, LAG_BUCKETS, LAG_WINDOW,
+};
