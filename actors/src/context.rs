@@ -125,6 +125,13 @@ pub trait LoopActor: 'static {
     /// A short description for exception contexts and introspection, like
     /// `TcpTransport fd=7 peer=127.0.0.1:4000`.
     fn describe(&self) -> String;
+
+    /// Fills in what introspection shows of this actor: its kind, state and
+    /// the figures of its kind (the loop has filled in its row, incarnation,
+    /// description, name and messages handled). Nothing by default.
+    fn inspect(&self, info: &mut crate::inspect::ActorInfo) {
+        let _ = info;
+    }
 }
 
 /// The loop services an actor may use while it is being called.

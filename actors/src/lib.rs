@@ -17,8 +17,8 @@
 mod context;
 pub mod datagram;
 pub mod diag;
-pub mod inspect;
 mod flow;
+pub mod inspect;
 pub mod pipe;
 pub mod server;
 pub mod signal;

@@ -20,6 +20,7 @@ use crate::context::{LoopActor, LoopContext, Readiness, Status};
 use crate::stream::tls::TlsSetup;
 use crate::stream::{Hooks, SocketTransport, Start, StreamLimits};
 
+mod inspect;
 mod listener;
 mod socket_file;
 
@@ -60,6 +61,9 @@ pub struct ServerShared {
     outside_count: RefCell<Option<Arc<AtomicUsize>>>,
     /// Run once, when the server is closed.
     on_close: RefCell<Option<Box<dyn FnOnce()>>>,
+    /// Connections accepted, and the rows of the listeners (introspection).
+    accepted: Cell<crate::inspect::Counter>,
+    rows: RefCell<Vec<ActorId>>,
 }
 
 impl std::fmt::Debug for ServerShared {
@@ -293,6 +297,7 @@ impl<L: StreamListener, M: 'static> ListenerActor<L, M> {
     }
 
     fn start(&mut self, cx: &mut dyn LoopContext) {
+        self.shared.note_row(cx.id());
         if matches!(self.state, State::Adopting) {
             self.shared.serving.set(true);
             return;
@@ -449,6 +454,7 @@ impl<L: StreamListener, M: 'static> ListenerActor<L, M> {
         }
         let gen = cx.generation(id);
         self.shared.connections.borrow_mut().insert(id, gen);
+        self.shared.count_accepted();
         cx.insert(id, Box::new(transport));
         cx.send(id, Box::new(Start));
     }
@@ -543,6 +549,10 @@ impl<L: StreamListener, M: 'static> LoopActor for ListenerActor<L, M> {
 
     fn shutdown(&mut self, cx: &mut dyn LoopContext) {
         self.close(cx);
+    }
+
+    fn inspect(&self, info: &mut crate::inspect::ActorInfo) {
+        self.inspect_into(info);
     }
 
     fn describe(&self) -> String {

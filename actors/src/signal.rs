@@ -365,4 +365,9 @@ impl LoopActor for SignalWatcher {
     fn describe(&self) -> String {
         format!("SignalWatcher fd={}", self.receiver.as_raw_fd())
     }
+
+    fn inspect(&self, info: &mut crate::inspect::ActorInfo) {
+        info.kind = crate::inspect::ActorKind::Signal;
+        info.state = "watching".into();
+    }
 }

@@ -134,4 +134,16 @@ impl<A: Actor> switchboard_actors::LoopActor for Mailbox<A> {
     fn describe(&self) -> String {
         format!("<{} {}>", self.name, self.addr.id())
     }
+
+    fn inspect(&self, info: &mut switchboard_actors::inspect::ActorInfo) {
+        info.kind = switchboard_actors::inspect::ActorKind::Application;
+        info.state = if self.started { "running" } else { "starting" }.into();
+        if info.name.is_none() {
+            info.name = Some(self.name.to_string());
+        }
+        if let Some(cap) = &self.capacity {
+            info.mailbox.depth = cap.depth();
+            info.mailbox.bound = Some(cap.bound());
+        }
+    }
 }

@@ -100,6 +100,38 @@ impl EventLoop {
         self.spawn_inner(actor, None)
     }
 
+    /// [`spawn`](Self::spawn) with a name, which introspection shows
+    /// ([`introspect`](Self::introspect), `switchboard-ctl ps`, metrics
+    /// labels) instead of the actor's type name.
+    ///
+    /// ```
+    /// use switchboard::prelude::*;
+    ///
+    /// struct Worker;
+    /// impl Actor for Worker {
+    ///     type Message = ();
+    ///     fn handle(&mut self, _: (), _: &mut ActorContext<'_, ()>) {}
+    /// }
+    ///
+    /// switchboard::run(|lp: EventLoop| async move {
+    ///     let w = lp.spawn_named("worker-1", Worker)?;
+    ///     let snap = lp.introspect();
+    ///     assert!(snap.actors.iter().any(|a| a.id == w.id().index()
+    ///         && a.name.as_deref() == Some("worker-1")));
+    ///     Ok::<(), switchboard::Error>(())
+    /// })?;
+    /// # Ok::<(), switchboard::Error>(())
+    /// ```
+    pub fn spawn_named<A: Actor>(
+        &self,
+        name: impl Into<String>,
+        actor: A,
+    ) -> Result<Addr<A::Message>, LoopError> {
+        let addr = self.spawn_inner(actor, None)?;
+        self.name_actor(addr.id(), name);
+        Ok(addr)
+    }
+
     /// [`spawn`](Self::spawn) with a mailbox of at most `bound` messages
     /// (sent and not yet handled; at least 1). While it is full,
     /// [`Addr::send`] fails with [`SendError::Full`](crate::SendError::Full),

@@ -110,6 +110,9 @@ pub(crate) struct TimerQueue {
     wheel: Wheel<Queued>,
     /// Timers in the run, the heap and the wheel.
     len: usize,
+    /// The deadline of the entry [`pop_due`](Self::pop_due) gave last (for
+    /// the loop's lag figures).
+    last_due: i64,
     next_seq: u64,
     handles: HandleTable,
     /// Cancelled entries taken out and not yet dropped. The loop drops them
@@ -126,6 +129,7 @@ impl TimerQueue {
             heap: Vec::new(),
             wheel: Wheel::new(tick_of(flip(0))),
             len: 0,
+            last_due: 0,
             next_seq: 0,
             handles: HandleTable::new(),
             dead: Dead::default(),
@@ -175,9 +179,14 @@ impl TimerQueue {
         }
     }
 
-    #[cfg(test)]
+    /// Timers queued, live or cancelled and not yet taken out.
     pub(crate) fn len(&self) -> usize {
         self.len
+    }
+
+    /// The deadline (loop nanoseconds) of the entry `pop_due` gave last.
+    pub(crate) fn last_due(&self) -> i64 {
+        self.last_due
     }
 
     /// True when no timer is queued (live or cancelled).
@@ -255,6 +264,7 @@ impl TimerQueue {
                     let q = self.take_head(from_heap);
                     if !self.is_cancelled(&q) {
                         self.len -= 1;
+                        self.last_due = flip_back(q.key.deadline);
                         return Some(q.entry);
                     }
                     self.bury(q.entry);

@@ -101,6 +101,11 @@ impl LoopActor for FdWatcher {
         Status::Alive
     }
 
+    fn inspect(&self, info: &mut switchboard_actors::inspect::ActorInfo) {
+        info.kind = switchboard_actors::inspect::ActorKind::Watcher;
+        info.state = "watching".into();
+    }
+
     fn describe(&self) -> String {
         let sides = match (self.reader.is_some(), self.writer.is_some()) {
             (true, true) => "reader+writer",

@@ -7,3 +7,5 @@ pub use switchboard_actors::inspect::{
     ActorInfo, ActorKind, ChildInfo, ControlReply, LagInfo, LoopInfo, MailboxInfo, ProcessInfo,
     ServerInfo, Snapshot, SupervisorInfo, TransportInfo, COUNTING, LAG_BUCKETS, LAG_WINDOW,
 };
+mod collect;
+pub(crate) mod stats;

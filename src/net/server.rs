@@ -396,6 +396,11 @@ pub(crate) struct Listening {
 pub struct Server(pub(crate) Rc<ServerInner>);
 
 impl Server {
+    /// The row of its first listener actor (introspection's tree).
+    pub(crate) fn first_row(&self) -> Option<usize> {
+        self.0.listeners.first().map(|l| l.id.index())
+    }
+
     /// A server over listener actors already in the table; starts them
     /// serving if `serving`.
     pub(crate) fn new(

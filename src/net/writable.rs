@@ -29,4 +29,8 @@ impl LoopActor for Writable {
     fn describe(&self) -> String {
         "<connect waiter>".into()
     }
+
+    fn inspect(&self, info: &mut switchboard_actors::inspect::ActorInfo) {
+        info.state = "connecting".into();
+    }
 }

@@ -66,6 +66,7 @@ impl RunningGuard {
         }
         RUNNING.with(|r| *r.borrow_mut() = Some(lp.core.me.clone()));
         lp.core.running.set(true);
+        lp.core.stats.run_begins();
         Ok(RunningGuard { lp: lp.clone() })
     }
 }

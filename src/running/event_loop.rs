@@ -132,6 +132,8 @@ pub(crate) struct LoopCore {
     pub(crate) watches: RefCell<crate::fd_watch::Watches>,
     /// The loop's place in its loop group, if it has one.
     pub(crate) group: RefCell<Option<crate::group::GroupHandle>>,
+    /// The loop's own figures, for `introspect`.
+    pub(crate) stats: crate::introspect::stats::LoopStats,
 }
 
 impl LoopCore {
@@ -271,6 +273,7 @@ impl EventLoop {
             task_factory: RefCell::new(None),
             watches: RefCell::new(crate::fd_watch::Watches::default()),
             group: RefCell::new(None),
+            stats: Default::default(),
         });
         crate::current::register_local(&core);
         Ok(EventLoop { core })

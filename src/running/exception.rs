@@ -35,6 +35,7 @@ fn render(context: &ExceptionContext) -> String {
 }
 
 pub(crate) fn report(core: &LoopCore, context: ExceptionContext) {
+    core.stats.exception();
     let handler = core.handler.borrow().clone();
     let Some(handler) = handler else {
         if catch_unwind(AssertUnwindSafe(|| default_exception_handler(&context))).is_err() {

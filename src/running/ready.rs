@@ -96,6 +96,11 @@ impl<T> ReadyQueue<T> {
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
+
+    /// Every entry, oldest first (introspection counts what waits for whom).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
+        self.head.iter().chain(self.rest.iter().flatten())
+    }
 }
 
 impl<T> Extend<T> for ReadyQueue<T> {

@@ -31,6 +31,11 @@ pub(crate) type SupervisedRows = std::collections::HashMap<usize, Option<VecDequ
 pub(crate) struct ActorSlot {
     pub(crate) gen: u64,
     pub(crate) actor: Option<Box<dyn LoopActor>>,
+    /// Calls the incarnation has had (messages, readiness, timers), for
+    /// introspection.
+    pub(crate) handled: switchboard_actors::inspect::Counter,
+    /// Its name, if it was given one (`spawn_named`, a builder's `.name`).
+    pub(crate) name: Option<Box<str>>,
 }
 
 /// The [`LoopContext`] an actor sees while the loop calls it.
@@ -178,10 +183,12 @@ pub(crate) fn reserve(core: &LoopCore) -> ActorId {
 pub(crate) fn reserve_gen(core: &LoopCore) -> (ActorId, u64) {
     let gen = core.actor_gen.get() + 1;
     core.actor_gen.set(gen);
-    let index = core
-        .actors
-        .borrow_mut()
-        .insert(ActorSlot { gen, actor: None });
+    let index = core.actors.borrow_mut().insert(ActorSlot {
+        gen,
+        actor: None,
+        handled: Default::default(),
+        name: None,
+    });
     core.shared.set_live(index, gen);
     core.watchers.borrow_mut().reused(index);
     (internal::actor_id(index), gen)
@@ -225,6 +232,7 @@ fn take(core: &LoopCore, id: ActorId, gen: Option<u64>) -> Option<(Box<dyn LoopA
         return None;
     }
     let actor = slot.actor.take()?;
+    slot.handled.add(1);
     Some((actor, slot.gen))
 }
 

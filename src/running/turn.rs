@@ -55,6 +55,7 @@ pub(crate) fn run_once(core: &LoopCore) {
             events.clear();
         }
         core.shared.disarm();
+        core.stats.polled();
         let actors = core.actors.borrow();
         let mut ready = core.ready.borrow_mut();
         for event in events.iter() {
@@ -95,6 +96,7 @@ pub(crate) fn run_once(core: &LoopCore) {
             timers.maybe_purge();
             let mut ready = core.ready.borrow_mut();
             while let Some(entry) = timers.pop_due(now) {
+                core.stats.timer_lag(timers.last_due(), now);
                 entry.callback.prefetch();
                 ready.push_back(Ready::Timer {
                     slot: entry.slot,
@@ -144,6 +146,7 @@ pub(crate) fn run_once(core: &LoopCore) {
         };
         crate::routing::dispatch(core, id, Some(gen), |a, cx| a.end_of_turn(cx));
     }
+    core.stats.turned();
 }
 
 fn drop_dead_timers(core: &LoopCore) {
@@ -287,6 +290,7 @@ fn run_callback(
     let Some(finish) = claim.start(core) else {
         return;
     };
+    core.stats.callback();
     let started = core.debug.get().then(Instant::now);
     let result = catch_unwind(AssertUnwindSafe(f));
     if finish {

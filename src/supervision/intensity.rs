@@ -9,6 +9,8 @@ pub(crate) struct Intensity {
     pub(crate) max: u32,
     pub(crate) within: Duration,
     restarts: VecDeque<i64>,
+    /// Restarts since it began (introspection).
+    total: u64,
 }
 
 impl Intensity {
@@ -17,6 +19,7 @@ impl Intensity {
             max,
             within,
             restarts: VecDeque::new(),
+            total: 0,
         }
     }
 
@@ -32,7 +35,22 @@ impl Intensity {
             self.restarts.pop_front();
         }
         self.restarts.push_back(now);
+        self.total += 1;
         self.restarts.len() <= self.max as usize
+    }
+
+    /// Restarts inside the window that ends at `now`.
+    pub(crate) fn in_window(&self, now: i64) -> usize {
+        let window = i64::try_from(self.within.as_nanos()).unwrap_or(i64::MAX);
+        self.restarts
+            .iter()
+            .filter(|&&t| now.saturating_sub(t) < window)
+            .count()
+    }
+
+    /// Restarts since it began.
+    pub(crate) fn total(&self) -> u64 {
+        self.total
     }
 }
 

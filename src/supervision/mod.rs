@@ -11,6 +11,7 @@
 mod builder;
 mod child;
 mod error;
+mod inspect;
 pub(crate) mod intensity;
 pub(crate) mod monitor;
 pub(crate) mod rows;

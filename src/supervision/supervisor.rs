@@ -359,6 +359,15 @@ impl LoopActor for SupervisorActor {
         true
     }
 
+    fn inspect(&self, info: &mut switchboard_actors::inspect::ActorInfo) {
+        crate::supervision::inspect::supervisor(
+            self.tree.as_ref(),
+            self.plan.is_some(),
+            self.lp(),
+            info,
+        );
+    }
+
     fn describe(&self) -> String {
         let name = self.tree.as_ref().map(|t| t.name.as_str()).unwrap_or("-");
         format!("<Supervisor {name} {}>", self.me.0)

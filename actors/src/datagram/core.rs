@@ -2,6 +2,7 @@
 //! flow control, the hard cap, close and abort. The actor in `transport.rs`
 //! drives it.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::RawFd;
@@ -18,6 +19,7 @@ use switchboard_protocols::{
 use crate::datagram::socket::DatagramSocket;
 use crate::datagram::DATAGRAM_HEADER_SIZE;
 use crate::flow::{FlowControl, FlowSignal};
+use crate::inspect::{bump, ActorInfo, ActorKind, Born, Counter, TransportInfo};
 use crate::stream::{StreamInfo, SOCKET_OPS};
 
 /// Where a datagram transport is in its life. It only moves forward.
@@ -59,6 +61,10 @@ pub(crate) struct Core<S: DatagramSocket> {
     pub(crate) raised: VecDeque<Raised>,
     pub(crate) lost_reason: Option<TransportError>,
     mailer: Arc<dyn Mailer>,
+    /// Bytes received and sent, and when it was made (introspection).
+    pub(crate) bytes_in: Cell<Counter>,
+    pub(crate) bytes_out: Cell<Counter>,
+    born: Born,
 }
 
 impl<S: DatagramSocket> Core<S> {
@@ -72,6 +78,9 @@ impl<S: DatagramSocket> Core<S> {
             socket: Some(socket),
             id,
             info,
+            bytes_in: Cell::default(),
+            bytes_out: Cell::default(),
+            born: Born::now(),
             phase: Phase::Pending,
             queue: VecDeque::new(),
             buffered: 0,
@@ -135,7 +144,12 @@ impl<S: DatagramSocket> Core<S> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // A datagram socket sends the whole datagram or fails: a
                 // short count never happens, so nothing is ever truncated.
-                other => return other.map(|_| ()),
+                other => {
+                    if other.is_ok() {
+                        bump(&self.bytes_out, data.len() as u64);
+                    }
+                    return other.map(|_| ());
+                }
             }
         }
     }
@@ -216,6 +230,29 @@ impl<S: DatagramSocket> Core<S> {
         if self.queue.is_empty() && self.phase == Phase::Closing {
             self.die(None);
         }
+    }
+
+    /// What introspection shows of a datagram endpoint.
+    pub(crate) fn inspect(&self, info: &mut ActorInfo) {
+        info.kind = ActorKind::Datagram;
+        info.state = match self.phase {
+            Phase::Pending => "starting",
+            Phase::Open => "open",
+            Phase::Closing => "closing",
+            Phase::Dying | Phase::Ending | Phase::Gone => "lost",
+        }
+        .into();
+        info.transport = Some(TransportInfo {
+            peer: self.info.peername.as_ref().map(|a| a.to_string()),
+            sock: self.info.sockname.as_ref().map(|a| a.to_string()),
+            bytes_in: self.bytes_in.get().get(),
+            bytes_out: self.bytes_out.get().get(),
+            write_buffer: self.buffered,
+            reading_paused: false,
+            writing_paused: self.flow.is_paused(),
+            tls: false,
+            age_seconds: self.born.age_seconds(),
+        });
     }
 
     pub(crate) fn describe(&self) -> String {

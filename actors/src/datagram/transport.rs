@@ -193,6 +193,7 @@ impl<S: DatagramSocket, M: 'static> DatagramSocketTransport<S, M> {
             buf.clear();
             match sock.recv_datagram(buf) {
                 Ok((n, addr)) => {
+                    crate::inspect::bump(&self.core.bytes_in, n as u64);
                     // A big datagram is a view of the shared buffer (no
                     // copy, and no allocation once the protocol dropped the
                     // previous one); a small one is copied out, so that a
@@ -326,5 +327,9 @@ impl<S: DatagramSocket, M: 'static> LoopActor for DatagramSocketTransport<S, M> 
 
     fn describe(&self) -> String {
         self.core.describe()
+    }
+
+    fn inspect(&self, info: &mut crate::inspect::ActorInfo) {
+        self.core.inspect(info);
     }
 }

@@ -43,3 +43,40 @@ impl Counter {
         0
     }
 }
+
+/// When something was made, for its age in introspection: zero-sized with
+/// the `introspection` feature off (the age then reads 0).
+#[derive(Debug, Clone, Copy)]
+pub struct Born {
+    #[cfg(feature = "introspection")]
+    at: std::time::Instant,
+}
+
+impl Born {
+    /// Now.
+    #[inline]
+    pub fn now() -> Self {
+        Born {
+            #[cfg(feature = "introspection")]
+            at: std::time::Instant::now(),
+        }
+    }
+
+    /// Seconds since then (0 with the feature off).
+    pub fn age_seconds(&self) -> f64 {
+        #[cfg(feature = "introspection")]
+        {
+            self.at.elapsed().as_secs_f64()
+        }
+        #[cfg(not(feature = "introspection"))]
+        0.0
+    }
+}
+
+/// Adds `n` to a counter kept in a `Cell` (where only `&self` is at hand).
+#[inline(always)]
+pub fn bump(cell: &std::cell::Cell<Counter>, n: u64) {
+    let mut c = cell.get();
+    c.add(n);
+    cell.set(c);
+}

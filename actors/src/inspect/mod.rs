@@ -7,7 +7,7 @@
 
 mod counter;
 
-pub use counter::{Counter, COUNTING};
+pub use counter::{bump, Born, Counter, COUNTING};
 
 use serde::{Deserialize, Serialize};
 

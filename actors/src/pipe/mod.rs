@@ -63,6 +63,15 @@ pub(crate) enum ActorPhase {
     Gone,
 }
 
+/// The word introspection shows for a pipe transport's phase.
+pub(crate) fn phase_word(phase: &ActorPhase) -> &'static str {
+    match phase {
+        ActorPhase::Pending => "starting",
+        ActorPhase::Open => "open",
+        ActorPhase::Ending | ActorPhase::Gone => "lost",
+    }
+}
+
 /// Checks that `fd` is pipe-like (a pipe, a FIFO, a socket or a character
 /// device: asyncio refuses the rest with "Pipe transport is for
 /// pipes/sockets only."), puts it in non-blocking mode, and tells whether it

@@ -189,4 +189,10 @@ impl LoopActor for UnixReadPipe {
     fn describe(&self) -> String {
         format!("<UnixReadPipe fd={} {:?}>", self.info.fd, self.phase)
     }
+
+    fn inspect(&self, info: &mut crate::inspect::ActorInfo) {
+        info.kind = crate::inspect::ActorKind::Pipe;
+        info.state = crate::pipe::phase_word(&self.phase).into();
+        info.transport = Some(self.reader.inspect());
+    }
 }

@@ -48,9 +48,20 @@ pub struct PipeReader {
     /// Reading was resumed; the owner reads once the handler returns (no new
     /// edge will come for data already waiting).
     pub(crate) read_again: bool,
+    /// Bytes read (introspection).
+    read: crate::inspect::Counter,
 }
 
 impl PipeReader {
+    /// What introspection shows of a read pipe's transport.
+    pub fn inspect(&self) -> crate::inspect::TransportInfo {
+        crate::inspect::TransportInfo {
+            bytes_in: self.read.get(),
+            reading_paused: self.paused,
+            ..Default::default()
+        }
+    }
+
     /// Takes a non-blocking, pipe-like descriptor.
     pub fn new(fd: OwnedFd) -> Self {
         PipeReader {
@@ -59,6 +70,7 @@ impl PipeReader {
             reason: None,
             paused: false,
             read_again: false,
+            read: Default::default(),
         }
     }
 
@@ -86,6 +98,7 @@ impl PipeReader {
             return match crate::sys::unix::fd::read_to_spare(fd, buf, READ_SIZE) {
                 Ok(0) => ReadStep::Eof,
                 Ok(n) => {
+                    self.read.add(n as u64);
                     let offered = buf.capacity();
                     ReadStep::Data(buf.split().freeze(), n < offered)
                 }

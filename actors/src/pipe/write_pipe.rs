@@ -171,4 +171,10 @@ impl LoopActor for UnixWritePipe {
     fn describe(&self) -> String {
         format!("<UnixWritePipe fd={} {:?}>", self.info.fd, self.phase)
     }
+
+    fn inspect(&self, info: &mut crate::inspect::ActorInfo) {
+        info.kind = crate::inspect::ActorKind::Pipe;
+        info.state = crate::pipe::phase_word(&self.phase).into();
+        info.transport = Some(self.writer.inspect());
+    }
 }

@@ -36,9 +36,21 @@ pub struct PipeWriter {
     /// Hard cap on the buffer, as for stream transports: a reader that
     /// never reads cannot grow the process without end.
     max_buffer: Option<usize>,
+    /// Bytes written (introspection).
+    written: crate::inspect::Counter,
 }
 
 impl PipeWriter {
+    /// What introspection shows of a write pipe's transport.
+    pub fn inspect(&self) -> crate::inspect::TransportInfo {
+        crate::inspect::TransportInfo {
+            bytes_out: self.written.get(),
+            write_buffer: self.buffered,
+            writing_paused: self.flow.is_paused(),
+            ..Default::default()
+        }
+    }
+
     /// Takes a non-blocking, pipe-like descriptor (`socket`: it is a socket,
     /// written with `send(MSG_NOSIGNAL)`).
     pub fn new(fd: OwnedFd, socket: bool) -> Self {
@@ -53,6 +65,7 @@ impl PipeWriter {
             raised: VecDeque::new(),
             dropped_writes: 0,
             max_buffer: Some(crate::stream::DEFAULT_MAX_WRITE_BUFFER),
+            written: Default::default(),
         }
     }
 
@@ -181,7 +194,10 @@ impl PipeWriter {
         let fd = self.fd.as_ref()?;
         loop {
             match sys::write(fd.as_fd(), data, self.socket) {
-                Ok(n) => return Some(n),
+                Ok(n) => {
+                    self.written.add(n as u64);
+                    return Some(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Some(0),
                 Err(e) => {
@@ -222,6 +238,7 @@ impl PipeWriter {
             let offered: usize = slices[..n].iter().map(|s| s.len()).sum();
             match sys::writev(fd.as_fd(), &slices[..n], self.socket) {
                 Ok(mut written) => {
+                    self.written.add(written as u64);
                     let full = written < offered;
                     self.buffered -= written;
                     while written > 0 {

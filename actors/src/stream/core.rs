@@ -14,6 +14,7 @@ use switchboard_protocols::{
 };
 
 use crate::flow::{FlowControl, FlowSignal};
+use crate::inspect::{Born, Counter};
 use crate::stream::cold::{ColdBox, Raised};
 use crate::stream::facts::Facts;
 use crate::stream::info::StreamInfo;
@@ -103,6 +104,11 @@ pub(crate) struct Core<S: StreamSocket, M: 'static> {
     pub(crate) write_failed: bool,
     /// The most calls (`t.call`) in flight before reading is held.
     pub(crate) max_calls: u16,
+    /// Bytes read from and sent to the socket, and when the transport was
+    /// made (introspection; compiled out without its feature).
+    pub(crate) bytes_in: Counter,
+    pub(crate) bytes_out: Counter,
+    pub(crate) born: Born,
 }
 
 impl<S: StreamSocket, M: 'static> Core<S, M> {
@@ -130,6 +136,9 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
             read_backpressure: true,
             write_failed: false,
             max_calls: crate::stream::calls::DEFAULT_MAX_CALLS_IN_FLIGHT as u16,
+            bytes_in: Counter::default(),
+            bytes_out: Counter::default(),
+            born: Born::now(),
         }
     }
 
@@ -244,7 +253,10 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
         let fd = sock.as_raw_fd();
         loop {
             match crate::sys::unix::socket::send(fd, data) {
-                Ok(n) => return Ok(n),
+                Ok(n) => {
+                    self.bytes_out.add(n as u64);
+                    return Ok(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
                 Err(e) => return Err(e),
@@ -323,7 +335,10 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
             if let Some(sock) = self.socket.as_mut() {
                 loop {
                     match sock.write_vectored(slices) {
-                        Ok(n) => sent = n,
+                        Ok(n) => {
+                            sent = n;
+                            self.bytes_out.add(n as u64);
+                        }
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                         Err(e) => {
@@ -370,6 +385,7 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
             match crate::sys::unix::socket::send_vectored(fd, &slices[..n]) {
                 Ok(0) => break,
                 Ok(mut written) => {
+                    self.bytes_out.add(written as u64);
                     // Short of what was offered: the send buffer is full, and
                     // the next writable edge resumes the flush (see write_now).
                     let full = written < offered;
@@ -449,6 +465,31 @@ impl<S: StreamSocket, M: 'static> Core<S, M> {
             None => self.cold.count_dropped(),
         };
         crate::stream::info::warn_dropped(n, len, || self.describe());
+    }
+
+    /// What introspection shows of a stream transport.
+    pub(crate) fn inspect(&self, info: &mut crate::inspect::ActorInfo, tls: bool) {
+        info.kind = crate::inspect::ActorKind::Transport;
+        info.state = match self.phase {
+            Phase::Pending => "connecting",
+            Phase::Open if self.write != WriteSide::Open => "eof sent",
+            Phase::Open if self.read == ReadSide::Done => "eof received",
+            Phase::Open => "open",
+            Phase::Closing => "closing",
+            Phase::Dying | Phase::Ending | Phase::Gone => "lost",
+        }
+        .into();
+        info.transport = Some(crate::inspect::TransportInfo {
+            peer: self.facts.peername().map(|a| a.to_string()),
+            sock: self.facts.sockname().map(|a| a.to_string()),
+            bytes_in: self.bytes_in.get(),
+            bytes_out: self.bytes_out.get(),
+            write_buffer: self.buffered,
+            reading_paused: self.read == ReadSide::Paused || self.reading_held(),
+            writing_paused: self.flow.is_paused(),
+            tls,
+            age_seconds: self.born.age_seconds(),
+        });
     }
 
     pub(crate) fn describe(&self) -> String {

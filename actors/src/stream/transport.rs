@@ -533,6 +533,11 @@ impl<S: StreamSocket, M: 'static> LoopActor for SocketTransport<S, M> {
     fn describe(&self) -> String {
         self.core.describe()
     }
+
+    fn inspect(&self, info: &mut crate::inspect::ActorInfo) {
+        self.core.inspect(info, matches!(self.upper, Upper::Tls(_)));
+        info.parent = self.server.as_ref().and_then(|s| s.actor_row());
+    }
 }
 
 impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {

@@ -418,6 +418,22 @@ impl LoopActor for UnixSubprocessTransport {
         // Dropping the actor kills and reaps a child that still runs.
     }
 
+    fn inspect(&self, info: &mut crate::inspect::ActorInfo) {
+        info.kind = crate::inspect::ActorKind::Subprocess;
+        let returncode = self.info().returncode();
+        let state = if returncode.is_some() {
+            "exited"
+        } else {
+            "running"
+        };
+        info.state = state.into();
+        info.process = Some(crate::inspect::ProcessInfo {
+            pid: self.info().pid,
+            state: state.into(),
+            returncode,
+        });
+    }
+
     fn describe(&self) -> String {
         format!(
             "<UnixSubprocessTransport pid={} returncode={:?} {:?}>",

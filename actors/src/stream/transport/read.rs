@@ -87,6 +87,9 @@ impl<S: StreamSocket, M: 'static> SocketTransport<S, M> {
                     }
                 }
             };
+            if let Ok((n, _, _)) = &result {
+                self.core.bytes_in.add(*n as u64);
+            }
             let drained = match result {
                 Ok((0, _, _)) => return self.on_eof(cx),
                 Ok((n, offered, Some(data))) => {
