@@ -8,4 +8,10 @@ pub use switchboard_actors::inspect::{
     ServerInfo, Snapshot, SupervisorInfo, TransportInfo, COUNTING, LAG_BUCKETS, LAG_WINDOW,
 };
 mod collect;
+mod control;
+pub use control::CONTROL_ENV;
+pub(crate) use control::{control_from_env, snapshots};
+
+mod names;
+pub(crate) use names::named;
 pub(crate) mod stats;

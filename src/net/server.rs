@@ -42,6 +42,8 @@ pub struct CreateServer<M: 'static> {
     ssl_shutdown_timeout: Option<std::time::Duration>,
     /// One listener for the whole loop group (`balanced`).
     pub(crate) balanced: bool,
+    /// Its name in introspection (`name`).
+    pub(crate) name: Option<String>,
 }
 
 impl<M: 'static> std::fmt::Debug for CreateServer<M> {
@@ -94,6 +96,7 @@ impl EventLoop {
             ssl_handshake_timeout: None,
             ssl_shutdown_timeout: None,
             balanced: false,
+            name: None,
         }
     }
 }
@@ -369,8 +372,9 @@ fn ipv6_unavailable(e: &std::io::Error) -> bool {
 impl<M: Send + 'static> IntoFuture for CreateServer<M> {
     type Output = Result<Server, NetError>;
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output>>>;
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.run())
+    fn into_future(mut self) -> Self::IntoFuture {
+        let name = self.name.take();
+        Box::pin(crate::introspect::named(self.run(), name))
     }
 }
 

@@ -135,7 +135,20 @@ where
     let lp = crate::new_event_loop().map_err(Error::Loop)?;
     crate::current::set_event_loop(Some(lp.clone()));
     let guard = CloseOnExit(lp.clone());
-    let Some(out) = unless_interrupted(|| lp.run_until_complete(main(lp.clone()))) else {
+    let main = main(lp.clone()).into_future();
+    // `SWITCHBOARD_CONTROL=path`: the control socket first (after `main`
+    // was called, so a loop group's loop knows its index by then).
+    let control = crate::introspect::control_from_env(&lp);
+    let lp2 = lp.clone();
+    let main = async move {
+        if let Some(path) = control {
+            if let Err(e) = lp2.serve_control(&path).await {
+                return Err(E::from(e));
+            }
+        }
+        main.await
+    };
+    let Some(out) = unless_interrupted(|| lp.run_until_complete(main)) else {
         drop(guard);
         return Err(Error::Loop(LoopError::Interrupted).into());
     };

@@ -290,6 +290,7 @@ impl StartServer {
         ssl(config: impl Into<TlsServerConfig>)
         ssl_handshake_timeout(timeout: Duration)
         ssl_shutdown_timeout(timeout: Duration)
+        name(name: impl Into<String>)
     }
 }
 
@@ -309,6 +310,7 @@ impl StartUnixServer {
         ssl(config: impl Into<TlsServerConfig>)
         ssl_handshake_timeout(timeout: Duration)
         ssl_shutdown_timeout(timeout: Duration)
+        name(name: impl Into<String>)
     }
 }
 

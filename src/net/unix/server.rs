@@ -50,6 +50,8 @@ pub struct CreateUnixServer<M: 'static> {
     ssl: Option<TlsServerConfig>,
     ssl_handshake_timeout: Option<std::time::Duration>,
     ssl_shutdown_timeout: Option<std::time::Duration>,
+    /// Its name in introspection (`name`).
+    pub(crate) name: Option<String>,
 }
 
 impl<M: 'static> std::fmt::Debug for CreateUnixServer<M> {
@@ -94,6 +96,7 @@ impl EventLoop {
             ssl: None,
             ssl_handshake_timeout: None,
             ssl_shutdown_timeout: None,
+            name: None,
         }
     }
 }
@@ -271,7 +274,8 @@ fn bind(path: &Path) -> Result<Socket, NetError> {
 impl<M: Send + 'static> IntoFuture for CreateUnixServer<M> {
     type Output = Result<Server, NetError>;
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output>>>;
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.run())
+    fn into_future(mut self) -> Self::IntoFuture {
+        let name = self.name.take();
+        Box::pin(crate::introspect::named(self.run(), name))
     }
 }
