@@ -80,8 +80,12 @@ impl Terminal {
     }
 
     /// The window's (columns, rows): from `stty size` when stdin is the
-    /// terminal, else `COLUMNS` and `LINES`, else 80 × 24.
+    /// terminal, else `COLUMNS` and `LINES`, else 80 × 24. Unlimited when
+    /// stdout is not a terminal: a file or a pipe gets whole frames.
     pub fn size(&self) -> (usize, usize) {
+        if !self.screen {
+            return (usize::MAX, usize::MAX);
+        }
         let from_stty = io::stdin()
             .is_terminal()
             .then(|| stty(&["size"]))
