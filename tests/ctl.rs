@@ -348,15 +348,18 @@ fn ct8_top_in_a_terminal_draws_mailbox_bars_and_quits_on_q() {
         return;
     }
     let service = FakeControl::new(|n, _| Answer::reply(&moving(n)));
-    // The shell records the terminal's settings around the tool's run.
-    let file = |name: &str| service.dir().join(name).to_str().unwrap().to_string();
-    let (before, after) = (file("stty-before"), file("stty-after"));
+    // The shell records the terminal's settings around the tool's run,
+    // then its exit status.
+    let file = |name: &str| service.dir().join(name);
+    let (before, after, status) = (file("stty-before"), file("stty-after"), file("status"));
+    let arg = |p: &std::path::Path| quote(p.to_str().unwrap());
     let line = format!(
-        "stty -g > {}; {} top --interval 0.1 {}; status=$?; stty -g > {}; exit $status",
-        quote(&before),
+        "stty -g > {}; {} top --interval 0.1 {}; s=$?; stty -g > {}; echo $s > {}",
+        arg(&before),
         quote(CTL),
         quote(service.arg()),
-        quote(&after)
+        arg(&after),
+        arg(&status)
     );
     let tmux = Tmux::start(service.dir(), 120, 40, &line);
     let screen = tmux.wait_for("a half-full bar for worker-a and a rate", |s| {
@@ -373,18 +376,11 @@ fn ct8_top_in_a_terminal_draws_mailbox_bars_and_quits_on_q() {
     );
     assert!(screen.lines().all(|l| l.chars().count() <= 120), "{screen}");
     tmux.send_keys("q");
-    assert_eq!(
-        tmux.wait_exit(),
-        0,
-        "q ends top cleanly:\n{}",
-        tmux.screen()
-    );
-    let screen = tmux.screen();
-    assert!(
-        !screen.contains("MAILBOX"),
-        "the alternate screen is left on exit:\n{screen}"
-    );
-    let settings = |p: &str| std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{p}: {e}"));
+    assert_eq!(tmux.wait_file(&status), "0\n", "q ends top cleanly");
+    tmux.wait_for("the normal screen again (the alternate one left)", |s| {
+        !s.contains("MAILBOX")
+    });
+    let settings = |p: &std::path::Path| std::fs::read_to_string(p).expect("stty -g's output");
     assert_eq!(
         settings(&after),
         settings(&before),

@@ -316,8 +316,8 @@ pub struct Tmux {
 
 impl Tmux {
     /// Starts the shell command `line` detached in a `width` × `height`
-    /// window; the pane stays (dead) after the command exits, so its exit
-    /// status and last screen can be read.
+    /// window; the pane stays after the command exits, so its last screen
+    /// can be read.
     pub fn start(dir: &Path, width: u16, height: u16, line: &str) -> Tmux {
         let tmux = Tmux {
             socket: dir.join("tmux.sock"),
@@ -332,7 +332,7 @@ impl Tmux {
             &w,
             "-y",
             &h,
-            &line,
+            line,
             ";",
             "set-option",
             "-g",
@@ -390,29 +390,41 @@ impl Tmux {
         }
     }
 
+    /// The pane's processes (its session) with their state and wait
+    /// channel, for a failure message.
+    pub fn processes(&self) -> String {
+        let pid = self.run(&["display-message", "-p", "-t", "ctl", "#{pane_pid}"]);
+        Command::new("ps")
+            .args(["-o", "pid,ppid,stat,wchan:24,args", "-s", pid.trim()])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_else(|e| format!("ps: {e}"))
+    }
+
     /// Types `keys` (tmux key names, e.g. `q` or `C-c`).
     pub fn send_keys(&self, keys: &str) {
         self.run(&["send-keys", "-t", "ctl", keys]);
     }
 
-    /// The command's exit status once it has exited, polled until
-    /// [`DEADLINE`].
-    pub fn wait_exit(&self) -> i32 {
+    /// The contents of `path` once the pane's command has written it,
+    /// polled until [`DEADLINE`]. The pane's shell line writes a file when
+    /// the command under test has exited, rather than the test asking
+    /// tmux whether the pane died: tmux built with libutempter can miss the
+    /// SIGCHLD and leave the pane's shell a zombie it never reaps
+    /// (tmux/tmux#311), which made `#{pane_dead}` never turn 1 here about
+    /// once in 20 runs.
+    pub fn wait_file(&self, path: &Path) -> String {
         let deadline = Instant::now() + DEADLINE;
         loop {
-            let state = self.run(&[
-                "display-message",
-                "-p",
-                "-t",
-                "ctl",
-                "#{pane_dead} #{pane_dead_status}",
-            ]);
-            if let Some(status) = state.trim().strip_prefix("1 ") {
-                return status.parse().expect("a numeric exit status");
+            match std::fs::read_to_string(path) {
+                Ok(text) if text.ends_with('\n') => return text,
+                _ => {}
             }
             assert!(
                 Instant::now() < deadline,
-                "the command still runs after {DEADLINE:?}; the pane shows:\n{}",
+                "{} was not written within {DEADLINE:?}; the pane's processes:\n{}\nthe pane shows:\n{}",
+                path.display(),
+                self.processes(),
                 self.screen()
             );
             std::thread::sleep(Duration::from_millis(20));
