@@ -12,9 +12,11 @@
 //! * [`net`]: loopback servers and clients for the networking tests.
 //! * [`script`]: a recording protocol that runs a closure on each event.
 //! * [`subprocess`]: a recording subprocess protocol and grammar checks.
+//! * [`ctl`]: a fake control socket, the built `switchboard-ctl` and tmux.
 #![allow(dead_code)]
 
 pub mod child;
+pub mod ctl;
 pub mod datagram;
 pub mod examples;
 pub mod group;
