@@ -7,3 +7,14 @@ pub use switchboard_actors::inspect::{
     ActorInfo, ActorKind, ChildInfo, ControlReply, LagInfo, LoopInfo, MailboxInfo, ProcessInfo,
     ServerInfo, Snapshot, SupervisorInfo, TransportInfo, COUNTING, LAG_BUCKETS, LAG_WINDOW,
 };
+
+#[cfg(feature = "metrics")]
+mod metrics;
+#[cfg(feature = "metrics")]
+mod metrics_http;
+
+#[cfg(feature = "metrics")]
+pub use metrics::encode_metrics;
+#[cfg(feature = "metrics")]
+#[doc(hidden)]
+pub use metrics_http::serve_metrics_from;
