@@ -12,6 +12,7 @@
 //! * [`net`]: loopback servers and clients for the networking tests.
 //! * [`script`]: a recording protocol that runs a closure on each event.
 //! * [`subprocess`]: a recording subprocess protocol and grammar checks.
+//! * [`metrics`]: Python's OpenMetrics parser, for the metrics tests.
 #![allow(dead_code)]
 
 pub mod child;
@@ -19,6 +20,7 @@ pub mod datagram;
 pub mod examples;
 pub mod group;
 pub mod hostile;
+pub mod metrics;
 pub mod net;
 pub mod sched;
 pub mod script;
