@@ -6,19 +6,22 @@
 //! figures of that scrape: the snapshots already carry every count, so
 //! nothing is kept between scrapes.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::{self, Write as _};
+use std::collections::BTreeMap;
+use std::fmt;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
-use prometheus_client::encoding::{
-    DescriptorEncoder, EncodeLabel, EncodeLabelSet, EncodeLabelValue, LabelSetEncoder,
-    LabelValueEncoder, NoLabelSet,
-};
+use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
-use super::{ActorInfo, ActorKind, LagInfo, LoopInfo, Snapshot, LAG_BUCKETS};
+use super::{LagInfo, Snapshot, LAG_BUCKETS};
+
+mod figures;
+mod labels;
+
+use figures::{count, LoopFigures, ServerRow};
+use labels::Labels;
 
 /// OpenMetrics text for the loops of `loops`: one scrape's answer, `# EOF`
 /// included.
@@ -86,112 +89,6 @@ pub fn encode_metrics(loops: &[Snapshot]) -> String {
     // never does.
     encode(&mut text, &registry).expect("encoding into a String cannot fail");
     text
-}
-
-/// One loop's figures as the metrics show them: the loop's own, sums over
-/// its transports, and rows keyed by label value.
-#[derive(Debug, Default)]
-struct LoopFigures {
-    /// The `loop` label.
-    lp: usize,
-    info: LoopInfo,
-    /// Stream transports alive.
-    connections: u64,
-    /// Over every actor with transport figures (streams, pipes, datagrams).
-    bytes_in: u64,
-    bytes_out: u64,
-    reading_paused: u64,
-    writing_paused: u64,
-    servers: BTreeMap<String, ServerRow>,
-    mailboxes: BTreeMap<String, MailboxRow>,
-    restarts: BTreeMap<String, u64>,
-}
-
-/// The servers of one label value.
-#[derive(Debug, Default)]
-struct ServerRow {
-    connections: u64,
-    accepted: u64,
-    bytes_in: u64,
-    bytes_out: u64,
-}
-
-/// The mailboxes of one label value.
-#[derive(Debug, Default)]
-struct MailboxRow {
-    depth: u64,
-    /// The sum of the bounds while every mailbox seen is bounded.
-    bound: Option<u64>,
-}
-
-impl LoopFigures {
-    fn new(at: usize, snapshot: &Snapshot) -> LoopFigures {
-        let mut figures = LoopFigures {
-            lp: snapshot.lp.group_index.unwrap_or(at),
-            info: snapshot.lp.clone(),
-            ..LoopFigures::default()
-        };
-        // A connection's parent is its server's row: first the servers, to
-        // know which label each row adds to.
-        let mut server_of: HashMap<usize, String> = HashMap::new();
-        for actor in &snapshot.actors {
-            if let Some(server) = &actor.server {
-                let label = label(actor);
-                let row = figures.servers.entry(label.clone()).or_default();
-                row.connections += count(server.connections);
-                row.accepted += server.accepted;
-                server_of.insert(actor.id, label);
-            }
-        }
-        for actor in &snapshot.actors {
-            figures.add(actor, &server_of);
-        }
-        figures
-    }
-
-    /// Adds one actor's transport, mailbox and supervisor figures.
-    fn add(&mut self, actor: &ActorInfo, server_of: &HashMap<usize, String>) {
-        if actor.kind == ActorKind::Transport {
-            self.connections += 1;
-        }
-        if let Some(t) = &actor.transport {
-            self.bytes_in += t.bytes_in;
-            self.bytes_out += t.bytes_out;
-            self.reading_paused += u64::from(t.reading_paused);
-            self.writing_paused += u64::from(t.writing_paused);
-            let server = actor.parent.and_then(|p| server_of.get(&p));
-            if let Some(row) = server.and_then(|s| self.servers.get_mut(s)) {
-                row.bytes_in += t.bytes_in;
-                row.bytes_out += t.bytes_out;
-            }
-        }
-        if matches!(actor.kind, ActorKind::Application | ActorKind::Supervisor) {
-            let row = self.mailboxes.entry(label(actor)).or_insert(MailboxRow {
-                depth: 0,
-                bound: Some(0),
-            });
-            row.depth += count(actor.mailbox.depth);
-            row.bound = row
-                .bound
-                .zip(actor.mailbox.bound)
-                .map(|(a, b)| a + count(b));
-        }
-        if let Some(s) = &actor.supervisor {
-            *self.restarts.entry(label(actor)).or_default() += s.restarts_total;
-        }
-    }
-}
-
-/// An actor's label value: its name, or `kind:id`.
-fn label(actor: &ActorInfo) -> String {
-    match &actor.name {
-        Some(name) => name.clone(),
-        None => format!("{}:{}", actor.kind.as_str(), actor.id),
-    }
-}
-
-fn count(n: usize) -> u64 {
-    u64::try_from(n).unwrap_or(u64::MAX)
 }
 
 /// The collector one scrape registers: the figures of its loops.
@@ -454,105 +351,5 @@ fn lag_buckets(lag: &LagInfo) -> (Vec<(f64, u64)>, u64) {
     (buckets, below)
 }
 
-/// A sample's labels: `loop`, and for the rows of a family keyed by server,
-/// actor or direction, one more.
-#[derive(Debug)]
-struct Labels<'a> {
-    lp: usize,
-    key: Option<(&'static str, &'a str)>,
-}
-
-impl<'a> Labels<'a> {
-    fn lp(lp: usize) -> Labels<'a> {
-        Labels { lp, key: None }
-    }
-
-    fn with(lp: usize, key: &'static str, value: &'a str) -> Labels<'a> {
-        Labels {
-            lp,
-            key: Some((key, value)),
-        }
-    }
-}
-
-impl EncodeLabelSet for Labels<'_> {
-    fn encode(&self, mut encoder: LabelSetEncoder<'_>) -> fmt::Result {
-        ("loop", self.lp).encode(encoder.encode_label())?;
-        if let Some((key, value)) = self.key {
-            (key, Escaped(value)).encode(encoder.encode_label())?;
-        }
-        Ok(())
-    }
-}
-
-/// A label value escaped as the OpenMetrics text format requires
-/// (prometheus-client writes values as given).
-#[derive(Debug)]
-struct Escaped<'a>(&'a str);
-
-impl EncodeLabelValue for Escaped<'_> {
-    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> fmt::Result {
-        for c in self.0.chars() {
-            match c {
-                '\\' => encoder.write_str("\\\\")?,
-                '"' => encoder.write_str("\\\"")?,
-                '\n' => encoder.write_str("\\n")?,
-                c => encoder.write_char(c)?,
-            }
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lag_buckets_turn_cumulative_counts_into_per_bucket_ones() {
-        let lag = LagInfo {
-            buckets: vec![1, 1, 3, 3, 3, 3, 3, 4, 4, 4, 6],
-            ..LagInfo::default()
-        };
-        let (buckets, count) = lag_buckets(&lag);
-        let inside: Vec<u64> = buckets.iter().map(|b| b.1).collect();
-        assert_eq!(inside, [1, 0, 2, 0, 0, 0, 0, 1, 0, 0, 2]);
-        assert_eq!(buckets[10].0, f64::MAX);
-        assert_eq!(count, 6);
-    }
-
-    #[test]
-    fn lag_buckets_of_a_default_snapshot_are_empty() {
-        let (buckets, count) = lag_buckets(&LagInfo::default());
-        assert_eq!(buckets.len(), LAG_BUCKETS.len() + 1);
-        assert!(buckets.iter().all(|b| b.1 == 0));
-        assert_eq!(count, 0);
-    }
-
-    #[test]
-    fn label_values_are_escaped_and_same_named_actors_add_up() {
-        let actor = |id, name: &str, depth| ActorInfo {
-            id,
-            kind: ActorKind::Application,
-            name: Some(name.into()),
-            mailbox: crate::introspect::MailboxInfo {
-                depth,
-                bound: Some(10),
-            },
-            ..ActorInfo::default()
-        };
-        let actors = vec![
-            actor(1, "a\"b\\c\nd", 2),
-            actor(2, "w", 1),
-            actor(3, "w", 4),
-        ];
-        let text = encode_metrics(&[Snapshot {
-            actors,
-            ..Snapshot::default()
-        }]);
-        let escaped = r#"switchboard_mailbox_depth{loop="0",actor="a\"b\\c\nd"} 2"#;
-        assert!(text.contains(escaped), "{text}");
-        assert!(text.contains(r#"switchboard_mailbox_depth{loop="0",actor="w"} 5"#));
-        assert!(text.contains(r#"switchboard_mailbox_bound{loop="0",actor="w"} 20"#));
-    }
-}
+mod tests;
