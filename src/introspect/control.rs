@@ -134,7 +134,7 @@ async fn answer(mut reader: StreamReader, mut writer: StreamWriter) -> Result<()
 }
 
 /// This loop's snapshot, or every loop's in order for a loop of a group.
-pub(crate) async fn snapshots(lp: &EventLoop) -> Vec<Snapshot> {
+async fn snapshots(lp: &EventLoop) -> Vec<Snapshot> {
     let Some(group) = lp.group() else {
         return vec![lp.introspect()];
     };

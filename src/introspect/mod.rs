@@ -9,9 +9,20 @@ pub use switchboard_actors::inspect::{
 };
 mod collect;
 mod control;
+pub(crate) use control::control_from_env;
 pub use control::CONTROL_ENV;
-pub(crate) use control::{control_from_env, snapshots};
 
 mod names;
 pub(crate) use names::named;
 pub(crate) mod stats;
+
+#[cfg(feature = "metrics")]
+mod metrics;
+#[cfg(feature = "metrics")]
+mod metrics_http;
+
+#[cfg(feature = "metrics")]
+pub use metrics::encode_metrics;
+#[cfg(feature = "metrics")]
+#[doc(hidden)]
+pub use metrics_http::serve_metrics_from;

@@ -13,6 +13,7 @@
 //! * [`script`]: a recording protocol that runs a closure on each event.
 //! * [`subprocess`]: a recording subprocess protocol and grammar checks.
 //! * [`ctl`]: a fake control socket, the built `switchboard-ctl` and tmux.
+//! * [`metrics`]: Python's OpenMetrics parser, for the metrics tests.
 #![allow(dead_code)]
 
 pub mod child;
@@ -21,6 +22,7 @@ pub mod datagram;
 pub mod examples;
 pub mod group;
 pub mod hostile;
+pub mod metrics;
 pub mod net;
 pub mod sched;
 pub mod script;
