@@ -297,7 +297,7 @@ fn in5_loop_figures_count_iterations_timers_tasks_and_lag() {
             .unwrap();
         let fired = std::rc::Rc::new(std::cell::Cell::new(false));
         let f = fired.clone();
-        l.call_later(0.001, move || f.set(true));
+        l.call_later(0.001, move || f.set(true)).unwrap();
         until(&l, || fired.get()).await;
         let after = l.introspect().lp;
         // The far timer and the task's sleep, and cancelled ones not yet

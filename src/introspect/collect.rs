@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use switchboard_actors::inspect::{ActorInfo, LoopInfo, Snapshot};
+use switchboard_actors::inspect::{ActorInfo, ActorKind, LoopInfo, Snapshot};
 use switchboard_protocols::ActorId;
 
 use crate::event_loop::{EventLoop, LoopCore, Ready};
@@ -95,15 +95,30 @@ fn snapshot(core: &LoopCore) -> Snapshot {
             actors.push(info);
         }
     }
-    // A supervisor's children go under it.
-    let parents: Vec<(usize, usize)> = actors
+    // A supervisor's children go under it, named after their spec unless
+    // they have a name of their own.
+    let parents: Vec<(usize, usize, String)> = actors
         .iter()
         .filter_map(|a| a.supervisor.as_ref().map(|s| (a.id, s)))
-        .flat_map(|(sup, s)| s.children.iter().filter_map(move |c| Some((c.actor?, sup))))
+        .flat_map(|(sup, s)| {
+            s.children
+                .iter()
+                .filter_map(move |c| Some((c.actor?, sup, c.name.clone())))
+        })
         .collect();
-    for (child, sup) in parents {
+    let named: std::collections::HashSet<usize> = core
+        .actors
+        .borrow()
+        .iter()
+        .filter(|(_, slot)| slot.name.is_some())
+        .map(|(i, _)| i)
+        .collect();
+    for (child, sup, name) in parents {
         if let Some(a) = actors.iter_mut().find(|a| a.id == child) {
             a.parent = Some(sup);
+            if !named.contains(&child) && a.kind != ActorKind::Server {
+                a.name = Some(name);
+            }
         }
     }
     Snapshot {

@@ -78,7 +78,7 @@ impl EventLoop {
         let path = path.as_ref().to_path_buf();
         async move {
             let server = lp
-                .start_unix_server(|reader, writer| answer(reader, writer))
+                .start_unix_server(answer)
                 .path(&path)
                 .limit(COMMAND_LIMIT)
                 .start_serving(false)
