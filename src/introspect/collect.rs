@@ -63,7 +63,10 @@ impl EventLoop {
     pub fn name_actor(&self, id: ActorId, name: impl Into<String>) -> bool {
         match self.core.actors.borrow_mut().get_mut(id.index()) {
             Some(slot) => {
-                slot.name = Some(name.into().into_boxed_str());
+                let name = name.into();
+                #[cfg(feature = "tracing")]
+                slot.span.record("name", name.as_str());
+                slot.name = Some(name.into_boxed_str());
                 true
             }
             None => false,

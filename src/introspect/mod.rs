@@ -26,3 +26,5 @@ pub use metrics::encode_metrics;
 #[cfg(feature = "metrics")]
 #[doc(hidden)]
 pub use metrics_http::serve_metrics_from;
+#[cfg(feature = "tracing")]
+pub(crate) mod spans;

@@ -36,6 +36,9 @@ pub(crate) struct ActorSlot {
     pub(crate) handled: switchboard_actors::inspect::Counter,
     /// Its name, if it was given one (`spawn_named`, a builder's `.name`).
     pub(crate) name: Option<Box<str>>,
+    /// Its `tracing` span, made when the actor is put in the row.
+    #[cfg(feature = "tracing")]
+    pub(crate) span: tracing::Span,
 }
 
 /// The [`LoopContext`] an actor sees while the loop calls it.
@@ -188,6 +191,8 @@ pub(crate) fn reserve_gen(core: &LoopCore) -> (ActorId, u64) {
         actor: None,
         handled: Default::default(),
         name: None,
+        #[cfg(feature = "tracing")]
+        span: tracing::Span::none(),
     });
     core.shared.set_live(index, gen);
     core.watchers.borrow_mut().reused(index);
@@ -219,6 +224,10 @@ pub(crate) fn release(core: &LoopCore, id: ActorId) {
 
 pub(crate) fn insert(core: &LoopCore, id: ActorId, actor: Box<dyn LoopActor>) {
     if let Some(slot) = core.actors.borrow_mut().get_mut(id.index()) {
+        #[cfg(feature = "tracing")]
+        {
+            slot.span = crate::introspect::spans::actor_span(id, &*actor, slot.name.as_deref());
+        }
         slot.actor = Some(actor);
     }
 }
@@ -263,6 +272,8 @@ fn run(
     slot_gen: u64,
     f: impl FnOnce(&mut dyn LoopActor, &mut dyn LoopContext) -> Status,
 ) {
+    #[cfg(feature = "tracing")]
+    let entered = crate::introspect::spans::enter(core, id);
     let (result, interrupt) = {
         let mut cx = LoopCx {
             core,
@@ -274,6 +285,8 @@ fn run(
         let result = catch_unwind(AssertUnwindSafe(|| f(&mut *actor, &mut cx)));
         (result, cx.interrupt)
     };
+    #[cfg(feature = "tracing")]
+    drop(entered);
     match result {
         Ok(Status::Alive) => put_back(core, id, slot_gen, actor),
         Ok(Status::Done) => {
