@@ -126,7 +126,8 @@ fn tour_prints_every_section_in_order() {
             "13. Streams and processes: readline, drain, communicate",
             "14. A supervisor restarts a crashed actor",
             "15. One loop per core: a LoopGroup shares a port and its actors",
-            "16. Stopping and closing cleanly",
+            "16. Seeing inside: a snapshot and the control socket",
+            "17. Stopping and closing cleanly",
         ]
     );
     // What each section shows, in order.
@@ -156,6 +157,8 @@ fn tour_prints_every_section_in_order() {
         "   restarted: counter at 1, same address\n",
         "   the actor named 'host' answered loop 1 from loop 0\n",
         "   four connections to one port, balanced over the loops: [2, 2]\n",
+        "   server 'echo': 1 connection; it read 14 bytes and wrote 14\n",
+        "   the control socket answered: 1 loop, ",
         "   the one iteration ran this callback\n",
         "   closed: is_closed() = true; call_soon -> event loop is closed\n",
     ];

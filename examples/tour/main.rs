@@ -100,7 +100,12 @@
 //!    the actor named 'host' answered loop 1 from loop 0
 //!    four connections to one port, balanced over the loops: [2, 2]
 //!
-//! 16. Stopping and closing cleanly
+//! 16. Seeing inside: a snapshot and the control socket
+//!    A snapshot shows every actor: servers, connections, mailboxes.
+//!    server 'echo': 1 connection; it read 14 bytes and wrote 14
+//!    the control socket answered: 1 loop, 7 actors (try `switchboard-ctl ps PATH`)
+//!
+//! 17. Stopping and closing cleanly
 //!    stop() before run_forever(): exactly one iteration runs.
 //!    the one iteration ran this callback
 //!    closed: is_closed() = true; call_soon -> event loop is closed
@@ -113,6 +118,7 @@ mod compose;
 mod errors;
 mod executor;
 mod group;
+mod introspect;
 mod process;
 mod streams;
 mod supervision;
@@ -161,6 +167,10 @@ const SECTIONS: &[(&str, Section)] = &[
     (
         "One loop per core: a LoopGroup shares a port and its actors",
         group::show,
+    ),
+    (
+        "Seeing inside: a snapshot and the control socket",
+        introspect::show,
     ),
 ];
 
