@@ -12,6 +12,25 @@ pub use counter::{bump, Born, Counter, COUNTING};
 use serde::{Deserialize, Serialize};
 
 /// One loop at one moment: the loop itself and everything it owns.
+///
+/// `switchboard`'s `EventLoop::introspect` takes one; this prints a line
+/// per connection of a server, the way `switchboard-ctl tree` does:
+///
+/// ```
+/// use switchboard_actors::inspect::{ActorKind, Snapshot};
+///
+/// fn connections(snap: &Snapshot) {
+///     for server in snap.actors.iter().filter(|a| a.kind == ActorKind::Server) {
+///         println!("{}", server.name.as_deref().unwrap_or("server"));
+///         for conn in snap.actors.iter().filter(|a| a.parent == Some(server.id)) {
+///             if let Some(t) = &conn.transport {
+///                 println!("  {:?} in {} out {}", t.peer, t.bytes_in, t.bytes_out);
+///             }
+///         }
+///     }
+/// }
+/// connections(&Snapshot::default());
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     /// The loop's own figures.
