@@ -228,10 +228,11 @@ fn in11_the_observed_service_shows_what_its_clients_did() {
     drop(clients);
     drop(crasher);
     service.signal(Signal::SIGTERM);
-    let out = service.success();
+    let (out, reports) = service.success_reporting();
     assert!(out.contains("observed_service: stopped"), "{out}");
     assert!(!control.exists(), "the control socket's file is removed");
-    // The one exception the service reported: the crash we asked for.
-    let err = service.stderr();
-    assert!(err.contains("asked to crash"), "{err}");
+    // The one error the service reported: the crash we asked for.
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert!(reports[0].contains("Exception in actor"), "{reports:?}");
+    assert!(service.stderr().contains("asked to crash"));
 }

@@ -132,8 +132,22 @@ impl Child {
         }
     }
 
-    /// Waits for a successful exit and returns stdout.
+    /// Waits for a successful exit and returns stdout; fails if the child
+    /// reported an error through switchboard's default exception handler
+    /// (Z4 for examples; see [`success_reporting`](Self::success_reporting)).
     pub fn success(&mut self) -> String {
+        let (stdout, reports) = self.success_reporting();
+        assert!(
+            reports.is_empty(),
+            "errors reported that no one expected:\n{}",
+            reports.join("\n")
+        );
+        stdout
+    }
+
+    /// Waits for a successful exit; returns stdout and the errors the child
+    /// reported, for the test to check exactly.
+    pub fn success_reporting(&mut self) -> (String, Vec<String>) {
         let status = self.wait();
         assert!(
             status.success(),
@@ -141,7 +155,7 @@ impl Child {
             self.stdout(),
             self.stderr()
         );
-        self.stdout()
+        (self.stdout(), super::examples::reports(&self.stderr()))
     }
 }
 

@@ -22,15 +22,45 @@ pub const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long building the examples may take, on a cold or busy target dir.
 pub const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
 
-/// Runs `cmd` to completion and returns its stdout; panics if it fails or
-/// outlives `timeout` (then it is killed first).
+/// Runs `cmd` to completion and returns its stdout; panics if it fails,
+/// outlives `timeout` (then it is killed first), or reported an error
+/// through the default exception handler (Z4 for examples: see
+/// [`reports`]; a test that expects some uses [`run_reporting`]).
 pub fn run(cmd: Command, timeout: Duration) -> String {
-    try_run(cmd, timeout).unwrap_or_else(|why| panic!("{why}"))
+    let what = format!("{cmd:?}");
+    let (stdout, reports) = run_reporting(cmd, timeout);
+    assert!(
+        reports.is_empty(),
+        "{what} reported errors no one expected:\n{}",
+        reports.join("\n")
+    );
+    stdout
 }
 
-/// Runs `cmd` to completion and returns its stdout, or says why not: it failed
-/// (with what it printed) or outlived `timeout` (it is killed first).
-fn try_run(mut cmd: Command, timeout: Duration) -> Result<String, String> {
+/// [`run`], returning the program's error reports for the test to check
+/// instead of failing on them.
+pub fn run_reporting(cmd: Command, timeout: Duration) -> (String, Vec<String>) {
+    let (stdout, stderr) = try_run(cmd, timeout).unwrap_or_else(|why| panic!("{why}"));
+    (stdout, reports(&stderr))
+}
+
+/// The errors a program reported through switchboard's default exception
+/// handler (which, with no logger installed, writes `switchboard: MESSAGE`
+/// to stderr) and its error diagnostics (`switchboard: error: ..`), one per
+/// entry (the first line of each); warnings (`switchboard: warning: ..`)
+/// are not errors.
+pub fn reports(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("switchboard: ") && !l.starts_with("switchboard: warning:"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Runs `cmd` to completion and returns its stdout and stderr, or says why
+/// not: it failed (with what it printed) or outlived `timeout` (it is
+/// killed first).
+fn try_run(mut cmd: Command, timeout: Duration) -> Result<(String, String), String> {
     let what = format!("{cmd:?}");
     let mut child = cmd
         .stdin(Stdio::null())
@@ -63,7 +93,7 @@ fn try_run(mut cmd: Command, timeout: Duration) -> Result<String, String> {
     let status = child.wait().expect("the child is waited for");
     let stderr = errors.join().unwrap_or_default();
     if status.success() {
-        return Ok(stdout);
+        return Ok((stdout, stderr));
     }
     let said = if stdout.lines().any(|l| l.starts_with('{')) {
         cargo_failure(&stdout, &stderr)
@@ -95,7 +125,7 @@ fn built() -> &'static HashMap<String, PathBuf> {
             ])
             .current_dir(env!("CARGO_MANIFEST_DIR"));
         match try_run(cargo, BUILD_TIMEOUT) {
-            Ok(report) => report
+            Ok((report, _)) => report
                 .lines()
                 .filter(|l| l.contains(r#""reason":"compiler-artifact""#))
                 .filter(|l| l.contains(r#""kind":["example"]"#))
