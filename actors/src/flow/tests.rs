@@ -126,6 +126,10 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 proptest! {
+    // As every property file of the suite: 10,000 cases (the model is
+    // cheap: well under a second).
+    #![proptest_config(proptest::test_runner::Config::with_cases(10_000))]
+
     /// W2/W3/W5 against a reference model: signals alternate starting with
     /// Pause, and fire exactly at the boundaries.
     #[test]
