@@ -130,7 +130,7 @@ fn in2_mailboxes_show_what_waits_against_their_bound_and_what_was_handled() {
     let l = lp.clone();
     run_with_deadline(&lp, async move {
         let bounded = l.spawn_bounded(Sink, 100).unwrap();
-        l.name_actor(bounded.id(), "bounded");
+        assert!(l.name_actor(&bounded, "bounded"));
         let plain = l.spawn_named("plain", Sink).unwrap();
         for i in 0..50 {
             bounded.send(i).unwrap();
@@ -162,7 +162,27 @@ fn in2_mailboxes_show_what_waits_against_their_bound_and_what_was_handled() {
             row(&l.introspect(), anon.id()).name.as_deref(),
             Some("Sink")
         );
+        // A stale address names nobody: not the next tenant of its row.
+        let gone = l.spawn(Quitter).unwrap();
+        gone.send(()).unwrap();
+        until(&l, || !gone.is_alive()).await;
+        let next = l.spawn(Sink).unwrap();
+        assert_eq!(next.id(), gone.id(), "the row is reused");
+        assert!(!l.name_actor(&gone, "stale"));
+        assert_eq!(
+            row(&l.introspect(), next.id()).name.as_deref(),
+            Some("Sink")
+        );
     });
+}
+
+/// Stops at its first message.
+struct Quitter;
+impl Actor for Quitter {
+    type Message = ();
+    fn handle(&mut self, _: (), ctx: &mut ActorContext<'_, ()>) {
+        ctx.stop();
+    }
 }
 
 /// Pauses its reading as soon as it is made.
@@ -413,6 +433,20 @@ fn in8_the_control_socket_is_owner_only_and_answers_snapshot_alone() {
         let p = path.clone();
         let long = off_loop(&l, move || ask(&p, &[b'a'; 4096])).await;
         assert!(long.map_or(true, |s| s.is_empty()));
+        // Four clients that say nothing hold every answer in progress: a
+        // fifth is turned away at once.
+        let p = path.clone();
+        let busy = off_loop(&l, move || {
+            let idle: Vec<_> = (0..4)
+                .map(|_| std::os::unix::net::UnixStream::connect(&p).unwrap())
+                .collect();
+            let answer = ask(&p, b"snapshot\n");
+            drop(idle);
+            answer
+        })
+        .await
+        .unwrap();
+        assert!(busy.contains("\"busy\""), "{busy}");
         control.close();
         control.wait_closed().await;
         assert!(!path.exists(), "the socket file goes with the server");

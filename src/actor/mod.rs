@@ -128,7 +128,7 @@ impl EventLoop {
         actor: A,
     ) -> Result<Addr<A::Message>, LoopError> {
         let addr = self.spawn_inner(actor, None)?;
-        self.name_actor(addr.id(), name);
+        self.name_actor(&addr, name);
         Ok(addr)
     }
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use switchboard_actors::inspect::{ActorInfo, ActorKind, LoopInfo, Snapshot};
-use switchboard_protocols::ActorId;
+use switchboard_protocols::{ActorId, Addr};
 
 use crate::event_loop::{EventLoop, LoopCore, Ready};
 
@@ -57,19 +57,28 @@ impl EventLoop {
         snapshot(&self.core)
     }
 
-    /// Names actor `id` for introspection (`switchboard-ctl ps`, metrics
-    /// labels): a bounded actor, a supervisor, a connection. False if no
-    /// actor lives in that row.
-    pub fn name_actor(&self, id: ActorId, name: impl Into<String>) -> bool {
+    /// Names the actor behind `addr` for introspection (`switchboard-ctl
+    /// ps`, metrics labels): a bounded actor, a supervised child. False if
+    /// that actor is gone: a name never lands on a later tenant of its row.
+    pub fn name_actor<M: Send + 'static>(&self, addr: &Addr<M>, name: impl Into<String>) -> bool {
+        self.name_row(
+            addr.id(),
+            switchboard_protocols::internal::generation_of(addr),
+            name,
+        )
+    }
+
+    /// Names incarnation `gen` of row `id`; false if another lives there.
+    pub(crate) fn name_row(&self, id: ActorId, gen: u64, name: impl Into<String>) -> bool {
         match self.core.actors.borrow_mut().get_mut(id.index()) {
-            Some(slot) => {
+            Some(slot) if slot.gen == gen => {
                 let name = name.into();
                 #[cfg(feature = "tracing")]
                 slot.span.record("name", name.as_str());
                 slot.name = Some(name.into_boxed_str());
                 true
             }
-            None => false,
+            _ => false,
         }
     }
 }

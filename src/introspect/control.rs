@@ -2,9 +2,11 @@
 //! answers `snapshot` with every loop's snapshot as JSON (what
 //! `switchboard-ctl` reads).
 
+use std::cell::Cell;
 use std::future::Future;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::Duration;
 
 use switchboard_actors::inspect::{ControlReply, Snapshot};
@@ -23,6 +25,11 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
 const COMMAND_LIMIT: usize = 256;
 /// How long another loop of a group may take to answer.
 const LOOP_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a client may take to read its answer before it is aborted.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Answers being built or sent at once; more clients are turned away, so
+/// that snapshots of a large service held for slow readers stay bounded.
+const MAX_ANSWERING: usize = 4;
 
 impl EventLoop {
     /// Serves this loop's snapshot (every loop's, in a
@@ -34,7 +41,10 @@ impl EventLoop {
     /// `snapshot`, and reads one JSON document to the end of the stream: a
     /// [`ControlReply`](crate::introspect::ControlReply). Anything else
     /// gets `{"error": ..}`. A client that sends no full line within 5 s,
-    /// or more than 256 bytes, is dropped. The snapshot is taken on the
+    /// or more than 256 bytes, is dropped; one that has not read its answer
+    /// within 30 s is aborted; and at most 4 answers are in progress at
+    /// once (a fifth client gets `{"error": "busy"}`), so snapshots held for
+    /// slow readers stay bounded. The snapshot is taken on the
     /// loop's thread, between two messages, so it is consistent; a loop
     /// of a group that does not answer within 2 s is left out of the reply.
     ///
@@ -77,8 +87,9 @@ impl EventLoop {
         let lp = self.clone();
         let path = path.as_ref().to_path_buf();
         async move {
+            let answering = Rc::new(Cell::new(0usize));
             let server = lp
-                .start_unix_server(answer)
+                .start_unix_server(move |r, w| answer(r, w, answering.clone()))
                 .path(&path)
                 .limit(COMMAND_LIMIT)
                 .start_serving(false)
@@ -96,8 +107,28 @@ impl EventLoop {
     }
 }
 
+/// Counts one answer in progress while it lives.
+struct Answering(Rc<Cell<usize>>);
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
+    }
+}
+
 /// One client: a command line, an answer, the end.
-async fn answer(mut reader: StreamReader, mut writer: StreamWriter) -> Result<(), Error> {
+async fn answer(
+    mut reader: StreamReader,
+    mut writer: StreamWriter,
+    answering: Rc<Cell<usize>>,
+) -> Result<(), Error> {
+    if answering.get() >= MAX_ANSWERING {
+        writer.write(b"{\"error\": \"busy\"}\n");
+        writer.close();
+        return Ok(());
+    }
+    answering.set(answering.get() + 1);
+    let _counted = Answering(answering);
     let line = crate::wait_for(reader.readline(), COMMAND_TIMEOUT).await;
     let reply = match line {
         Ok(Ok(line)) if line.trim_ascii() == b"snapshot" => {
@@ -125,8 +156,16 @@ async fn answer(mut reader: StreamReader, mut writer: StreamWriter) -> Result<()
             bytes.push(b'\n');
             writer.write_bytes(bytes.into());
             writer.close();
-            // A client gone before the end is no concern of the loop's.
-            let _ = writer.wait_closed().await;
+            // A client gone before the end is no concern of the loop's; one
+            // that does not read is not kept.
+            if crate::wait_for(writer.wait_closed(), READ_TIMEOUT)
+                .await
+                .is_err()
+            {
+                if let Some(t) = writer.transport() {
+                    t.abort();
+                }
+            }
         }
         Err(e) => writer.write(format!("{{\"error\": \"{e}\"}}\n").as_bytes()),
     }

@@ -45,8 +45,8 @@ impl Server {
     pub fn set_name(&self, name: impl Into<String>) {
         let name = name.into();
         let lp = self.get_loop();
-        for (id, _) in self.listener_rows() {
-            lp.name_actor(id, name.clone());
+        for (id, gen) in self.listener_rows() {
+            lp.name_row(id, gen, name.clone());
         }
     }
 }
