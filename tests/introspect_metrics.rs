@@ -54,12 +54,12 @@ fn snapshot() -> Snapshot {
     conns[0].transport.as_mut().unwrap().reading_paused = true;
     conns[1].transport.as_mut().unwrap().writing_paused = true;
     let mut actors = vec![ActorInfo {
-        server: Some(ServerInfo {
+        server: Some(Box::new(ServerInfo {
             sockets: vec!["127.0.0.1:8080".into()],
             connections: 3,
             accepted: 10,
             state: "serving".into(),
-        }),
+        })),
         ..actor(1, ActorKind::Server, Some("web"))
     }];
     actors.extend(conns);
@@ -79,11 +79,11 @@ fn snapshot() -> Snapshot {
         ..actor(7, ActorKind::Application, None)
     });
     actors.push(ActorInfo {
-        supervisor: Some(SupervisorInfo {
+        supervisor: Some(Box::new(SupervisorInfo {
             restarts_total: 2,
             restarts_in_window: 1,
             ..SupervisorInfo::default()
-        }),
+        })),
         ..actor(6, ActorKind::Supervisor, Some("root"))
     });
     actors.push(ActorInfo {
@@ -311,10 +311,10 @@ fn mt4_several_loops_share_each_family_labelled_by_loop() {
             ..LoopInfo::default()
         },
         actors: vec![ActorInfo {
-            server: Some(ServerInfo {
+            server: Some(Box::new(ServerInfo {
                 accepted: index as u64,
                 ..ServerInfo::default()
-            }),
+            })),
             ..actor(1, ActorKind::Server, Some("web"))
         }],
     };

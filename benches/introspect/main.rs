@@ -45,13 +45,14 @@
 //!   (0.973–1.014). The noise floor, `SWITCHBOARD_BENCH_SAME=1` (the `in`
 //!   build on both sides): 0.997 (0.985–1.006). So the counters' cost is
 //!   below what this setup resolves, about 1%. Servers 94% busy.
-//! - `snapshot` of 10,000 connections (10,002 actors): 10.19 ms
-//!   (7.45–14.13 ms) wall, the same in thread CPU: target met. The
-//!   `Snapshot` holds 8.290 MB of heap (829 B per connection): target
-//!   MISSED; 6.816 MB of it is the actor vector, 16,384 slots (doubling
-//!   from empty) of 416-byte `ActorInfo`s, the rest (1.475 MB) strings.
-//!   Its JSON is 4.495 MB (450 B per connection), written in 6.46 ms:
-//!   under 5 MB.
+//! - `snapshot` of 10,000 connections (10,002 actors), after the actor
+//!   vector was sized exactly and the rare rows' parts (server,
+//!   supervisor, process) boxed (`SWITCHBOARD_BENCH_ONLY=snapshot`):
+//!   7.05 ms (6.90–7.16 ms) wall, the same in thread CPU: target met. The
+//!   `Snapshot` holds 4.035 MB of heap (404 B per connection: the actor
+//!   vector 2.561 MB, 256 B per `ActorInfo`, the rest strings): target
+//!   met. Its JSON is 4.495 MB (450 B per connection), written in 5.09 ms.
+//!   Before that change: 10.19 ms and 8.290 MB (missed).
 //!
 //! Environment: `SWITCHBOARD_BENCH_SECS` (measured seconds per side per
 //! round, default 5), `SWITCHBOARD_BENCH_SLICE` (seconds per slice,

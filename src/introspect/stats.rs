@@ -29,8 +29,20 @@ struct Lag {
     ring: Vec<u64>,
     next: usize,
     buckets: [u64; LAG_BUCKETS.len() + 1],
-    sum_ns: u128,
+    sum_ns: u64,
 }
+
+/// [`LAG_BUCKETS`] in nanoseconds: a sample is placed with integer
+/// compares, on the path of every timer that fires.
+const BUCKET_NS: [u64; LAG_BUCKETS.len()] = {
+    let mut ns = [0u64; LAG_BUCKETS.len()];
+    let mut i = 0;
+    while i < ns.len() {
+        ns[i] = (LAG_BUCKETS[i] * 1e9) as u64;
+        i += 1;
+    }
+    ns
+};
 
 fn ns(from: Instant, to: Instant) -> u64 {
     u64::try_from(to.saturating_duration_since(from).as_nanos()).unwrap_or(u64::MAX)
@@ -131,13 +143,12 @@ impl Lag {
             self.ring[self.next] = late_ns;
         }
         self.next = (self.next + 1) % LAG_WINDOW;
-        let secs = late_ns as f64 / 1e9;
-        let bucket = LAG_BUCKETS
+        let bucket = BUCKET_NS
             .iter()
-            .position(|&b| secs <= b)
-            .unwrap_or(LAG_BUCKETS.len());
+            .position(|&b| late_ns <= b)
+            .unwrap_or(BUCKET_NS.len());
         self.buckets[bucket] += 1;
-        self.sum_ns += u128::from(late_ns);
+        self.sum_ns = self.sum_ns.saturating_add(late_ns);
     }
 
     fn info(&self) -> LagInfo {

@@ -25,7 +25,7 @@ pub(crate) fn supervisor(
         info.name = Some(tree.name.clone());
     }
     let now = lp.map_or(0, |lp| lp.core.now_ns());
-    info.supervisor = Some(SupervisorInfo {
+    info.supervisor = Some(Box::new(SupervisorInfo {
         strategy: match tree.strategy {
             Strategy::OneForOne => "one_for_one",
             Strategy::OneForAll => "one_for_all",
@@ -37,7 +37,7 @@ pub(crate) fn supervisor(
         restarts_in_window: tree.intensity.in_window(now),
         restarts_total: tree.intensity.total(),
         children: tree.children.iter().map(child).collect(),
-    });
+    }));
 }
 
 fn child(c: &Child) -> ChildInfo {

@@ -201,12 +201,12 @@ pub fn connection(id: usize, parent: usize, peer: &str, t: TransportInfo) -> Act
 /// which serde_json reads back to the same `f64`.
 pub fn sample_reply() -> ControlReply {
     let server = |connections| ActorInfo {
-        server: Some(ServerInfo {
+        server: Some(Box::new(ServerInfo {
             sockets: vec!["127.0.0.1:8000".to_string()],
             connections,
             accepted: 10,
             state: "serving".to_string(),
-        }),
+        })),
         messages: 12,
         ..actor(0, ActorKind::Server, Some("echo"), "serving")
     };
@@ -233,7 +233,7 @@ pub fn sample_reply() -> ControlReply {
         },
     );
     let supervisor = ActorInfo {
-        supervisor: Some(SupervisorInfo {
+        supervisor: Some(Box::new(SupervisorInfo {
             strategy: "one_for_one".to_string(),
             max_restarts: 3,
             within_seconds: 5.0,
@@ -251,7 +251,7 @@ pub fn sample_reply() -> ControlReply {
                     restarts: 3,
                 },
             ],
-        }),
+        })),
         ..actor(3, ActorKind::Supervisor, Some("root"), "running")
     };
     let worker = ActorInfo {

@@ -56,7 +56,7 @@ impl<L: StreamListener, M: 'static> ListenerActor<L, M> {
         // A server of several sockets shows its figures on its first
         // listener only, so that sums over actors count each once.
         let first = self.shared.actor_row() == Some(info.id);
-        info.server = Some(ServerInfo {
+        info.server = Some(Box::new(ServerInfo {
             sockets: self.local.iter().map(|a| a.to_string()).collect(),
             connections: if first {
                 self.shared.connection_count()
@@ -65,6 +65,6 @@ impl<L: StreamListener, M: 'static> ListenerActor<L, M> {
             },
             accepted: if first { self.shared.accepted() } else { 0 },
             state: self.shared.state_word().into(),
-        });
+        }));
     }
 }

@@ -427,11 +427,11 @@ impl LoopActor for UnixSubprocessTransport {
             "running"
         };
         info.state = state.into();
-        info.process = Some(crate::inspect::ProcessInfo {
+        info.process = Some(Box::new(crate::inspect::ProcessInfo {
             pid: self.info().pid,
             state: state.into(),
             returncode,
-        });
+        }));
     }
 
     fn describe(&self) -> String {

@@ -36,12 +36,12 @@ pub fn connection(id: usize, parent: usize, peer: &str, t: TransportInfo) -> Act
 /// The reply described in the module doc.
 pub fn reply() -> ControlReply {
     let server = ActorInfo {
-        server: Some(ServerInfo {
+        server: Some(Box::new(ServerInfo {
             sockets: vec!["127.0.0.1:8000".to_string()],
             connections: 2,
             accepted: 10,
             state: "serving".to_string(),
-        }),
+        })),
         messages: 12,
         ..actor(0, ActorKind::Server, Some("echo"), "serving")
     };
@@ -70,7 +70,7 @@ pub fn reply() -> ControlReply {
         },
     );
     let supervisor = ActorInfo {
-        supervisor: Some(SupervisorInfo {
+        supervisor: Some(Box::new(SupervisorInfo {
             strategy: "one_for_one".to_string(),
             max_restarts: 3,
             within_seconds: 5.0,
@@ -88,7 +88,7 @@ pub fn reply() -> ControlReply {
                     restarts: 3,
                 },
             ],
-        }),
+        })),
         ..actor(3, ActorKind::Supervisor, Some("root"), "running")
     };
     let worker = ActorInfo {
@@ -108,11 +108,11 @@ pub fn reply() -> ControlReply {
         ..actor(5, ActorKind::Application, Some("collector"), "running")
     };
     let child = ActorInfo {
-        process: Some(ProcessInfo {
+        process: Some(Box::new(ProcessInfo {
             pid: 1234,
             state: "running".to_string(),
             returncode: None,
-        }),
+        })),
         ..actor(6, ActorKind::Subprocess, None, "running")
     };
     let first = Snapshot {
