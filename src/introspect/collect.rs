@@ -75,7 +75,7 @@ impl EventLoop {
                 let name = name.into();
                 #[cfg(feature = "tracing")]
                 slot.span.record("name", name.as_str());
-                slot.name = Some(name.into_boxed_str());
+                self.core.names.set(id.index(), gen, name.into_boxed_str());
                 true
             }
             _ => false,
@@ -94,7 +94,7 @@ fn snapshot(core: &LoopCore) -> Snapshot {
             let mut info = ActorInfo {
                 id: index,
                 generation: slot.gen,
-                name: slot.name.as_deref().map(str::to_string),
+                name: core.names.get(index, slot.gen).map(String::from),
                 messages: slot.handled.get(),
                 ..Default::default()
             };
@@ -124,7 +124,7 @@ fn snapshot(core: &LoopCore) -> Snapshot {
         .actors
         .borrow()
         .iter()
-        .filter(|(_, slot)| slot.name.is_some())
+        .filter(|(i, slot)| core.names.get(*i, slot.gen).is_some())
         .map(|(i, _)| i)
         .collect();
     for (child, sup, name) in parents {

@@ -12,7 +12,7 @@ mod control;
 pub(crate) use control::control_from_env;
 pub use control::CONTROL_ENV;
 
-mod names;
+pub(crate) mod names;
 pub(crate) use names::named;
 pub(crate) mod stats;
 

@@ -1,6 +1,8 @@
 //! Names for servers in introspection: the builders' `.name(..)` and
 //! [`Server::set_name`].
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::future::Future;
 
 use crate::net::{CreateServer, CreateUnixServer, NetError, Server};
@@ -61,4 +63,33 @@ pub(crate) async fn named(
         server.set_name(name);
     }
     Ok(server)
+}
+
+/// The names of a loop's actors, by row, each with the incarnation it was
+/// given to: names are rare, so they are kept here rather than in every
+/// row of the actor table.
+#[derive(Default)]
+pub(crate) struct Names(RefCell<HashMap<usize, (u64, Box<str>)>>);
+
+impl Names {
+    /// Names incarnation `gen` of row `row`.
+    pub(crate) fn set(&self, row: usize, gen: u64, name: Box<str>) {
+        self.0.borrow_mut().insert(row, (gen, name));
+    }
+
+    /// The name of incarnation `gen` of row `row`, if it has one.
+    pub(crate) fn get(&self, row: usize, gen: u64) -> Option<Box<str>> {
+        match self.0.borrow().get(&row) {
+            Some((g, name)) if *g == gen => Some(name.clone()),
+            _ => None,
+        }
+    }
+
+    /// Row `row` was freed: its name goes with it.
+    pub(crate) fn forget(&self, row: usize) {
+        let mut names = self.0.borrow_mut();
+        if !names.is_empty() {
+            names.remove(&row);
+        }
+    }
 }

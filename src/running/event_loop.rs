@@ -134,6 +134,8 @@ pub(crate) struct LoopCore {
     pub(crate) group: RefCell<Option<crate::group::GroupHandle>>,
     /// The loop's own figures, for `introspect`.
     pub(crate) stats: crate::introspect::stats::LoopStats,
+    /// The names actors were given (few: kept aside, not in every row).
+    pub(crate) names: crate::introspect::names::Names,
 }
 
 impl LoopCore {
@@ -274,6 +276,7 @@ impl EventLoop {
             watches: RefCell::new(crate::fd_watch::Watches::default()),
             group: RefCell::new(None),
             stats: Default::default(),
+            names: Default::default(),
         });
         crate::current::register_local(&core);
         Ok(EventLoop { core })

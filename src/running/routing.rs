@@ -34,8 +34,6 @@ pub(crate) struct ActorSlot {
     /// Calls the incarnation has had (messages, readiness, timers), for
     /// introspection.
     pub(crate) handled: switchboard_actors::inspect::Counter,
-    /// Its name, if it was given one (`spawn_named`, a builder's `.name`).
-    pub(crate) name: Option<Box<str>>,
     /// Its `tracing` span, made when the actor is put in the row.
     #[cfg(feature = "tracing")]
     pub(crate) span: tracing::Span,
@@ -190,7 +188,6 @@ pub(crate) fn reserve_gen(core: &LoopCore) -> (ActorId, u64) {
         gen,
         actor: None,
         handled: Default::default(),
-        name: None,
         #[cfg(feature = "tracing")]
         span: tracing::Span::none(),
     });
@@ -205,6 +202,7 @@ pub(crate) fn remove(core: &LoopCore, id: ActorId) -> Option<ActorSlot> {
     let slot = core.actors.borrow_mut().try_remove(id.index());
     if slot.is_some() {
         core.shared.set_live(id.index(), 0);
+        core.names.forget(id.index());
     }
     slot
 }
@@ -226,7 +224,8 @@ pub(crate) fn insert(core: &LoopCore, id: ActorId, actor: Box<dyn LoopActor>) {
     if let Some(slot) = core.actors.borrow_mut().get_mut(id.index()) {
         #[cfg(feature = "tracing")]
         {
-            slot.span = crate::introspect::spans::actor_span(id, &*actor, slot.name.as_deref());
+            let name = core.names.get(id.index(), slot.gen);
+            slot.span = crate::introspect::spans::actor_span(id, &*actor, name.as_deref());
         }
         slot.actor = Some(actor);
     }
