@@ -11,51 +11,15 @@
 //! `--bench` on the command line (under `cargo test --benches`) it runs a
 //! smoke pass with 200 connections.
 
+#[path = "common/idle.rs"]
+mod idle;
 #[path = "common/stats.rs"]
 mod stats;
 
-use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use idle::{clients, clients_main, echo_with_idle_clients, raise_nofile, release};
 use stats::{median, ratio, spread, thread_cpu};
-
-/// Raises the soft descriptor limit to the hard one.
-fn raise_nofile() {
-    use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
-        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
-    }
-}
-
-/// `n` clients connected to `addr`, in a child process (this binary with
-/// `--clients ADDR N`, so the two sides do not share one descriptor
-/// limit), held until the returned child's stdin closes.
-fn clients(addr: SocketAddr, n: usize) -> std::process::Child {
-    std::process::Command::new(std::env::current_exe().expect("bench binary"))
-        .args(["--clients", &addr.to_string(), &n.to_string()])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .expect("start the clients")
-}
-
-/// The child's side of [`clients`].
-fn clients_main(addr: &str, n: &str) {
-    raise_nofile();
-    let addr: SocketAddr = addr.parse().expect("addr");
-    let n: usize = n.parse().expect("n");
-    let held: Vec<TcpStream> = (0..n)
-        .map(|_| TcpStream::connect(addr).expect("connect"))
-        .collect();
-    let mut rest = Vec::new();
-    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut rest);
-    drop(held);
-}
-
-/// Lets the clients go and waits for them.
-fn release(mut child: std::process::Child) {
-    drop(child.stdin.take());
-    let _ = child.wait();
-}
 
 /// Wall seconds and thread CPU seconds of `f`.
 fn timed(f: impl FnOnce()) -> (f64, f64) {
@@ -65,26 +29,8 @@ fn timed(f: impl FnOnce()) -> (f64, f64) {
 }
 
 fn switchboard_close(n: usize) -> (f64, f64) {
-    use switchboard::ready_made::Echo;
     let lp = switchboard::new_event_loop().expect("loop");
-    let server = lp
-        .run_until_complete(
-            lp.create_server(|| Echo)
-                .host("127.0.0.1")
-                .port(0)
-                .backlog(1024)
-                .into_future(),
-        )
-        .expect("run")
-        .expect("create_server");
-    let child = clients(server.sockets()[0], n);
-    let s = server.clone();
-    lp.run_until_complete(async move {
-        while s.connection_count() < n {
-            switchboard::sleep(0.001).await;
-        }
-    })
-    .expect("accept all");
+    let (server, child) = echo_with_idle_clients(&lp, n);
     let out = timed(|| {
         server.close();
         server.close_clients();
@@ -126,8 +72,6 @@ fn mio_close(n: usize) -> (f64, f64) {
     release(child);
     out
 }
-
-use std::future::IntoFuture;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -68,6 +68,8 @@
 #[path = "../echo/http.rs"]
 #[allow(dead_code)]
 mod http;
+#[path = "../common/idle.rs"]
+mod idle;
 #[path = "../echo/lines.rs"]
 #[allow(dead_code)]
 mod lines;
@@ -80,6 +82,7 @@ mod mio_server;
 #[path = "../echo/servers.rs"]
 #[allow(dead_code)]
 mod servers;
+pub use idle::raise_nofile;
 #[path = "../common/stats.rs"]
 mod stats;
 
@@ -96,18 +99,6 @@ use load::Timing;
 
 #[global_allocator]
 static HEAP: heap::Counting = heap::Counting;
-
-/// Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft one.
-pub fn raise_nofile() -> u64 {
-    use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    match getrlimit(Resource::RLIMIT_NOFILE) {
-        Ok((_, hard)) => {
-            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
-            getrlimit(Resource::RLIMIT_NOFILE).map_or(1024, |(s, _)| s)
-        }
-        Err(_) => 1024,
-    }
-}
 
 /// Pins this thread (the load generator's) to core 1 when there are 2
 /// cores or more; the servers are put on core 0 by `taskset`.
@@ -146,7 +137,7 @@ fn main() {
         return servers::serve(arg(i + 1), arg(i + 2));
     }
     if let Some(i) = args.iter().position(|a| a == "--clients") {
-        return snapshot::clients_main(arg(i + 1), arg(i + 2));
+        return idle::clients_main(arg(i + 1), arg(i + 2));
     }
     if args.iter().any(|a| a == "--counting") {
         return println!("COUNTING {}", switchboard::introspect::COUNTING);

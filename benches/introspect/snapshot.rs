@@ -5,38 +5,12 @@
 //! its heap counted by [`crate::heap`], its JSON measured with
 //! `serde_json::to_vec`.
 
-use std::future::IntoFuture;
-use std::net::{SocketAddr, TcpStream};
 use std::time::Instant;
 
 use switchboard::introspect::ActorInfo;
-use switchboard::ready_made::Echo;
 
 use crate::heap;
 use crate::stats::thread_cpu;
-
-/// `n` clients connected to `addr` in a child process, held until the
-/// returned child's stdin closes.
-fn clients(addr: SocketAddr, n: usize) -> std::process::Child {
-    std::process::Command::new(std::env::current_exe().expect("bench binary"))
-        .args(["--clients", &addr.to_string(), &n.to_string()])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .expect("start the clients")
-}
-
-/// The child's side of [`clients`].
-pub fn clients_main(addr: &str, n: &str) {
-    crate::raise_nofile();
-    let addr: SocketAddr = addr.parse().expect("addr");
-    let n: usize = n.parse().expect("n");
-    let held: Vec<TcpStream> = (0..n)
-        .map(|_| TcpStream::connect(addr).expect("connect"))
-        .collect();
-    let mut rest = Vec::new();
-    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut rest);
-    drop(held);
-}
 
 /// One `introspect()` call.
 #[derive(Debug, Clone, Copy)]
@@ -87,24 +61,7 @@ fn take(lp: &switchboard::EventLoop) -> Take {
 /// connections open.
 pub fn measure(n: usize, warm: usize, takes: usize) -> Vec<Take> {
     let lp = switchboard::new_event_loop().expect("loop");
-    let server = lp
-        .run_until_complete(
-            lp.create_server(|| Echo)
-                .host("127.0.0.1")
-                .port(0)
-                .backlog(1024)
-                .into_future(),
-        )
-        .expect("run")
-        .expect("create_server");
-    let mut child = clients(server.sockets()[0], n);
-    let s = server.clone();
-    lp.run_until_complete(async move {
-        while s.connection_count() < n {
-            switchboard::sleep(0.001).await;
-        }
-    })
-    .expect("accept all");
+    let (server, child) = crate::idle::echo_with_idle_clients(&lp, n);
     heap::start();
     for _ in 0..warm {
         drop(lp.introspect());
@@ -115,8 +72,7 @@ pub fn measure(n: usize, warm: usize, takes: usize) -> Vec<Take> {
         // The server and its connections, and nothing left out.
         assert!(t.actors > n, "{} actors for {n} connections", t.actors);
     }
-    drop(child.stdin.take());
-    let _ = child.wait();
+    crate::idle::release(child);
     server.close();
     server.close_clients();
     lp.run_until_complete(server.wait_closed())
