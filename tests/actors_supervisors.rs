@@ -263,7 +263,7 @@ fn sv7_a_nested_supervisor_that_gives_up_is_restarted_by_its_parent() {
 
 #[test]
 fn sv7_a_root_supervisor_that_gives_up_makes_run_return_its_error() {
-    let out = switchboard::run(|lp: EventLoop| async move {
+    let out = support::run(|lp: EventLoop| async move {
         lp.set_exception_handler(Some(Rc::new(|_, _| {})));
         let mut sup = lp.supervisor("root").intensity(0, Duration::from_secs(60));
         let w = sup.actor("w", worker("w", &Log::default()));

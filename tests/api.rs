@@ -27,7 +27,7 @@ use switchboard::{CallError, LoopError, NetError, SignalError, TaskError};
 fn run_returns_the_future_output_and_closes_its_loop() {
     let kept = Rc::new(RefCell::new(None));
     let k = kept.clone();
-    let out = switchboard::run(|lp| async move {
+    let out = support::run(|lp| async move {
         let _z4 = support::RecordingHandler::install(&lp);
         *k.borrow_mut() = Some(lp.clone());
         assert!(switchboard::get_running_loop().is_ok());
@@ -57,10 +57,10 @@ impl From<switchboard::Error> for AppError {
 
 #[test]
 fn run_returns_the_future_error_type_and_converts_loop_errors_into_it() {
-    let mine: Result<(), AppError> = switchboard::run(|_lp| async { Err(AppError::Mine) });
+    let mine: Result<(), AppError> = support::run(|_lp| async { Err(AppError::Mine) });
     assert!(matches!(mine, Err(AppError::Mine)));
     // A failure inside, through `?`, arrives as the same E (one `?` outside).
-    let inner: Result<(), AppError> = switchboard::run(|lp| async move {
+    let inner: Result<(), AppError> = support::run(|lp| async move {
         let z4 = support::RecordingHandler::install(&lp);
         let t = lp
             .create_task(async { panic!("inner boom") })
@@ -81,8 +81,8 @@ fn run_returns_the_future_error_type_and_converts_loop_errors_into_it() {
 
 #[test]
 fn run_inside_a_running_loop_is_refused() {
-    let out = switchboard::run(|_lp| async {
-        let nested = switchboard::run(|_lp| async { Ok::<_, switchboard::Error>(()) });
+    let out = support::run(|_lp| async {
+        let nested = support::run(|_lp| async { Ok::<_, switchboard::Error>(()) });
         Ok::<_, switchboard::Error>(nested)
     })
     .expect("outer run");
@@ -96,7 +96,7 @@ fn run_inside_a_running_loop_is_refused() {
 fn run_shuts_the_default_executor_down_after_its_jobs() {
     let done = Arc::new(AtomicBool::new(false));
     let d = done.clone();
-    switchboard::run(|lp| async move {
+    support::run(|lp| async move {
         let _z4 = support::RecordingHandler::install(&lp);
         // Not awaited: run still waits for the executor's jobs at shutdown.
         let _job = lp.run_in_executor(None, move || {
@@ -151,7 +151,7 @@ fn every_public_error_converts_into_error_with_one_question_mark() {
 
 #[test]
 fn an_error_keeps_its_os_source_and_its_display_gives_the_reason_too() {
-    switchboard::run(|lp| async move {
+    support::run(|lp| async move {
         let _z4 = support::RecordingHandler::install(&lp);
         let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
         let addr = taken.local_addr()?;
@@ -280,7 +280,7 @@ impl Actor for Doubler {
 
 #[test]
 fn call_answers_and_a_dropped_reply_or_stopped_actor_ends_it_with_an_error() {
-    switchboard::run(|lp| async move {
+    support::run(|lp| async move {
         let _z4 = support::RecordingHandler::install(&lp);
         let addr = lp.spawn(Doubler)?;
         assert_eq!(addr.call(|r| Q::Double(21, r)).await?, 42);
@@ -316,7 +316,7 @@ fn call_works_from_another_thread_with_a_send_reply() {
     let stop = lp.handle();
     let asker = std::thread::spawn(move || {
         // A separate loop on this thread awaits the answer.
-        let answer = switchboard::run(|_lp| async move {
+        let answer = support::run(|_lp| async move {
             Ok::<_, switchboard::Error>(addr.call(|r| Q::Double(5, r)).await?)
         });
         stop.stop();
@@ -340,7 +340,7 @@ impl Drop for SetOnDrop {
 fn wait_for_times_out_on_the_loop_clock_and_drops_the_inner_future() {
     let dropped = Rc::new(RefCell::new(false));
     let d = dropped.clone();
-    switchboard::run(|lp| async move {
+    support::run(|lp| async move {
         let _z4 = support::RecordingHandler::install(&lp);
         let t0 = lp.time();
         let guard = SetOnDrop(d.clone());
@@ -363,7 +363,7 @@ fn wait_for_times_out_on_the_loop_clock_and_drops_the_inner_future() {
 
 #[test]
 fn gather_resolves_to_outputs_in_the_order_given() {
-    switchboard::run(|lp| async move {
+    support::run(|lp| async move {
         let _z4 = support::RecordingHandler::install(&lp);
         let t0 = lp.time();
         let tasks = [0.03, 0.01, 0.02].map(|d| {
@@ -389,7 +389,7 @@ fn gather_resolves_to_outputs_in_the_order_given() {
 
 #[test]
 fn sleep_resolves_to_unit_after_its_delay() {
-    switchboard::run(|lp| async move {
+    support::run(|lp| async move {
         let _z4 = support::RecordingHandler::install(&lp);
         let t0 = lp.time();
         let () = switchboard::sleep(Duration::from_millis(20)).await;

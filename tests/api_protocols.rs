@@ -125,7 +125,7 @@ impl StreamProtocol for Producer {
 fn a_protocol_reads_its_pause_state_sets_timers_and_socket_options_inside_its_handler() {
     let seen = Rc::new(RefCell::new(Vec::new()));
     let s = seen.clone();
-    switchboard::run(|lp| async move {
+    support::run(|lp| async move {
         let _z4 = support::RecordingHandler::install(&lp);
         // A peer that never reads: the kernel buffers fill, writes queue.
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -161,7 +161,7 @@ fn a_protocol_reads_its_pause_state_sets_timers_and_socket_options_inside_its_ha
 
 #[test]
 fn host_means_one_host_on_both_builders_and_hosts_takes_a_list() {
-    switchboard::run(|lp| async move {
+    support::run(|lp| async move {
         let _z4 = support::RecordingHandler::install(&lp);
         let one = lp
             .create_server(|| Echo)
@@ -257,7 +257,7 @@ fn prelude_names(
 #[test]
 fn the_first_write_dropped_after_close_warns_on_stderr_without_a_logger() {
     if std::env::var_os("SWITCHBOARD_API_CHILD").is_some() {
-        switchboard::run(|lp| async move {
+        support::run(|lp| async move {
             let _z4 = support::RecordingHandler::install(&lp);
             let server = lp.create_server(|| Echo).host("127.0.0.1").port(0).await?;
             let conn = lp

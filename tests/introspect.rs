@@ -458,7 +458,7 @@ fn in9_switchboard_control_in_the_environment_makes_run_serve_it() {
     let marker = "in9-child";
     if support::net::is_alone_child() {
         let path = std::env::var("SWITCHBOARD_CONTROL").unwrap();
-        switchboard::run(|lp: EventLoop| async move {
+        support::run(|lp: EventLoop| async move {
             let p = std::path::PathBuf::from(path);
             let json = off_loop(&lp, move || ask(&p, b"snapshot\n")).await.unwrap();
             let reply: ControlReply = serde_json::from_str(&json).unwrap();

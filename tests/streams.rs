@@ -414,7 +414,7 @@ fn hs6_run_returning_with_live_stream_tasks_closes_them_quietly() {
     // main returns while a server callback waits on its reader and a client
     // holds its writer: the loop closes, the tasks and writers are dropped
     // (each writer's drop closes its transport), and nothing panics.
-    let out = switchboard::run(|lp| async move {
+    let out = support::run(|lp| async move {
         let _z4 = support::RecordingHandler::install(&lp);
         let server = lp
             .start_server(|mut r, _w| async move {

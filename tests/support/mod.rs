@@ -56,6 +56,28 @@ pub fn new_loop() -> (EventLoop, RecordingHandler) {
     (lp, handler)
 }
 
+/// `switchboard::run`, with Z4: a [`RecordingHandler`] on the loop it
+/// makes, so a handler call the test did not take fails it once the
+/// program's future ends (unless the test installed a handler of its own).
+pub fn run<F, Fut, T, E>(main: F) -> Result<T, E>
+where
+    F: FnOnce(EventLoop) -> Fut,
+    Fut: std::future::IntoFuture<Output = Result<T, E>> + 'static,
+    Fut::IntoFuture: 'static,
+    T: 'static,
+    E: From<switchboard::Error> + 'static,
+{
+    switchboard::run(|lp: EventLoop| {
+        let handler = RecordingHandler::install(&lp);
+        let fut = main(lp).into_future();
+        async move {
+            let out = fut.await;
+            drop(handler);
+            out
+        }
+    })
+}
+
 /// An exception handler that records every call. Dropping it with calls the
 /// test did not take fails the test: every handler call must be expected (Z4).
 #[derive(Debug)]
