@@ -17,6 +17,11 @@
 //! ([`AloneSlot`]), so a handle is the same 16 bytes either way.
 
 use std::panic::Location;
+// Under `--cfg switchboard_loom` the words are loom's, so the models in
+// `callbacks/loom_models.rs` check this very code.
+#[cfg(switchboard_loom)]
+use loom::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
+#[cfg(not(switchboard_loom))]
 use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -35,8 +40,8 @@ const COUNT_ONE: u64 = 1 << 4;
 const COUNT_MASK: u64 = ((1 << 28) - 1) << 4;
 const GEN_SHIFT: u32 = 32;
 
-/// Slots per chunk.
-pub(crate) const CHUNK: usize = 1024;
+/// Slots per chunk (4 under loom, to keep its models small).
+pub(crate) const CHUNK: usize = if cfg!(switchboard_loom) { 4 } else { 1024 };
 
 /// Cancels the callback of `word` if the loop has not claimed it; true when this
 /// call cancelled a timer. The compare-exchange races the loop's `fetch_or`
@@ -86,6 +91,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Nothing here panics while holding the lock; if something did, the
     // lists it guards are still sound.
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Forgets the pool and the table of other threads' callbacks without
+/// touching their words: each loom execution starts from none (the words
+/// of an earlier execution are not to be touched again).
+#[cfg(switchboard_loom)]
+pub(crate) fn reset_for_model() {
+    lock(&POOL).clear();
+    std::mem::forget(std::mem::replace(&mut *lock(&ALONE), HandleTable::new()));
 }
 
 /// A chunk from the pool, or a new one, leaked: it lives for the process.

@@ -4,5 +4,7 @@
 
 pub(crate) mod handle;
 pub(crate) mod handle_table;
+#[cfg(all(test, switchboard_loom))]
+mod loom_models;
 pub(crate) mod store;
 pub(crate) mod timers;
