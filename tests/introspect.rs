@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use support::net::until;
+use support::net::{serve, until};
 use support::{new_loop, run_with_deadline};
 use switchboard::introspect::{ActorInfo, ActorKind, ControlReply, Snapshot, COUNTING};
 use switchboard::prelude::*;
@@ -114,7 +114,21 @@ fn in1_a_servers_connections_sit_under_it_with_their_addresses_and_bytes() {
         let s = by_kind(&info, ActorKind::Server)[0].server.clone().unwrap();
         assert_eq!(s.connections, 2);
         assert_eq!(s.accepted, if COUNTING { 3 } else { 0 });
+        // Closed, its connections live on; the listener's row goes to the
+        // next actor, which the connections must not claim as their server.
+        let row = by_kind(&l.introspect(), ActorKind::Server)[0].id;
         server.close();
+        l.sleep(0.0).await;
+        let tenant = l.spawn(Sink).unwrap();
+        assert_eq!(tenant.id().index(), row, "the listener's row is reused");
+        let snap = l.introspect();
+        assert!(
+            by_kind(&snap, ActorKind::Transport)
+                .iter()
+                .all(|t| t.parent != Some(row)),
+            "{:#?}",
+            snap.actors
+        );
     });
 }
 
@@ -207,13 +221,7 @@ fn in3_paused_reading_a_full_write_buffer_and_paused_writing_show() {
     let (lp, _h) = new_loop();
     let l = lp.clone();
     run_with_deadline(&lp, async move {
-        let server = l
-            .create_server(|| Paused)
-            .host("127.0.0.1")
-            .port(0)
-            .await
-            .unwrap();
-        let port = server.sockets()[0].port();
+        let (server, port) = serve(&l, || Paused).await;
         // A client that never reads.
         let (_r, _w) = l
             .open_connection()
@@ -367,13 +375,7 @@ fn in7_a_snapshot_round_trips_through_json() {
     let (lp, _h) = new_loop();
     let l = lp.clone();
     run_with_deadline(&lp, async move {
-        let server = l
-            .create_server(|| Echo)
-            .host("127.0.0.1")
-            .port(0)
-            .await
-            .unwrap();
-        let port = server.sockets()[0].port();
+        let (server, port) = serve(&l, || Echo).await;
         let _c = echo_client(&l, port, 3, 10).await;
         l.spawn_bounded(Sink, 4).unwrap();
         let snap = l.introspect();

@@ -460,6 +460,9 @@ impl<L: StreamListener, M: 'static> ListenerActor<L, M> {
     }
 
     fn close(&mut self, cx: &mut dyn LoopContext) {
+        // The row goes with this listener: the connections left no longer
+        // point at it (its next tenant is someone else).
+        self.shared.forget_row(cx.id());
         match std::mem::replace(&mut self.state, State::Closed) {
             State::Serving(mut l) | State::Backoff(mut l) | State::Retrying(mut l) => {
                 let _ = cx.registry().deregister(&mut l);

@@ -109,6 +109,20 @@ fn snapshot(core: &LoopCore) -> Snapshot {
             actors.push(info);
         }
     }
+    // A parent is a server or a supervisor of this snapshot, never another
+    // kind of actor that took the row over.
+    let kinds: std::collections::HashMap<usize, ActorKind> =
+        actors.iter().map(|a| (a.id, a.kind)).collect();
+    for a in &mut actors {
+        if let Some(p) = a.parent {
+            if !matches!(
+                kinds.get(&p),
+                Some(ActorKind::Server | ActorKind::Supervisor)
+            ) {
+                a.parent = None;
+            }
+        }
+    }
     // A supervisor's children go under it, named after their spec unless
     // they have a name of their own.
     let parents: Vec<(usize, usize, String)> = actors

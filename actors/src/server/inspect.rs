@@ -28,6 +28,11 @@ impl ServerShared {
         }
     }
 
+    /// Forgets the row of a listener that closed.
+    pub(crate) fn forget_row(&self, id: ActorId) {
+        self.rows.borrow_mut().retain(|r| *r != id);
+    }
+
     /// The row of the server's first listener: where its connections go in
     /// introspection's tree.
     pub fn actor_row(&self) -> Option<usize> {
